@@ -1,0 +1,3 @@
+"""mapper: declarative migration of relational databases into MongoDB."""
+
+__version__ = "0.1.0"

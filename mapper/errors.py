@@ -1,0 +1,69 @@
+"""Every error mapper raises, one class per stage, and lint problems as values.
+
+Exit codes: 0 success, 1 data problems, 2 bad mapping or usage (nothing written), 3 fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a mapping file, at a position, with a hint to fix it."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    path: tuple[str | int, ...] = field(default=(), compare=False)
+    hint: str = field(default="", compare=False)
+    severity: Literal["error", "warning"] = field(default="error", compare=False)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        return f"{where} ({self.hint})" if self.hint else where
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "severity": self.severity, "path": list(self.path), "message": self.message,
+                "hint": self.hint}
+
+
+class MapperError(Exception):
+    """Root of mapper's errors; `exit_code` is what the CLI exits with."""
+
+    exit_code = EXIT_FAULT
+
+
+class UsageError(MapperError):
+    """A bad command line or configuration (missing URL, unknown collection)."""
+
+    exit_code = EXIT_USAGE
+
+
+class SpecError(MapperError):
+    """A mapping file is invalid: carries every problem found."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class SourceError(MapperError):
+    """The source database failed (connection, query) after retries."""
+
+
+class TargetError(MapperError):
+    """The target failed (connection, server error) after retries."""
+
+
+class ConversionError(MapperError):
+    """A source value cannot become a BSON value under the mapping's policy."""
+
+    exit_code = EXIT_DATA

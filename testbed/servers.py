@@ -1,0 +1,254 @@
+"""Start and stop throwaway servers: PostgreSQL (initdb + postgres) and FerretDB (Go module).
+
+Each server lives in a fresh temporary directory, listens on a free loopback port and is a
+child of the calling process that dies with it (``PR_SET_PDEATHSIG``), so a crashed run never
+leaves a server behind; leftovers of a run killed harder still are swept on the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+FERRETDB_SOURCE = Path(__file__).parent / "ferretdb"
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapper-testbed"
+RUN_PREFIX = "mapper-testbed-"
+START_TIMEOUT = 60.0
+POSTGRES_USER_CANDIDATES = ("postgres", "mapper-testbed")
+PR_SET_PDEATHSIG = 1
+
+
+class TestbedUnavailable(RuntimeError):
+    """A server cannot be had on this machine (a binary or toolchain is missing)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent(sig: int):
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+    def preexec() -> None:
+        os.setpgrp()
+        libc.prctl(PR_SET_PDEATHSIG, sig)
+
+    return preexec
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TestbedUnavailable(f"server exited with {process.returncode}:\n{_tail(log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise TestbedUnavailable(f"server did not listen on port {port} in {START_TIMEOUT}s")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop(process: subprocess.Popen, sig: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def sweep_leftovers() -> None:
+    """Kill servers and remove directories left by earlier runs whose owner died."""
+    for run_dir in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        owner = _read_pid(run_dir / "owner.pid")
+        if owner and _alive(owner):
+            continue
+        for pid_file in run_dir.glob("*.server.pid"):
+            pid = _read_pid(pid_file)
+            if pid and _alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _run_dir(name: str) -> Iterator[Path]:
+    sweep_leftovers()
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{name}-"))
+    (run_dir / "owner.pid").write_text(str(os.getpid()))
+    try:
+        yield run_dir
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _postgres_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    raise TestbedUnavailable(
+        f"`{name}` not found: install PostgreSQL's server (Debian: apt-get install postgresql)"
+    )
+
+
+def _unprivileged_user() -> pwd.struct_passwd | None:
+    """The account to run PostgreSQL as when we are root (initdb refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in POSTGRES_USER_CANDIDATES:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", POSTGRES_USER_CANDIDATES[-1]], check=True
+    )
+    return pwd.getpwnam(POSTGRES_USER_CANDIDATES[-1])
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """Run a throwaway PostgreSQL cluster; yield its URL (trust auth, user `postgres`)."""
+    initdb, server = _postgres_bin("initdb"), _postgres_bin("postgres")
+    user = _unprivileged_user()
+    as_user = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
+    with _run_dir("postgres") as run_dir:
+        data, log = run_dir / "data", run_dir / "postgres.log"
+        if user:
+            os.chown(run_dir, user.pw_uid, user.pw_gid)
+        subprocess.run(
+            [initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+             "--locale=C.UTF-8", "--no-sync"],
+            check=True, capture_output=True, cwd=run_dir, **as_user,
+        )
+        port = free_port()
+        settings = {"listen_addresses": "127.0.0.1", "port": port,
+                    "unix_socket_directories": str(run_dir), "fsync": "off",
+                    "synchronous_commit": "off", "full_page_writes": "off",
+                    "max_connections": 100}
+        args = [server, "-D", str(data)]
+        for key, value in settings.items():
+            args += ["-c", f"{key}={value}"]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                args, stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir,
+                preexec_fn=_die_with_parent(signal.SIGQUIT), **as_user,
+            )
+        (run_dir / "postgres.server.pid").write_text(str(process.pid))
+        try:
+            _wait_for_port(port, process, log)
+            _wait_for_postgres(port)
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            _stop(process, signal.SIGINT)
+
+
+def _wait_for_postgres(port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        ready = subprocess.run(
+            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
+        ) if shutil.which("pg_isready") else subprocess.CompletedProcess([], 0)
+        if ready.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TestbedUnavailable("PostgreSQL did not accept connections in time")
+        time.sleep(0.1)
+
+
+def build_ferretdb() -> Path:
+    """Build the FerretDB wrapper once per source version; return the binary's path."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists()
+                                else None)
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum", "main.go"):
+        digest.update((FERRETDB_SOURCE / name).read_bytes())
+    binary = CACHE_DIR / f"ferretdb-{digest.hexdigest()[:16]}"
+    if binary.exists():
+        return binary
+    if go is None:
+        raise TestbedUnavailable("the Go toolchain is needed to build FerretDB (install Go)")
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            partial = binary.with_suffix(".partial")
+            built = subprocess.run(
+                [go, "build", "-o", str(partial), "."],
+                cwd=FERRETDB_SOURCE, capture_output=True, text=True, check=False,
+            )
+            if built.returncode != 0:
+                raise TestbedUnavailable(f"building FerretDB failed:\n{built.stderr[-2000:]}")
+            partial.rename(binary)
+    return binary
+
+
+@contextlib.contextmanager
+def ferretdb() -> Iterator[str]:
+    """Run a throwaway FerretDB (SQLite backend); yield its MongoDB URI."""
+    binary = build_ferretdb()
+    with _run_dir("ferretdb") as run_dir:
+        port, log = free_port(), run_dir / "ferretdb.log"
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")],
+                stdout=log_file, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent(signal.SIGTERM),
+            )
+        (run_dir / "ferretdb.server.pid").write_text(str(process.pid))
+        try:
+            _wait_for_port(port, process, log)
+            yield f"mongodb://127.0.0.1:{port}/"
+        finally:
+            _stop(process, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[dict[str, str]]:
+    """Both servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` name them."""
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for variable, start in (("MAPPER_TEST_POSTGRES_URL", postgres),
+                                ("MAPPER_TEST_MONGODB_URI", ferretdb)):
+            urls[variable] = os.environ.get(variable) or stack.enter_context(start())
+        yield urls

@@ -1,0 +1,128 @@
+"""Fixtures that give real servers: PostgreSQL and a MongoDB wire-protocol server (FerretDB).
+
+`MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` point the suite at existing servers;
+otherwise the test bed starts throwaway ones for the session and stops them afterwards. When a
+server cannot be had the integration tests are skipped loudly, or fail under `CI=true`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import pymongo
+import pytest
+import sqlalchemy as sa
+
+import testbed
+from mapper.config import sqlalchemy_url
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"test server unavailable under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"INTEGRATION TEST SKIPPED, no test server: {reason}")
+
+
+@contextlib.contextmanager
+def _server(variable: str, start) -> Iterator[str]:
+    if os.environ.get(variable):
+        yield os.environ[variable]
+        return
+    try:
+        with start() as url:
+            yield url
+    except testbed.TestbedUnavailable as error:
+        _unavailable(str(error))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server where tests may create databases."""
+    with _server("MAPPER_TEST_POSTGRES_URL", testbed.postgres) as url:
+        yield sqlalchemy_url(url)
+
+
+@pytest.fixture(scope="session")
+def mongodb_server() -> Iterator[str]:
+    """URI of a MongoDB wire-protocol server."""
+    with _server("MAPPER_TEST_MONGODB_URI", testbed.ferretdb) as uri:
+        yield uri
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """Create a uniquely named database, yield its URL, drop it afterwards."""
+    name = f"mapper_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _database_url(server_url, name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (dropped after the test)."""
+    with fresh_postgres_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """URL of a fresh, empty SQLite database file."""
+    return f"sqlite:///{tmp_path / 'source.db'}"
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongodb_server: str) -> Iterator[pymongo.MongoClient]:
+    client = pymongo.MongoClient(mongodb_server, uuidRepresentation="standard", tz_aware=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongo_url(mongodb_server: str, mongo_client: pymongo.MongoClient) -> Iterator[str]:
+    """URI of a fresh database on the MongoDB wire-protocol server (dropped after the test)."""
+    name = f"mapper_test_{uuid.uuid4().hex[:12]}"
+    base = mongodb_server.split("?", 1)
+    yield base[0].rstrip("/") + "/" + name + (f"?{base[1]}" if len(base) > 1 else "")
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str, mongo_client: pymongo.MongoClient):
+    """A fresh database on the MongoDB wire-protocol server (dropped after the test)."""
+    return mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]]
+
+
+@pytest.fixture(scope="session")
+def demo_pg(postgres_server: str) -> Iterator[str]:
+    """URL of a PostgreSQL database holding the demo at scale 1, seed 42 (read-only use)."""
+    from mapper.demo import create_demo
+
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=1, seed=42)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory) -> str:
+    """URL of a SQLite database holding the demo at scale 1, seed 42 (read-only use)."""
+    from mapper.demo import create_demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    create_demo(url, scale=1, seed=42)
+    return url
