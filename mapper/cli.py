@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from mapper import __version__
-from mapper.errors import EXIT_USAGE, MapperError
+from mapper import __version__, config
+from mapper.errors import EXIT_DATA, EXIT_USAGE, MapperError, Problem, SpecError, UsageError
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _not_built(name: str) -> Command:
-    def command(args: argparse.Namespace) -> int:
-        print(f"mapper {name}: not built yet", file=sys.stderr)
-        return EXIT_USAGE
-
-    return command
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mapper import config
     from mapper.demo import create_demo
 
     url = config.source_url(args.source)
@@ -31,6 +24,142 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for table, count in counts.items():
         print(f"  {table:<16} {count:>9,} rows")
     return 0
+
+
+DEMO_CACHE = Path.home() / ".cache" / "mapper" / "demo-scale1.sqlite"
+
+
+def _source(args: argparse.Namespace) -> str:
+    """The source URL; with none configured, the demo database in SQLite (made on first use)."""
+    url = config.setting(config.SOURCE_VARIABLE, args.source)
+    if url:
+        return config.sqlalchemy_url(url)
+    from mapper.demo import create_demo
+
+    if not DEMO_CACHE.exists():
+        DEMO_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        print(f"no source configured: creating the demo database in {DEMO_CACHE}",
+              file=sys.stderr)
+        partial = DEMO_CACHE.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        create_demo(f"sqlite:///{partial}", scale=1, seed=42)
+        partial.rename(DEMO_CACHE)
+    args.using_demo = True
+    return f"sqlite:///{DEMO_CACHE}"
+
+
+def _prepare(args: argparse.Namespace):
+    from mapper import pipeline
+
+    mappings = pipeline.read(args.files)
+    engine = pipeline.connect(_source(args))
+    catalog = pipeline.reflect(engine, mappings)
+    plan, warnings = pipeline.plan(mappings, catalog)
+    for problem in warnings:
+        print(problem, file=sys.stderr)
+    if getattr(args, "only", None):
+        unknown = set(args.only) - {c.name for c in plan.collections}
+        if unknown:
+            raise UsageError(f"--only names unknown collections: {', '.join(sorted(unknown))}")
+    return engine, catalog, plan
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from mapper.compile import Compiler
+    from mapper.report import plan_text
+
+    engine, catalog, plan = _prepare(args)
+    print(plan_text(plan, Compiler(catalog), engine.dialect))
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from bson import json_util
+
+    from mapper.engine.preview import preview
+
+    engine, catalog, plan = _prepare(args)
+    options = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
+                                    uuid_representation=4)
+    for collection, document in preview(plan, engine, catalog, args.n, tuple(args.only or ())):
+        print(f"// {collection}")
+        print(json_util.dumps(document, json_options=options, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mapper.engine.load import open_sink
+    from mapper.engine.rejects import RejectFile
+    from mapper.engine.run import RunOptions, run
+    from mapper.report import summary_text
+
+    engine, catalog, plan = _prepare(args)
+    target = config.setting(config.TARGET_VARIABLE, args.target) or "file:out"
+    options = RunOptions(batch_size=args.batch_size, on_error=args.on_error,
+                         max_errors=args.max_errors, drop=args.drop,
+                         only=tuple(args.only or ()))
+    print(f"source {config.redact(str(engine.url.render_as_string(hide_password=True)))}"
+          f" → target {config.redact(target)}", file=sys.stderr)
+    with _progress() as progress:
+        summary = run(plan, engine, catalog, open_sink(target), RejectFile(Path(args.rejects)),
+                      options, progress)
+    print(summary_text(summary))
+    if summary.rejected:
+        print(f"{summary.rejected} rejected rows: see {args.rejects}")
+    if getattr(args, "using_demo", False):
+        print("(demo source; point at your database with --source URL or MAPPER_SOURCE_URL, "
+              "and at MongoDB with --target mongodb://HOST/DB or MAPPER_TARGET_URL)")
+    return EXIT_DATA if summary.rejected or summary.stopped or not summary.balanced else 0
+
+
+class _progress:
+    """A tqdm bar per collection on a terminal; silent otherwise."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        self._bars: dict[str, tqdm] = {}
+        self._tqdm = tqdm
+
+        def update(collection: str, rows: int) -> None:
+            if collection not in self._bars:
+                self._bars[collection] = self._tqdm(desc=collection, unit=" docs",
+                                                    disable=None, leave=False)
+            self._bars[collection].update(rows)
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from mapper.lint import lint
+
+    url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
+    problems = lint(args.files, config.sqlalchemy_url(url) if url else None)
+    if url is None and not args.offline:
+        print("no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
+              file=sys.stderr)
+    _print_problems(problems, args.format)
+    errors = sum(problem.severity == "error" for problem in problems)
+    warnings = len(problems) - errors
+    if errors:
+        return EXIT_USAGE
+    return EXIT_DATA if warnings and args.strict else 0
+
+
+def _print_problems(problems: list[Problem], form: str, limit: int = 200) -> None:
+    if form == "json":
+        print(json.dumps([problem.as_dict() for problem in problems], indent=2))
+        return
+    for problem in problems[:limit]:
+        print(problem)
+    if len(problems) > limit:
+        print(f"... and {len(problems) - limit} more")
+    if not problems:
+        print("no problems")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,15 +179,52 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--drop", action="store_true", help="drop the demo tables first")
     demo.set_defaults(func=cmd_demo)
 
-    for name, text in (("lint", "check mapping files"),
-                       ("plan", "print the compiled plan"),
-                       ("preview", "print a few documents"),
-                       ("run", "migrate"),
-                       ("validate", "prove that the target equals the source")):
+    def mapping_command(name: str, text: str, func: Command) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("files", nargs="*")
-        sub.set_defaults(func=_not_built(name))
+        sub.add_argument("files", nargs="+", metavar="FILE",
+                         help="mapping files or folders of them")
+        sub.add_argument("--source", help="SQLAlchemy URL of the source (default: "
+                         "$MAPPER_SOURCE_URL, .env, else the demo database)")
+        sub.set_defaults(func=func)
+        return sub
+
+    lint = mapping_command("lint", "check mapping files against the schema and the source",
+                           cmd_lint)
+    lint.add_argument("--offline", action="store_true", help="skip the checks that need "
+                      "the source")
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+
+    mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
+
+    preview_parser = mapping_command("preview", "print a few documents, write nothing",
+                                     cmd_preview)
+    preview_parser.add_argument("-n", type=int, default=3, help="documents per collection")
+    preview_parser.add_argument("--only", action="append", metavar="COLLECTION")
+
+    run_parser = mapping_command("run", "migrate the source into the target", cmd_run)
+    run_parser.add_argument("--target", help="mongodb://HOST/DB, file:DIR or null: (default: "
+                            "$MAPPER_TARGET_URL, .env, else file:out)")
+    run_parser.add_argument("--only", action="append", metavar="COLLECTION",
+                            help="migrate only this collection (repeatable)")
+    run_parser.add_argument("--batch-size", type=int, default=1000)
+    run_parser.add_argument("--on-error", choices=("stop", "skip"), default="skip")
+    run_parser.add_argument("--max-errors", type=int, metavar="K",
+                            help="with --on-error skip: stop after K rejected rows")
+    run_parser.add_argument("--drop", action="store_true", help="rebuild the target "
+                            "collections")
+    run_parser.add_argument("--rejects", default="mapper-rejects.jsonl",
+                            help="where rejected rows are listed (default %(default)s)")
+
+    validate = commands.add_parser("validate", help="prove that the target equals the source")
+    validate.add_argument("files", nargs="*")
+    validate.set_defaults(func=_not_built)
     return parser
+
+
+def _not_built(args: argparse.Namespace) -> int:
+    print(f"mapper {args.command}: not built yet", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
+    except SpecError as error:
+        if args.traceback:
+            raise
+        _print_problems(error.problems, getattr(args, "format", "text"))
+        return error.exit_code
     except MapperError as error:
         if args.traceback:
             raise

@@ -1,0 +1,141 @@
+"""Reflect the source database into a frozen `Catalog` of tables, columns and keys."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from mapper.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A source column; `kind` is the family its values belong to (see `column_kind`)."""
+
+    name: str
+    kind: str
+    sql_type: str
+    nullable: bool
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    referred_table: str
+    referred_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A source table; `name` is how mappings name it (`schema.table` outside the default)."""
+
+    name: str
+    schema: str | None
+    table_name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    def column(self, name: str) -> Column | None:
+        return next((column for column in self.columns if column.name == name), None)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def is_unique(self, columns: Iterable[str]) -> bool:
+        wanted = set(columns)
+        keys = ([self.primary_key] if self.primary_key else []) + list(self.unique)
+        return any(key and set(key) <= wanted for key in keys)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    dialect: str
+    tables: Mapping[str, Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table | None:
+        return self.tables.get(name)
+
+
+_KINDS: tuple[tuple[type, str], ...] = (
+    (sa.Boolean, "bool"),
+    (sa.SmallInteger, "int32"),
+    (sa.BigInteger, "int64"),
+    (sa.Integer, "int32"),
+    (postgresql.MONEY, "money"),
+    (sa.Float, "double"),
+    (sa.Numeric, "decimal"),
+    (sa.Uuid, "uuid"),
+    (sa.Enum, "text"),
+    (sa.DateTime, "datetime"),
+    (sa.Date, "date"),
+    (sa.Time, "time"),
+    (sa.Interval, "interval"),
+    (sa.JSON, "json"),
+    (postgresql.JSON, "json"),
+    (postgresql.JSONB, "json"),
+    (sa.ARRAY, "array"),
+    (sa.LargeBinary, "binary"),
+    (sa.String, "text"),
+)
+
+
+def column_kind(sql_type: sa.types.TypeEngine) -> str:
+    """The value family of a SQL type: decides the default BSON conversion."""
+    for type_class, kind in _KINDS:
+        if isinstance(sql_type, type_class):
+            return kind
+    return "other"
+
+
+def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
+    """Read tables, columns, primary, foreign and unique keys of the given schemas."""
+    try:
+        inspector = sa.inspect(engine)
+        tables: dict[str, Table] = {}
+        for schema in dict.fromkeys(schemas):
+            for table_name in inspector.get_table_names(schema=schema):
+                table = _reflect_table(inspector, schema, table_name)
+                tables[table.name] = table
+    except sa.exc.SQLAlchemyError as error:
+        raise SourceError(f"cannot read the source schema: {error.__class__.__name__}: "
+                          f"{getattr(error, 'orig', error)}") from None
+    return Catalog(dialect=engine.dialect.name, tables=tables)
+
+
+def _qualified(schema: str | None, table_name: str) -> str:
+    return f"{schema}.{table_name}" if schema else table_name
+
+
+def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str) -> Table:
+    columns = tuple(
+        Column(name=info["name"], kind=column_kind(info["type"]), sql_type=str(info["type"]),
+               nullable=bool(info.get("nullable", True)),
+               scale=getattr(info["type"], "scale", None))
+        for info in inspector.get_columns(table_name, schema=schema)
+    )
+    primary_key = tuple(inspector.get_pk_constraint(table_name, schema=schema)
+                        .get("constrained_columns") or ())
+    foreign_keys = tuple(
+        ForeignKey(columns=tuple(fk["constrained_columns"]),
+                   referred_table=_qualified(fk.get("referred_schema"), fk["referred_table"]),
+                   referred_columns=tuple(fk["referred_columns"]))
+        for fk in inspector.get_foreign_keys(table_name, schema=schema)
+    )
+    unique = tuple(tuple(constraint["column_names"])
+                   for constraint in inspector.get_unique_constraints(table_name, schema=schema))
+    unique += tuple(tuple(index["column_names"])
+                    for index in inspector.get_indexes(table_name, schema=schema)
+                    if index.get("unique") and all(index["column_names"]))
+    return Table(name=_qualified(schema, table_name), schema=schema, table_name=table_name,
+                 columns=columns, primary_key=primary_key, foreign_keys=foreign_keys,
+                 unique=unique)

@@ -1,0 +1,128 @@
+"""Plan queries → SQLAlchemy Core statements, with quoted identifiers and bound parameters."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from mapper import plan as p
+from mapper.catalog import Catalog, Column
+
+KEYS = "keys"
+
+_TYPES: dict[str, sa.types.TypeEngine] = {
+    "bool": sa.Boolean(), "int32": sa.Integer(), "int64": sa.BigInteger(),
+    "decimal": sa.Numeric(asdecimal=True), "double": sa.Float(), "uuid": sa.Uuid(),
+    "text": sa.Text(), "datetime": sa.DateTime(), "date": sa.Date(), "time": sa.Time(),
+    "interval": sa.Interval(), "json": sa.JSON(), "binary": sa.LargeBinary(),
+}
+
+
+def _column_type(column: Column) -> sa.types.TypeEngine:
+    if column.kind == "decimal":
+        return sa.Numeric(scale=column.scale, asdecimal=True)
+    return _TYPES.get(column.kind, sa.types.NullType())
+
+
+class Compiler:
+    """Builds statements for one catalog; table objects are made once from its names."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.metadata = sa.MetaData()
+        self._tables: dict[str, sa.Table] = {}
+
+    def table(self, name: str) -> sa.Table:
+        if name not in self._tables:
+            info = self.catalog.tables[name]
+            columns = [sa.Column(c.name, _column_type(c)) for c in info.columns]
+            self._tables[name] = sa.Table(info.table_name, self.metadata, *columns,
+                                          schema=info.schema)
+        return self._tables[name]
+
+    def select(self, query: p.Query) -> sa.Select:
+        """The statement for a query; child queries take the parent keys as `:keys`."""
+        aliases = {query.alias: self.table(query.table).alias(query.alias)}
+        source = aliases[query.alias]
+        for hop in query.joins:
+            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
+            condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
+            source = source.join(aliases[hop.alias], condition, isouter=not hop.many)
+        columns = [self._select(item, aliases).label(f"s{i}")
+                   for i, item in enumerate(query.selects)]
+        statement = sa.select(*columns).select_from(source)
+        if query.filter is not None:
+            statement = statement.where(self._filter(query.filter, aliases))
+        if query.link:
+            link = [aliases[ref.alias].c[ref.column] for ref in query.link]
+            target = link[0] if len(link) == 1 else sa.tuple_(*link)
+            statement = statement.where(target.in_(sa.bindparam(KEYS, expanding=True)))
+        if query.order:
+            statement = statement.order_by(*(columns[i] for i in query.order))
+        return statement
+
+    def count(self, table: str) -> sa.Select:
+        """Rows of a table: the `read` side of the run's accounting."""
+        return sa.select(sa.func.count()).select_from(self.table(table))
+
+    @staticmethod
+    def _on(left: sa.Alias, right: sa.Alias, on) -> sa.ColumnElement:
+        return sa.and_(*(left.c[a] == right.c[b] for a, b in on))
+
+    def _select(self, item: p.Select, aliases: dict) -> sa.ColumnElement:
+        if isinstance(item, p.ColumnRef):
+            column = aliases[item.alias].c[item.column]
+            return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
+        if isinstance(item, p.AggregateRef):
+            return self._aggregate(item, aliases)
+        raise TypeError(f"unknown select {item!r}")
+
+    def _aggregate(self, item: p.AggregateRef, outer: dict) -> sa.ColumnElement:
+        aliases = dict(outer)
+        first = item.hops[0]
+        aliases[first.alias] = self.table(first.table).alias(first.alias)
+        source = aliases[first.alias]
+        for hop in item.hops[1:]:
+            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
+            source = source.join(aliases[hop.alias],
+                                 self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on))
+        last = aliases[item.hops[-1].alias]
+        value = (sa.func.count() if item.column is None
+                 else getattr(sa.func, item.function)(last.c[item.column]))
+        conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
+        if item.filter is not None:
+            conditions.append(self._filter(item.filter, aliases))
+        return (sa.select(value).select_from(source).where(*conditions)
+                .correlate(outer[first.left_alias]).scalar_subquery())
+
+    def _filter(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
+        if isinstance(node, p.BoolOp):
+            parts = [self._filter(item, aliases) for item in node.items]
+            return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+        column = aliases[node.alias].c[node.column]
+        match node.op:
+            case "eq":
+                return column.is_(None) if node.value is None else column == node.value
+            case "ne":
+                return column.is_not(None) if node.value is None else sa.or_(
+                    column != node.value, column.is_(None))
+            case "lt":
+                return column < node.value
+            case "lte":
+                return column <= node.value
+            case "gt":
+                return column > node.value
+            case "gte":
+                return column >= node.value
+            case "in":
+                return column.in_(list(node.value))
+            case "not_in":
+                return sa.or_(column.not_in(list(node.value)), column.is_(None))
+            case "is_null":
+                return column.is_(None) if node.value else column.is_not(None)
+            case _:
+                raise ValueError(f"unknown filter operator {node.op!r}")
+
+
+def render(statement: sa.Select, dialect: sa.engine.Dialect) -> str:
+    """SQL text as the source's dialect renders it (parameters stay placeholders)."""
+    return str(statement.compile(dialect=dialect))

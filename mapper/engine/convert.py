@@ -1,0 +1,246 @@
+"""SQL values → BSON values, by explicit, documented policies (one function per conversion).
+
+| conversion  | result                                                                  |
+|-------------|-------------------------------------------------------------------------|
+| string      | str; other values as their text (UUID lowercase, datetimes ISO 8601)    |
+| int / long  | int32 / int64 (an int that needs 64 bits stays int64); non-integral → error |
+| double      | float                                                                   |
+| decimal128  | Decimal128 of the exact decimal text; NaN/±Infinity kept as Decimal128  |
+|             | specials; more than 34 significant digits → error                       |
+| bool        | bool                                                                    |
+| datetime    | UTC datetime (naive values are UTC); BSON keeps milliseconds            |
+| date        | a date → datetime at 00:00 UTC; a datetime → its UTC date at 00:00      |
+| time        | "HH:MM:SS[.ffffff]" text                                                |
+| interval    | Int64 microseconds (psycopg2 reads a month as 30 days)                  |
+| uuid        | UUID (BSON binary subtype 4); text is parsed                            |
+| objectid    | ObjectId from 24 hex digits or 12 bytes                                 |
+| binary      | bytes; text as UTF-8                                                    |
+| json        | documents and arrays as stored; keys with `.` or a leading `$` → error  |
+| array       | list, elements converted by their Python type (`auto`)                  |
+| auto        | by Python type, as above                                                |
+
+NULL is handled by the caller (omit or keep), never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bson import Decimal128, Int64, ObjectId
+from bson.decimal128 import create_decimal128_context
+
+Converter = Callable[[Any], Any]
+INT32 = range(-(2**31), 2**31)
+_DECIMAL128 = create_decimal128_context()
+MAX_JSON_DEPTH = 100
+
+
+class ConversionFailed(ValueError):
+    """A value that this conversion cannot represent; the message never holds the value."""
+
+
+_registry: dict[str, Converter] = {}
+
+
+def converter(name: str) -> Callable[[Converter], Converter]:
+    def register(function: Converter) -> Converter:
+        if name in _registry:
+            raise ValueError(f"conversion {name!r} registered twice")
+        _registry[name] = function
+        return function
+
+    return register
+
+
+def get(name: str) -> Converter:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise ConversionFailed(f"unknown conversion `{name}`") from None
+
+
+def _integral(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | decimal.Decimal) and value == value and value % 1 == 0:
+        return int(value)
+    if isinstance(value, str):
+        raise ConversionFailed("text is not an integer")
+    raise ConversionFailed("not an integral number")
+
+
+@converter("int")
+def to_int(value: Any) -> int | Int64:
+    number = _integral(value)
+    return number if number in INT32 else Int64(number)
+
+
+@converter("long")
+def to_long(value: Any) -> Int64:
+    number = _integral(value)
+    if not -(2**63) <= number < 2**63:
+        raise ConversionFailed("integer beyond 64 bits")
+    return Int64(number)
+
+
+@converter("double")
+def to_double(value: Any) -> float:
+    if isinstance(value, str):
+        raise ConversionFailed("text is not a number")
+    return float(value)
+
+
+@converter("decimal128")
+def to_decimal128(value: Any) -> Decimal128:
+    if isinstance(value, float):
+        value = decimal.Decimal(repr(value))
+    elif isinstance(value, int):
+        value = decimal.Decimal(value)
+    elif not isinstance(value, decimal.Decimal):
+        raise ConversionFailed("not a number")
+    with decimal.localcontext(_DECIMAL128) as context:
+        exact = context.create_decimal(value)
+        if context.flags[decimal.Inexact] or context.flags[decimal.Rounded]:
+            raise ConversionFailed("more than 34 significant digits")
+    return Decimal128(exact)
+
+
+@converter("bool")
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool | int):
+        return bool(value)
+    raise ConversionFailed("not a boolean")
+
+
+@converter("datetime")
+def to_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    raise ConversionFailed("not a date or timestamp")
+
+
+@converter("date")
+def to_date(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        value = to_datetime(value).date()
+    return to_datetime(value)
+
+
+@converter("time")
+def to_time(value: Any) -> str:
+    if not isinstance(value, dt.time):
+        raise ConversionFailed("not a time")
+    return value.isoformat()
+
+
+@converter("interval")
+def to_interval(value: Any) -> Int64:
+    if not isinstance(value, dt.timedelta):
+        raise ConversionFailed("not an interval")
+    return Int64(value // dt.timedelta(microseconds=1))
+
+
+@converter("uuid")
+def to_uuid(value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        if isinstance(value, bytes) and len(value) == 16:
+            return uuid.UUID(bytes=value)
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ConversionFailed("not a UUID") from None
+
+
+@converter("objectid")
+def to_objectid(value: Any) -> ObjectId:
+    try:
+        return ObjectId(value)
+    except (TypeError, ValueError):
+        raise ConversionFailed("not an ObjectId (24 hex digits or 12 bytes)") from None
+
+
+@converter("binary")
+def to_binary(value: Any) -> bytes:
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise ConversionFailed("not binary")
+
+
+@converter("string")
+def to_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        raise ConversionFailed("binary is not text")
+    return str(value)
+
+
+def _json(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise ConversionFailed(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str) or "." in key or key.startswith("$") or "\0" in key:
+                raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
+        return {key: _json(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json(item, depth + 1) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return to_int(value) if -(2**63) <= value < 2**63 else to_decimal128(value)
+    if isinstance(value, decimal.Decimal):
+        return to_decimal128(value)
+    return value
+
+
+@converter("json")
+def to_json(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ConversionFailed("JSON column returned text")
+    return _json(value)
+
+
+@converter("auto")
+def to_auto(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | float | uuid.UUID):
+        return value
+    if isinstance(value, int):
+        return to_int(value)
+    if isinstance(value, decimal.Decimal):
+        return to_decimal128(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return to_datetime(value)
+    if isinstance(value, dt.time):
+        return to_time(value)
+    if isinstance(value, dt.timedelta):
+        return to_interval(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, dict):
+        return to_json(value)
+    if isinstance(value, list | tuple):
+        return [to_auto(item) for item in value]
+    raise ConversionFailed(f"no conversion for {type(value).__name__}")
+
+
+@converter("array")
+def to_array(value: Any) -> list:
+    if not isinstance(value, list | tuple):
+        raise ConversionFailed("not an array")
+    return [to_auto(item) for item in value]

@@ -1,0 +1,222 @@
+"""Sinks: MongoDB (bulk replace-upserts by `_id`), Extended JSON Lines files, and null.
+
+Every sink takes documents already BSON-encoded (so the size check and the encoding happen
+once) and reports what it wrote as a `WriteResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import bson
+import pymongo
+from bson import json_util
+from bson.raw_bson import RawBSONDocument
+from pymongo import errors as mongo_errors
+
+from mapper import plan as p
+from mapper.config import redact
+from mapper.errors import TargetError, UsageError
+
+log = logging.getLogger(__name__)
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+RETRIES = 5
+_TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.NetworkTimeout,
+              mongo_errors.WTimeoutError, mongo_errors.ExecutionTimeout)
+_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL,
+                              uuid_representation=bson.binary.UuidRepresentation.STANDARD)
+CODEC = bson.CodecOptions(uuid_representation=bson.binary.UuidRepresentation.STANDARD,
+                          tz_aware=True)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A built document: its source key, `_id` and BSON bytes."""
+
+    key: tuple
+    id: object
+    data: bytes
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: list[tuple[Encoded, str]] = field(default_factory=list)
+
+
+class Sink(Protocol):
+    def open(self, collection: p.CollectionPlan, drop: bool) -> None: ...
+    def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult: ...
+    def finish(self, collection: p.CollectionPlan) -> None: ...
+    def close(self) -> None: ...
+
+
+def encode(document: dict) -> bytes:
+    return bson.encode(document, codec_options=CODEC)
+
+
+class NullSink:
+    """Builds and encodes everything, writes nothing (dry runs and benchmarks)."""
+
+    def open(self, collection: p.CollectionPlan, drop: bool) -> None:
+        pass
+
+    def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
+        return WriteResult(inserted=len(batch))
+
+    def finish(self, collection: p.CollectionPlan) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class FileSink:
+    """One canonical Extended JSON Lines file per collection (`mongoimport` reads it back).
+
+    Each run rewrites the file whole: written to `NAME.jsonl.partial`, renamed when done.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._files: dict[str, object] = {}
+
+    def _path(self, collection: p.CollectionPlan) -> Path:
+        return self.directory / f"{collection.name}.jsonl"
+
+    def open(self, collection: p.CollectionPlan, drop: bool) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self._path(collection).with_suffix(".jsonl.partial")
+        self._files[collection.name] = open(partial, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
+        out = self._files[collection.name]
+        out.writelines(json_util.dumps(bson.decode(item.data, codec_options=CODEC),
+                                       json_options=_JSON) + "\n" for item in batch)
+        return WriteResult(inserted=len(batch))
+
+    def finish(self, collection: p.CollectionPlan) -> None:
+        out = self._files.pop(collection.name)
+        out.close()
+        os.replace(out.name, self._path(collection))
+
+    def close(self) -> None:
+        for out in self._files.values():
+            out.close()
+            Path(out.name).unlink(missing_ok=True)
+        self._files.clear()
+
+
+class MongoSink:
+    """Unordered bulk replace-upserts by `_id`; transient failures are re-sent (idempotent)."""
+
+    def __init__(self, uri: str, default_database: str | None = None):
+        self.uri = uri
+        try:
+            parsed = pymongo.uri_parser.parse_uri(uri)
+        except mongo_errors.InvalidURI as error:
+            raise UsageError(f"bad target URL {redact(uri)}: {error}") from None
+        self.database_name = parsed.get("database") or default_database
+        self.client = pymongo.MongoClient(uri, uuidRepresentation="standard", tz_aware=True,
+                                          serverSelectionTimeoutMS=10_000)
+
+    def _collection(self, collection: p.CollectionPlan):
+        name = collection.database or self.database_name
+        if not name:
+            raise UsageError("no target database: put it in the URL path "
+                             "(mongodb://host/DATABASE) or as `database:` in the mapping")
+        return self.client[name][collection.name]
+
+    def open(self, collection: p.CollectionPlan, drop: bool) -> None:
+        target = self._collection(collection)
+        self._retry(lambda: target.database.command("ping"), collection)
+        if drop or collection.write == "rebuild":
+            self._retry(target.drop, collection)
+
+    def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
+        target = self._collection(collection)
+        result = WriteResult()
+        for chunk in _by_bytes(batch):
+            self._write_chunk(collection, target, chunk, result)
+        return result
+
+    def _write_chunk(self, collection, target, chunk: list[Encoded], result: WriteResult):
+        requests = [pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data),
+                                       upsert=True) for item in chunk]
+        try:
+            outcome = self._retry(lambda: target.bulk_write(requests, ordered=False),
+                                  collection).bulk_api_result
+        except mongo_errors.BulkWriteError as error:
+            outcome = error.details
+            for failure in outcome.get("writeErrors", []):
+                reason = f"server error {failure.get('code')}: " \
+                         f"{str(failure.get('errmsg', ''))[:200]}"
+                result.failed.append((chunk[failure["index"]], reason))
+            if outcome.get("writeConcernErrors"):
+                raise TargetError(f"write concern failed on `{collection.name}`") from None
+        inserted = outcome.get("nUpserted", 0)
+        matched = outcome.get("nMatched", 0)
+        modified = outcome.get("nModified", 0)
+        result.inserted += inserted
+        result.updated += modified
+        result.unchanged += matched - modified
+
+    def _retry(self, action, collection: p.CollectionPlan):
+        for attempt in range(RETRIES):
+            try:
+                return action()
+            except _TRANSIENT as error:
+                log.warning("transient target error on %s (attempt %d): %s",
+                            collection.name, attempt + 1, type(error).__name__)
+                time.sleep(min(0.2 * 2 ** attempt, 5))
+            except mongo_errors.BulkWriteError:
+                raise
+            except mongo_errors.PyMongoError as error:
+                raise TargetError(f"target failed on `{collection.name}`: "
+                                  f"{type(error).__name__}: {str(error)[:300]}") from None
+        raise TargetError(f"target unreachable after {RETRIES} attempts on "
+                          f"`{collection.name}` ({redact(self.uri)})")
+
+    def finish(self, collection: p.CollectionPlan) -> None:
+        target = self._collection(collection)
+        for index in collection.indexes:
+            options = {"unique": index.unique, "sparse": index.sparse}
+            if index.name:
+                options["name"] = index.name
+            self._retry(lambda index=index, options=options:
+                        target.create_index(list(index.keys), **options), collection)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
+    chunks, current, size = [], [], 0
+    for item in batch:
+        if current and size + len(item.data) > MAX_BATCH_BYTES:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += len(item.data)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def open_sink(url: str, default_database: str | None = None) -> Sink:
+    """The sink for a target URL: mongodb://, mongodb+srv://, file:DIR or null:."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return MongoSink(url, default_database)
+    if url.startswith("file:"):
+        return FileSink(Path(url.removeprefix("file:").removeprefix("//") or "out"))
+    if url.rstrip(":/") == "null":
+        return NullSink()
+    raise UsageError(f"unknown target {redact(url)}: use mongodb://, file:DIR or null:")

@@ -1,0 +1,43 @@
+"""The reject file: one JSON line per rejected row (collection, source key, stage, reason).
+
+Row contents are never written; the key identifies the row in the source.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from mapper.ids import key_text
+
+
+class RejectFile:
+    """Appends rejects to `path`, opened on the first reject (no file when none)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._file: IO[str] | None = None
+
+    def check_writable(self) -> None:
+        """Fail before any row is handled if the reject file cannot be written."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8"):
+            pass
+        if self.path.stat().st_size == 0:
+            self.path.unlink()
+
+    def add(self, collection: str, key: tuple[Any, ...], stage: str, reason: str) -> None:
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        record = {"collection": collection, "key": key_text(key), "stage": stage,
+                  "reason": reason}
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,159 @@
+"""Move one plan's collections from the source to a sink, with exact accounting."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import sqlalchemy as sa
+
+from mapper import plan as p
+from mapper.catalog import Catalog
+from mapper.compile import Compiler
+from mapper.engine.build import Builder
+from mapper.engine.extract import Extractor, snapshot
+from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Sink, encode
+from mapper.engine.rejects import RejectFile
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch_size: int = 1000
+    on_error: Literal["stop", "skip"] = "skip"
+    max_errors: int | None = None
+    drop: bool = False
+    only: tuple[str, ...] = ()
+
+
+@dataclass
+class CollectionSummary:
+    """What happened to one collection; `read == written + filtered + rejected` must hold."""
+
+    name: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    filtered: int = 0
+    rejected: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.written + self.filtered + self.rejected
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class RunSummary:
+    collections: list[CollectionSummary] = field(default_factory=list)
+    stopped: str | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(c.rejected for c in self.collections)
+
+    @property
+    def balanced(self) -> bool:
+        return all(c.balanced for c in self.collections)
+
+
+class StopRun(Exception):
+    """The error policy says stop; the summary says what was written."""
+
+
+def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: RejectFile,
+        options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunSummary:
+    """Migrate every collection of the plan (or `options.only`) in one source snapshot."""
+    summary = RunSummary()
+    selected = [c for c in plan.collections if not options.only or c.name in options.only]
+    rejects.check_writable()
+    try:
+        with snapshot(engine) as connection:
+            extractor = Extractor(connection, Compiler(catalog))
+            for collection in selected:
+                result = CollectionSummary(collection.name)
+                summary.collections.append(result)
+                try:
+                    _collection(collection, extractor, sink, rejects, options, result,
+                                progress)
+                except StopRun as stop:
+                    summary.stopped = str(stop)
+                    break
+    finally:
+        rejects.close()
+        sink.close()
+    return summary
+
+
+def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
+                rejects: RejectFile, options: RunOptions, result: CollectionSummary,
+                progress: Progress | None) -> None:
+    started = time.perf_counter()
+    result.read = extractor.count(collection.table)
+    builder = Builder(collection, extractor.children)
+    sink.open(collection, options.drop)
+    passed = 0
+    for rows in extractor.batches(collection.query, options.batch_size, collection.table):
+        passed += len(rows)
+        built = builder.build_batch(rows)
+        result.truncated += built.truncated
+        batch: list[Encoded] = []
+        for row, error in built.rejected:
+            _reject(collection, _key(collection, row), error.stage, error.reason, rejects,
+                    result, options)
+        for row, document in built.documents:
+            data = encode(document)
+            if len(data) > MAX_DOCUMENT_BYTES:
+                _reject(collection, _key(collection, row), "size",
+                        f"document is {len(data):,} bytes, over the 16 MiB limit", rejects,
+                        result, options)
+                continue
+            batch.append(Encoded(_key(collection, row), document["_id"], data))
+        written = sink.write(collection, batch)
+        result.inserted += written.inserted
+        result.updated += written.updated
+        result.unchanged += written.unchanged
+        for item, reason in written.failed:
+            _reject(collection, item.key, "write", reason, rejects, result, options)
+        if progress:
+            progress(collection.name, len(rows))
+        _check_policy(collection, result, options)
+    sink.finish(collection)
+    result.filtered = result.read - passed
+    result.seconds = time.perf_counter() - started
+    if passed == 0:
+        log.warning("collection %s: the source gave no rows", collection.name)
+
+
+def _key(collection: p.CollectionPlan, row) -> tuple:
+    return tuple(row[i] for i in collection.source_key)
+
+
+def _reject(collection: p.CollectionPlan, key: tuple, stage: str, reason: str,
+            rejects: RejectFile, result: CollectionSummary, options: RunOptions) -> None:
+    rejects.add(collection.name, key, stage, reason)
+    result.rejected += 1
+
+
+def _check_policy(collection: p.CollectionPlan, result: CollectionSummary,
+                  options: RunOptions) -> None:
+    if result.rejected and options.on_error == "stop":
+        raise StopRun(f"stopped after a rejected row in `{collection.name}` (--on-error stop)")
+    if options.max_errors is not None and result.rejected > options.max_errors:
+        raise StopRun(f"stopped: {result.rejected} rejected rows in `{collection.name}`, "
+                      f"more than --max-errors {options.max_errors}")

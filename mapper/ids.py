@@ -1,0 +1,35 @@
+"""Deterministic document identifiers: oid(table, key) = first 12 bytes of SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from bson import ObjectId
+
+
+def key_text(values: Sequence[Any]) -> str:
+    """The canonical text of a key: UUID lowercase, integers decimal, parts joined by `|`."""
+    return "|".join(_part(value) for value in values)
+
+
+def _part(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def oid(table: str, key: Sequence[Any]) -> ObjectId:
+    """The ObjectId of a row of `table` (unqualified name) with primary key values `key`."""
+    digest = hashlib.sha256(f"{table}:{key_text(key)}".encode()).digest()
+    return ObjectId(digest[:12])

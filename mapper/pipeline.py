@@ -1,0 +1,86 @@
+"""The stages wired together: read → lint → reflect → resolve → plan, for every command."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mapper import catalog as catalog_module
+from mapper.catalog import Catalog
+from mapper.config import redact
+from mapper.errors import Problem, SourceError, SpecError
+from mapper.plan import Plan
+from mapper.resolve import resolve
+from mapper.spec import MappingFile, load_offline
+
+log = logging.getLogger(__name__)
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine for the source; fails fast, naming the URL without its password."""
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        with engine.connect():
+            pass
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else ""
+        raise SourceError(f"cannot connect to the source {redact(url)}: "
+                          f"{type(error).__name__}: {redact(reason)}") from None
+    return engine
+
+
+def schemas_of(mappings: Sequence[MappingFile]) -> set[str | None]:
+    """The database schemas that mappings name (`schema.table`), plus the default one."""
+    schemas: set[str | None] = {None}
+    for mapping in mappings:
+        schemas.update(_schemas(mapping.data))
+    return schemas
+
+
+_TABLE_KEYS = ("table", "embed", "reference", "count")
+_COLUMN_KEYS = ("denormalize", "sum", "min", "max", "avg")
+
+
+def _schemas(node) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and key in _TABLE_KEYS + _COLUMN_KEYS:
+                dots = 1 if key in _TABLE_KEYS else 2
+                if value.count(".") == dots:
+                    found.add(value.split(".")[0])
+            if key == "via" and isinstance(value, list):
+                found |= {v.split(".")[0] for v in value if isinstance(v, str) and "." in v}
+            found |= _schemas(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _schemas(item)
+    return found
+
+
+def read(paths: Sequence[str | Path]) -> list[MappingFile]:
+    """Read and schema-check mapping files; raise SpecError with every problem."""
+    mappings, problems = load_offline(paths)
+    errors = [problem for problem in problems if problem.severity == "error"]
+    if errors:
+        raise SpecError(problems)
+    return mappings
+
+
+def reflect(engine: sa.Engine, mappings: Sequence[MappingFile]) -> Catalog:
+    started = time.perf_counter()
+    catalog = catalog_module.reflect(engine, schemas_of(mappings))
+    log.debug("reflected %d tables in %.2fs", len(catalog.tables), time.perf_counter() - started)
+    return catalog
+
+
+def plan(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[Plan, list[Problem]]:
+    """Resolve into a plan; raise SpecError when any problem is an error."""
+    result, problems = resolve(mappings, catalog)
+    if any(problem.severity == "error" for problem in problems):
+        raise SpecError(problems)
+    return result, problems

@@ -1,0 +1,204 @@
+"""The compiled plan: immutable values that say what to read and how to shape documents.
+
+A plan holds names and values only (no live SQLAlchemy or pymongo objects): plans compare with
+`==`, print stably, and are built without a database. `compile.py` turns a plan's queries into
+SQL; `engine/build.py` turns rows into documents by following its shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FieldPath = tuple[str, ...]
+
+
+# --- Reading: what each query selects -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A join from `left_alias` to `table AS alias` on (left column, this column) pairs."""
+
+    table: str
+    alias: str
+    left_alias: str
+    on: tuple[tuple[str, str], ...]
+    many: bool
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`alias.column <op> value`; op is eq, ne, lt, lte, gt, gte, in, not_in or is_null."""
+
+    alias: str
+    column: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: Literal["and", "or"]
+    items: tuple[Filter, ...]
+
+
+Filter = Condition | BoolOp
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A column selected into a query's rows; its position is its index in `Query.selects`."""
+
+    alias: str
+    column: str
+    cast: str | None = None
+
+
+@dataclass(frozen=True)
+class AggregateRef:
+    """A correlated aggregate over the rows reached by `hops` from `hops[0].left_alias`."""
+
+    function: Literal["count", "sum", "min", "max", "avg"]
+    hops: tuple[Hop, ...]
+    column: str | None
+    filter: Filter | None
+
+
+Select = ColumnRef | AggregateRef
+
+
+@dataclass(frozen=True)
+class Query:
+    """SELECT selects FROM table AS alias, joins, WHERE filter [AND link IN (parent keys)].
+
+    Inner joins for `many` hops of a child path, left outer joins for many-to-one hops.
+    `link` are the (alias, column) pairs matched against the parent's key values.
+    """
+
+    table: str
+    alias: str
+    joins: tuple[Hop, ...]
+    selects: tuple[Select, ...]
+    filter: Filter | None = None
+    link: tuple[ColumnRef, ...] = ()
+    order: tuple[int, ...] = ()
+
+
+# --- Shaping: how row values become document fields -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """A field from one selected value, converted by a named conversion."""
+
+    path: FieldPath
+    index: int
+    conversion: str
+    keep_null: bool
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Constant:
+    path: FieldPath
+    value: Any
+
+
+@dataclass(frozen=True)
+class Template:
+    """A sandboxed jinja2 template over named row values (name, index) pairs."""
+
+    path: FieldPath
+    template: str
+    variables: tuple[tuple[str, int], ...]
+    conversion: str
+    keep_null: bool
+
+
+@dataclass(frozen=True)
+class DocumentId:
+    """An `_id` computed from key values: oid(table, key text), the key itself, or a column."""
+
+    path: FieldPath
+    rule: Literal["oid", "key", "column"]
+    table: str
+    columns: tuple[str, ...]
+    indexes: tuple[int, ...]
+    keep_null: bool = False
+
+
+@dataclass(frozen=True)
+class SubDocument:
+    """A nested document; absent when the value at `present_index` is NULL (no related row)."""
+
+    path: FieldPath
+    fields: tuple[Shape, ...]
+    present_index: int | None = None
+    keep_null: bool = False
+
+
+@dataclass(frozen=True)
+class Ordering:
+    index: int
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Children:
+    """An array built from a child query, matched to its parent by key values."""
+
+    path: FieldPath
+    query: Query
+    parent_key: tuple[int, ...]
+    element: SubDocument | DocumentId
+    order: tuple[Ordering, ...]
+    limit: int | None = None
+    overflow: Literal["reject", "truncate"] | None = None
+
+
+Shape = Value | Constant | Template | DocumentId | SubDocument | Children
+
+
+@dataclass(frozen=True)
+class Index:
+    keys: tuple[tuple[str, Any], ...]
+    unique: bool = False
+    sparse: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectionPlan:
+    """Everything needed to build and write one target collection."""
+
+    name: str
+    file: str
+    table: str
+    query: Query
+    document: SubDocument
+    source_key: tuple[int, ...]
+    source_key_columns: tuple[str, ...]
+    indexes: tuple[Index, ...] = ()
+    validator: bool = False
+    write: Literal["upsert", "rebuild"] = "upsert"
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    collections: tuple[CollectionPlan, ...]
+
+    def collection(self, name: str) -> CollectionPlan:
+        return next(c for c in self.collections if c.name == name)
+
+
+def children_of(shape: SubDocument) -> tuple[Children, ...]:
+    """The arrays fed by child queries of the row that builds `shape` (not their own)."""
+    found: list[Children] = []
+    for field in shape.fields:
+        if isinstance(field, Children):
+            found.append(field)
+        elif isinstance(field, SubDocument):
+            found.extend(children_of(field))
+    return tuple(found)

@@ -1,0 +1,93 @@
+"""Human-readable output: the plan as SQL and a shape tree, and the run summary table."""
+
+from __future__ import annotations
+
+from mapper import plan as p
+from mapper.compile import Compiler, render
+from mapper.engine.run import RunSummary
+
+
+def plan_text(plan: p.Plan, compiler: Compiler, dialect) -> str:
+    """Per collection: the SQL statements as the dialect renders them, then the shape."""
+    lines: list[str] = []
+    for collection in plan.collections:
+        lines.append(f"collection {collection.name}  (from `{collection.table}`, "
+                     f"{collection.file}, write: {collection.write})")
+        lines.append("  root query:")
+        lines += _indent(render(compiler.select(collection.query), dialect), 4)
+        for children in _all_children(collection.document):
+            lines.append(f"  child query for `{'.'.join(children.path)}` "
+                         f"(one per batch of parents):")
+            lines += _indent(render(compiler.select(children.query), dialect), 4)
+        lines.append("  document:")
+        lines += _shape_lines(collection.document, 4)
+        for index in collection.indexes:
+            keys = ", ".join(f"{k}: {v}" for k, v in index.keys)
+            lines.append(f"  index {{{keys}}}" + (" unique" if index.unique else ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _all_children(shape: p.SubDocument):
+    for children in p.children_of(shape):
+        yield children
+        if isinstance(children.element, p.SubDocument):
+            yield from _all_children(children.element)
+
+
+def _indent(text: str, width: int) -> list[str]:
+    return [" " * width + line for line in text.splitlines()]
+
+
+def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
+    pad, lines = " " * width, []
+    for field in shape.fields:
+        name = ".".join(field.path)
+        if isinstance(field, p.Value):
+            lines.append(f"{pad}{name}: {field.source} as {field.conversion}")
+        elif isinstance(field, p.DocumentId):
+            lines.append(f"{pad}{name}: {field.rule}({field.table}: {', '.join(field.columns)})")
+        elif isinstance(field, p.Constant):
+            lines.append(f"{pad}{name}: {field.value!r}")
+        elif isinstance(field, p.Template):
+            lines.append(f"{pad}{name}: template {field.template!r}")
+        elif isinstance(field, p.SubDocument):
+            lines.append(f"{pad}{name}: {{")
+            lines += _shape_lines(field, width + 2)
+            lines.append(f"{pad}}}")
+        elif isinstance(field, p.Children):
+            order = ", ".join(f"s{o.index}{' desc' if o.descending else ''}"
+                              for o in field.order)
+            limit = f" limit {field.limit} ({field.overflow})" if field.limit else ""
+            element = field.element
+            if isinstance(element, p.DocumentId):
+                lines.append(f"{pad}{name}: [{element.rule}({element.table})] "
+                             f"order by {order}{limit}")
+            else:
+                lines.append(f"{pad}{name}: [ from `{field.query.table}`, order by "
+                             f"{order}{limit}")
+                lines += _shape_lines(element, width + 2)
+                lines.append(f"{pad}]")
+        else:
+            raise TypeError(f"unknown shape {field!r}")
+    return lines
+
+
+def summary_text(summary: RunSummary) -> str:
+    """The end-of-run table: read / written (inserted, updated, unchanged) / filtered / ..."""
+    header = (f"{'collection':<20} {'read':>9} {'written':>9} {'inserted':>9} {'updated':>9} "
+              f"{'unchanged':>9} {'filtered':>9} {'rejected':>9} {'time':>8} {'docs/s':>9}")
+    lines = [header, "-" * len(header)]
+    for c in summary.collections:
+        lines.append(f"{c.name:<20} {c.read:>9,} {c.written:>9,} {c.inserted:>9,} "
+                     f"{c.updated:>9,} {c.unchanged:>9,} {c.filtered:>9,} {c.rejected:>9,} "
+                     f"{c.seconds:>7.2f}s {c.rate:>9,.0f}")
+        if c.truncated:
+            lines.append(f"  {c.truncated} arrays of `{c.name}` truncated at their limit")
+    if summary.stopped:
+        lines.append(summary.stopped)
+    elif summary.balanced:
+        lines.append("every row accounted for: read = written + filtered + rejected")
+    else:
+        lines.append("ACCOUNTING MISMATCH: read != written + filtered + rejected")
+    return "\n".join(lines)

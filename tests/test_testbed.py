@@ -1,0 +1,53 @@
+"""The test bed is real: demo rows travel from PostgreSQL to the MongoDB wire-protocol server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+
+import bson
+import sqlalchemy as sa
+
+
+def test_postgres_is_a_real_server(postgres_server: str) -> None:
+    engine = sa.create_engine(postgres_server)
+    with engine.connect() as connection:
+        version = connection.execute(sa.text("SHOW server_version_num")).scalar_one()
+    engine.dispose()
+    assert int(version) >= 120000
+
+
+def test_mongodb_wire_server_answers(mongo_client) -> None:
+    assert mongo_client.admin.command("ping")["ok"] == 1.0
+    assert "version" in mongo_client.server_info()
+
+
+def test_demo_rows_round_trip_through_both_servers(demo_pg: str, mongo_db) -> None:
+    engine = sa.create_engine(demo_pg)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT id, project_id, title, estimate_hours, created_at FROM tasks "
+            "WHERE estimate_hours IS NOT NULL ORDER BY id LIMIT 50")).mappings().all()
+    engine.dispose()
+    assert len(rows) == 50
+    documents = [
+        {"_id": row["id"], "project_id": row["project_id"], "title": row["title"],
+         "estimate_hours": bson.Decimal128(row["estimate_hours"]),
+         "created_at": row["created_at"]}
+        for row in rows
+    ]
+    mongo_db.tasks.insert_many(documents)
+
+    stored = list(mongo_db.tasks.find().sort("_id", 1))
+    assert len(stored) == len(rows)
+    for row, document in zip(rows, stored, strict=True):
+        assert isinstance(document["_id"], uuid.UUID) and document["_id"] == row["id"]
+        assert document["title"] == row["title"]
+        assert isinstance(document["estimate_hours"], bson.Decimal128)
+        assert document["estimate_hours"].to_decimal() == row["estimate_hours"]
+        assert isinstance(row["estimate_hours"], decimal.Decimal)
+        assert document["created_at"].tzinfo is not None
+        expected = row["created_at"].astimezone(dt.UTC)
+        assert document["created_at"] == expected.replace(
+            microsecond=expected.microsecond // 1000 * 1000)
