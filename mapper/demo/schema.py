@@ -1,0 +1,148 @@
+"""The demo task database's tables (demo-taskdb.md), in portable SQLAlchemy Core types.
+
+The same metadata creates the schema in PostgreSQL (native uuid, timestamptz, jsonb) and in
+SQLite (uuid as its 36-character lowercase text, timestamps as naive UTC text, JSON as text),
+so that keys, their text and their order are the same in both.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+METADATA = sa.MetaData(naming_convention={
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+})
+
+# SQL NULL (not JSON 'null') for Python None, in both dialects.
+JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+TIMESTAMP = sa.DateTime(timezone=True)
+
+
+class UuidText(sa.types.TypeDecorator):
+    """Native uuid in PostgreSQL; `8-4-4-4-12` lowercase text elsewhere (UUID in Python)."""
+
+    impl = sa.Uuid
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Uuid())
+        return dialect.type_descriptor(sa.String(36))
+
+    def process_bind_param(self, value, dialect: sa.Dialect):
+        if value is None or dialect.name == "postgresql":
+            return value
+        return str(value)
+
+    def process_result_value(self, value, dialect: sa.Dialect):
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        return uuid.UUID(value)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", UuidText, primary_key=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None,
+        primary_key: bool = False) -> sa.Column:
+    """A uuid column referencing `target`, with an index of its own."""
+    return sa.Column(name, UuidText, sa.ForeignKey(target, ondelete=ondelete),
+                     nullable=nullable, primary_key=primary_key, index=True)
+
+
+organizations = sa.Table(
+    "organizations", METADATA,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+)
+
+users = sa.Table(
+    "users", METADATA,
+    _id(),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("avatar_url", sa.Text, nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+)
+
+org_members = sa.Table(
+    "org_members", METADATA,
+    _fk("org_id", "organizations.id", ondelete="CASCADE", primary_key=True),
+    _fk("user_id", "users.id", ondelete="CASCADE", primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("joined_at", TIMESTAMP, nullable=False),
+)
+
+projects = sa.Table(
+    "projects", METADATA,
+    _id(),
+    _fk("org_id", "organizations.id"),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    _fk("created_by", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks", METADATA,
+    _id(),
+    _fk("project_id", "projects.id", ondelete="CASCADE"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("estimate_hours", sa.Numeric(6, 2), nullable=True),
+    _fk("created_by", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("metadata", JSON, nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+labels = sa.Table(
+    "labels", METADATA,
+    _id(),
+    _fk("org_id", "organizations.id"),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("color", sa.Text, nullable=False),
+    sa.UniqueConstraint("org_id", "name"),
+)
+
+task_labels = sa.Table(
+    "task_labels", METADATA,
+    _fk("task_id", "tasks.id", ondelete="CASCADE", primary_key=True),
+    _fk("label_id", "labels.id", ondelete="CASCADE", primary_key=True),
+)
+
+task_assignees = sa.Table(
+    "task_assignees", METADATA,
+    _fk("task_id", "tasks.id", ondelete="CASCADE", primary_key=True),
+    _fk("user_id", "users.id", ondelete="CASCADE", primary_key=True),
+    sa.Column("assigned_at", TIMESTAMP, nullable=False),
+)
+
+comments = sa.Table(
+    "comments", METADATA,
+    _id(),
+    _fk("task_id", "tasks.id", ondelete="CASCADE"),
+    _fk("user_id", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("edited_at", TIMESTAMP, nullable=True),
+)
+
+TABLES: tuple[sa.Table, ...] = (organizations, users, org_members, projects, tasks, labels,
+                                task_labels, task_assignees, comments)
+"""Every demo table, in creation (dependency) order."""
