@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = config.setting(config.TARGET_VARIABLE, args.target) or "file:out"
     options = RunOptions(batch_size=args.batch_size, on_error=args.on_error,
                          max_errors=args.max_errors, drop=args.drop,
-                         only=tuple(args.only or ()))
+                         only=tuple(args.only or ()), decimal_as=args.decimal_as)
     print(f"source {config.redact(str(engine.url.render_as_string(hide_password=True)))}"
           f" → target {config.redact(target)}", file=sys.stderr)
     with _progress() as progress:
@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="with --on-error skip: stop after K rejected rows")
     run_parser.add_argument("--drop", action="store_true", help="rebuild the target "
                             "collections")
+    run_parser.add_argument("--decimal-as", choices=("decimal128", "string", "double"),
+                            default="decimal128", help="store decimals as Decimal128 (default), "
+                            "exact text, or double (for servers without Decimal128)")
     run_parser.add_argument("--rejects", default="mapper-rejects.jsonl",
                             help="where rejected rows are listed (default %(default)s)")
 

@@ -7,7 +7,7 @@ SQL; `engine/build.py` turns rows into documents by following its shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 FieldPath = tuple[str, ...]
@@ -202,3 +202,30 @@ def children_of(shape: SubDocument) -> tuple[Children, ...]:
         elif isinstance(field, SubDocument):
             found.extend(children_of(field))
     return tuple(found)
+
+
+def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
+    """(field path, conversion) of every value in a document shape, arrays included."""
+    found: list[tuple[FieldPath, str]] = []
+    for field in shape.fields:
+        if isinstance(field, Value | Template):
+            found.append((field.path, field.conversion))
+        elif isinstance(field, SubDocument):
+            found += [(field.path + path, c) for path, c in conversions(field)]
+        elif isinstance(field, Children) and isinstance(field.element, SubDocument):
+            found += [(field.path + path, c) for path, c in conversions(field.element)]
+    return found
+
+
+def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
+    """The same shape with every `old` conversion replaced by `new`."""
+    fields: list[Shape] = []
+    for field in shape.fields:
+        if isinstance(field, Value | Template) and field.conversion == old:
+            field = replace(field, conversion=new)
+        elif isinstance(field, SubDocument):
+            field = replace(field, fields=with_conversion(field, old, new).fields)
+        elif isinstance(field, Children) and isinstance(field.element, SubDocument):
+            field = replace(field, element=with_conversion(field.element, old, new))
+        fields.append(field)
+    return replace(shape, fields=tuple(fields))

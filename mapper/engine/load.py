@@ -137,7 +137,14 @@ class MongoSink:
 
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         target = self._collection(collection)
-        self._retry(lambda: target.database.command("ping"), collection)
+        info = self._retry(lambda: target.database.command("buildInfo"), collection)
+        decimals = [".".join(path) for path, conversion in p.conversions(collection.document)
+                    if conversion == "decimal128"]
+        if decimals and "ferretdbVersion" in info:
+            raise TargetError(
+                f"the target (FerretDB) cannot store Decimal128, which `{collection.name}` "
+                f"uses for {', '.join(f'`{d}`' for d in decimals)}: run with --decimal-as "
+                "string (exact text) or --decimal-as double, or use MongoDB")
         if drop or collection.write == "rebuild":
             self._retry(target.drop, collection)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ class RunOptions:
     max_errors: int | None = None
     drop: bool = False
     only: tuple[str, ...] = ()
+    decimal_as: Literal["decimal128", "string", "double"] = "decimal128"
 
 
 @dataclass
@@ -104,9 +105,12 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
                 progress: Progress | None) -> None:
     started = time.perf_counter()
+    if options.decimal_as != "decimal128":
+        collection = replace(collection, document=p.with_conversion(
+            collection.document, "decimal128", options.decimal_as))
+    sink.open(collection, options.drop)
     result.read = extractor.count(collection.table)
     builder = Builder(collection, extractor.children)
-    sink.open(collection, options.drop)
     passed = 0
     for rows in extractor.batches(collection.query, options.batch_size, collection.table):
         passed += len(rows)
