@@ -103,6 +103,12 @@ class Resolver:
         self.problem(path, message, hint)
         return Unresolved()
 
+    def node_at(self, path: Path) -> Any:
+        node = self.mapping.data
+        for part in path:
+            node = node[part] if isinstance(node, dict | list) else None
+        return node if isinstance(node, dict) else {"table": node}
+
     def table(self, name: str, path: Path) -> Table:
         table = self.catalog.table(name)
         if table is None:
@@ -130,9 +136,6 @@ class Resolver:
         filter_ = self.filter(node, spec.get("filter"), (*path, "filter"))
         key_columns = table.primary_key or self.id_columns(table, spec.get("_id"))
         source_key = tuple(builder.select(p.ColumnRef("t0", c)) for c in key_columns)
-        if not key_columns:
-            self.problem((*path, "table"), f"table `{table.name}` has no primary key",
-                         "name a unique column with `_id: {column: NAME}`")
         if document is None:
             return None
         indexes = tuple(p.Index(tuple((k, v) for k, v in index["keys"].items()),
@@ -155,7 +158,9 @@ class Resolver:
                       present_index: int | None = None) -> p.SubDocument | None:
         shapes: list[p.Shape] = []
         names: dict[tuple[str, ...], Path] = {}
-        id_shape = self.document_id(node, id_rule, (*path, "_id"))
+        id_path = (*path, "_id") if "_id" in spec else (*path, "table" if "table" in spec
+                                                          else "embed")
+        id_shape = self.document_id(node, id_rule, id_path)
         if id_shape is not None:
             shapes.append(id_shape)
             names[("_id",)] = (*path, "_id")
@@ -215,8 +220,9 @@ class Resolver:
             index = node.builder.select(p.ColumnRef(node.alias, column))
             return p.DocumentId(("_id",), "column", node.table.table_name, (column,), (index,))
         if not node.table.primary_key:
-            self.problem(path, f"`_id: {rule}` needs a primary key, and table "
-                         f"`{node.table.name}` has none", "use `_id: {column: NAME}`")
+            self.problem(path, f"table `{node.table.name}` has no primary key for "
+                         f"`_id: {rule}`", "use `_id: {column: NAME}`, or `_id: false` "
+                         "in an embedded document")
             return None
         indexes = tuple(node.builder.select(p.ColumnRef(node.alias, c))
                         for c in node.table.primary_key)
@@ -294,9 +300,10 @@ class Resolver:
         steps: list[Step] = []
         left = node.table
         for index, hop in enumerate(hops):
-            hop_path = (*path, "via", index) if index < len(hops) - 1 else path
+            last = index == len(hops) - 1
+            hop_path = path[:-1] if last else (*path[:-1], "via", index)
             hop = hop if isinstance(hop, dict) else {"table": hop}
-            right = self.table(hop["table"], hop_path)
+            right = self.table(hop["table"], path if last else hop_path)
             on = self.join_columns(left, right, hop.get("on"), hop_path)
             many = not right.is_unique(r for _, r in on)
             steps.append(Step(right, on, many))
@@ -309,6 +316,7 @@ class Resolver:
                 self.column(left, local, (*path, "on", local))
                 self.column(right, remote, (*path, "on", local))
             return tuple(on.items())
+        path = (*path, next(k for k in ("table", *RELATION_KINDS) if k in self.node_at(path)))
         candidates = [tuple(zip(fk.columns, fk.referred_columns, strict=True))
                       for fk in left.foreign_keys if fk.referred_table == right.name]
         candidates += [tuple(zip(fk.referred_columns, fk.columns, strict=True))
