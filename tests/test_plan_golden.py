@@ -1,0 +1,42 @@
+"""Golden files: each shipped mapping → its `mapper plan` text (SQL as SQLite renders it).
+
+Regenerate after an intended change with `MAPPER_UPDATE_GOLDEN=1 python -m pytest
+tests/test_plan_golden.py`, and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+MAPPINGS = sorted(path.stem for path in (ROOT / "mappings").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", MAPPINGS)
+def test_plan_output_matches_golden(demo_sqlite: str, name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mapper", "plan", f"mappings/{name}.yaml", "--source",
+         demo_sqlite], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    golden = GOLDEN / f"plan-{name}.txt"
+    if os.environ.get("MAPPER_UPDATE_GOLDEN"):
+        golden.write_text(result.stdout)
+    assert result.stdout == golden.read_text()
+
+
+def test_plan_is_stable_and_comparable(demo_sqlite: str) -> None:
+    from mapper import pipeline
+
+    mappings = pipeline.read([ROOT / "mappings" / "tasks.yaml"])
+    engine = pipeline.connect(demo_sqlite)
+    catalog = pipeline.reflect(engine, mappings)
+    first, _ = pipeline.plan(mappings, catalog)
+    second, _ = pipeline.plan(pipeline.read([ROOT / "mappings" / "tasks.yaml"]), catalog)
+    assert first == second
+    assert hash(first.collections[0].query) == hash(second.collections[0].query)
