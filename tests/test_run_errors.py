@@ -1,0 +1,130 @@
+"""Rejected rows, error policies, array limits and secrets, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW_CANARY = "CANARY-ROW-VALUE-7f3a"
+PASSWORD_CANARY = "canary-pass-91bd"
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    """Parents 1..6 with children; parents 2 and 5 hold JSON that BSON cannot take."""
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT, meta JSON)")
+        connection.exec_driver_sql(
+            "CREATE TABLE kids (id INTEGER PRIMARY KEY, "
+            "parent_id INTEGER REFERENCES parents(id), pos INTEGER)")
+        for key in range(1, 7):
+            meta = {"bad.key": ROW_CANARY} if key in (2, 5) else {"ok": ROW_CANARY}
+            connection.execute(sa.text("INSERT INTO parents VALUES (:id, :name, :meta)"),
+                               {"id": key, "name": ROW_CANARY, "meta": json.dumps(meta)})
+        for kid in range(1, 13):
+            connection.execute(sa.text("INSERT INTO kids VALUES (:id, :parent, :pos)"),
+                               {"id": kid, "parent": 1 if kid <= 4 else 3, "pos": kid})
+    engine.dispose()
+    return url
+
+
+def write_mapping(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "parents.yaml"
+    path.write_text("version: 1\ncollections:\n  parents:\n    table: parents\n"
+                    + textwrap.indent(textwrap.dedent(extra), "    "))
+    return path
+
+
+def mapper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def read_rejects(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_bad_rows_are_rejected_with_their_keys_and_the_rest_loads(source, tmp_path) -> None:
+    mapping = write_mapping(tmp_path)
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
+                    cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    rejects = read_rejects(tmp_path / "mapper-rejects.jsonl")
+    assert sorted(r["key"] for r in rejects) == ["2", "5"]
+    assert {r["stage"] for r in rejects} == {"convert"}
+    assert all("parents.meta" in r["reason"] for r in rejects)
+    assert len((tmp_path / "out" / "parents.jsonl").read_text().splitlines()) == 4
+    assert "every row accounted for" in result.stdout
+    for text in (result.stdout, result.stderr, (tmp_path / "mapper-rejects.jsonl").read_text()):
+        assert ROW_CANARY not in text
+
+
+def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:
+    mapping = write_mapping(tmp_path)
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
+                    "--on-error", "stop", "--batch-size", "1", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "stopped after a rejected row" in result.stdout
+    assert len(read_rejects(tmp_path / "mapper-rejects.jsonl")) == 1
+
+
+def test_max_errors_aborts_past_the_limit(source, tmp_path) -> None:
+    mapping = write_mapping(tmp_path)
+    result = mapper("run", str(mapping), "--source", source, "--target", "null:",
+                    "--max-errors", "1", "--batch-size", "1", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "more than --max-errors 1" in result.stdout
+
+
+@pytest.mark.parametrize(("overflow", "code", "documents"), [
+    ("reject", 1, 5), ("truncate", 0, 6)])
+def test_array_limit_is_never_a_silent_truncation(source, tmp_path, overflow, code,
+                                                  documents) -> None:
+    mapping = write_mapping(tmp_path, f"""
+        exclude: [meta]
+        fields:
+          kids: {{embed: kids, order_by: [pos], limit: 5, overflow: {overflow}}}
+        """)
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
+                    cwd=tmp_path)
+    assert result.returncode == code, result.stdout + result.stderr
+    lines = (tmp_path / "out" / "parents.jsonl").read_text().splitlines()
+    assert len(lines) == documents
+    if overflow == "truncate":
+        assert "arrays of `parents` truncated" in result.stdout
+        assert max(len(json.loads(line)["kids"]) for line in lines) == 5
+    else:
+        assert sum(r["stage"] == "overflow" for r in
+                   read_rejects(tmp_path / "mapper-rejects.jsonl")) == 1
+
+
+def test_bad_mapping_writes_nothing(source, tmp_path) -> None:
+    mapping = write_mapping(tmp_path, "columns: [nmae]\n")
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
+                    cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown column `nmae`" in result.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_passwords_never_printed(postgres_server: str, tmp_path) -> None:
+    url = sa.make_url(postgres_server).set(password=PASSWORD_CANARY)
+    source = url.render_as_string(hide_password=False)
+    mapping = write_mapping(tmp_path)
+    target = f"mongodb://admin:{PASSWORD_CANARY}@127.0.0.1:1/db?serverSelectionTimeoutMS=300"
+    for args in (("run", str(mapping), "--source", source, "--target", target),
+                 ("run", str(mapping), "--source", source.replace("127.0.0.1", "127.0.0.2")
+                  .replace(str(url.port), "1"))):
+        result = mapper(*args, cwd=tmp_path)
+        assert result.returncode in (2, 3), result.stdout + result.stderr
+        assert PASSWORD_CANARY not in result.stdout + result.stderr
