@@ -138,7 +138,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from mapper.lint import lint
 
     url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
-    problems = lint(args.files, config.sqlalchemy_url(url) if url else None)
+    problems = lint(args.files, config.sqlalchemy_url(url) if url else None,
+                    args.max_children)
     if url is None and not args.offline:
         print("no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
               file=sys.stderr)
@@ -194,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "the source")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings")
     lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--max-children", type=int, default=1000, metavar="N",
+                      help="warn about arrays whose largest parent has more elements "
+                      "(default %(default)s)")
 
     mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 
 from mapper import plan as p
@@ -59,6 +61,13 @@ class Compiler:
         if query.order:
             statement = statement.order_by(*(columns[i] for i in query.order))
         return statement
+
+    def largest_group(self, children: p.Children) -> sa.Select:
+        """The parent key with the most child rows of an array, and that number."""
+        rows = self.select(replace(children.query, link=(), order=())).subquery()
+        link = [rows.c[f"s{children.query.selects.index(ref)}"] for ref in children.query.link]
+        size = sa.func.count().label("size")
+        return (sa.select(*link, size).group_by(*link).order_by(size.desc()).limit(1))
 
     def count(self, table: str) -> sa.Select:
         """Rows of a table: the `read` side of the run's accounting."""

@@ -1,27 +1,119 @@
-"""`mapper lint`: every problem of mapping files at once, offline and against the source."""
+"""`mapper lint`: every problem of mapping files at once, offline and against the source.
+
+Against the source it also looks at the data: arrays whose largest parent has more elements
+than a threshold (unbounded arrays), and the largest documents against the 16 MiB limit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from mapper import pipeline
-from mapper.errors import MapperError, Problem
+from mapper import plan as p
+from mapper.catalog import Catalog
+from mapper.compile import Compiler
+from mapper.engine.build import Builder
+from mapper.engine.extract import Extractor, snapshot
+from mapper.engine.load import MAX_DOCUMENT_BYTES, encode
+from mapper.errors import Problem
+from mapper.ids import key_text
 from mapper.resolve import resolve
-from mapper.spec import load_offline
+from mapper.spec import MappingFile, load_offline
+
+MAX_CHILDREN = 1000
+SIZE_WARNING = MAX_DOCUMENT_BYTES * 3 // 4
 
 
-def lint(paths: Sequence[str | Path], source_url: str | None) -> list[Problem]:
-    """Schema and credential problems; with a source, also names, joins and types."""
+def lint(paths: Sequence[str | Path], source_url: str | None,
+         max_children: int = MAX_CHILDREN) -> list[Problem]:
+    """Schema and credential problems; with a source, also names, joins, types and data."""
     mappings, problems = load_offline(paths)
-    if source_url is None or any(problem.severity == "error" for problem in problems):
+    if source_url is None:
         return sorted(problems)
-    clean = [m for m in mappings if not any(pr.file == m.path for pr in problems)]
+    clean = [m for m in mappings if not any(pr.file == m.path and pr.severity == "error"
+                                            for pr in problems)]
+    engine = pipeline.connect(source_url)
     try:
-        engine = pipeline.connect(source_url)
         catalog = pipeline.reflect(engine, clean)
-    except MapperError as error:
-        raise error
-    _, semantic = resolve(clean, catalog)
-    engine.dispose()
-    return sorted(problems + semantic)
+        plan, semantic = resolve(clean, catalog)
+        problems += semantic
+        if not any(problem.severity == "error" for problem in semantic):
+            problems += data_problems(clean, plan, engine, catalog, max_children)
+    finally:
+        engine.dispose()
+    return sorted(problems)
+
+
+def data_problems(mappings: Sequence[MappingFile], plan: p.Plan, engine: sa.Engine,
+                  catalog: Catalog, max_children: int) -> list[Problem]:
+    """Unbounded arrays and oversized documents, found in the source's data."""
+    files = {mapping.path: mapping for mapping in mappings}
+    found: list[Problem] = []
+    with snapshot(engine) as connection:
+        extractor = Extractor(connection, Compiler(catalog))
+        for collection in plan.collections:
+            found += _collection_problems(files[collection.file], collection, extractor,
+                                          max_children)
+    return found
+
+
+def _collection_problems(mapping: MappingFile, collection: p.CollectionPlan,
+                         extractor: Extractor, max_children: int) -> Iterator[Problem]:
+    candidates: list[p.Filter] = []
+    for children in p.children_of(collection.document):
+        largest = extractor.largest_group(children)
+        if largest is None:
+            continue
+        key, size = largest
+        where = ("collections", collection.name, "fields", ".".join(children.path))
+        if children.limit is None and size > max_children:
+            yield _problem(mapping, where, "warning",
+                           f"array `{'.'.join(children.path)}` of `{collection.name}` is "
+                           f"unbounded: its largest parent (key `{key_text(key)}`) has "
+                           f"{size:,} elements, more than {max_children:,}",
+                           "add `limit` with an `overflow` policy, or reference instead")
+        candidates.append(_parent_filter(collection.query, children, key))
+    yield from _size_problems(mapping, collection, extractor, candidates)
+
+
+def _parent_filter(query: p.Query, children: p.Children, key: tuple) -> p.Filter:
+    conditions = []
+    for index, value in zip(children.parent_key, key, strict=True):
+        ref = query.selects[index]
+        conditions.append(p.Condition(ref.alias, ref.column, "eq", value))
+    return p.BoolOp("and", tuple(conditions))
+
+
+def _size_problems(mapping: MappingFile, collection: p.CollectionPlan, extractor: Extractor,
+                   candidates: list[p.Filter]) -> Iterator[Problem]:
+    """Build the documents of the parents with the most elements and weigh them."""
+    builder = Builder(collection, extractor.children)
+    worst: tuple[int, tuple] = (0, ())
+    for condition in candidates:
+        items = tuple(x for x in (collection.query.filter, condition) if x is not None)
+        query = replace(collection.query, filter=p.BoolOp("and", items))
+        rows = next(extractor.batches(query, 1, collection.table), [])[:1]
+        for row, document in builder.build_batch(rows).documents:
+            size = len(encode(document))
+            if size > worst[0]:
+                worst = (size, tuple(row[i] for i in collection.source_key))
+    size, key = worst
+    where = ("collections", collection.name)
+    if size > MAX_DOCUMENT_BYTES:
+        yield _problem(mapping, where, "error", f"the largest document of `{collection.name}` "
+                       f"(key `{key_text(key)}`) is {size / 2**20:.1f} MiB, over MongoDB's "
+                       "16 MiB limit", "limit or reference its largest arrays")
+    elif size > SIZE_WARNING:
+        yield _problem(mapping, where, "warning", f"the largest document of "
+                       f"`{collection.name}` (key `{key_text(key)}`) is "
+                       f"{size / 2**20:.1f} MiB, close to MongoDB's 16 MiB limit")
+
+
+def _problem(mapping: MappingFile, path: tuple, severity: str, message: str,
+             hint: str = "") -> Problem:
+    line, column = mapping.position(path)
+    return Problem(mapping.path, line, column, message, path, hint, severity)

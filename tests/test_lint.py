@@ -210,3 +210,38 @@ def test_lint_exit_code_and_json_format(source: str, tmp_path: Path) -> None:
     result = _lint_cli("--source", source, "--format", "json", str(path))
     assert result.returncode == 2
     assert '"message": "unknown table `userz`"' in result.stdout
+
+
+@pytest.fixture
+def crowded(tmp_path: Path) -> str:
+    """Category 1 has 5 children of 4 MiB names each: a 20 MiB document when embedded."""
+    url = f"sqlite:///{tmp_path / 'crowded.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT, "
+            "parent_id INTEGER REFERENCES categories(id))")
+        connection.exec_driver_sql("INSERT INTO categories VALUES (1, 'root', NULL)")
+        for child in range(2, 7):
+            connection.execute(sa.text("INSERT INTO categories VALUES (:id, :name, 1)"),
+                               {"id": child, "name": "x" * (4 * 2**20)})
+    engine.dispose()
+    return url
+
+
+def test_unbounded_and_oversized_arrays_are_found_in_the_data(crowded: str,
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "tree.yaml"
+    path.write_text(mapping("""
+        categories:
+          table: categories
+          fields:
+            children: {embed: categories, on: {id: parent_id}, max_depth: 1}
+        """))
+    problems = lint([path], crowded, max_children=3)
+    warning = next(p for p in problems if p.severity == "warning")
+    assert "array `children` of `categories` is unbounded" in warning.message
+    assert "key `1`" in warning.message and "5 elements" in warning.message
+    assert (warning.line, warning.column) == (6, 7)
+    error = next(p for p in problems if p.severity == "error")
+    assert "over MongoDB's 16 MiB limit" in error.message and "key `1`" in error.message

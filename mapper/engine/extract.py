@@ -54,6 +54,11 @@ class Extractor:
             self._statements[query] = self.compiler.select(query)
         return self._statements[query]
 
+    def largest_group(self, children: p.Children) -> tuple[tuple, int] | None:
+        """The parent key with the most elements in an array, and how many."""
+        row = self.connection.execute(self.compiler.largest_group(children)).first()
+        return (tuple(row[:-1]), row[-1]) if row else None
+
     def count(self, table: str) -> int:
         return self.connection.execute(self.compiler.count(table)).scalar_one()
 
