@@ -22,6 +22,7 @@ from pymongo import errors as mongo_errors
 from mapper import plan as p
 from mapper.config import redact
 from mapper.errors import TargetError, UsageError
+from mapper.validator import json_schema
 
 log = logging.getLogger(__name__)
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -53,6 +54,7 @@ class WriteResult:
 
 
 class Sink(Protocol):
+    def preflight(self, collections: list[p.CollectionPlan]) -> None: ...
     def open(self, collection: p.CollectionPlan, drop: bool) -> None: ...
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult: ...
     def finish(self, collection: p.CollectionPlan) -> None: ...
@@ -65,6 +67,9 @@ def encode(document: dict) -> bytes:
 
 class NullSink:
     """Builds and encodes everything, writes nothing (dry runs and benchmarks)."""
+
+    def preflight(self, collections: list[p.CollectionPlan]) -> None:
+        pass
 
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         pass
@@ -88,6 +93,9 @@ class FileSink:
     def __init__(self, directory: Path):
         self.directory = directory
         self._files: dict[str, object] = {}
+
+    def preflight(self, collections: list[p.CollectionPlan]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, collection: p.CollectionPlan) -> Path:
         return self.directory / f"{collection.name}.jsonl"
@@ -135,18 +143,39 @@ class MongoSink:
                              "(mongodb://host/DATABASE) or as `database:` in the mapping")
         return self.client[name][collection.name]
 
+    def preflight(self, collections: list[p.CollectionPlan]) -> None:
+        """Refuse, before anything is written, what this server cannot do."""
+        info = self._retry(lambda: self.client.admin.command("buildInfo"), collections[0])
+        if "ferretdbVersion" not in info:
+            return
+        for collection in collections:
+            decimals = [".".join(path) for path, conversion
+                        in p.conversions(collection.document) if conversion == "decimal128"]
+            if decimals:
+                raise TargetError(
+                    f"the target (FerretDB) cannot store Decimal128, which `{collection.name}`"
+                    f" uses for {', '.join(f'`{d}`' for d in decimals)}: run with --decimal-as"
+                    " string (exact text) or --decimal-as double, or use MongoDB")
+            if collection.validator:
+                raise TargetError(
+                    f"the target (FerretDB) does not support collection validators, which "
+                    f"`{collection.name}` asks for (`validator: true`): remove it, or use "
+                    "MongoDB; `mapper validate` checks the generated schema either way")
+
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         target = self._collection(collection)
-        info = self._retry(lambda: target.database.command("buildInfo"), collection)
-        decimals = [".".join(path) for path, conversion in p.conversions(collection.document)
-                    if conversion == "decimal128"]
-        if decimals and "ferretdbVersion" in info:
-            raise TargetError(
-                f"the target (FerretDB) cannot store Decimal128, which `{collection.name}` "
-                f"uses for {', '.join(f'`{d}`' for d in decimals)}: run with --decimal-as "
-                "string (exact text) or --decimal-as double, or use MongoDB")
         if drop or collection.write == "rebuild":
             self._retry(target.drop, collection)
+        if collection.validator:
+            validator = json_schema(collection)
+            database = target.database
+            if collection.name in self._retry(database.list_collection_names, collection):
+                self._retry(lambda: database.command("collMod", collection.name,
+                                                     validator=validator), collection)
+            else:
+                self._retry(lambda: database.create_collection(collection.name,
+                                                               validator=validator),
+                            collection)
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         target = self._collection(collection)

@@ -81,8 +81,11 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
         options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunSummary:
     """Migrate every collection of the plan (or `options.only`) in one source snapshot."""
     summary = RunSummary()
-    selected = [c for c in plan.collections if not options.only or c.name in options.only]
+    selected = [_converted(c, options) for c in plan.collections
+                if not options.only or c.name in options.only]
     rejects.check_writable()
+    if selected:
+        sink.preflight(selected)
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
@@ -105,9 +108,6 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
                 progress: Progress | None) -> None:
     started = time.perf_counter()
-    if options.decimal_as != "decimal128":
-        collection = replace(collection, document=p.with_conversion(
-            collection.document, "decimal128", options.decimal_as))
     sink.open(collection, options.drop)
     result.read = extractor.count(collection.table)
     builder = Builder(collection, extractor.children)
@@ -142,6 +142,13 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     result.seconds = time.perf_counter() - started
     if passed == 0:
         log.warning("collection %s: the source gave no rows", collection.name)
+
+
+def _converted(collection: p.CollectionPlan, options: RunOptions) -> p.CollectionPlan:
+    if options.decimal_as == "decimal128":
+        return collection
+    return replace(collection, document=p.with_conversion(collection.document, "decimal128",
+                                                          options.decimal_as))
 
 
 def _key(collection: p.CollectionPlan, row) -> tuple:
