@@ -22,6 +22,7 @@ from pymongo import errors as mongo_errors
 from mapper import plan as p
 from mapper.config import redact
 from mapper.errors import TargetError, UsageError
+from mapper.ids import key_text
 from mapper.validator import json_schema
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL,
                               uuid_representation=bson.binary.UuidRepresentation.STANDARD)
 CODEC = bson.CodecOptions(uuid_representation=bson.binary.UuidRepresentation.STANDARD,
                           tz_aware=True)
+RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
+                              uuid_representation=bson.binary.UuidRepresentation.STANDARD)
 
 
 @dataclass(frozen=True)
@@ -185,25 +188,64 @@ class MongoSink:
         return result
 
     def _write_chunk(self, collection, target, chunk: list[Encoded], result: WriteResult):
-        requests = [pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data),
-                                       upsert=True) for item in chunk]
+        """Insert what is new, replace what changed, leave what is identical untouched.
+
+        The documents already stored are fetched by `_id` (one query) and compared byte for
+        byte, so a re-run writes only changes and counts inserted / updated / unchanged
+        exactly. An insert whose outcome is unknown (network error) is re-sent as a
+        replace-upsert, which is idempotent.
+        """
+        unique: dict[bytes, Encoded] = {}
+        for item in chunk:
+            key = bson.encode({"_id": item.id}, codec_options=CODEC)
+            if key in unique:
+                result.failed.append((item, "duplicate `_id`: another row of this batch "
+                                            f"(key `{key_text(unique[key].key)}`) has it"))
+            else:
+                unique[key] = item
+        stored = self._stored(collection, target, [item.id for item in unique.values()])
+        new = [item for key, item in unique.items() if key not in stored]
+        changed = [item for key, item in unique.items()
+                   if key in stored and stored[key] != item.data]
+        result.unchanged += len(unique) - len(new) - len(changed)
+        if new:
+            self._send(collection, target, new, result, insert=True)
+        if changed:
+            self._send(collection, target, changed, result, insert=False)
+
+    def _stored(self, collection, target, ids: list) -> dict[bytes, bytes]:
+        raw = target.with_options(codec_options=RAW_CODEC)
+
+        def fetch() -> dict[bytes, bytes]:
+            return {bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
+                    for document in raw.find({"_id": {"$in": ids}})}
+
+        return self._retry(fetch, collection)
+
+    def _send(self, collection, target, items: list[Encoded], result: WriteResult,
+              insert: bool) -> None:
+        def requests(as_insert: bool) -> list:
+            if as_insert:
+                return [pymongo.InsertOne(RawBSONDocument(item.data)) for item in items]
+            return [pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data),
+                                       upsert=True) for item in items]
+
+        attempts = iter([insert] + [False] * RETRIES)
         try:
-            outcome = self._retry(lambda: target.bulk_write(requests, ordered=False),
+            outcome = self._retry(lambda: target.bulk_write(requests(next(attempts)),
+                                                            ordered=False),
                                   collection).bulk_api_result
         except mongo_errors.BulkWriteError as error:
             outcome = error.details
             for failure in outcome.get("writeErrors", []):
-                reason = f"server error {failure.get('code')}: " \
-                         f"{str(failure.get('errmsg', ''))[:200]}"
-                result.failed.append((chunk[failure["index"]], reason))
+                reason = (f"server error {failure.get('code')}: "
+                          f"{str(failure.get('errmsg', ''))[:200]}")
+                result.failed.append((items[failure["index"]], reason))
             if outcome.get("writeConcernErrors"):
                 raise TargetError(f"write concern failed on `{collection.name}`") from None
-        inserted = outcome.get("nUpserted", 0)
-        matched = outcome.get("nMatched", 0)
-        modified = outcome.get("nModified", 0)
-        result.inserted += inserted
-        result.updated += modified
-        result.unchanged += matched - modified
+        result.inserted += outcome.get("nInserted", 0) + outcome.get("nUpserted", 0)
+        result.updated += outcome.get("nModified", 0)
+        result.unchanged += outcome.get("nMatched", 0) - outcome.get("nModified", 0)
 
     def _retry(self, action, collection: p.CollectionPlan):
         for attempt in range(RETRIES):

@@ -1,0 +1,117 @@
+"""Faults during a run: a dropped target connection, and a source changing under the run."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import bson
+import sqlalchemy as sa
+from tcp_proxy import Proxy
+
+from mapper import pipeline
+from mapper.engine.load import open_sink
+from mapper.engine.rejects import RejectFile
+from mapper.engine.run import RunOptions, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plan(url: str, name: str = "tasks"):
+    mappings = pipeline.read([ROOT / "mappings" / f"{name}.yaml"])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    return plan, engine, catalog
+
+
+def _hashes(collection) -> dict:
+    return {document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
+            for document in collection.find()}
+
+
+def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mongo_url,
+                                                               mongo_db, tmp_path) -> None:
+    plan, engine, catalog = _plan(demo_sqlite)
+    reference = run(plan, engine, catalog, open_sink(mongo_url), RejectFile(tmp_path / "r1"),
+                    RunOptions(decimal_as="string"))
+    expected = _hashes(mongo_db.tasks)
+    mongo_db.tasks.drop()
+
+    server = urlsplit(mongo_url)
+    proxy = Proxy((server.hostname, server.port))
+    proxied = mongo_url.replace(f":{server.port}/", f":{proxy.port}/")
+    batches = []
+
+    def cut_now_and_then(collection: str, rows: int) -> None:
+        batches.append(rows)
+        if len(batches) in (2, 5):
+            proxy.cut()
+
+    try:
+        summary = run(plan, engine, catalog, open_sink(proxied), RejectFile(tmp_path / "r2"),
+                      RunOptions(batch_size=100, decimal_as="string"), cut_now_and_then)
+    finally:
+        proxy.close()
+    assert proxy.cuts >= 2
+    result = summary.collections[0]
+    assert result.written == 1000 and result.rejected == 0 and summary.balanced
+    assert reference.collections[0].written == 1000
+    assert mongo_db.tasks.count_documents({}) == 1000
+    assert _hashes(mongo_db.tasks) == expected
+
+
+def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_server, tmp_path):
+    from conftest import fresh_postgres_database
+
+    from mapper.demo import create_demo
+
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=0.3, seed=7)
+        plan, engine, catalog = _plan(url)
+        writer = sa.create_engine(url)
+        with writer.connect() as connection:
+            last_task, = connection.execute(sa.text(
+                "SELECT id FROM tasks ORDER BY id DESC LIMIT 1")).one()
+        changed = []
+
+        def write_concurrently(collection: str, rows: int) -> None:
+            if changed:
+                return
+            with writer.begin() as connection:
+                connection.execute(sa.text("UPDATE tasks SET title = 'CHANGED' WHERE id = :id"),
+                                   {"id": last_task})
+                connection.execute(sa.text("DELETE FROM comments WHERE task_id = :id"),
+                                   {"id": last_task})
+                connection.execute(sa.text("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
+                                           " WHERE id <> :id ORDER BY id DESC LIMIT 5)"),
+                                   {"id": last_task})
+            changed.append(True)
+
+        before = _count_comments(writer, last_task)
+        out = tmp_path / "out"
+        summary = run(plan, engine, catalog, open_sink(f"file:{out}"),
+                      RejectFile(tmp_path / "rejects"), RunOptions(batch_size=50),
+                      write_concurrently)
+        writer.dispose()
+        engine.dispose()
+    assert changed
+    documents = [bson.json_util.loads(line) for line in
+                 (out / "tasks.jsonl").read_text().splitlines()]
+    assert summary.collections[0].read == len(documents) == 300
+    last = next(d for d in documents if d["_id"] == _oid(last_task))
+    assert last["title"] != "CHANGED"
+    assert len(last["comments"]) == last["comment_count"] == before
+
+
+def _count_comments(engine: sa.Engine, task) -> int:
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT count(*) FROM comments WHERE task_id = :id"),
+                                  {"id": task}).scalar_one()
+
+
+def _oid(task) -> bson.ObjectId:
+    from mapper.ids import oid
+
+    return oid("tasks", [task])
