@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -91,6 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mapper.engine.load import open_sink
     from mapper.engine.rejects import RejectFile
     from mapper.engine.run import RunOptions, run
+    from mapper.engine.state import Checkpoints, fingerprint
     from mapper.report import summary_text
 
     engine, catalog, plan = _prepare(args)
@@ -98,18 +101,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(batch_size=args.batch_size, on_error=args.on_error,
                          max_errors=args.max_errors, drop=args.drop,
                          only=tuple(args.only or ()), decimal_as=args.decimal_as)
-    print(f"source {config.redact(str(engine.url.render_as_string(hide_password=True)))}"
-          f" → target {config.redact(target)}", file=sys.stderr)
-    with _progress() as progress:
+    if args.validate and not target.startswith("mongodb"):
+        raise UsageError("--validate needs a mongodb:// target")
+    checkpoints = None
+    if target.startswith("mongodb"):
+        checkpoints = Checkpoints(Path(args.state), fingerprint(plan, config.redact(target)))
+        if args.resume:
+            checkpoints.load()
+    elif args.resume:
+        raise UsageError("--resume needs a mongodb:// target (file: targets are rewritten "
+                         "whole on every run)")
+    print(f"source {engine.url.render_as_string(hide_password=True)} → target "
+          f"{config.redact(target)}", file=sys.stderr)
+    with _progress() as progress, _stop_on_interrupt() as stop_requested:
         summary = run(plan, engine, catalog, open_sink(target), RejectFile(Path(args.rejects)),
-                      options, progress)
+                      options, progress, checkpoints, stop_requested)
     print(summary_text(summary))
     if summary.rejected:
         print(f"{summary.rejected} rejected rows: see {args.rejects}")
     if getattr(args, "using_demo", False):
         print("(demo source; point at your database with --source URL or MAPPER_SOURCE_URL, "
               "and at MongoDB with --target mongodb://HOST/DB or MAPPER_TARGET_URL)")
-    return EXIT_DATA if summary.rejected or summary.stopped or not summary.balanced else 0
+    failed = bool(summary.rejected or summary.stopped or not summary.balanced)
+    if args.validate and not summary.stopped:
+        from mapper.validate import render, validate
+
+        report = validate(plan, engine, catalog, target, decimal_as=args.decimal_as)
+        print(render(report, "text"))
+        failed = failed or not report.ok
+    return EXIT_DATA if failed else 0
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt():
+    """First Ctrl-C: stop after the batch in flight (checkpoint consistent). Second: now."""
+    requested = []
+
+    def handler(signum, frame) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+        print("\nstopping after the batch in flight (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _progress:
@@ -132,6 +170,37 @@ class _progress:
     def __exit__(self, *exc) -> None:
         for bar in self._bars.values():
             bar.close()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mapper.errors import EXIT_FAULT
+    from mapper.validate import render, validate
+
+    if args.sample < 0:
+        raise UsageError("--sample must be 0 or more")
+    engine, catalog, plan = _prepare(args)
+    target = config.setting(config.TARGET_VARIABLE, args.target)
+    if not target:
+        raise UsageError(f"no target: pass --target mongodb://HOST/DB or set "
+                         f"{config.TARGET_VARIABLE} (or in .env)")
+    try:
+        report = validate(plan, engine, catalog, target, sample=None if args.full else args.sample,
+                          decimal_as=args.decimal_as, seed=args.seed)
+    except MapperError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
+        if args.traceback:
+            raise
+        print(f"mapper validate: fault: {type(error).__name__}: "
+              f"{config.redact(str(error))[:300]}", file=sys.stderr)
+        return EXIT_FAULT
+    output = render(report, args.format)
+    if args.output:
+        Path(args.output).write_text(output + "\n", encoding="utf-8")
+        print(f"validation report written to {args.output}", file=sys.stderr)
+    else:
+        print(output)
+    return 0 if report.ok else EXIT_DATA
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -220,18 +289,30 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--decimal-as", choices=("decimal128", "string", "double"),
                             default="decimal128", help="store decimals as Decimal128 (default), "
                             "exact text, or double (for servers without Decimal128)")
+    run_parser.add_argument("--validate", action="store_true", help="validate the target "
+                            "against the source right after the run (a sample)")
+    run_parser.add_argument("--resume", action="store_true", help="continue an interrupted "
+                            "run from its checkpoint (mongodb:// targets)")
+    run_parser.add_argument("--state", default=".mapper-state.json", help="checkpoint file "
+                            "(default %(default)s; removed after a complete run)")
     run_parser.add_argument("--rejects", default="mapper-rejects.jsonl",
                             help="where rejected rows are listed (default %(default)s)")
 
-    validate = commands.add_parser("validate", help="prove that the target equals the source")
-    validate.add_argument("files", nargs="*")
-    validate.set_defaults(func=_not_built)
+    validate = mapping_command("validate", "prove that the target equals the source",
+                               cmd_validate)
+    validate.add_argument("--target", help="mongodb://HOST/DB (default: $MAPPER_TARGET_URL, "
+                          ".env)")
+    depth = validate.add_mutually_exclusive_group()
+    depth.add_argument("--sample", type=int, default=200, metavar="N", help="compare N random "
+                       "documents per collection in full (default %(default)s)")
+    depth.add_argument("--full", action="store_true", help="compare every document in full")
+    validate.add_argument("--format", choices=("text", "json", "html"), default="text")
+    validate.add_argument("--output", metavar="PATH", help="write the report here, not stdout")
+    validate.add_argument("--decimal-as", choices=("decimal128", "string", "double"),
+                          default="decimal128", help="how the run stored decimals "
+                          "(as its --decimal-as)")
+    validate.add_argument("--seed", type=int, help="random seed of the sample")
     return parser
-
-
-def _not_built(args: argparse.Namespace) -> int:
-    print(f"mapper {args.command}: not built yet", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,6 +104,13 @@ class Compiler:
                 .correlate(outer[first.left_alias]).scalar_subquery())
 
     def _filter(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
+        if isinstance(node, p.KeyAfter):
+            columns = [aliases[node.alias].c[name] for name in node.columns]
+            if len(columns) == 1:
+                return columns[0] > node.values[0]
+            values = [sa.bindparam(None, value, type_=column.type)
+                      for column, value in zip(columns, node.values, strict=True)]
+            return sa.tuple_(*columns) > sa.tuple_(*values)
         if isinstance(node, p.BoolOp):
             parts = [self._filter(item, aliases) for item in node.items]
             return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)

@@ -43,7 +43,16 @@ class BoolOp:
     items: tuple[Filter, ...]
 
 
-Filter = Condition | BoolOp
+@dataclass(frozen=True)
+class KeyAfter:
+    """`(alias.c1, alias.c2, ...) > (v1, v2, ...)`: keyset continuation after a checkpoint."""
+
+    alias: str
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+Filter = Condition | BoolOp | KeyAfter
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from mapper import plan as p
 from mapper.catalog import Catalog, Table
+from mapper.computed import TemplateProblem, variables
 from mapper.errors import Problem
-from mapper.templates import TemplateProblem, variables
 from mapper.types import ACCEPTS, DEFAULT_CONVERSION
 
 RELATION_KINDS = ("embed", "reference", "denormalize", "count", "sum", "min", "max", "avg")

@@ -13,8 +13,8 @@ from typing import Any
 
 from mapper import ids
 from mapper import plan as p
+from mapper.computed import render
 from mapper.engine import convert
-from mapper.templates import render
 
 Row = Sequence[Any]
 Fetch = Callable[[p.Children, list[tuple]], list[Row]]

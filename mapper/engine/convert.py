@@ -34,7 +34,6 @@ from bson import Decimal128, Int64, ObjectId
 from bson.decimal128 import create_decimal128_context
 
 Converter = Callable[[Any], Any]
-INT32 = range(-(2**31), 2**31)
 _DECIMAL128 = create_decimal128_context()
 MAX_JSON_DEPTH = 100
 
@@ -78,7 +77,7 @@ def _integral(value: Any) -> int:
 @converter("int")
 def to_int(value: Any) -> int | Int64:
     number = _integral(value)
-    return number if number in INT32 else Int64(number)
+    return number if -(2**31) <= number < 2**31 else Int64(number)
 
 
 @converter("long")

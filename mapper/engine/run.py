@@ -1,7 +1,13 @@
-"""Move one plan's collections from the source to a sink, with exact accounting."""
+"""Move one plan's collections from the source to a sink, with exact accounting.
+
+Rows stream in primary-key order; after each batch is acknowledged by the sink, a checkpoint
+records the last key and the counts, so that `--resume` continues after a crash without
+losing or duplicating anything (writes are idempotent by `_id`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +23,7 @@ from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Sink, encode
 from mapper.engine.rejects import RejectFile
+from mapper.engine.state import Checkpoints
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
@@ -38,13 +45,18 @@ class CollectionSummary:
 
     name: str
     read: int = 0
+    passed: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    filtered: int = 0
     rejected: int = 0
     truncated: int = 0
     seconds: float = 0.0
+    done: bool = False
+
+    @property
+    def filtered(self) -> int:
+        return self.read - self.passed if self.done else 0
 
     @property
     def written(self) -> int:
@@ -57,6 +69,10 @@ class CollectionSummary:
     @property
     def rate(self) -> float:
         return self.written / self.seconds if self.seconds else 0.0
+
+    def counts(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("name", "done")}
 
 
 @dataclass
@@ -74,74 +90,113 @@ class RunSummary:
 
 
 class StopRun(Exception):
-    """The error policy says stop; the summary says what was written."""
+    """The error policy or the user says stop; the summary says what was written."""
 
 
 def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: RejectFile,
-        options: RunOptions = RunOptions(), progress: Progress | None = None) -> RunSummary:
-    """Migrate every collection of the plan (or `options.only`) in one source snapshot."""
+        options: RunOptions = RunOptions(), progress: Progress | None = None,
+        checkpoints: Checkpoints | None = None,
+        stop_requested: Callable[[], bool] = lambda: False) -> RunSummary:
+    """Migrate every collection of the plan (or `options.only`) in one source snapshot.
+
+    With `checkpoints` holding a loaded state, finished collections are skipped and the
+    others continue after their last acknowledged key.
+    """
     summary = RunSummary()
     selected = [_converted(c, options) for c in plan.collections
                 if not options.only or c.name in options.only]
     rejects.check_writable()
+    if checkpoints is not None:
+        checkpoints.check_writable()
     if selected:
         sink.preflight(selected)
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
             for collection in selected:
-                result = CollectionSummary(collection.name)
+                result = _resumed(collection.name, checkpoints)
                 summary.collections.append(result)
+                if result.done:
+                    continue
                 try:
                     _collection(collection, extractor, sink, rejects, options, result,
-                                progress)
+                                progress, checkpoints, stop_requested)
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     break
     finally:
         rejects.close()
         sink.close()
+    if checkpoints is not None and summary.stopped is None:
+        checkpoints.clear()
     return summary
+
+
+def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
+    saved = (checkpoints.collections.get(name) if checkpoints else None) or {}
+    counts = {k: v for k, v in saved.items() if k != "last_key"}
+    return CollectionSummary(name, **counts)
 
 
 def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
-                progress: Progress | None) -> None:
-    started = time.perf_counter()
-    sink.open(collection, options.drop)
+                progress: Progress | None, checkpoints: Checkpoints | None,
+                stop_requested: Callable[[], bool]) -> None:
+    started = time.perf_counter() - result.seconds
+    last_key = checkpoints.last_key(collection.name) if checkpoints else None
+    sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
     builder = Builder(collection, extractor.children)
-    passed = 0
-    for rows in extractor.batches(collection.query, options.batch_size, collection.table):
-        passed += len(rows)
-        built = builder.build_batch(rows)
-        result.truncated += built.truncated
-        batch: list[Encoded] = []
-        for row, error in built.rejected:
-            _reject(collection, _key(collection, row), error.stage, error.reason, rejects,
-                    result, options)
-        for row, document in built.documents:
-            data = encode(document)
-            if len(data) > MAX_DOCUMENT_BYTES:
-                _reject(collection, _key(collection, row), "size",
-                        f"document is {len(data):,} bytes, over the 16 MiB limit", rejects,
-                        result, options)
-                continue
-            batch.append(Encoded(_key(collection, row), document["_id"], data))
-        written = sink.write(collection, batch)
-        result.inserted += written.inserted
-        result.updated += written.updated
-        result.unchanged += written.unchanged
-        for item, reason in written.failed:
-            _reject(collection, item.key, "write", reason, rejects, result, options)
+    for rows in extractor.batches(_after(collection, last_key), options.batch_size,
+                                  collection.table):
+        result.passed += len(rows)
+        _batch(collection, builder.build_batch(rows), sink, rejects, result)
+        if checkpoints is not None:
+            result.seconds = time.perf_counter() - started
+            checkpoints.save(collection.name, result.counts(), _key(collection, rows[-1]))
         if progress:
             progress(collection.name, len(rows))
         _check_policy(collection, result, options)
+        if stop_requested():
+            raise StopRun("interrupted after a complete batch: resume with --resume")
     sink.finish(collection)
-    result.filtered = result.read - passed
+    result.done = True
     result.seconds = time.perf_counter() - started
-    if passed == 0:
+    if checkpoints is not None:
+        checkpoints.save(collection.name, result.counts(), None, done=True)
+    if result.passed == 0:
         log.warning("collection %s: the source gave no rows", collection.name)
+
+
+def _batch(collection: p.CollectionPlan, built, sink: Sink, rejects: RejectFile,
+           result: CollectionSummary) -> None:
+    """Encode, size-check and write one built batch; count every row exactly once."""
+    result.truncated += built.truncated
+    batch: list[Encoded] = []
+    for row, error in built.rejected:
+        _reject(collection, _key(collection, row), error.stage, error.reason, rejects, result)
+    for row, document in built.documents:
+        data = encode(document)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            _reject(collection, _key(collection, row), "size",
+                    f"document is {len(data):,} bytes, over the 16 MiB limit", rejects, result)
+            continue
+        batch.append(Encoded(_key(collection, row), document["_id"], data))
+    written = sink.write(collection, batch)
+    result.inserted += written.inserted
+    result.updated += written.updated
+    result.unchanged += written.unchanged
+    for item, reason in written.failed:
+        _reject(collection, item.key, "write", reason, rejects, result)
+
+
+def _after(collection: p.CollectionPlan, last_key: tuple | None) -> p.Query:
+    """The root query, continuing after `last_key` when resuming."""
+    if last_key is None:
+        return collection.query
+    after = p.KeyAfter(collection.query.alias, collection.source_key_columns, last_key)
+    items = tuple(x for x in (collection.query.filter, after) if x is not None)
+    return replace(collection.query, filter=p.BoolOp("and", items))
 
 
 def _converted(collection: p.CollectionPlan, options: RunOptions) -> p.CollectionPlan:
@@ -156,7 +211,7 @@ def _key(collection: p.CollectionPlan, row) -> tuple:
 
 
 def _reject(collection: p.CollectionPlan, key: tuple, stage: str, reason: str,
-            rejects: RejectFile, result: CollectionSummary, options: RunOptions) -> None:
+            rejects: RejectFile, result: CollectionSummary) -> None:
     rejects.add(collection.name, key, stage, reason)
     result.rejected += 1
 

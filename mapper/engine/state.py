@@ -1,0 +1,74 @@
+"""Checkpoints: after each acknowledged batch, the last source key and the counts so far.
+
+Written atomically (temporary file, fsync, rename), so a crash leaves the previous or the new
+checkpoint, never half of one. A checkpoint belongs to one plan and one target: resuming with
+a changed mapping or another target is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bson import json_util
+
+from mapper import plan as p
+from mapper.errors import UsageError
+
+_KEYS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, uuid_representation=4,
+                              tz_aware=True)
+
+
+def fingerprint(plan: p.Plan, target: str) -> str:
+    """Identifies what a checkpoint is valid for: the compiled plan and the target."""
+    return hashlib.sha256(f"{plan!r}\n{target}".encode()).hexdigest()[:32]
+
+
+class Checkpoints:
+    """The checkpoint file of one run; `collections` maps a name to its saved state."""
+
+    def __init__(self, path: Path, fingerprint: str):
+        self.path = path
+        self.fingerprint = fingerprint
+        self.collections: dict[str, dict[str, Any]] = {}
+
+    def check_writable(self) -> None:
+        """Fail before any row is handled if checkpoints cannot be written."""
+        self._write()
+
+    def load(self) -> None:
+        """Read the checkpoint to resume from; refuse one made for another plan or target."""
+        if not self.path.exists():
+            raise UsageError(f"nothing to resume: no checkpoint at {self.path}")
+        saved = json.loads(self.path.read_text())
+        if saved.get("fingerprint") != self.fingerprint:
+            raise UsageError(f"the checkpoint at {self.path} was made for another mapping or "
+                             "target: run without --resume to start over")
+        self.collections = saved["collections"]
+
+    def last_key(self, collection: str) -> tuple | None:
+        state = self.collections.get(collection, {})
+        key = state.get("last_key")
+        return tuple(json_util.loads(key, json_options=_KEYS)["k"]) if key else None
+
+    def save(self, collection: str, counts: dict[str, Any], last_key: tuple | None,
+             done: bool = False) -> None:
+        encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS) if last_key \
+            else None
+        self.collections[collection] = {**counts, "last_key": encoded, "done": done}
+        self._write()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "w", encoding="utf-8") as out:
+            json.dump({"fingerprint": self.fingerprint, "collections": self.collections}, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, self.path)

@@ -1,0 +1,94 @@
+"""Source rows → what the target should hold: ids, converted values, keys and key filters.
+
+Independent of the run's document builder: these follow the plan's shapes for one row at a
+time, with the same id rule and conversions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mapper import ids
+from mapper import plan as p
+from mapper.engine import convert
+from mapper.validate.values import MISSING
+
+SKIP = object()  # a source value the conversion rejects: the run rejected its row
+
+
+def root_id(shape: p.SubDocument) -> p.DocumentId | None:
+    return next((f for f in shape.fields if isinstance(f, p.DocumentId) and f.path == ("_id",)),
+                None)
+
+
+def indexes(shape: p.Shape) -> tuple[int, ...]:
+    return shape.indexes if isinstance(shape, p.DocumentId) else (shape.index,)
+
+
+def copied(query: p.Query, *indexes: int) -> bool:
+    """Whether selected values come from another table than the query's own (or aggregate)."""
+    return any(isinstance(query.selects[i], p.AggregateRef) or query.selects[i].alias != query.alias
+               for i in indexes)
+
+
+def element_copy(query: p.Query, shape: p.Shape) -> bool:
+    """Whether an array element's value or id copies another table's columns (no aggregate)."""
+    if not isinstance(shape, p.Value | p.DocumentId):
+        return False
+    selects = [query.selects[i] for i in indexes(shape)]
+    return all(isinstance(s, p.ColumnRef) for s in selects) and copied(query, *indexes(shape))
+
+
+def make_id(shape: p.DocumentId, row) -> Any:
+    values = [row[i] for i in shape.indexes]
+    if any(value is None for value in values):
+        return None
+    if shape.rule == "oid":
+        return ids.oid(shape.table, values)
+    if shape.rule == "key" and len(values) > 1:
+        return {c: convert.to_auto(v) for c, v in zip(shape.columns, values, strict=True)}
+    return convert.to_auto(values[0])
+
+
+def expected(shape: p.Shape, row, present: tuple[int, ...]) -> Any:
+    """What a field holds for a row: a value, None (kept null), MISSING, or SKIP."""
+    if any(row[i] is None for i in present):
+        return MISSING
+    try:
+        if isinstance(shape, p.DocumentId):
+            value = make_id(shape, row)
+        else:
+            raw = row[shape.index]
+            value = None if raw is None else convert.get(shape.conversion)(raw)
+    except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError):
+        return SKIP
+    return MISSING if value is None and not shape.keep_null else value
+
+
+def key(collection: p.CollectionPlan, row) -> str:
+    return ids.key_text([row[i] for i in collection.source_key])
+
+
+def key_filter(collection: p.CollectionPlan, rows) -> p.Filter:
+    """`key IN (...)` for the given rows (OR of ANDs for composite keys)."""
+    refs = [collection.query.selects[i] for i in collection.source_key]
+    keys = [tuple(row[i] for i in collection.source_key) for row in rows]
+    if len(refs) == 1:
+        return p.Condition(refs[0].alias, refs[0].column, "in", tuple(k[0] for k in keys))
+    return p.BoolOp("or", tuple(
+        p.BoolOp("and", tuple(p.Condition(ref.alias, ref.column, "eq", value)
+                              for ref, value in zip(refs, values, strict=True)))
+        for values in keys))
+
+
+def both(first: p.Filter | None, second: p.Filter) -> p.Filter:
+    return second if first is None else p.BoolOp("and", (first, second))
+
+
+def top_check(query: p.Query, path: tuple[str, ...], shape: p.Shape) -> str | None:
+    """The check a row-level field takes: copies are denormalized, ids are references."""
+    if isinstance(shape, p.Value) and copied(query, shape.index):
+        return "denormalized"
+    if isinstance(shape, p.DocumentId) and path != ("_id",):
+        return "references"
+    return None

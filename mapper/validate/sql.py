@@ -1,0 +1,76 @@
+"""Validation's own SQL for child rows, written from the plan's names (not `Compiler.select`).
+
+A child query's rows are `table AS alias` joined along its hops (inner joins for one-to-many
+hops, left outer joins for many-to-one) and narrowed by its filter; validation selects the
+columns it needs from them, for every parent at once. Only the typed table objects come from
+`Compiler.table`, so UUIDs, decimals and dates read the same as in the run.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import sqlalchemy as sa
+
+from mapper import plan as p
+from mapper.compile import Compiler
+
+_COMPARE = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
+class ChildRows:
+    """The rows of a child query, for all parents: `select(indexes)`, `count_by(indexes)`."""
+
+    def __init__(self, compiler: Compiler, query: p.Query):
+        self.query = query
+        self.aliases = {query.alias: compiler.table(query.table).alias(query.alias)}
+        self.source = self.aliases[query.alias]
+        for hop in query.joins:
+            right = self.aliases[hop.alias] = compiler.table(hop.table).alias(hop.alias)
+            left = self.aliases[hop.left_alias]
+            on = sa.and_(*(left.c[a] == right.c[b] for a, b in hop.on))
+            self.source = self.source.join(right, on, isouter=not hop.many)
+
+    def column(self, index: int) -> sa.ColumnElement:
+        item = self.query.selects[index]
+        if not isinstance(item, p.ColumnRef):
+            raise ValueError("aggregates are read through the root query only")
+        column = self.aliases[item.alias].c[item.column]
+        return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
+
+    def select(self, indexes: list[int]) -> sa.Select:
+        statement = sa.select(*(self.column(i) for i in indexes)).select_from(self.source)
+        return self._where(statement)
+
+    def count_by(self, indexes: list[int]) -> sa.Select:
+        """One GROUP BY: (values at `indexes`, number of rows)."""
+        columns = [self.column(i) for i in indexes]
+        statement = sa.select(*columns, sa.func.count()).select_from(self.source)
+        return self._where(statement).group_by(*columns)
+
+    def _where(self, statement: sa.Select) -> sa.Select:
+        if self.query.filter is None:
+            return statement
+        return statement.where(condition(self.query.filter, self.aliases))
+
+
+def condition(node: p.Filter, aliases: dict) -> sa.ColumnElement:
+    """A filter as SQL; `ne` and `not_in` keep rows whose column is NULL."""
+    if isinstance(node, p.BoolOp):
+        parts = [condition(item, aliases) for item in node.items]
+        return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+    column, value = aliases[node.alias].c[node.column], node.value
+    if node.op == "eq":
+        return column.is_(None) if value is None else column == value
+    if node.op == "ne":
+        return column.is_not(None) if value is None else sa.or_(column != value,
+                                                                 column.is_(None))
+    if node.op == "in":
+        return column.in_(list(value))
+    if node.op == "not_in":
+        return sa.or_(column.not_in(list(value)), column.is_(None))
+    if node.op == "is_null":
+        return column.is_(None) if value else column.is_not(None)
+    if node.op not in _COMPARE:
+        raise ValueError(f"unknown filter operator {node.op!r}")
+    return _COMPARE[node.op](column, value)

@@ -1,0 +1,162 @@
+"""Comparing BSON values: canonical forms, readable differences, the types conversions promise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from bson import Decimal128, Int64, ObjectId, json_util
+from bson.binary import UuidRepresentation
+
+from mapper import plan as p
+
+SHOW_CHARS = 200
+_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
+                              uuid_representation=UuidRepresentation.STANDARD)
+
+
+class _Missing:
+    """A field that is absent from a document (not the same as null)."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+MISSING = _Missing()
+
+
+def canon(value: Any) -> Any:
+    """A hashable form equal for equal BSON values: types count, datetimes in UTC milliseconds.
+
+    int32 and int64 compare equal (the type check tells them apart); key order is ignored.
+    """
+    if value is None or value is MISSING or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("int", int(value))
+    if isinstance(value, float):
+        return ("double", "nan" if value != value else value)
+    if isinstance(value, Decimal128):
+        return ("decimal", str(value))
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return ("date", value.replace(microsecond=value.microsecond // 1000 * 1000))
+    if isinstance(value, dict):
+        return ("doc", tuple(sorted((key, canon(item)) for key, item in value.items())))
+    if isinstance(value, list | tuple):
+        return ("array", tuple(canon(item) for item in value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        return ("binary", bytes(value))
+    if isinstance(value, uuid.UUID | ObjectId):
+        return (type(value).__name__, value)
+    return (type(value).__name__, repr(value))
+
+
+def show(value: Any) -> str:
+    """A short, readable text of a value (Extended JSON, relaxed)."""
+    if value is MISSING:
+        return "(absent)"
+    try:
+        text = json_util.dumps(value, json_options=_JSON, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 1] + "…"
+
+
+def diff(expected: Any, actual: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(path, expected, actual) of every place where two documents differ."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in [*expected, *(k for k in actual if k not in expected)]:
+            yield from diff(expected.get(key, MISSING), actual.get(key, MISSING),
+                            f"{path}.{key}" if path else key)
+    elif isinstance(expected, list) and isinstance(actual, list):
+        for index in range(max(len(expected), len(actual))):
+            yield from diff(expected[index] if index < len(expected) else MISSING,
+                            actual[index] if index < len(actual) else MISSING,
+                            f"{path}[{index}]")
+    elif canon(expected) != canon(actual):
+        yield path, expected, actual
+
+
+def at(document: Any, path: tuple[str, ...], where: str = "") -> Iterator[tuple[str, Any]]:
+    """(concrete path, value) of what a document holds at an abstract path (`*`: each element)."""
+    if not path:
+        yield where, document
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(document, list):
+            for index, item in enumerate(document):
+                yield from at(item, rest, f"{where}[{index}]")
+    elif isinstance(document, dict) and head in document:
+        yield from at(document[head], rest, f"{where}.{head}" if where else head)
+
+
+def get(document: Any, path: tuple[str, ...]) -> Any:
+    """The value at a path of nested documents, or MISSING."""
+    for part in path:
+        if not isinstance(document, dict) or part not in document:
+            return MISSING
+        document = document[part]
+    return document
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "int": (int,), "long": (int,), "double": (float,),
+    "decimal128": (Decimal128,), "bool": (bool,), "datetime": (dt.datetime,),
+    "date": (dt.datetime,), "time": (str,), "interval": (int,), "uuid": (uuid.UUID,),
+    "objectid": (ObjectId,), "binary": (bytes,), "array": (list,),
+    "json": (dict, list, str, int, float, bool, Decimal128),
+}
+BSON_NAMES = {bool: "bool", int: "int", Int64: "long", float: "double", str: "string",
+              Decimal128: "decimal", dt.datetime: "date", uuid.UUID: "uuid (binary 4)",
+              ObjectId: "objectId", bytes: "binData", dict: "object", list: "array"}
+
+
+def type_ok(conversion: str, value: Any) -> bool:
+    """Whether a stored value has the BSON type that `conversion` promises."""
+    types = _TYPES.get(conversion)
+    if types is None:
+        return True
+    if isinstance(value, bool) and bool not in types:
+        return False
+    if conversion == "int" and isinstance(value, Int64):
+        return not -(2**31) <= value < 2**31  # `in range` is linear for int subclasses
+    return isinstance(value, types)
+
+
+def bson_type(value: Any) -> str:
+    return BSON_NAMES.get(type(value), type(value).__name__)
+
+
+def leaves(shape: p.SubDocument, prefix: tuple[str, ...] = ()) \
+        -> Iterator[tuple[tuple[str, ...], p.Shape]]:
+    """(abstract path, field) of every value and id of a shape, arrays entered as `*`."""
+    for field in shape.fields:
+        if isinstance(field, p.SubDocument):
+            yield from leaves(field, prefix + field.path)
+        elif isinstance(field, p.Children):
+            if isinstance(field.element, p.SubDocument):
+                yield from leaves(field.element, (*prefix, *field.path, "*"))
+            else:
+                yield (*prefix, *field.path, "*"), field.element
+        elif isinstance(field, p.Value | p.Template | p.DocumentId):
+            yield prefix + field.path, field
+
+
+def fields(shape: p.SubDocument, prefix: tuple[str, ...] = (), present: tuple[int, ...] = ()) \
+        -> Iterator[tuple[tuple[str, ...], p.Shape, tuple[int, ...]]]:
+    """(path, field, present indexes) of one row's fields: subdocuments entered, arrays not.
+
+    `present` are the indexes whose NULL makes an enclosing subdocument absent.
+    """
+    for field in shape.fields:
+        if isinstance(field, p.SubDocument):
+            inner = present if field.present_index is None else (*present, field.present_index)
+            yield from fields(field, prefix + field.path, inner)
+        else:
+            yield prefix + field.path, field, present

@@ -1,0 +1,95 @@
+"""Crash-safe resume: SIGKILL at random points, resume, and the result equals a clean run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import bson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mapper_command(source: str, target: str, tmp_path: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mapper", "run", str(ROOT / "mappings" / "tasks.yaml"),
+            "--source", source, "--target", target, "--decimal-as", "string",
+            "--batch-size", "50", "--state", str(tmp_path / "state.json"),
+            "--rejects", str(tmp_path / "rejects.jsonl"), *extra]
+
+
+def hashes(collection) -> dict:
+    return {document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
+            for document in collection.find()}
+
+
+def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db, tmp_path):
+    clean = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    expected = hashes(mongo_db.tasks)
+    assert len(expected) == 1000
+    mongo_db.tasks.drop()
+
+    chance = random.Random(int(os.environ.get("MAPPER_TEST_SEED", "7")))
+    kills = 0
+    resume: tuple[str, ...] = ()
+    for _ in range(4):
+        process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
+                                   cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0.6, 1.6))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+        if process.returncode == 0:
+            break
+        resume = ("--resume",) if (tmp_path / "state.json").exists() else ()
+    else:
+        final = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                               check=False)
+        assert final.returncode == 0, final.stdout + final.stderr
+    assert kills >= 1
+    assert mongo_db.tasks.count_documents({}) == 1000
+    assert hashes(mongo_db.tasks) == expected
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo_db,
+                                                   tmp_path) -> None:
+    process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the run finished before the interrupt")
+    assert process.returncode == 1, out + err
+    assert "interrupted after a complete batch: resume with --resume" in out
+    written = mongo_db.tasks.count_documents({})
+    assert 0 < written < 1000
+    resumed = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, "--resume"),
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             check=False)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "every row accounted for" in resumed.stdout
+    assert mongo_db.tasks.count_documents({}) == 1000
+
+
+def test_resume_refuses_without_or_with_a_foreign_checkpoint(demo_sqlite, tmp_path) -> None:
+    target = "mongodb://127.0.0.1:1/db"
+    missing = subprocess.run(mapper_command(demo_sqlite, target, tmp_path, "--resume"),
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "nothing to resume" in missing.stderr
+    (tmp_path / "state.json").write_text('{"fingerprint": "other", "collections": {}}')
+    foreign = subprocess.run(mapper_command(demo_sqlite, target, tmp_path, "--resume"),
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert foreign.returncode == 2 and "another mapping or target" in foreign.stderr
