@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mapper import ids
 from mapper import plan as p
 from mapper.computed import render
 from mapper.engine import convert
@@ -101,7 +100,7 @@ class Builder:
             group = groups[tuple(row[i] for i in link)]
             try:
                 if isinstance(element, p.DocumentId):
-                    group.elements.append(self._id(element, row))
+                    group.elements.append(convert.document_id(element, row))
                 else:
                     group.elements.append(self._document(element, row, nested))
             except RowRejected as error:
@@ -144,7 +143,7 @@ class Builder:
                 raise RowRejected(f"cannot convert `{field.source}` to {field.conversion}: "
                                   f"{_reason(error)}", "convert") from None
         if isinstance(field, p.DocumentId):
-            value = self._id(field, row)
+            value = convert.document_id(field, row)
             return _OMIT if value is None and not field.keep_null else value
         if isinstance(field, p.SubDocument):
             if field.present_index is not None and row[field.present_index] is None:
@@ -170,18 +169,6 @@ class Builder:
         except Exception as error:  # noqa: BLE001 - template errors of any kind reject the row
             raise RowRejected(f"template `{'.'.join(field.path)}` failed: "
                               f"{type(error).__name__}", "template") from None
-
-    @staticmethod
-    def _id(field: p.DocumentId, row: Row) -> Any:
-        values = [row[i] for i in field.indexes]
-        if any(value is None for value in values):
-            return None
-        if field.rule == "oid":
-            return ids.oid(field.table, values)
-        if field.rule == "key" and len(values) > 1:
-            return {c: convert.to_auto(v) for c, v in zip(field.columns, values, strict=True)}
-        return convert.to_auto(values[0])
-
 
 class _Omit:
     def __repr__(self) -> str:

@@ -27,11 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bson import Decimal128, Int64, ObjectId
 from bson.decimal128 import create_decimal128_context
+
+from mapper.ids import oid
+from mapper.plan import DocumentId
 
 Converter = Callable[[Any], Any]
 _DECIMAL128 = create_decimal128_context()
@@ -241,3 +244,16 @@ def to_array(value: Any) -> list:
     if not isinstance(value, list | tuple):
         raise ConversionFailed("not an array")
     return [to_auto(item) for item in value]
+
+
+def document_id(shape: DocumentId, row: Sequence[Any]) -> Any:
+    """An `_id` from a row's key values: oid, the key itself (composite: a sub-document), or a
+    column's value; None when a key value is NULL (no related row)."""
+    values = [row[i] for i in shape.indexes]
+    if any(value is None for value in values):
+        return None
+    if shape.rule == "oid":
+        return oid(shape.table, values)
+    if shape.rule == "key" and len(values) > 1:
+        return {c: to_auto(v) for c, v in zip(shape.columns, values, strict=True)}
+    return to_auto(values[0])

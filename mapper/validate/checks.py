@@ -22,6 +22,7 @@ from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
+from mapper.engine import convert
 from mapper.engine.extract import snapshot
 from mapper.engine.preview import preview
 from mapper.errors import SourceError, TargetError, UsageError
@@ -124,7 +125,7 @@ class _Checker:
         counts.checked = len(rows)
         expected: dict[Any, tuple] = {}
         for row in rows:
-            value = r.make_id(root, row) if root is not None else None
+            value = convert.document_id(root, row) if root is not None else None
             form = canon(value)
             if form in expected:
                 self.add(result, "counts", _ident(value), r.key(collection, row),

@@ -39,24 +39,13 @@ def element_copy(query: p.Query, shape: p.Shape) -> bool:
     return all(isinstance(s, p.ColumnRef) for s in selects) and copied(query, *indexes(shape))
 
 
-def make_id(shape: p.DocumentId, row) -> Any:
-    values = [row[i] for i in shape.indexes]
-    if any(value is None for value in values):
-        return None
-    if shape.rule == "oid":
-        return ids.oid(shape.table, values)
-    if shape.rule == "key" and len(values) > 1:
-        return {c: convert.to_auto(v) for c, v in zip(shape.columns, values, strict=True)}
-    return convert.to_auto(values[0])
-
-
 def expected(shape: p.Shape, row, present: tuple[int, ...]) -> Any:
     """What a field holds for a row: a value, None (kept null), MISSING, or SKIP."""
     if any(row[i] is None for i in present):
         return MISSING
     try:
         if isinstance(shape, p.DocumentId):
-            value = make_id(shape, row)
+            value = convert.document_id(shape, row)
         else:
             raw = row[shape.index]
             value = None if raw is None else convert.get(shape.conversion)(raw)
