@@ -58,7 +58,8 @@ def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
         elif isinstance(field, p.Children):
             order = ", ".join(f"s{o.index}{' desc' if o.descending else ''}"
                               for o in field.order)
-            limit = f" limit {field.limit} ({field.overflow})" if field.limit else ""
+            limit = (f" limit {field.limit} ({field.overflow})" if field.limit is not None
+                     else "")
             element = field.element
             if isinstance(element, p.DocumentId):
                 lines.append(f"{pad}{name}: [{element.rule}({element.table})] "

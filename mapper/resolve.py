@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mapper import plan as p
@@ -389,7 +389,7 @@ class Resolver:
             raise self.fail((*path, "embed"), f"embed cycle: {cycle}",
                             "a self-reference needs `max_depth`")
         if node.ancestors.count(final.name) > spec.get("max_depth", 0):
-            return None
+            return self.depth_guard(node, target, spec, path, steps)
         if "max_depth" in spec:
             spec = {**spec, "fields": {**(spec.get("fields") or {}), ".".join(target): spec}}
         if not any(step.many for step in steps):
@@ -400,6 +400,14 @@ class Resolver:
             document = self.node_document(inner, spec, path, spec.get("_id", "oid"), present)
             return p.SubDocument(target, document.fields, present, keep_null)
         return self.children(node, target, spec, path, steps, "embed")
+
+    def depth_guard(self, node: Node, target, spec: dict, path: Path,
+                    steps: list[Step]) -> p.Children:
+        """Past `max_depth`: an array allowed no elements, so deeper rows follow `overflow`
+        (rejected or counted as truncated), never silently dropped."""
+        guard = self.children(node, target, {**spec, "fields": {}, "columns": [], "_id": False,
+                                             "order_by": []}, path, steps, "embed")
+        return replace(guard, limit=0, overflow=spec.get("overflow", "reject"))
 
     def reference(self, node: Node, target, spec: dict, path: Path, keep_null: bool):
         steps = self.steps(node, spec, spec["reference"], (*path, "reference"))

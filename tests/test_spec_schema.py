@@ -44,8 +44,6 @@ BAD_MAPPINGS = [
     ("field-not-a-mapping", _fields("title: 12"), 6, 7, ["`title`", "column name"]),
     ("limit-without-overflow", _fields("labels: {embed: labels, limit: 10}"),
      6, 31, ["`limit` needs `overflow`", "`labels`"]),
-    ("overflow-without-limit", _fields("labels: {embed: labels, overflow: reject}"),
-     6, 31, ["`overflow` needs `limit`"]),
     ("unknown-embed-key", _fields("labels: {embed: labels, order: [name]}"),
      6, 31, ["unknown key `order`", "`embed` field"]),
     ("key-of-another-kind", _fields("title: {column: title, limit: 3}"),

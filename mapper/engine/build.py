@@ -116,6 +116,9 @@ class Builder:
         if children.overflow == "truncate":
             del group.elements[children.limit:]
             self.truncated += 1
+        elif children.limit == 0:
+            group.rejected = RowRejected(f"rows nested deeper than `max_depth` under `{name}`",
+                                         "overflow")
         else:
             group.rejected = RowRejected(
                 f"array `{name}` has {len(group.elements)} elements, more than its limit "

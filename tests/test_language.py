@@ -1,0 +1,186 @@
+"""Every construct of the mapping language, end to end on a small SQLite source, against
+documents written out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from pathlib import Path
+
+import bson
+import pytest
+import sqlalchemy as sa
+
+from mapper import pipeline
+from mapper.engine.preview import preview
+from mapper.ids import oid
+
+SCHEMA = """
+CREATE TABLE shops (id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT, zip TEXT,
+    opened DATE, active BOOLEAN);
+CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    parent_id INTEGER REFERENCES categories(id));
+CREATE TABLE products (id INTEGER PRIMARY KEY, shop_id INTEGER NOT NULL REFERENCES shops(id),
+    category_id INTEGER REFERENCES categories(id), title TEXT NOT NULL, price NUMERIC(8, 2),
+    stock INTEGER, note TEXT);
+CREATE TABLE tags (code TEXT NOT NULL, lang TEXT NOT NULL, label TEXT, PRIMARY KEY (code, lang));
+CREATE TABLE product_tags (product_id INTEGER REFERENCES products(id), code TEXT, lang TEXT,
+    PRIMARY KEY (product_id, code, lang), FOREIGN KEY (code, lang) REFERENCES tags(code, lang));
+INSERT INTO shops VALUES (1, 'Corner', 'Lyon', '69001', '2020-05-01', 1),
+                         (2, 'Closed', NULL, NULL, NULL, 0);
+INSERT INTO categories VALUES (1, 'root', NULL), (2, 'food', 1), (3, 'fruit', 2),
+                              (4, 'apples', 3), (5, 'tools', 1);
+INSERT INTO products VALUES (10, 1, 3, 'pear', 2.50, 5, NULL), (11, 1, 4, 'apple', 1.20, 0, 'x'),
+    (12, 1, NULL, 'bag', 0.10, NULL, NULL), (13, 2, 5, 'saw', 12.00, 1, NULL);
+INSERT INTO tags VALUES ('eco', 'en', 'organic'), ('eco', 'fr', 'bio'), ('new', 'en', NULL);
+INSERT INTO product_tags VALUES (10, 'eco', 'fr'), (10, 'eco', 'en'), (11, 'new', 'en');
+"""
+
+MAPPING = """
+version: 1
+collections:
+  shops:
+    table: shops
+    filter: {active: true}
+    columns: [name]
+    fields:
+      address.city: city
+      address.zip: {column: zip, nulls: keep}
+      opened: {column: opened, type: datetime}
+      kind: {value: store}
+      label: {template: "{{ name | upper }} ({{ city }})"}
+      products:
+        embed: products
+        _id: key
+        columns: [title, price]
+        exclude: []
+        order_by: [-price]
+        filter: {stock: {is_null: false}}
+        fields:
+          category: {denormalize: categories.name}
+          tag_ids: {reference: tags, via: [product_tags], order_by: [code, lang]}
+      stock_total: {sum: products.stock}
+      cheapest: {min: products.price}
+      priciest: {max: products.price, filter: {stock: {gt: 0}}}
+      average_price: {avg: products.price}
+      in_stock: {count: products, filter: {stock: {gt: 0}}}
+  categories:
+    table: categories
+    filter: {parent_id: {is_null: true}}
+    columns: [name]
+    fields:
+      children: {embed: categories, on: {id: parent_id}, _id: false, columns: [name],
+                 order_by: [name], max_depth: 3}
+  tags:
+    table: tags
+    _id: key
+    columns: [label]
+"""
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory) -> dict[str, list[dict]]:
+    folder = tmp_path_factory.mktemp("language")
+    url = f"sqlite:///{folder / 'shop.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                connection.exec_driver_sql(statement)
+    (folder / "shop.yaml").write_text(MAPPING)
+    mappings = pipeline.read([folder / "shop.yaml"])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, problems = pipeline.plan(mappings, catalog)
+    assert problems == []
+    found: dict = {"url": url}
+    for name, document in preview(plan, engine, catalog, 100):
+        found.setdefault(name, []).append(document)
+    return found
+
+
+def test_shop_document(documents) -> None:
+    assert len(documents["shops"]) == 1
+    tag = {"code": "eco", "lang": "en"}
+    assert documents["shops"][0] == {
+        "_id": oid("shops", [1]),
+        "name": "Corner",
+        "address": {"city": "Lyon", "zip": "69001"},
+        "opened": dt.datetime(2020, 5, 1, tzinfo=dt.UTC),
+        "kind": "store",
+        "label": "CORNER (Lyon)",
+        "products": [
+            {"_id": 10, "title": "pear", "price": bson.Decimal128("2.50"), "category": "fruit",
+             "tag_ids": [tag, {"code": "eco", "lang": "fr"}]},
+            {"_id": 11, "title": "apple", "price": bson.Decimal128("1.20"),
+             "category": "apples", "tag_ids": [{"code": "new", "lang": "en"}]},
+        ],
+        "stock_total": 5,
+        "cheapest": bson.Decimal128("0.10"),
+        "priciest": bson.Decimal128("2.50"),
+        "average_price": pytest.approx(1.2666666, rel=1e-6),
+        "in_stock": 1,
+    }
+
+
+def test_self_reference_unfolds_to_max_depth(documents) -> None:
+    assert documents["categories"] == [{
+        "_id": oid("categories", [1]),
+        "name": "root",
+        "children": [
+            {"name": "food", "children": [{"name": "fruit", "children": [
+                {"name": "apples", "children": []}]}]},
+            {"name": "tools", "children": []},
+        ],
+    }]
+
+
+@pytest.mark.parametrize(("overflow", "written", "rejected", "truncated"), [
+    ("reject", 0, 1, 0), ("truncate", 1, 0, 1)])
+def test_rows_deeper_than_max_depth_are_never_dropped_silently(
+        documents, tmp_path: Path, overflow: str, written: int, rejected: int,
+        truncated: int) -> None:
+    from mapper.engine.load import open_sink
+    from mapper.engine.rejects import RejectFile
+    from mapper.engine.run import run
+
+    url = documents["url"]
+    path = tmp_path / "tree.yaml"
+    path.write_text(f"""
+version: 1
+collections:
+  categories:
+    table: categories
+    filter: {{parent_id: {{is_null: true}}}}
+    fields:
+      children: {{embed: categories, on: {{id: parent_id}}, max_depth: 2,
+                 overflow: {overflow}}}
+""")
+    mappings = pipeline.read([path])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(tmp_path / "rejects"))
+    result = summary.collections[0]
+    assert (result.written, result.rejected, result.truncated) == (written, rejected, truncated)
+    assert summary.balanced
+    if rejected:
+        assert "deeper than `max_depth`" in (tmp_path / "rejects").read_text()
+
+
+def test_composite_key_ids_and_kept_nulls(documents) -> None:
+    by_id = {(d["_id"]["code"], d["_id"]["lang"]): d for d in documents["tags"]}
+    assert by_id[("eco", "fr")] == {"_id": {"code": "eco", "lang": "fr"}, "label": "bio"}
+    assert by_id[("new", "en")] == {"_id": {"code": "new", "lang": "en"}}
+
+
+def test_decimal_values_are_exact(documents) -> None:
+    prices = [p["price"].to_decimal() for p in documents["shops"][0]["products"]]
+    assert prices == [decimal.Decimal("2.50"), decimal.Decimal("1.20")]
+
+
+def test_missing_path_file(tmp_path: Path) -> None:
+    from mapper.errors import SpecError
+
+    with pytest.raises(SpecError):
+        pipeline.read([tmp_path / "nope.yaml"])
