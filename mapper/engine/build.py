@@ -2,6 +2,8 @@
 
 A batch of parent rows is built together: every array's child rows for the whole batch come
 from one `fetch(children, keys)` call, so the number of queries grows with batches, not rows.
+Each shape is compiled once into small closures, so that building a document does no dispatch
+on shape types and no lookups by plan objects.
 """
 
 from __future__ import annotations
@@ -9,14 +11,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mapper import plan as p
 from mapper.computed import render
 from mapper.engine import convert
+from mapper.ids import oid
 
 Row = Sequence[Any]
 Fetch = Callable[[p.Children, list[tuple]], list[Row]]
+Arrays = dict[int, dict[tuple, "Group"]]
+Getter = Callable[[Row, Arrays], Any]
 
 
 class RowRejected(Exception):
@@ -37,6 +43,20 @@ class Built:
     truncated: int = 0
 
 
+@dataclass
+class Group:
+    """The built elements of one array for one parent key."""
+
+    elements: list[Any]
+    rejected: RowRejected | None = None
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT = _Omit()
 _NULL_LAST = (1,)
 
 
@@ -50,12 +70,9 @@ def _sort_key(value: Any) -> tuple:
     return (0, value)
 
 
-@dataclass
-class Group:
-    """The built elements of one array for one parent key."""
-
-    elements: list[Any]
-    rejected: RowRejected | None = None
+@lru_cache(maxsize=65536)
+def _cached_oid(table: str, key: tuple) -> Any:
+    return oid(table, key)
 
 
 class Builder:
@@ -65,13 +82,15 @@ class Builder:
         self.collection = collection
         self.fetch = fetch
         self.truncated = 0
+        self._document = self._compile_document(collection.document)
 
     def build_batch(self, rows: list[Row]) -> Built:
         arrays = self._arrays(self.collection.document, rows)
         built, rejected = [], []
+        build = self._document
         for row in rows:
             try:
-                built.append((row, self._document(self.collection.document, row, arrays)))
+                built.append((row, build(row, arrays)))
             except RowRejected as error:
                 rejected.append((row, error))
         truncated, self.truncated = self.truncated, 0
@@ -79,19 +98,20 @@ class Builder:
 
     # --- arrays --------------------------------------------------------------------------
 
-    def _arrays(self, shape: p.SubDocument, rows: list[Row]) -> dict[p.Children, dict]:
-        groups: dict[p.Children, dict] = {}
+    def _arrays(self, shape: p.SubDocument, rows: list[Row]) -> Arrays:
+        groups: Arrays = {}
         for children in p.children_of(shape):
             keys = {tuple(row[i] for i in children.parent_key) for row in rows}
-            keys.discard(None)
             keys = [key for key in keys if None not in key]
-            groups[children] = self._group(children, self.fetch(children, keys) if keys else [])
+            groups[id(children)] = self._group(children, self.fetch(children, keys)
+                                               if keys else [])
         return groups
 
     def _group(self, children: p.Children, rows: list[Row]) -> dict[tuple, Group]:
         link = [children.query.selects.index(ref) for ref in children.query.link]
         element = children.element
         nested = self._arrays(element, rows) if isinstance(element, p.SubDocument) else {}
+        build = self._compiled_element(children)
         for ordering in reversed(children.order):
             rows = sorted(rows, key=lambda row, i=ordering.index: _sort_key(row[i]),
                           reverse=ordering.descending)
@@ -99,10 +119,7 @@ class Builder:
         for row in rows:
             group = groups[tuple(row[i] for i in link)]
             try:
-                if isinstance(element, p.DocumentId):
-                    group.elements.append(convert.document_id(element, row))
-                else:
-                    group.elements.append(self._document(element, row, nested))
+                group.elements.append(build(row, nested))
             except RowRejected as error:
                 group.rejected = group.rejected or error
         if children.limit is not None:
@@ -110,6 +127,15 @@ class Builder:
                 if len(group.elements) > children.limit:
                     self._overflow(children, group)
         return groups
+
+    def _compiled_element(self, children: p.Children) -> Getter:
+        cache = self.__dict__.setdefault("_elements", {})
+        if id(children) not in cache:
+            element = children.element
+            cache[id(children)] = (self._compile_document(element)
+                                   if isinstance(element, p.SubDocument)
+                                   else self._compile_id(element))
+        return cache[id(children)]
 
     def _overflow(self, children: p.Children, group: Group) -> None:
         name = ".".join(children.path)
@@ -124,65 +150,119 @@ class Builder:
                 f"array `{name}` has {len(group.elements)} elements, more than its limit "
                 f"{children.limit}", "overflow")
 
-    # --- documents -----------------------------------------------------------------------
+    # --- compiling shapes into closures --------------------------------------------------
 
-    def _document(self, shape: p.SubDocument, row: Row, arrays: dict) -> dict:
-        document: dict[str, Any] = {}
-        for field in shape.fields:
-            value = self._field(field, row, arrays)
-            if value is _OMIT:
-                continue
-            _put(document, field.path, value)
-        return document
+    def _compile_document(self, shape: p.SubDocument) -> Getter:
+        fields = [(field.path, self._compile(field)) for field in shape.fields]
+        flat = all(len(path) == 1 for path, _ in fields)
+        named = [(path[0], getter) for path, getter in fields]
 
-    def _field(self, field: p.Shape, row: Row, arrays: dict) -> Any:
+        def build_flat(row: Row, arrays: Arrays) -> dict:
+            document = {}
+            for name, getter in named:
+                value = getter(row, arrays)
+                if value is not OMIT:
+                    document[name] = value
+            return document
+
+        def build_nested(row: Row, arrays: Arrays) -> dict:
+            document: dict = {}
+            for path, getter in fields:
+                value = getter(row, arrays)
+                if value is not OMIT:
+                    _put(document, path, value)
+            return document
+
+        return build_flat if flat else build_nested
+
+    def _compile(self, field: p.Shape) -> Getter:
         if isinstance(field, p.Value):
-            raw = row[field.index]
-            if raw is None:
-                return None if field.keep_null else _OMIT
-            try:
-                return convert.get(field.conversion)(raw)
-            except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
-                raise RowRejected(f"cannot convert `{field.source}` to {field.conversion}: "
-                                  f"{_reason(error)}", "convert") from None
+            return _compile_value(field)
         if isinstance(field, p.DocumentId):
-            value = convert.document_id(field, row)
-            return _OMIT if value is None and not field.keep_null else value
+            return self._compile_id(field)
         if isinstance(field, p.SubDocument):
-            if field.present_index is not None and row[field.present_index] is None:
-                return None if field.keep_null else _OMIT
-            return self._document(field, row, arrays)
+            return self._compile_subdocument(field)
         if isinstance(field, p.Children):
-            group = arrays[field].get(tuple(row[i] for i in field.parent_key))
-            if group is None:
-                return []
-            if group.rejected is not None:
-                raise group.rejected
-            return list(group.elements)
+            return _compile_children(field)
         if isinstance(field, p.Constant):
-            return field.value
+            value = field.value
+            return lambda row, arrays: value
         if isinstance(field, p.Template):
-            return self._template(field, row)
+            return _compile_template(field)
         raise TypeError(f"unknown shape {field!r}")
 
-    def _template(self, field: p.Template, row: Row) -> Any:
+    def _compile_subdocument(self, field: p.SubDocument) -> Getter:
+        build = self._compile_document(field)
+        present, absent = field.present_index, None if field.keep_null else OMIT
+        if present is None:
+            return build
+        return lambda row, arrays: absent if row[present] is None else build(row, arrays)
+
+    @staticmethod
+    def _compile_id(field: p.DocumentId) -> Getter:
+        absent = None if field.keep_null else OMIT
+        if field.rule == "oid":
+            table, indexes = field.table, field.indexes
+
+            def object_id(row: Row, arrays: Arrays) -> Any:
+                key = tuple(row[i] for i in indexes)
+                return absent if None in key else _cached_oid(table, key)
+
+            return object_id
+
+        def other_id(row: Row, arrays: Arrays) -> Any:
+            value = convert.document_id(field, row)
+            return absent if value is None else value
+
+        return other_id
+
+
+def _compile_value(field: p.Value) -> Getter:
+    index, conversion = field.index, convert.get(field.conversion)
+    absent = None if field.keep_null else OMIT
+    source, name = field.source, field.conversion
+
+    def value(row: Row, arrays: Arrays) -> Any:
+        raw = row[index]
+        if raw is None:
+            return absent
         try:
-            text = render(field.template, {name: row[i] for name, i in field.variables})
-            return convert.get(field.conversion)(text)
+            return conversion(raw)
+        except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
+            reason = str(error) if isinstance(error, convert.ConversionFailed) \
+                else type(error).__name__
+            raise RowRejected(f"cannot convert `{source}` to {name}: {reason}",
+                              "convert") from None
+
+    return value
+
+
+def _compile_children(field: p.Children) -> Getter:
+    key_indexes, children_id = field.parent_key, id(field)
+
+    def array(row: Row, arrays: Arrays) -> list:
+        group = arrays[children_id].get(tuple(row[i] for i in key_indexes))
+        if group is None:
+            return []
+        if group.rejected is not None:
+            raise group.rejected
+        return list(group.elements)
+
+    return array
+
+
+def _compile_template(field: p.Template) -> Getter:
+    conversion, variables = convert.get(field.conversion), field.variables
+    name = ".".join(field.path)
+
+    def template(row: Row, arrays: Arrays) -> Any:
+        try:
+            return conversion(render(field.template, {n: row[i] for n, i in variables}))
         except Exception as error:  # noqa: BLE001 - template errors of any kind reject the row
-            raise RowRejected(f"template `{'.'.join(field.path)}` failed: "
-                              f"{type(error).__name__}", "template") from None
+            raise RowRejected(f"template `{name}` failed: {type(error).__name__}",
+                              "template") from None
 
-class _Omit:
-    def __repr__(self) -> str:
-        return "OMIT"
-
-
-_OMIT = _Omit()
-
-
-def _reason(error: Exception) -> str:
-    return str(error) if isinstance(error, convert.ConversionFailed) else type(error).__name__
+    return template
 
 
 def _put(document: dict, path: tuple[str, ...], value: Any) -> None:
