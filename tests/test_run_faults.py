@@ -115,3 +115,65 @@ def _oid(task) -> bson.ObjectId:
     from mapper.ids import oid
 
     return oid("tasks", [task])
+
+
+def _terminate_other_backends(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    engine.dispose()
+
+
+def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp_path):
+    import pytest
+
+    from conftest import fresh_postgres_database
+
+    from mapper.demo import create_demo
+    from mapper.errors import SourceError
+
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=0.3, seed=7)
+        plan, engine, catalog = _plan(url)
+        calls = []
+
+        def drop_source(collection: str, rows: int) -> None:
+            calls.append(rows)
+            if len(calls) == 2:
+                _terminate_other_backends(url)
+
+        with pytest.raises(SourceError) as error:
+            run(plan, engine, catalog, open_sink(f"file:{tmp_path / 'out'}"),
+                RejectFile(tmp_path / "rejects"), RunOptions(batch_size=50), drop_source)
+        engine.dispose()
+    message = str(error.value)
+    assert "`tasks`" in message and "after key `" in message and "--resume" in message
+    assert not (tmp_path / "out" / "tasks.jsonl").exists()
+
+
+def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
+    import time
+
+    import pytest
+
+    from conftest import fresh_postgres_database
+
+    from mapper.demo import create_demo
+    from mapper.errors import SourceError
+
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=0.3, seed=7)
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
+            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET '
+                                       "idle_in_transaction_session_timeout = '300ms'"))
+        admin.dispose()
+        plan, engine, catalog = _plan(url)
+        with pytest.raises(SourceError) as error:
+            run(plan, engine, catalog, open_sink("null:"), RejectFile(tmp_path / "rejects"),
+                RunOptions(batch_size=50), lambda collection, rows: time.sleep(0.8))
+        engine.dispose()
+    assert "idle_in_transaction_session_timeout" in str(error.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -36,9 +37,32 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
         raise SourceError(f"source failed: {_describe(error)}") from None
 
 
+_SETTINGS = {
+    "idle-in-transaction timeout": "idle_in_transaction_session_timeout",
+    "statement timeout": "statement_timeout",
+    "lock timeout": "lock_timeout",
+}
+
+
+def _idle_timeout(connection: sa.Connection) -> float:
+    """PostgreSQL's idle-in-transaction timeout in seconds (0: none; other sources: 0)."""
+    if connection.dialect.name != "postgresql":
+        return 0.0
+    milliseconds = connection.exec_driver_sql(
+        "SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'"
+    ).scalar()
+    return int(milliseconds or 0) / 1000
+
+
 def _describe(error: sa.exc.DBAPIError) -> str:
-    """The driver's message, first line only (it may quote SQL, never parameters)."""
-    return str(getattr(error, "orig", error)).strip().splitlines()[0]
+    """The driver's message, first line only (it may quote SQL, never parameters), naming
+    the server setting that fired when a timeout ended the snapshot."""
+    message = (str(getattr(error, "orig", error)).strip().splitlines() or ["?"])[0]
+    for words, setting in _SETTINGS.items():
+        if words in message:
+            return f"{message} (the server's `{setting}` ended the run's snapshot: raise it " \
+                   "for the migration's role, or use a smaller --batch-size)"
+    return message
 
 
 class Extractor:
@@ -48,6 +72,19 @@ class Extractor:
         self.connection = connection
         self.compiler = compiler
         self._statements: dict[p.Query, sa.Select] = {}
+        self._idle_timeout = _idle_timeout(connection)
+        self._last_activity = time.monotonic()
+
+    def _explain(self, error: sa.exc.DBAPIError) -> str:
+        """The error, and the timeout setting that most likely ended the snapshot."""
+        message = _describe(error)
+        idle = time.monotonic() - self._last_activity
+        if "closed the connection" in message and 0 < self._idle_timeout <= idle:
+            message += (f" after {idle:.1f}s idle in the snapshot transaction: the server's "
+                        "`idle_in_transaction_session_timeout` "
+                        f"({self._idle_timeout:g}s) ended it; raise it for the migration's "
+                        "role, or find what slowed the target")
+        return message
 
     def statement(self, query: p.Query) -> sa.Select:
         if query not in self._statements:
@@ -69,9 +106,11 @@ class Extractor:
                                                        yield_per=size).execute(
                 self.statement(query))
             for partition in result.partitions(size):
-                yield list(partition)
+                rows = list(partition)
+                self._last_activity = time.monotonic()
+                yield rows
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading `{table}` failed: {_describe(error)}") from None
+            raise SourceError(f"reading `{table}` failed: {self._explain(error)}") from None
 
     def children(self, children: p.Children, keys: list[tuple]) -> list[sa.Row]:
         """Child rows of the given parent keys: one statement per chunk of keys."""
@@ -84,6 +123,8 @@ class Extractor:
                 values = [key[0] for key in chunk] if single else chunk
                 rows.extend(self.connection.execute(statement, {KEYS: values}))
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading `{children.query.table}` for "
-                              f"`{'.'.join(children.path)}` failed: {_describe(error)}") from None
+            raise SourceError(f"reading `{children.query.table}` for `"
+                              f"{'.'.join(children.path)}` failed: {self._explain(error)}"
+                              ) from None
+        self._last_activity = time.monotonic()
         return rows

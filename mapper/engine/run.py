@@ -24,6 +24,8 @@ from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Sink, encode
 from mapper.engine.rejects import RejectFile
 from mapper.engine.state import Checkpoints
+from mapper.errors import SourceError
+from mapper.ids import key_text
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
@@ -147,13 +149,24 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
     builder = Builder(collection, extractor.children)
-    for rows in extractor.batches(_after(collection, last_key), options.batch_size,
-                                  collection.table):
+    batches = extractor.batches(_after(collection, last_key), options.batch_size,
+                                collection.table)
+    while True:
+        try:
+            rows = next(batches, None)
+            if rows is None:
+                break
+            built = builder.build_batch(rows)
+        except SourceError as error:
+            after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
+            raise SourceError(f"{error} ({after} of `{collection.table}`; nothing of the "
+                              "failed batch was written: resume with --resume)") from None
         result.passed += len(rows)
-        _batch(collection, builder.build_batch(rows), sink, rejects, result)
+        _batch(collection, built, sink, rejects, result)
+        last_key = _key(collection, rows[-1])
         if checkpoints is not None:
             result.seconds = time.perf_counter() - started
-            checkpoints.save(collection.name, result.counts(), _key(collection, rows[-1]))
+            checkpoints.save(collection.name, result.counts(), last_key)
         if progress:
             progress(collection.name, len(rows))
         _check_policy(collection, result, options)
