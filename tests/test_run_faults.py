@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import bson
+import pytest
 import sqlalchemy as sa
+from conftest import fresh_postgres_database
 from tcp_proxy import Proxy
 
 from mapper import pipeline
+from mapper.demo import create_demo
 from mapper.engine.load import open_sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, run
+from mapper.errors import SourceError
+from mapper.ids import oid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,10 +69,6 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mong
 
 
 def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_server, tmp_path):
-    from conftest import fresh_postgres_database
-
-    from mapper.demo import create_demo
-
     with fresh_postgres_database(postgres_server) as url:
         create_demo(url, scale=0.3, seed=7)
         plan, engine, catalog = _plan(url)
@@ -112,8 +114,6 @@ def _count_comments(engine: sa.Engine, task) -> int:
 
 
 def _oid(task) -> bson.ObjectId:
-    from mapper.ids import oid
-
     return oid("tasks", [task])
 
 
@@ -127,13 +127,6 @@ def _terminate_other_backends(url: str) -> None:
 
 
 def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp_path):
-    import pytest
-
-    from conftest import fresh_postgres_database
-
-    from mapper.demo import create_demo
-    from mapper.errors import SourceError
-
     with fresh_postgres_database(postgres_server) as url:
         create_demo(url, scale=0.3, seed=7)
         plan, engine, catalog = _plan(url)
@@ -154,14 +147,6 @@ def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp
 
 
 def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
-    import time
-
-    import pytest
-
-    from conftest import fresh_postgres_database
-
-    from mapper.demo import create_demo
-    from mapper.errors import SourceError
 
     with fresh_postgres_database(postgres_server) as url:
         create_demo(url, scale=0.3, seed=7)

@@ -57,12 +57,10 @@ class _Omit:
 
 
 OMIT = _Omit()
-_NULL_LAST = (1,)
-
-
-def _sort_key(value: Any) -> tuple:
+def _sort_key(value: Any, descending: bool = False) -> tuple:
+    """Orders values by code point / number / UTC instant; NULL last in either direction."""
     if value is None:
-        return _NULL_LAST
+        return (-1,) if descending else (1,)
     if hasattr(value, "tzinfo"):
         value = convert.to_datetime(value)
     elif not isinstance(value, str | int | float) and hasattr(value, "hex"):
@@ -113,8 +111,8 @@ class Builder:
         nested = self._arrays(element, rows) if isinstance(element, p.SubDocument) else {}
         build = self._compiled_element(children)
         for ordering in reversed(children.order):
-            rows = sorted(rows, key=lambda row, i=ordering.index: _sort_key(row[i]),
-                          reverse=ordering.descending)
+            rows = sorted(rows, key=lambda row, i=ordering.index, d=ordering.descending:
+                          _sort_key(row[i], d), reverse=ordering.descending)
         groups: dict[tuple, Group] = defaultdict(lambda: Group([]))
         for row in rows:
             group = groups[tuple(row[i] for i in link)]
