@@ -1,0 +1,63 @@
+"""Helpers shared by the baselines: connections, ids and conversions, written for speed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import psycopg2
+import psycopg2.extensions
+import sqlalchemy as sa
+from bson import Decimal128, ObjectId
+
+UTC = dt.UTC
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as the libpq URI that psycopg2.connect takes."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connect(url: str, fast_types: bool = False):
+    """A psycopg2 connection in one REPEATABLE READ, read-only snapshot (like mapper's).
+
+    With `fast_types`, numeric arrives as Decimal128 and date as a UTC midnight datetime,
+    straight from the wire text (no Decimal in between).
+    """
+    connection = psycopg2.connect(libpq_url(url))
+    connection.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
+                           readonly=True)
+    if fast_types:
+        numeric = psycopg2.extensions.new_type(
+            (1700,), "BENCH_DECIMAL128", lambda text, _: None if text is None else Decimal128(text))
+        date = psycopg2.extensions.new_type((1082,), "BENCH_DATE", _date)
+        psycopg2.extensions.register_type(numeric, connection)
+        psycopg2.extensions.register_type(date, connection)
+    return connection
+
+
+def _date(text, _cursor):
+    if text is None:
+        return None
+    return dt.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), tzinfo=UTC)
+
+
+def oid(table: str, key: str) -> ObjectId:
+    """oid(table, key) of demo-taskdb.md for a single text key (UUIDs come as lowercase text)."""
+    return ObjectId(hashlib.sha256(f"{table}:{key}".encode()).digest()[:12])
+
+
+class OidCache(dict):
+    """oid() memoized per key, for tables whose rows repeat across documents (users...)."""
+
+    def __init__(self, table: str):
+        super().__init__()
+        self.prefix = f"{table}:"
+
+    def __missing__(self, key: str) -> ObjectId:
+        value = self[key] = ObjectId(hashlib.sha256((self.prefix + key).encode()).digest()[:12])
+        return value
+
+
+def date_to_datetime(value: dt.date) -> dt.datetime:
+    return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)

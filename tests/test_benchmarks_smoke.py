@@ -1,0 +1,42 @@
+"""The benchmark harness end to end at a tiny scale: a result file with sane, equal output.
+
+Only the null-sink mapper and the hand-tuned baseline run, each in its own worker process;
+nothing about speed is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.harness import Config, run_benchmarks, table
+
+pytestmark = pytest.mark.integration
+
+
+def test_harness_writes_a_result_with_equal_samples(postgres_server, tmp_path):
+    config = Config(scales=[0.05], variants=["mapper-null", "handtuned"], compare=10,
+                    nplus1_sample=20, out_dir=tmp_path, plot=False,
+                    postgres_url=postgres_server, quiet=True)
+
+    result, path = run_benchmarks(config)
+
+    assert path.parent == tmp_path and path.suffix == ".json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    (entry,) = written["scales"]
+    assert entry["scale"] == 0.05
+    assert set(entry["variants"]) == {"mapper-null", "handtuned"}
+    tasks = entry["source_counts"]["tasks"]
+    for name, variant in entry["variants"].items():
+        assert "error" not in variant, (name, variant.get("error"))
+        assert variant["documents"] == tasks > 0
+        assert variant["docs_per_s"] > 0 and variant["rows_per_s"] > 0
+        assert variant["peak_rss_mb"] > 0 and variant["cpu_seconds"] >= 0
+        check = variant["sample_check"]
+        assert check["ok"], check["problems"]
+        assert check["equal"] == check["compared"] >= 10
+    mapper = entry["variants"]["mapper-null"]
+    assert mapper["statements"] >= 1 + 3 * mapper["batches"]  # root + one per array per batch
+    assert entry["ratios"]["handtuned"]["docs_per_s"] > 0
+    assert "mapper-null" in table(result)
