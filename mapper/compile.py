@@ -13,7 +13,8 @@ KEYS = "keys"
 
 _TYPES: dict[str, sa.types.TypeEngine] = {
     "bool": sa.Boolean(), "int32": sa.Integer(), "int64": sa.BigInteger(),
-    "decimal": sa.Numeric(asdecimal=True), "double": sa.Float(), "uuid": sa.Uuid(),
+    "decimal": sa.Numeric(asdecimal=True), "double": sa.Float(),
+    "uuid": sa.Uuid(as_uuid=False),
     "text": sa.Text(), "datetime": sa.DateTime(), "date": sa.Date(), "time": sa.Time(),
     "interval": sa.Interval(), "json": sa.JSON(), "binary": sa.LargeBinary(),
 }
@@ -59,8 +60,24 @@ class Compiler:
             target = link[0] if len(link) == 1 else sa.tuple_(*link)
             statement = statement.where(target.in_(sa.bindparam(KEYS, expanding=True)))
         if query.order:
-            statement = statement.order_by(*(columns[i] for i in query.order))
+            statement = statement.order_by(*(self._order(query, ordering, columns)
+                                             for ordering in query.order))
         return statement
+
+    def _order(self, query: p.Query, ordering: p.Ordering, columns: list) -> sa.ColumnElement:
+        """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
+        expression = columns[ordering.index]
+        item = query.selects[ordering.index]
+        if (self.catalog.dialect == "postgresql" and isinstance(item, p.ColumnRef)
+                and self._kind(query, item) == "text"):
+            expression = expression.element.collate("C")
+        expression = expression.desc() if ordering.descending else expression.asc()
+        return expression.nulls_last()
+
+    def _kind(self, query: p.Query, ref: p.ColumnRef) -> str:
+        tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
+        column = self.catalog.tables[tables[ref.alias]].column(ref.column)
+        return column.kind if column else "other"
 
     def largest_group(self, children: p.Children) -> sa.Select:
         """The parent key with the most child rows of an array, and that number."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 
 from bson import ObjectId
@@ -12,11 +12,13 @@ from bson import ObjectId
 
 def key_text(values: Sequence[Any]) -> str:
     """The canonical text of a key: UUID lowercase, integers decimal, parts joined by `|`."""
-    return "|".join(_part(value) for value in values)
+    if len(values) == 1:
+        return _part(values[0])
+    return "|".join(map(_part, values))
 
 
 def _part(value: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -31,5 +33,4 @@ def _part(value: Any) -> str:
 
 def oid(table: str, key: Sequence[Any]) -> ObjectId:
     """The ObjectId of a row of `table` (unqualified name) with primary key values `key`."""
-    digest = hashlib.sha256(f"{table}:{key_text(key)}".encode()).digest()
-    return ObjectId(digest[:12])
+    return ObjectId(sha256(f"{table}:{key_text(key)}".encode()).digest()[:12])

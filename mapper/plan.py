@@ -78,11 +78,20 @@ Select = ColumnRef | AggregateRef
 
 
 @dataclass(frozen=True)
+class Ordering:
+    """Sort by the value at `index` of a query's selects; NULLs always last."""
+
+    index: int
+    descending: bool = False
+
+
+@dataclass(frozen=True)
 class Query:
     """SELECT selects FROM table AS alias, joins, WHERE filter [AND link IN (parent keys)].
 
     Inner joins for `many` hops of a child path, left outer joins for many-to-one hops.
-    `link` are the (alias, column) pairs matched against the parent's key values.
+    `link` are the (alias, column) pairs matched against the parent's key values; `order`
+    sorts the rows (text by code point whatever the database's collation).
     """
 
     table: str
@@ -91,7 +100,7 @@ class Query:
     selects: tuple[Select, ...]
     filter: Filter | None = None
     link: tuple[ColumnRef, ...] = ()
-    order: tuple[int, ...] = ()
+    order: tuple[Ordering, ...] = ()
 
 
 # --- Shaping: how row values become document fields -----------------------------------------
@@ -135,6 +144,7 @@ class DocumentId:
     columns: tuple[str, ...]
     indexes: tuple[int, ...]
     keep_null: bool = False
+    conversions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,12 +158,6 @@ class SubDocument:
 
 
 @dataclass(frozen=True)
-class Ordering:
-    index: int
-    descending: bool = False
-
-
-@dataclass(frozen=True)
 class Children:
     """An array built from a child query, matched to its parent by key values."""
 
@@ -161,7 +165,6 @@ class Children:
     query: Query
     parent_key: tuple[int, ...]
     element: SubDocument | DocumentId
-    order: tuple[Ordering, ...]
     limit: int | None = None
     overflow: Literal["reject", "truncate"] | None = None
 

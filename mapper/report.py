@@ -56,17 +56,13 @@ def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
             lines += _shape_lines(field, width + 2)
             lines.append(f"{pad}}}")
         elif isinstance(field, p.Children):
-            order = ", ".join(f"s{o.index}{' desc' if o.descending else ''}"
-                              for o in field.order)
-            limit = (f" limit {field.limit} ({field.overflow})" if field.limit is not None
+            limit = (f", limit {field.limit} ({field.overflow})" if field.limit is not None
                      else "")
             element = field.element
             if isinstance(element, p.DocumentId):
-                lines.append(f"{pad}{name}: [{element.rule}({element.table})] "
-                             f"order by {order}{limit}")
+                lines.append(f"{pad}{name}: [{element.rule}({element.table})]{limit}")
             else:
-                lines.append(f"{pad}{name}: [ from `{field.query.table}`, order by "
-                             f"{order}{limit}")
+                lines.append(f"{pad}{name}: [ from `{field.query.table}`{limit}")
                 lines += _shape_lines(element, width + 2)
                 lines.append(f"{pad}]")
         else:

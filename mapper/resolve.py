@@ -143,10 +143,16 @@ class Resolver:
                                 index.get("name")) for index in spec.get("indexes", ()))
         return p.CollectionPlan(
             name=name, file=self.mapping.path, table=table.name,
-            query=builder.query(filter_, order=source_key), document=document,
+            query=builder.query(filter_, order=[p.Ordering(i) for i in source_key]),
+            document=document,
             source_key=source_key, source_key_columns=tuple(key_columns), indexes=indexes,
             validator=bool(spec.get("validator", False)), write=spec.get("write", "upsert"),
             database=database)
+
+    @staticmethod
+    def conversions(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(DEFAULT_CONVERSION[table.column(c).kind] if table.column(c) else "auto"
+                     for c in columns)
 
     @staticmethod
     def id_columns(table: Table, rule: Any) -> tuple[str, ...]:
@@ -218,7 +224,8 @@ class Resolver:
             except Unresolved:
                 return None
             index = node.builder.select(p.ColumnRef(node.alias, column))
-            return p.DocumentId(("_id",), "column", node.table.table_name, (column,), (index,))
+            return p.DocumentId(("_id",), "column", node.table.table_name, (column,), (index,),
+                                conversions=self.conversions(node.table, (column,)))
         if not node.table.primary_key:
             self.problem(path, f"table `{node.table.name}` has no primary key for "
                          f"`_id: {rule}`", "use `_id: {column: NAME}`, or `_id: false` "
@@ -227,7 +234,8 @@ class Resolver:
         indexes = tuple(node.builder.select(p.ColumnRef(node.alias, c))
                         for c in node.table.primary_key)
         return p.DocumentId(("_id",), rule, node.table.table_name, node.table.primary_key,
-                            indexes)
+                            indexes, conversions=self.conversions(node.table,
+                                                                  node.table.primary_key))
 
     # --- fields --------------------------------------------------------------------------
 
@@ -422,7 +430,8 @@ class Resolver:
         if not columns:
             raise self.fail(path, f"`{node.table.name}` has no primary key to reference")
         indexes = tuple(node.builder.select(p.ColumnRef(node.alias, c)) for c in columns)
-        return p.DocumentId(target, rule, node.table.table_name, columns, indexes, keep_null)
+        return p.DocumentId(target, rule, node.table.table_name, columns, indexes, keep_null,
+                            self.conversions(node.table, columns))
 
     def children(self, node: Node, target, spec: dict, path: Path, steps: list[Step],
                  kind: str) -> p.Children:
@@ -451,9 +460,9 @@ class Resolver:
         filter_ = self.filter(child, spec.get("filter"), (*path, "filter"))
         for ref in link:
             child_builder.select(ref)
-        query = child_builder.query(filter_, link)
-        return p.Children(target, query, parent_key, element, tuple(order),
-                          spec.get("limit"), spec.get("overflow"))
+        query = child_builder.query(filter_, link, order)
+        return p.Children(target, query, parent_key, element, spec.get("limit"),
+                          spec.get("overflow"))
 
     def ordering(self, node: Node, item: str, path: Path) -> p.Ordering:
         descending = item.startswith("-")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from mapper import plan as p
@@ -20,7 +20,7 @@ from mapper.engine import convert
 from mapper.ids import oid
 
 Row = Sequence[Any]
-Fetch = Callable[[p.Children, list[tuple]], list[Row]]
+Fetch = Callable[[p.Children, list], list[Row]]
 Arrays = dict[int, dict[tuple, "Group"]]
 Getter = Callable[[Row, Arrays], Any]
 
@@ -57,22 +57,6 @@ class _Omit:
 
 
 OMIT = _Omit()
-def _sort_key(value: Any, descending: bool = False) -> tuple:
-    """Orders values by code point / number / UTC instant; NULL last in either direction."""
-    if value is None:
-        return (-1,) if descending else (1,)
-    if hasattr(value, "tzinfo"):
-        value = convert.to_datetime(value)
-    elif not isinstance(value, str | int | float) and hasattr(value, "hex"):
-        value = str(value)
-    return (0, value)
-
-
-@lru_cache(maxsize=65536)
-def _cached_oid(table: str, key: tuple) -> Any:
-    return oid(table, key)
-
-
 class Builder:
     """Builds the documents of one collection plan, batch by batch."""
 
@@ -80,9 +64,12 @@ class Builder:
         self.collection = collection
         self.fetch = fetch
         self.truncated = 0
+        self._oids: dict[str, dict[Any, Any]] = {}
         self._document = self._compile_document(collection.document)
 
     def build_batch(self, rows: list[Row]) -> Built:
+        for cache in self._oids.values():
+            cache.clear()
         arrays = self._arrays(self.collection.document, rows)
         built, rejected = [], []
         build = self._document
@@ -99,23 +86,20 @@ class Builder:
     def _arrays(self, shape: p.SubDocument, rows: list[Row]) -> Arrays:
         groups: Arrays = {}
         for children in p.children_of(shape):
-            keys = {tuple(row[i] for i in children.parent_key) for row in rows}
-            keys = [key for key in keys if None not in key]
+            keys = set(map(key_getter(children.parent_key), rows))
+            keys = [key for key in keys if not _has_null(key)]
             groups[id(children)] = self._group(children, self.fetch(children, keys)
                                                if keys else [])
         return groups
 
-    def _group(self, children: p.Children, rows: list[Row]) -> dict[tuple, Group]:
-        link = [children.query.selects.index(ref) for ref in children.query.link]
+    def _group(self, children: p.Children, rows: list[Row]) -> dict[Any, Group]:
+        link = key_getter([children.query.selects.index(ref) for ref in children.query.link])
         element = children.element
         nested = self._arrays(element, rows) if isinstance(element, p.SubDocument) else {}
         build = self._compiled_element(children)
-        for ordering in reversed(children.order):
-            rows = sorted(rows, key=lambda row, i=ordering.index, d=ordering.descending:
-                          _sort_key(row[i], d), reverse=ordering.descending)
-        groups: dict[tuple, Group] = defaultdict(lambda: Group([]))
+        groups: dict[Any, Group] = defaultdict(lambda: Group([]))
         for row in rows:
-            group = groups[tuple(row[i] for i in link)]
+            group = groups[link(row)]
             try:
                 group.elements.append(build(row, nested))
             except RowRejected as error:
@@ -196,15 +180,21 @@ class Builder:
             return build
         return lambda row, arrays: absent if row[present] is None else build(row, arrays)
 
-    @staticmethod
-    def _compile_id(field: p.DocumentId) -> Getter:
+    def _compile_id(self, field: p.DocumentId) -> Getter:
         absent = None if field.keep_null else OMIT
         if field.rule == "oid":
-            table, indexes = field.table, field.indexes
+            table, key = field.table, key_getter(field.indexes)
+            single = len(field.indexes) == 1
+            cache = self._oids.setdefault(table, {})
 
             def object_id(row: Row, arrays: Arrays) -> Any:
-                key = tuple(row[i] for i in indexes)
-                return absent if None in key else _cached_oid(table, key)
+                value = key(row)
+                found = cache.get(value)
+                if found is None:
+                    if _has_null(value):
+                        return absent
+                    found = cache[value] = oid(table, (value,) if single else value)
+                return found
 
             return object_id
 
@@ -219,11 +209,14 @@ def _compile_value(field: p.Value) -> Getter:
     index, conversion = field.index, convert.get(field.conversion)
     absent = None if field.keep_null else OMIT
     source, name = field.source, field.conversion
+    as_is = str if name == "string" else None  # values that need no conversion
 
     def value(row: Row, arrays: Arrays) -> Any:
         raw = row[index]
         if raw is None:
             return absent
+        if type(raw) is as_is:
+            return raw
         try:
             return conversion(raw)
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
@@ -236,10 +229,10 @@ def _compile_value(field: p.Value) -> Getter:
 
 
 def _compile_children(field: p.Children) -> Getter:
-    key_indexes, children_id = field.parent_key, id(field)
+    key, children_id = key_getter(field.parent_key), id(field)
 
     def array(row: Row, arrays: Arrays) -> list:
-        group = arrays[children_id].get(tuple(row[i] for i in key_indexes))
+        group = arrays[children_id].get(key(row))
         if group is None:
             return []
         if group.rejected is not None:
@@ -261,6 +254,15 @@ def _compile_template(field: p.Template) -> Getter:
                               "template") from None
 
     return template
+
+
+def key_getter(indexes: Sequence[int]) -> Callable[[Row], Any]:
+    """A row's values at `indexes`: a scalar for one index, a tuple for several."""
+    return itemgetter(*indexes)
+
+
+def _has_null(key: Any) -> bool:
+    return key is None or (type(key) is tuple and None in key)
 
 
 def _put(document: dict, path: tuple[str, ...], value: Any) -> None:

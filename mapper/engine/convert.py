@@ -120,12 +120,16 @@ def to_bool(value: Any) -> bool:
     raise ConversionFailed("not a boolean")
 
 
+_ZERO = dt.timedelta(0)
+
+
 @converter("datetime")
 def to_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
+        offset = value.utcoffset()
+        if offset is None:
             return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        return value if offset == _ZERO else value.astimezone(dt.UTC)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     raise ConversionFailed("not a date or timestamp")
@@ -195,17 +199,30 @@ def to_string(value: Any) -> str:
 
 
 def _json(value: Any, depth: int = 0) -> Any:
+    """Check a JSON value in place; copy only what BSON cannot take as it is (integers past
+    64 bits and decimals become Decimal128)."""
     if depth > MAX_JSON_DEPTH:
         raise ConversionFailed(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
-        for key in value:
+        changed = None
+        for key, item in value.items():
             if not isinstance(key, str) or "." in key or key.startswith("$") or "\0" in key:
                 raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
-        return {key: _json(item, depth + 1) for key, item in value.items()}
+            if isinstance(item, dict | list | int | decimal.Decimal):
+                converted = _json(item, depth + 1)
+                if converted is not item:
+                    changed = changed or dict(value)
+                    changed[key] = converted
+        return value if changed is None else changed
     if isinstance(value, list):
-        return [_json(item, depth + 1) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return to_int(value) if -(2**63) <= value < 2**63 else to_decimal128(value)
+        converted = [_json(item, depth + 1) if isinstance(item, dict | list | int |
+                                                          decimal.Decimal) else item
+                     for item in value]
+        return value if all(a is b for a, b in zip(converted, value, strict=True)) \
+            else converted
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and not -(2**63) <= value < 2**63:
+        return to_decimal128(value)
     if isinstance(value, decimal.Decimal):
         return to_decimal128(value)
     return value
@@ -254,6 +271,8 @@ def document_id(shape: DocumentId, row: Sequence[Any]) -> Any:
         return None
     if shape.rule == "oid":
         return oid(shape.table, values)
+    converted = [get(name)(value) for name, value in
+                 zip(shape.conversions or ("auto",) * len(values), values, strict=True)]
     if shape.rule == "key" and len(values) > 1:
-        return {c: to_auto(v) for c, v in zip(shape.columns, values, strict=True)}
-    return to_auto(values[0])
+        return dict(zip(shape.columns, converted, strict=True))
+    return converted[0]

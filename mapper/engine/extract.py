@@ -21,7 +21,8 @@ KEY_CHUNK = 10_000
 def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection whose reads all see one snapshot and can write nothing.
 
-    PostgreSQL: one REPEATABLE READ READ ONLY transaction. SQLite: one read transaction.
+    PostgreSQL: one REPEATABLE READ READ ONLY transaction, timestamps read in UTC. SQLite: one
+    read transaction.
     """
     options: dict = {}
     if engine.dialect.name == "postgresql":
@@ -30,6 +31,8 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.connect() as connection:
             connection = connection.execution_options(**options)
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
                 if engine.dialect.name == "sqlite":
                     connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
                 yield connection
@@ -112,16 +115,15 @@ class Extractor:
         except sa.exc.DBAPIError as error:
             raise SourceError(f"reading `{table}` failed: {self._explain(error)}") from None
 
-    def children(self, children: p.Children, keys: list[tuple]) -> list[sa.Row]:
-        """Child rows of the given parent keys: one statement per chunk of keys."""
+    def children(self, children: p.Children, keys: list) -> list[sa.Row]:
+        """Child rows of the given parent keys (values, or tuples for composite keys): one
+        statement per chunk of keys."""
         statement = self.statement(children.query)
-        single = len(children.query.link) == 1
         rows: list[sa.Row] = []
         try:
             for start in range(0, len(keys), KEY_CHUNK):
                 chunk = keys[start:start + KEY_CHUNK]
-                values = [key[0] for key in chunk] if single else chunk
-                rows.extend(self.connection.execute(statement, {KEYS: values}))
+                rows += self.connection.execute(statement, {KEYS: chunk}).all()
         except sa.exc.DBAPIError as error:
             raise SourceError(f"reading `{children.query.table}` for `"
                               f"{'.'.join(children.path)}` failed: {self._explain(error)}"

@@ -163,6 +163,7 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                               "failed batch was written: resume with --resume)") from None
         result.passed += len(rows)
         _batch(collection, built, sink, rejects, result)
+        del built  # the next batch is built without this one's documents alive
         last_key = _key(collection, rows[-1])
         if checkpoints is not None:
             result.seconds = time.perf_counter() - started
