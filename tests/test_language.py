@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import uuid
 from pathlib import Path
 
 import bson
@@ -12,6 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from mapper import pipeline
+from mapper.compile import Compiler
+from mapper.engine.build import Builder
+from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.preview import preview
 from mapper.ids import oid
 
@@ -184,3 +188,46 @@ def test_missing_path_file(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError):
         pipeline.read([tmp_path / "nope.yaml"])
+
+
+def test_generated_builder_matches_the_closure_builder(documents, tmp_path: Path) -> None:
+    """The generated fast path and the per-field closures build the same documents."""
+    path = tmp_path / "shops.yaml"
+    path.write_text(MAPPING)
+    mappings = pipeline.read([path])
+    engine = pipeline.connect(documents["url"])
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    for collection in plan.collections:
+        with snapshot(engine) as connection:
+            extractor = Extractor(connection, Compiler(catalog))
+            rows = next(extractor.batches(collection.query, 100, collection.table))
+            built = [Builder(collection, extractor.children, generated).build_batch(rows)
+                     for generated in (True, False)]
+        assert built[0].documents == built[1].documents
+        assert built[0].documents
+
+
+def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), "
+                                   "(2, 'x'), (3, '7')")
+    path = tmp_path / "t.yaml"
+    path.write_text("version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
+                    "      u: {column: n, type: uuid}\n")
+    mappings = pipeline.read([path])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    collection = plan.collection("t")
+    with snapshot(engine) as connection:
+        extractor = Extractor(connection, Compiler(catalog))
+        rows = next(extractor.batches(collection.query, 100, "t"))
+        built = Builder(collection, extractor.children).build_batch(rows)
+    assert [row[0] for row, _ in built.rejected] == [2, 3]
+    assert [document["u"] for _, document in built.documents] == [
+        uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")]
+    assert all("cannot convert `t.n` to uuid" in error.reason for _, error in built.rejected)

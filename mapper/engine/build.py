@@ -17,6 +17,7 @@ from typing import Any
 from mapper import plan as p
 from mapper.computed import render
 from mapper.engine import convert
+from mapper.engine.codegen import generate
 from mapper.ids import oid
 
 Row = Sequence[Any]
@@ -60,9 +61,11 @@ OMIT = _Omit()
 class Builder:
     """Builds the documents of one collection plan, batch by batch."""
 
-    def __init__(self, collection: p.CollectionPlan, fetch: Fetch):
+    def __init__(self, collection: p.CollectionPlan, fetch: Fetch, generated: bool = True):
+        """`generated=False` keeps to the per-field closures (the generated code's reference)."""
         self.collection = collection
         self.fetch = fetch
+        self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
         self._document = self._compile_document(collection.document)
@@ -155,7 +158,11 @@ class Builder:
                     _put(document, path, value)
             return document
 
-        return build_flat if flat else build_nested
+        if not flat:
+            return build_nested
+        if not self.generated:
+            return build_flat
+        return generate(shape, [getter for _, getter in fields], build_flat, self._oids, OMIT)
 
     def _compile(self, field: p.Shape) -> Getter:
         if isinstance(field, p.Value):

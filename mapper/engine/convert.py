@@ -121,15 +121,21 @@ def to_bool(value: Any) -> bool:
 
 
 _ZERO = dt.timedelta(0)
+_UTC_ZONES: set[dt.tzinfo] = {dt.UTC}  # fixed zones seen with a zero offset
 
 
 @converter("datetime")
 def to_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        offset = value.utcoffset()
-        if offset is None:
+        zone = value.tzinfo
+        if zone in _UTC_ZONES:
+            return value
+        if zone is None:
             return value.replace(tzinfo=dt.UTC)
-        return value if offset == _ZERO else value.astimezone(dt.UTC)
+        if zone.utcoffset(None) == _ZERO:
+            _UTC_ZONES.add(zone)
+            return value
+        return value.astimezone(dt.UTC)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     raise ConversionFailed("not a date or timestamp")
