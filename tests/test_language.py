@@ -213,8 +213,8 @@ def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> Non
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT)")
-        connection.exec_driver_sql("INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), "
-                                   "(2, 'x'), (3, '7')")
+        connection.exec_driver_sql(
+            "INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), (2, 'x'), (3, '7')")
     path = tmp_path / "t.yaml"
     path.write_text("version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
                     "      u: {column: n, type: uuid}\n")
