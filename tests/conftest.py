@@ -11,6 +11,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pymongo
 import pytest
@@ -20,6 +21,11 @@ import testbed
 from mapper.config import sqlalchemy_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
+
+# Subprocesses (`python -m mapper ...`) import this checkout's package, whatever is installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def _unavailable(reason: str) -> None:

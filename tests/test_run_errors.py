@@ -128,3 +128,28 @@ def test_passwords_never_printed(postgres_server: str, tmp_path) -> None:
         result = mapper(*args, cwd=tmp_path)
         assert result.returncode in (2, 3), result.stdout + result.stderr
         assert PASSWORD_CANARY not in result.stdout + result.stderr
+
+
+def test_duplicate_ids_are_rejected_not_overwritten(tmp_path, mongo_url, mongo_db) -> None:
+    """Two rows mapping to one `_id` (a non-unique `_id: {column}`): the second is rejected
+    with its key, in the same batch or in a later one."""
+    url = f"sqlite:///{tmp_path / 'dups.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
+        connection.exec_driver_sql("INSERT INTO people VALUES (1, 'a@x'), (2, 'b@x'), "
+                                   "(3, 'a@x'), (4, 'c@x'), (5, 'b@x')")
+    engine.dispose()
+    path = tmp_path / "people.yaml"
+    path.write_text("version: 1\ncollections:\n  people:\n    table: people\n"
+                    "    _id: {column: email}\n    columns: [id]\n")
+    for batch_size in ("1", "100"):
+        mongo_db.people.drop()
+        (tmp_path / "mapper-rejects.jsonl").unlink(missing_ok=True)
+        result = mapper("run", str(path), "--source", url, "--target", mongo_url,
+                        "--batch-size", batch_size, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        rejects = read_rejects(tmp_path / "mapper-rejects.jsonl")
+        assert sorted(r["key"] for r in rejects) == ["3", "5"], batch_size
+        assert mongo_db.people.count_documents({}) == 3
+        assert {d["id"] for d in mongo_db.people.find()} == {1, 2, 4}

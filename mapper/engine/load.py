@@ -127,7 +127,9 @@ class FileSink:
 
 
 class MongoSink:
-    """Unordered bulk replace-upserts by `_id`; transient failures are re-sent (idempotent)."""
+    """Unordered bulk writes by `_id`: inserts into a collection that was empty when the run
+    opened it, otherwise only what is new or changed; transient failures are re-sent
+    idempotently (as replace-upserts)."""
 
     def __init__(self, uri: str, default_database: str | None = None):
         self.uri = uri
@@ -138,6 +140,7 @@ class MongoSink:
         self.database_name = parsed.get("database") or default_database
         self.client = pymongo.MongoClient(uri, uuidRepresentation="standard", tz_aware=True,
                                           serverSelectionTimeoutMS=10_000)
+        self._empty: set[str] = set()
 
     def _collection(self, collection: p.CollectionPlan):
         name = collection.database or self.database_name
@@ -169,6 +172,8 @@ class MongoSink:
         target = self._collection(collection)
         if drop or collection.write == "rebuild":
             self._retry(target.drop, collection)
+        if self._retry(lambda: target.find_one({}, {"_id": 1}), collection) is None:
+            self._empty.add(collection.name)
         if collection.validator:
             validator = json_schema(collection)
             database = target.database
@@ -192,8 +197,10 @@ class MongoSink:
 
         The documents already stored are fetched by `_id` (one query) and compared byte for
         byte, so a re-run writes only changes and counts inserted / updated / unchanged
-        exactly. An insert whose outcome is unknown (network error) is re-sent as a
-        replace-upsert, which is idempotent.
+        exactly; into a collection that was empty at the start nothing needs fetching, and an
+        `_id` written twice in the run is refused by the server as a duplicate. An insert
+        whose outcome is unknown (network error) is re-sent as a replace-upsert, which is
+        idempotent.
         """
         unique: dict[bytes, Encoded] = {}
         for item in chunk:
@@ -203,7 +210,8 @@ class MongoSink:
                                             f"(key `{key_text(unique[key].key)}`) has it"))
             else:
                 unique[key] = item
-        stored = self._stored(collection, target, [item.id for item in unique.values()])
+        stored = {} if collection.name in self._empty else \
+            self._stored(collection, target, [item.id for item in unique.values()])
         new = [item for key, item in unique.items() if key not in stored]
         changed = [item for key, item in unique.items()
                    if key in stored and stored[key] != item.data]
