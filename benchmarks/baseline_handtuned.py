@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bson
 
-from benchmarks.common import OidCache, connect, oid
+from benchmarks.common import Baseline, OidCache, oid
 
 ROOT = """
 SELECT t.id, t.title, t.description, t.status, t.priority, t.due_date, t.estimate_hours,
@@ -54,16 +54,8 @@ def _grouped(cursor, sql: str, keys: list[str], make) -> dict:
     return groups
 
 
-class HandTuned:
-    scope = "full"
-
-    def __init__(self, job: dict):
-        self.job = job
-        self.statements = 0
-        self.batches = 0
-
-    def setup(self) -> None:
-        self.connection = connect(self.job["url"], fast_types=True)
+class HandTuned(Baseline):
+    fast_types = True
 
     def run(self, wanted: set, kept: dict) -> int:
         size = self.job["batch_size"]

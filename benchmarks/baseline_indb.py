@@ -13,7 +13,7 @@ import datetime as dt
 import bson
 from bson import Decimal128, ObjectId
 
-from benchmarks.common import UTC, connect
+from benchmarks.common import UTC, Baseline
 
 
 def _oid(table: str, column: str) -> str:
@@ -103,16 +103,9 @@ def restore(document: dict) -> dict:
     return document
 
 
-class InDatabase:
-    scope = "full"
-
-    def __init__(self, job: dict):
-        self.job = job
-        self.statements = 0
-        self.batches = 0
-
+class InDatabase(Baseline):
     def setup(self) -> None:
-        self.connection = connect(self.job["url"])
+        super().setup()
         with self.connection.cursor() as cursor:
             # json_build_object renders timestamptz in the session's zone: make it UTC.
             cursor.execute("SET TIME ZONE 'UTC'")

@@ -12,7 +12,7 @@ import bson
 from bson import Decimal128
 
 from benchmarks.baseline_handtuned import ASSIGNEES, COMMENTS, LABELS
-from benchmarks.common import connect, date_to_datetime, oid
+from benchmarks.common import Baseline, date_to_datetime, oid
 
 ROOT = """
 SELECT t.id, t.title, t.description, t.status, t.priority, t.due_date, t.estimate_hours,
@@ -38,16 +38,8 @@ TASK_LABELS, TASK_ASSIGNEES, TASK_COMMENTS = (_per_task(LABELS), _per_task(ASSIG
                                               _per_task(COMMENTS))
 
 
-class NPlusOne:
+class NPlusOne(Baseline):
     scope = "sample"
-
-    def __init__(self, job: dict):
-        self.job = job
-        self.statements = 0
-        self.batches = 0
-
-    def setup(self) -> None:
-        self.connection = connect(self.job["url"])
 
     def run(self, wanted: set, kept: dict) -> int:
         cursor = self.connection.cursor()

@@ -61,3 +61,18 @@ class OidCache(dict):
 
 def date_to_datetime(value: dt.date) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+class Baseline:
+    """What every hand-written baseline has: its job, a snapshot connection, counters."""
+
+    scope = "full"
+    fast_types = False
+
+    def __init__(self, job: dict):
+        self.job = job
+        self.statements = 0
+        self.batches = 0
+
+    def setup(self) -> None:
+        self.connection = connect(self.job["url"], fast_types=self.fast_types)
