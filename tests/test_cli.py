@@ -1,0 +1,71 @@
+"""The commands as a user runs them: help, preview, .env settings, indexes, --drop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bson import json_util
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mapper(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_help_lists_every_command() -> None:
+    result = mapper("--help")
+    assert result.returncode == 0
+    for command in ("demo", "lint", "plan", "preview", "run", "validate"):
+        assert command in result.stdout
+    for command in ("lint", "plan", "preview", "run", "validate"):
+        assert mapper(command, "--help").returncode == 0
+
+
+def test_preview_prints_documents_and_writes_nothing(demo_sqlite: str, tmp_path: Path) -> None:
+    result = mapper("preview", str(ROOT / "mappings" / "tasks.yaml"), "--source", demo_sqlite,
+                    "-n", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.split("// tasks\n")[1:]
+    assert len(blocks) == 2
+    document = json_util.loads(blocks[0])
+    assert {"_id", "title", "project", "labels", "comments", "comment_count"} <= set(document)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_settings_come_from_a_dotenv_file(demo_sqlite: str, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"MAPPER_SOURCE_URL={demo_sqlite}\n"
+                                   f"MAPPER_TARGET_URL=file:{tmp_path / 'from-env'}\n")
+    result = mapper("run", str(ROOT / "mappings" / "users.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len((tmp_path / "from-env" / "users.jsonl").read_text().splitlines()) == 200
+    assert "demo source" not in result.stdout
+
+
+def test_indexes_are_created_and_drop_rebuilds(demo_sqlite: str, mongo_url: str, mongo_db,
+                                               tmp_path: Path) -> None:
+    mapping = str(ROOT / "mappings" / "organizations.yaml")
+    mongo_db.organizations.insert_one({"_id": "stale", "name": "not from the source"})
+    first = mapper("run", mapping, "--source", demo_sqlite, "--target", mongo_url, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert mongo_db.organizations.count_documents({}) == 11
+    indexes = mongo_db.organizations.index_information()
+    assert any(info["key"] == [("slug", 1)] and info.get("unique") for info in indexes.values())
+    dropped = mapper("run", mapping, "--source", demo_sqlite, "--target", mongo_url, "--drop",
+                     cwd=tmp_path)
+    assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+    assert mongo_db.organizations.count_documents({}) == 10
+    assert mongo_db.organizations.find_one({"_id": "stale"}) is None
+
+
+def test_lint_json_lists_positions(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\ncollections:\n  x:\n    tabel: x\n")
+    result = mapper("lint", "--offline", "--format", "json", str(path))
+    assert result.returncode == 2
+    problems = json.loads(result.stdout)
+    assert problems and all({"file", "line", "column", "message"} <= set(p) for p in problems)
