@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -10,8 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from mapper.errors import SourceError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
+EXIT_DATA, EXIT_USAGE, EXIT_FAULT = 1, 2, 3
 
 
 @dataclass(frozen=True, order=True)
@@ -61,9 +61,3 @@ class SourceError(MapperError):
 
 class TargetError(MapperError):
     """The target failed (connection, server error) after retries."""
-
-
-class ConversionError(MapperError):
-    """A source value cannot become a BSON value under the mapping's policy."""
-
-    exit_code = EXIT_DATA

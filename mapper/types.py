@@ -41,5 +41,3 @@ ACCEPTS: dict[str, set[str]] = {
     "objectid": {"text", "binary", "other"},
     "binary": {"binary", "uuid", "text", "other"},
 }
-
-EXPLICIT_TYPES = tuple(ACCEPTS)

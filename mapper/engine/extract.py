@@ -27,6 +27,7 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
     options: dict = {}
     if engine.dialect.name == "postgresql":
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    log.debug("opening the source snapshot (%s)", options or "one read transaction")
     try:
         with engine.connect() as connection:
             connection = connection.execution_options(**options)
