@@ -7,7 +7,11 @@ enforce validators).
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
+
+import bson
 
 from mapper import plan as p
 
@@ -76,3 +80,36 @@ def _field(field: p.Shape) -> dict[str, Any]:
     if isinstance(field, p.Constant):
         return {}
     raise TypeError(f"unknown shape {field!r}")
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "int": (int,), "long": (bson.Int64, int), "double": (float,),
+    "decimal": (bson.Decimal128,), "bool": (bool,), "date": (dt.datetime,),
+    "binData": (uuid.UUID, bytes), "objectId": (bson.ObjectId,), "object": (dict,),
+    "array": (list,), "null": (type(None),)}
+
+
+def violations(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
+    """Where a decoded document breaks a generated `$jsonSchema` (the subset emitted above),
+    checked here so that servers which do not enforce validators are covered too."""
+    names = schema.get("bsonType")
+    if names is not None:
+        names = [names] if isinstance(names, str) else names
+        allowed = tuple(kind for name in names for kind in _PYTHON_TYPES[name])
+        if not isinstance(value, allowed) or (isinstance(value, bool) and "bool" not in names):
+            return [f"{path or '/'}: {type(value).__name__} is not {' or '.join(names)}"]
+    found: list[str] = []
+    if isinstance(value, dict) and "properties" in schema:
+        found += [f"{path}/{name}: missing" for name in schema.get("required", [])
+                  if name not in value]
+        for name, item in value.items():
+            if name in schema["properties"]:
+                found += violations(schema["properties"][name], item, f"{path}/{name}")
+            elif schema.get("additionalProperties") is False:
+                found.append(f"{path}/{name}: not allowed")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            found += violations(schema["items"], item, f"{path}/{index}")
+        if len(value) > schema.get("maxItems", len(value)):
+            found.append(f"{path}: more than {schema['maxItems']} elements")
+    return found

@@ -41,6 +41,7 @@ from mapper.validate.values import (
     show,
     type_ok,
 )
+from mapper.validator import json_schema, violations
 
 MAX_DIFFERENCES = 1000
 DIFFERENCES_PER_DOCUMENT = 20
@@ -143,6 +144,7 @@ class _Checker:
         refs = [(path, shape) for path, shape in leaves(collection.document)
                 if isinstance(shape, p.DocumentId) and path != ("_id",)
                 and shape.rule == "oid" and shape.table in self.referable]
+        schema = json_schema(collection)["$jsonSchema"] if collection.validator else None
         chosen = None if sample is None else set(
             self.rng.sample(list(expected), min(sample, len(expected))))
         seen, present_ids, kept = set(), set(), {}
@@ -154,6 +156,8 @@ class _Checker:
             entry = expected.get(form) if root is not None else None
             key = r.key(collection, entry[0]) if entry else ""
             self._types(result, typed, document, ident, key)
+            if schema is not None:
+                self._schema(result, schema, document, ident, key)
             for path, shape in refs:
                 for where, value in at(document, path):
                     self.pending.append((result, ident, key, where,
@@ -254,6 +258,14 @@ class _Checker:
                     self.add(result, "types", ident, key, where, shape.conversion,
                              f"{bson_type(value)} {show(value)}",
                              f"the {shape.conversion} conversion promises another BSON type")
+
+    def _schema(self, result, schema: dict, document: dict, ident: str, key: str) -> None:
+        """The generated `$jsonSchema` validator, checked here (FerretDB does not)."""
+        result.checks["schema"].checked += 1
+        for number, problem in enumerate(violations(schema, document)[:5]):
+            where, _, what = problem.partition(": ")
+            self.add(result, "schema", ident, key, where.strip("/").replace("/", "."),
+                     message=f"breaks the collection's validator: {what}", count=number == 0)
 
     def references(self) -> None:
         """Every referenced `_id` exists in its collection (run after all are read)."""

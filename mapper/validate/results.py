@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-CHECKS = ("counts", "arrays", "references", "denormalized", "types", "equality")
+CHECKS = ("counts", "arrays", "references", "denormalized", "types", "schema", "equality")
 
 
 @dataclass
