@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from mapper import plan as p
 from mapper.catalog import Catalog, Column
@@ -56,13 +57,21 @@ class Compiler:
         if query.filter is not None:
             statement = statement.where(self._filter(query.filter, aliases))
         if query.link:
-            link = [aliases[ref.alias].c[ref.column] for ref in query.link]
-            target = link[0] if len(link) == 1 else sa.tuple_(*link)
-            statement = statement.where(target.in_(sa.bindparam(KEYS, expanding=True)))
+            statement = statement.where(self._link(query, aliases))
         if query.order:
             statement = statement.order_by(*(self._order(query, ordering, columns)
                                              for ordering in query.order))
         return statement
+
+    def _link(self, query: p.Query, aliases: dict) -> sa.ColumnElement:
+        """`link IN (:keys)`; in PostgreSQL one array parameter, `link = ANY(:keys)`."""
+        link = [aliases[ref.alias].c[ref.column] for ref in query.link]
+        if len(link) > 1:
+            return sa.tuple_(*link).in_(sa.bindparam(KEYS, expanding=True))
+        if self.catalog.dialect == "postgresql":
+            keys = sa.cast(sa.bindparam(KEYS), postgresql.ARRAY(link[0].type))
+            return link[0] == sa.any_(keys)
+        return link[0].in_(sa.bindparam(KEYS, expanding=True))
 
     def _order(self, query: p.Query, ordering: p.Ordering, columns: list) -> sa.ColumnElement:
         """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
