@@ -646,11 +646,19 @@ def main(argv: Sequence[str] | None = None) -> int:
           "statements executed through SQLAlchemy (mapper) or the driver (baselines) / "
           "root batches.")
     for entry in result["scales"]:
+        mongo = entry["variants"].get("mapper-mongo", {})
+        if "validate_seconds" in mongo:
+            sample, full = mongo["validate_seconds"], mongo["validate_full_seconds"]
+            print(f"\nscale {entry['scale']:g}: validate took {sample:.2f}s "
+                  f"({sample / mongo['seconds']:.2f}× the run into the MongoDB-wire server), "
+                  f"validate --full {full:.2f}s ({full / mongo['seconds']:.2f}×) "
+                  f"({'all matched' if mongo['validate_ok'] else 'DIFFERENCES FOUND'})")
+    for entry in result["scales"]:
         if "profile" in entry:
             print(f"\nscale {entry['scale']:g}: " + profile_text(entry["profile"]))
     print(f"\nresults: {path}" + (f"\nplot: {result['plot']}" if result.get("plot") else ""))
     bad = [f"{e['scale']:g}/{n}" for e in result["scales"] for n, v in e["variants"].items()
-           if "error" in v or not v["sample_check"]["ok"]]
+           if "error" in v or not v["sample_check"]["ok"] or v.get("validate_ok") is False]
     if bad:
         print(f"FAILED or MISMATCHED: {', '.join(bad)}", file=sys.stderr)
         return 1

@@ -114,6 +114,22 @@ class MapperMongo(Mapper):
     def options(self) -> RunOptions:
         return RunOptions(batch_size=self.job["batch_size"], drop=True, decimal_as="string")
 
+    def after(self) -> dict:
+        """`mapper validate` (default sample, then `--full`) of what the run wrote, timed: the
+        issue asks for at most 2× the run."""
+        import time
+
+        from mapper.validate import validate
+
+        timings, ok = {}, True
+        for name, sample in (("validate_seconds", 200), ("validate_full_seconds", None)):
+            started = time.perf_counter()
+            report = validate(self.plan, self.engine, self.catalog, self.job["mongo_uri"],
+                              sample=sample, decimal_as="string")
+            timings[name] = time.perf_counter() - started
+            ok = ok and report.ok
+        return {**timings, "validate_ok": ok}
+
     def read_back(self, wanted: set) -> dict:
         import pymongo
         from bson.raw_bson import RawBSONDocument

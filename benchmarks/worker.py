@@ -67,6 +67,7 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
     peak = _rss_mb()
     if profiler:
         profiler.dump_stats(profile)
+    extra = getattr(variant, "after", dict)()
     read_back = getattr(variant, "read_back", lambda _wanted: None)(wanted)
     if read_back is not None:
         kept = read_back
@@ -81,6 +82,7 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
         "statements": variant.statements, "batches": variant.batches,
         "profiled": bool(profile),
         "samples": {str(key): data.hex() for key, data in kept.items()},
+        **extra,
     }
 
 

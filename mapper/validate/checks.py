@@ -45,7 +45,6 @@ from mapper.validator import json_schema, violations
 
 MAX_DIFFERENCES = 1000
 DIFFERENCES_PER_DOCUMENT = 20
-ID_CHUNK = 500
 
 
 def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
@@ -171,7 +170,7 @@ class _Checker:
                 self.add(result, "counts", ident, key, message="duplicate document")
             else:
                 seen.add(form)
-                if chosen is not None and form in chosen:
+                if chosen is None or form in chosen:
                     kept[form] = document
                 self._row(result, entry[0], document, ident, key, tops, arrays)
         self.ids[collection.name] = present_ids
@@ -185,7 +184,7 @@ class _Checker:
             if form not in seen:
                 self.add(result, "counts", _ident(value), r.key(collection, row),
                          message="no document for this source row")
-        self._equality(result, collection, target, expected, seen, chosen, kept)
+        self._equality(result, collection, expected, chosen, kept)
 
     def _row(self, result, row, document, ident, key, tops, arrays) -> None:
         """Copied values and reference ids at the top level, then every array of the row."""
@@ -334,9 +333,9 @@ class _Checker:
 
     # --- deep equality -------------------------------------------------------------------
 
-    def _equality(self, result, collection, target, expected, seen, chosen, kept) -> None:
+    def _equality(self, result, collection, expected, chosen, kept) -> None:
         """Sampled documents (`chosen`, read during the scan) or all, against preview's."""
-        forms = [form for form in expected if form in (seen if chosen is None else kept)]
+        forms = [form for form in expected if form in kept]
         if not forms:
             return
         query, rows = collection.query, [expected[form][0] for form in forms]
@@ -346,29 +345,24 @@ class _Checker:
         built = {canon(document.get("_id")): document
                  for _, document in preview(one, self.engine, self.catalog, len(rows))}
         tally = result.checks["equality"]
-        for start in range(0, len(forms), ID_CHUNK):
-            chunk = forms[start:start + ID_CHUNK]
-            actual = kept if chosen is not None else {
-                canon(d["_id"]): d
-                for d in target.find({"_id": {"$in": [expected[f][1] for f in chunk]}})}
-            for form in chunk:
-                row, value = expected[form]
-                ident, key = _ident(value), r.key(collection, row)
-                tally.checked += 1
-                if form not in built:
-                    self.add(result, "equality", ident, key, message="the source row builds "
-                             "no document (the run rejects it)")
-                    continue
-                differences = list(diff(built[form], actual.get(form, MISSING)))
-                for number, (path, want, have) in enumerate(differences):
-                    if number == DIFFERENCES_PER_DOCUMENT:
-                        rest = len(differences) - number
-                        self.add(result, "equality", ident, key, message=f"… and {rest} "
-                                 "more differences in this document", count=False)
-                        self.report.total_differences += rest - 1
-                        break
-                    self.add(result, "equality", ident, key, path, show(want), show(have),
-                             "differs from the document the source gives", count=number == 0)
+        for form in forms:
+            row, value = expected[form]
+            ident, key = _ident(value), r.key(collection, row)
+            tally.checked += 1
+            if form not in built:
+                self.add(result, "equality", ident, key, message="the source row builds "
+                         "no document (the run rejects it)")
+                continue
+            differences = list(diff(built[form], kept.get(form, MISSING)))
+            for number, (path, want, have) in enumerate(differences):
+                if number == DIFFERENCES_PER_DOCUMENT:
+                    rest = len(differences) - number
+                    self.add(result, "equality", ident, key, message=f"… and {rest} "
+                             "more differences in this document", count=False)
+                    self.report.total_differences += rest - 1
+                    break
+                self.add(result, "equality", ident, key, path, show(want), show(have),
+                         "differs from the document the source gives", count=number == 0)
 
 
 def _lengths(lengths: Counter) -> str:
