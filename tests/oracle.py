@@ -99,6 +99,11 @@ def _json(value: Any) -> Any:
     raise TypeError(f"unexpected JSON value {value!r}")
 
 
+def in_order(pairs: list[tuple[tuple, Any]]) -> list:
+    """The elements of (sort key, element) pairs, by their sort keys."""
+    return [element for _, element in sorted(pairs, key=lambda pair: pair[0])]
+
+
 def put(target: dict, name: str, value: Any, convert=None) -> None:
     """Set `name` unless the value is NULL (NULL → the field is omitted)."""
     if value is not None:
@@ -206,7 +211,7 @@ class Oracle:
             put(element, "name", label.name)
             put(element, "color", label.color)
             labels.append(((code_points(label.name), key(label.id)), element))
-        doc["labels"] = [element for _, element in sorted(labels, key=lambda p: p[0])]
+        doc["labels"] = in_order(labels)
 
         assignees = []
         for user_id, assigned_at in self.all(
@@ -219,7 +224,7 @@ class Oracle:
             put(element, "email", user.email)
             put(element, "assigned_at", assigned_at, timestamp)
             assignees.append(((instant(assigned_at), key(user.id)), element))
-        doc["assignees"] = [element for _, element in sorted(assignees, key=lambda p: p[0])]
+        doc["assignees"] = in_order(assignees)
 
         comments = []
         for c in self.all("SELECT id, user_id, body, created_at, edited_at FROM comments "
@@ -234,7 +239,7 @@ class Oracle:
                 element["author"] = {"_id": oid("users", [key(author.id)])}
                 put(element["author"], "full_name", author.full_name)
             comments.append(((instant(c.created_at), key(c.id)), element))
-        doc["comments"] = [element for _, element in sorted(comments, key=lambda p: p[0])]
+        doc["comments"] = in_order(comments)
 
         doc["comment_count"] = integer(self.scalar(
             f"SELECT COUNT(*) FROM comments WHERE {self._where_id('task_id')}", id=task_id))
@@ -263,7 +268,7 @@ class Oracle:
                 put(element, "role", m.role)
                 put(element, "joined_at", m.joined_at, timestamp)
                 members.append(((instant(m.joined_at), key(m.user_id)), element))
-            doc["members"] = [element for _, element in sorted(members, key=lambda p: p[0])]
+            doc["members"] = in_order(members)
 
             labels = []
             for label in self.all("SELECT id, name, color FROM labels "
@@ -272,14 +277,14 @@ class Oracle:
                 put(element, "name", label.name)
                 put(element, "color", label.color)
                 labels.append(((code_points(label.name), key(label.id)), element))
-            doc["labels"] = [element for _, element in sorted(labels, key=lambda p: p[0])]
+            doc["labels"] = in_order(labels)
 
             projects = []
             for p in self.all("SELECT id, created_at FROM projects "
                               f"WHERE {self._where_id('org_id')}", id=org_id):
                 projects.append(((instant(p.created_at), key(p.id)),
                                  oid("projects", [key(p.id)])))
-            doc["project_ids"] = [ref for _, ref in sorted(projects, key=lambda p: p[0])]
+            doc["project_ids"] = in_order(projects)
             documents.append(doc)
         return documents
 
@@ -303,7 +308,7 @@ class Oracle:
                 put(element, "role", m.role)
                 memberships.append(((code_points(organization.name), key(organization.id)),
                                     element))
-            doc["memberships"] = [e for _, e in sorted(memberships, key=lambda p: p[0])]
+            doc["memberships"] = in_order(memberships)
             documents.append(doc)
         return documents
 
