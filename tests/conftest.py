@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,13 @@ def pg_url(postgres_server: str) -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL database (dropped after the test)."""
     with fresh_postgres_database(postgres_server) as url:
         yield url
+
+
+def sqlite_database(path: Path, script: str) -> str:
+    """A SQLite database at `path` made by an SQL script; its SQLAlchemy URL."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.executescript(script)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bson
 import pytest
-import sqlalchemy as sa
+from conftest import sqlite_database
 
 from mapper import pipeline
 from mapper.compile import Compiler
@@ -85,12 +85,7 @@ collections:
 @pytest.fixture(scope="module")
 def documents(tmp_path_factory) -> dict[str, list[dict]]:
     folder = tmp_path_factory.mktemp("language")
-    url = f"sqlite:///{folder / 'shop.db'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                connection.exec_driver_sql(statement)
+    url = sqlite_database(folder / "shop.db", SCHEMA)
     (folder / "shop.yaml").write_text(MAPPING)
     mappings = pipeline.read([folder / "shop.yaml"])
     engine = pipeline.connect(url)
@@ -209,12 +204,10 @@ def test_generated_builder_matches_the_closure_builder(documents, tmp_path: Path
 
 
 def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bad.db'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT)")
-        connection.exec_driver_sql(
-            "INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), (2, 'x'), (3, '7')")
+    url = sqlite_database(tmp_path / "bad.db", """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT);
+        INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), (2, 'x'), (3, '7');
+        """)
     path = tmp_path / "t.yaml"
     path.write_text("version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
                     "      u: {column: n, type: uuid}\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import sqlite_database
 
 from mapper.lint import lint
 
@@ -30,14 +31,7 @@ CREATE TABLE notes (body TEXT);
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('lint') / 'source.db'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                connection.exec_driver_sql(statement)
-    engine.dispose()
-    return url
+    return sqlite_database(tmp_path_factory.mktemp("lint") / "source.db", SCHEMA)
 
 
 def mapping(body: str) -> str:
