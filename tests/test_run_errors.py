@@ -153,3 +153,15 @@ def test_duplicate_ids_are_rejected_not_overwritten(tmp_path, mongo_url, mongo_d
         assert sorted(r["key"] for r in rejects) == ["3", "5"], batch_size
         assert mongo_db.people.count_documents({}) == 3
         assert {d["id"] for d in mongo_db.people.find()} == {1, 2, 4}
+
+
+@pytest.mark.parametrize("option", ["--rejects", "--state"])
+def test_unwritable_reject_or_checkpoint_file_stops_before_any_row(source, tmp_path, option,
+                                                                    mongo_url, mongo_db):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = mapper("run", str(write_mapping(tmp_path)), "--source", source, "--target",
+                    mongo_url, option, str(blocker / "file.json"), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot write the" in result.stderr and "Traceback" not in result.stderr
+    assert mongo_db.list_collection_names() == []

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+from mapper.errors import UsageError
 from mapper.ids import key_text
 
 
@@ -22,9 +23,13 @@ class RejectFile:
 
     def check_writable(self) -> None:
         """Fail before any row is handled if the reject file cannot be written."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8"):
-            pass
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as error:
+            raise UsageError(f"cannot write the reject file {self.path}: "
+                             f"{error.strerror or error}") from None
         if self.path.stat().st_size == 0:
             self.path.unlink()
 

@@ -37,7 +37,11 @@ class Checkpoints:
 
     def check_writable(self) -> None:
         """Fail before any row is handled if checkpoints cannot be written."""
-        self._write()
+        try:
+            self._write()
+        except OSError as error:
+            raise UsageError(f"cannot write the checkpoint file {self.path}: "
+                             f"{error.strerror or error}") from None
 
     def load(self) -> None:
         """Read the checkpoint to resume from; refuse one made for another plan or target."""
