@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mapper import __version__, config
-from mapper.errors import EXIT_DATA, EXIT_USAGE, MapperError, Problem, SpecError, UsageError
+from mapper.errors import (
+    EXIT_DATA,
+    EXIT_FAULT,
+    EXIT_USAGE,
+    MapperError,
+    Problem,
+    SpecError,
+    UsageError,
+)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -173,7 +181,6 @@ class _progress:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mapper.errors import EXIT_FAULT
     from mapper.validate import render, validate
 
     if args.sample < 0:
@@ -331,6 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mapper {args.command}: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        if args.traceback:
+            raise
+        print(f"mapper {args.command}: {error}", file=sys.stderr)
+        return EXIT_FAULT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
