@@ -39,6 +39,7 @@ from mapper.plan import DocumentId
 Converter = Callable[[Any], Any]
 _DECIMAL128 = create_decimal128_context()
 MAX_JSON_DEPTH = 100
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class ConversionFailed(ValueError):
@@ -212,26 +213,36 @@ def _json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         changed = None
         for key, item in value.items():
-            if not isinstance(key, str) or "." in key or key.startswith("$") or "\0" in key:
+            if type(key) is not str or "." in key or key[:1] == "$" or "\0" in key:
                 raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
-            if isinstance(item, dict | list | int | decimal.Decimal):
-                converted = _json(item, depth + 1)
-                if converted is not item:
-                    changed = changed or dict(value)
-                    changed[key] = converted
+            converted = _json_item(item, depth)
+            if converted is not item:
+                changed = changed or dict(value)
+                changed[key] = converted
         return value if changed is None else changed
     if isinstance(value, list):
-        converted = [_json(item, depth + 1) if isinstance(item, dict | list | int |
-                                                          decimal.Decimal) else item
-                     for item in value]
-        return value if all(a is b for a, b in zip(converted, value, strict=True)) \
-            else converted
-    if isinstance(value, int) and not isinstance(value, bool) \
-            and not -(2**63) <= value < 2**63:
-        return to_decimal128(value)
-    if isinstance(value, decimal.Decimal):
-        return to_decimal128(value)
-    return value
+        copied = None
+        for index, item in enumerate(value):
+            converted = _json_item(item, depth)
+            if converted is not item:
+                copied = copied or list(value)
+                copied[index] = converted
+        return value if copied is None else copied
+    return _json_item(value, depth - 1)
+
+
+def _json_item(item: Any, depth: int) -> Any:
+    """An element of a JSON container: containers are checked, big numbers converted."""
+    kind = type(item)
+    if kind is dict or kind is list or isinstance(item, dict | list):
+        return _json(item, depth + 1)
+    if kind is int or kind is float or kind is str or item is None or kind is bool:
+        return to_decimal128(item) if kind is int and not INT64_MIN <= item <= INT64_MAX \
+            else item
+    if isinstance(item, decimal.Decimal) or (isinstance(item, int)
+                                             and not INT64_MIN <= item <= INT64_MAX):
+        return to_decimal128(item)
+    return item
 
 
 @converter("json")
