@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pymongo
 import pytest
+from hypothesis import settings
 import sqlalchemy as sa
 
 import testbed
 from mapper.config import sqlalchemy_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property tests judge results, not speed: a busy machine must not fail them on time.
+settings.register_profile("mapper", deadline=None)
+settings.load_profile("mapper")
 ROOT = Path(__file__).resolve().parent.parent
 
 # Subprocesses (`python -m mapper ...`) import this checkout's package, whatever is installed.
