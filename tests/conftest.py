@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pymongo
 import pytest
-from hypothesis import settings
 import sqlalchemy as sa
+from hypothesis import settings
 
 import testbed
 from mapper.config import sqlalchemy_url
