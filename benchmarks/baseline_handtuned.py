@@ -12,7 +12,7 @@ import bson
 
 from benchmarks.common import Baseline, OidCache, oid
 
-ROOT = """
+TASKS = """
 SELECT t.id, t.title, t.description, t.status, t.priority, t.due_date, t.estimate_hours,
        t.metadata, t.created_at, t.updated_at,
        p.id, p.name, p.status, o.id, o.name, o.slug, u.id, u.full_name, u.email
@@ -20,8 +20,8 @@ FROM tasks t
 LEFT JOIN projects p ON p.id = t.project_id
 LEFT JOIN organizations o ON o.id = p.org_id
 LEFT JOIN users u ON u.id = t.created_by
-ORDER BY t.id
 """
+ROOT = TASKS + "ORDER BY t.id\n"
 LABELS = """
 SELECT tl.task_id, l.name, l.color
 FROM task_labels tl JOIN labels l ON l.id = tl.label_id
@@ -58,7 +58,6 @@ class HandTuned(Baseline):
     fast_types = True
 
     def run(self, wanted: set, kept: dict) -> int:
-        size = self.job["batch_size"]
         # Only rows that repeat are memoized: caching every task's id would grow with scale.
         projects, organizations, users = (OidCache("projects"), OidCache("organizations"),
                                           OidCache("users"))
@@ -81,49 +80,44 @@ class HandTuned(Baseline):
                 element["author"] = {"_id": users[row[5]], "full_name": row[6]}
             return element
 
-        with self.connection.cursor(name="tasks") as root:
-            root.itersize = size
-            root.execute(ROOT)
-            self.statements += 1
-            while rows := root.fetchmany(size):
-                self.batches += 1
-                keys = [row[0] for row in rows]
-                labels = _grouped(children, LABELS, keys, label)
-                assignees = _grouped(children, ASSIGNEES, keys, assignee)
-                comments = _grouped(children, COMMENTS, keys, comment)
-                self.statements += 3
-                for (key, title, description, status, priority, due, estimate, metadata,
-                     created, updated, p_id, p_name, p_status, o_id, o_name, o_slug,
-                     u_id, u_name, u_email) in rows:
-                    _id = oid("tasks", key)
-                    document = {"_id": _id, "title": title}
-                    if description is not None:
-                        document["description"] = description
-                    document["status"] = status
-                    document["priority"] = priority
-                    if due is not None:
-                        document["due_date"] = due
-                    if estimate is not None:
-                        document["estimate_hours"] = estimate
-                    if metadata is not None:
-                        document["metadata"] = metadata
-                    document["created_at"] = created
-                    document["updated_at"] = updated
-                    document["project"] = {"_id": projects[p_id], "name": p_name,
-                                           "status": p_status}
-                    document["organization"] = {"_id": organizations[o_id], "name": o_name,
-                                                "slug": o_slug}
-                    if u_id is not None:
-                        document["created_by"] = {"_id": users[u_id], "full_name": u_name,
-                                                  "email": u_email}
-                    document["labels"] = labels.get(key, [])
-                    document["assignees"] = assignees.get(key, [])
-                    document["comments"] = task_comments = comments.get(key, [])
-                    document["comment_count"] = len(task_comments)
-                    data = encode(document)
-                    documents += 1
-                    if _id in wanted:
-                        kept[_id] = data
+        for rows in self.stream(ROOT):
+            keys = [row[0] for row in rows]
+            labels = _grouped(children, LABELS, keys, label)
+            assignees = _grouped(children, ASSIGNEES, keys, assignee)
+            comments = _grouped(children, COMMENTS, keys, comment)
+            self.statements += 3
+            for (key, title, description, status, priority, due, estimate, metadata,
+                 created, updated, p_id, p_name, p_status, o_id, o_name, o_slug,
+                 u_id, u_name, u_email) in rows:
+                _id = oid("tasks", key)
+                document = {"_id": _id, "title": title}
+                if description is not None:
+                    document["description"] = description
+                document["status"] = status
+                document["priority"] = priority
+                if due is not None:
+                    document["due_date"] = due
+                if estimate is not None:
+                    document["estimate_hours"] = estimate
+                if metadata is not None:
+                    document["metadata"] = metadata
+                document["created_at"] = created
+                document["updated_at"] = updated
+                document["project"] = {"_id": projects[p_id], "name": p_name,
+                                       "status": p_status}
+                document["organization"] = {"_id": organizations[o_id], "name": o_name,
+                                            "slug": o_slug}
+                if u_id is not None:
+                    document["created_by"] = {"_id": users[u_id], "full_name": u_name,
+                                              "email": u_email}
+                document["labels"] = labels.get(key, [])
+                document["assignees"] = assignees.get(key, [])
+                document["comments"] = task_comments = comments.get(key, [])
+                document["comment_count"] = len(task_comments)
+                data = encode(document)
+                documents += 1
+                if _id in wanted:
+                    kept[_id] = data
         children.close()
         return documents
 

@@ -111,21 +111,15 @@ class InDatabase(Baseline):
             cursor.execute("SET TIME ZONE 'UTC'")
 
     def run(self, wanted: set, kept: dict) -> int:
-        size = self.job["batch_size"]
         encode = bson.encode
         documents = 0
-        with self.connection.cursor(name="documents") as cursor:
-            cursor.itersize = size
-            cursor.execute(QUERY)
-            self.statements += 1
-            while rows := cursor.fetchmany(size):
-                self.batches += 1
-                for (document,) in rows:
-                    document = restore(document)
-                    data = encode(document)
-                    documents += 1
-                    if document["_id"] in wanted:
-                        kept[document["_id"]] = data
+        for rows in self.stream(QUERY):
+            for (document,) in rows:
+                document = restore(document)
+                data = encode(document)
+                documents += 1
+                if document["_id"] in wanted:
+                    kept[document["_id"]] = data
         return documents
 
     def close(self) -> None:

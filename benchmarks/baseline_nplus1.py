@@ -11,20 +11,10 @@ from __future__ import annotations
 import bson
 from bson import Decimal128
 
-from benchmarks.baseline_handtuned import ASSIGNEES, COMMENTS, LABELS
+from benchmarks.baseline_handtuned import ASSIGNEES, COMMENTS, LABELS, TASKS
 from benchmarks.common import Baseline, date_to_datetime, oid
 
-ROOT = """
-SELECT t.id, t.title, t.description, t.status, t.priority, t.due_date, t.estimate_hours,
-       t.metadata, t.created_at, t.updated_at,
-       p.id, p.name, p.status, o.id, o.name, o.slug, u.id, u.full_name, u.email
-FROM tasks t
-LEFT JOIN projects p ON p.id = t.project_id
-LEFT JOIN organizations o ON o.id = p.org_id
-LEFT JOIN users u ON u.id = t.created_by
-WHERE t.id = ANY(%s::uuid[])
-ORDER BY t.id
-"""
+ROOT = TASKS + "WHERE t.id = ANY(%s::uuid[])\nORDER BY t.id\n"
 # The per-task queries are the batched ones with a single key.
 ONE = "ANY(%s::uuid[])"
 

@@ -76,3 +76,14 @@ class Baseline:
 
     def setup(self) -> None:
         self.connection = connect(self.job["url"], fast_types=self.fast_types)
+
+    def stream(self, query: str):
+        """The rows of `query` in batches of the job's size, from a server-side cursor,
+        counting the statement and the batches."""
+        with self.connection.cursor(name="stream") as cursor:
+            cursor.itersize = self.job["batch_size"]
+            cursor.execute(query)
+            self.statements += 1
+            while rows := cursor.fetchmany(self.job["batch_size"]):
+                self.batches += 1
+                yield rows
