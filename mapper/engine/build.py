@@ -58,6 +58,8 @@ class _Omit:
 
 
 OMIT = _Omit()
+
+
 class Builder:
     """Builds the documents of one collection plan, batch by batch."""
 
@@ -68,6 +70,7 @@ class Builder:
         self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
+        self._elements: dict[int, Getter] = {}
         self._document = self._compile_document(collection.document)
 
     def build_batch(self, rows: list[Row]) -> Built:
@@ -114,13 +117,12 @@ class Builder:
         return groups
 
     def _compiled_element(self, children: p.Children) -> Getter:
-        cache = self.__dict__.setdefault("_elements", {})
-        if id(children) not in cache:
+        if id(children) not in self._elements:
             element = children.element
-            cache[id(children)] = (self._compile_document(element)
-                                   if isinstance(element, p.SubDocument)
-                                   else self._compile_id(element))
-        return cache[id(children)]
+            self._elements[id(children)] = (self._compile_document(element)
+                                            if isinstance(element, p.SubDocument)
+                                            else self._compile_id(element))
+        return self._elements[id(children)]
 
     def _overflow(self, children: p.Children, group: Group) -> None:
         name = ".".join(children.path)
