@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from hashlib import sha256
 from typing import Any
 
@@ -34,3 +34,14 @@ def _part(value: Any) -> str:
 def oid(table: str, key: Sequence[Any]) -> ObjectId:
     """The ObjectId of a row of `table` (unqualified name) with primary key values `key`."""
     return ObjectId(sha256(f"{table}:{key_text(key)}".encode()).digest()[:12])
+
+
+def single_key_oid(table: str) -> Callable[[Any], ObjectId]:
+    """`oid(table, (value,))` as a function of the value alone: the builder's fast path."""
+    prefix = f"{table}:".encode()
+
+    def make(value: Any) -> ObjectId:
+        text = value if type(value) is str else _part(value)
+        return ObjectId(sha256(prefix + text.encode()).digest()[:12])
+
+    return make

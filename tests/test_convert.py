@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import hashlib
@@ -102,6 +103,21 @@ def test_json_round_trips_through_bson(value) -> None:
 def test_decimal_round_trips_exactly(value: decimal.Decimal) -> None:
     decoded = bson.decode(encode({"d": convert.to_decimal128(value)}), codec_options=CODEC)
     assert decoded["d"].to_decimal() == value
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False)
+       | st.builds(decimal.Decimal, st.from_regex(
+           r"-?[0-9]{1,36}(\.[0-9]{0,36})?(E[-+][0-9]{1,4})?", fullmatch=True)))
+def test_decimal128_encoded_directly_is_what_pymongo_encodes(value: decimal.Decimal) -> None:
+    """The fast BID encoding gives pymongo's bits, keeps the exponent, or refuses."""
+    try:
+        converted = convert.to_decimal128(value)
+    except convert.ConversionFailed:  # then pymongo refuses too, or rounds
+        with contextlib.suppress(decimal.DecimalException):
+            assert str(bson.Decimal128(value).to_decimal()) != str(value)
+        return
+    assert str(converted.to_decimal()) == str(value) or converted.to_decimal() == value
+    assert converted.bid == bson.Decimal128(value).bid
 
 
 @given(st.datetimes(timezones=st.just(dt.UTC)))

@@ -17,12 +17,13 @@ from typing import Any
 from mapper import plan as p
 from mapper.computed import render
 from mapper.engine import convert
-from mapper.engine.codegen import generate
+from mapper.engine.codegen import flat, generate
 from mapper.ids import oid
 
 Row = Sequence[Any]
 Fetch = Callable[[p.Children, list], list[Row]]
 Arrays = dict[int, dict[tuple, "Group"]]
+Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, nested arrays
 Getter = Callable[[Row, Arrays], Any]
 
 
@@ -73,35 +74,49 @@ class Builder:
         self._elements: dict[int, Getter] = {}
         self._document = self._compile_document(collection.document)
 
-    def build_batch(self, rows: list[Row]) -> Built:
+    def fetch_batch(self, rows: list[Row]) -> Fetched:
+        """The child rows of every array of a batch, nested arrays included (all the I/O)."""
+        return self._fetch(self.collection.document, rows)
+
+    def build_batch(self, rows: list[Row], fetched: Fetched | None = None) -> Built:
+        """The documents of a batch, from its child rows (fetched now unless given)."""
+        if fetched is None:
+            fetched = self.fetch_batch(rows)
         for cache in self._oids.values():
             cache.clear()
-        arrays = self._arrays(self.collection.document, rows)
+        arrays = self._arrays(self.collection.document, fetched)
         built, rejected = [], []
         build = self._document
         for row in rows:
             try:
                 built.append((row, build(row, arrays)))
             except RowRejected as error:
-                rejected.append((row, error))
+                rejected.append((row, error.with_traceback(None)))
         truncated, self.truncated = self.truncated, 0
         return Built(built, rejected, truncated)
 
     # --- arrays --------------------------------------------------------------------------
 
-    def _arrays(self, shape: p.SubDocument, rows: list[Row]) -> Arrays:
-        groups: Arrays = {}
+    def _fetch(self, shape: p.SubDocument, rows: list[Row]) -> Fetched:
+        fetched: Fetched = {}
         for children in p.children_of(shape):
             keys = set(map(key_getter(children.parent_key), rows))
             keys = [key for key in keys if not _has_null(key)]
-            groups[id(children)] = self._group(children, self.fetch(children, keys)
-                                               if keys else [])
-        return groups
+            child_rows = self.fetch(children, keys) if keys else []
+            element = children.element
+            fetched[id(children)] = (child_rows, self._fetch(element, child_rows)
+                                     if isinstance(element, p.SubDocument) else {})
+        return fetched
 
-    def _group(self, children: p.Children, rows: list[Row]) -> dict[Any, Group]:
+    def _arrays(self, shape: p.SubDocument, fetched: Fetched) -> Arrays:
+        return {id(children): self._group(children, *fetched[id(children)])
+                for children in p.children_of(shape)}
+
+    def _group(self, children: p.Children, rows: list[Row], fetched: Fetched
+               ) -> dict[Any, Group]:
         link = key_getter([children.query.selects.index(ref) for ref in children.query.link])
         element = children.element
-        nested = self._arrays(element, rows) if isinstance(element, p.SubDocument) else {}
+        nested = self._arrays(element, fetched) if isinstance(element, p.SubDocument) else {}
         build = self._compiled_element(children)
         groups: dict[Any, Group] = defaultdict(lambda: Group([]))
         for row in rows:
@@ -109,7 +124,7 @@ class Builder:
             try:
                 group.elements.append(build(row, nested))
             except RowRejected as error:
-                group.rejected = group.rejected or error
+                group.rejected = group.rejected or error.with_traceback(None)
         if children.limit is not None:
             for group in groups.values():
                 if len(group.elements) > children.limit:
@@ -141,7 +156,6 @@ class Builder:
 
     def _compile_document(self, shape: p.SubDocument) -> Getter:
         fields = [(field.path, self._compile(field)) for field in shape.fields]
-        flat = all(len(path) == 1 for path, _ in fields)
         named = [(path[0], getter) for path, getter in fields]
 
         def build_flat(row: Row, arrays: Arrays) -> dict:
@@ -160,11 +174,14 @@ class Builder:
                     _put(document, path, value)
             return document
 
-        if not flat:
+        if not flat(shape):
             return build_nested
         if not self.generated:
             return build_flat
-        return generate(shape, [getter for _, getter in fields], build_flat, self._oids, OMIT)
+        compiled = {id(field): getter for field, (_, getter) in zip(shape.fields, fields,
+                                                                     strict=True)}
+        return generate(shape, lambda field: compiled.get(id(field)) or self._compile(field),
+                        build_flat, self._oids, OMIT)
 
     def _compile(self, field: p.Shape) -> Getter:
         if isinstance(field, p.Value):

@@ -1,57 +1,116 @@
 """Generate a straight-line Python function per document shape: the builder's fast path.
 
 The function reads row values by index, converts them and fills a dict, with no loop over
-fields and no per-field calls for plain values and ObjectIds. Only names and indexes from the
-plan go into the source, names as `repr` string literals; every value stays data. Any
-exception sends the row to the closure-based builder, which raises the exact `RowRejected`.
+fields and no per-field calls for plain values, ObjectIds, sub-documents and arrays: flat
+sub-documents are built inline, and an array is looked up in its batch's groups directly.
+Only names and indexes from the plan go into the source, names as `repr` string literals;
+every value stays data. Any exception sends the row to the closure-based builder, which
+raises the exact `RowRejected`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapper import plan as p
 from mapper.engine import convert
-from mapper.ids import oid
+from mapper.ids import single_key_oid
 
 Getter = Callable[[Sequence[Any], dict], Any]
 
+# Per conversion, a test that `v` needs no conversion (the conversion would return `v`
+# itself), so that the common case costs no call.
+AS_IS = {
+    "string": "v.__class__ is str",
+    "datetime": "v.__class__ is datetime and v.tzinfo is UTC",
+    "int": "v.__class__ is int and -2147483648 <= v <= 2147483647",
+    "double": "v.__class__ is float",
+    "bool": "v.__class__ is bool",
+}
 
-def generate(shape: p.SubDocument, getters: Sequence[Getter], slow: Getter,
-             oid_caches: dict[str, dict], omit: object) -> Getter:
-    """The fast builder of a flat shape (every field path one name long)."""
-    namespace: dict[str, Any] = {"slow": slow, "OMIT": omit, "oid": oid}
-    lines = ["def build(row, arrays):", "    try:", "        document = {}"]
-    for number, (field, getter) in enumerate(zip(shape.fields, getters, strict=True)):
-        name = repr(field.path[0])
+
+def flat(shape: p.SubDocument) -> bool:
+    """Every field path one name long: the shapes this module generates code for."""
+    return all(len(field.path) == 1 for field in shape.fields)
+
+
+class _Writer:
+    """Emits the statements that fill one dict variable, nesting for sub-documents."""
+
+    def __init__(self, compile_field: Callable[[p.Shape], Getter], oid_caches: dict,
+                 omit: object):
+        self.compile_field = compile_field
+        self.oid_caches = oid_caches
+        self.namespace: dict[str, Any] = {"OMIT": omit, "datetime": dt.datetime, "UTC": dt.UTC}
+        self.lines: list[str] = []
+        self.names = 0
+
+    def name(self, prefix: str, value: Any) -> str:
+        self.names += 1
+        name = f"{prefix}{self.names}"
+        self.namespace[name] = value
+        return name
+
+    def emit(self, indent: int, *lines: str) -> None:
+        self.lines += [" " * indent + line for line in lines]
+
+    def document(self, shape: p.SubDocument, target: str, indent: int) -> None:
+        self.emit(indent, f"{target} = {{}}")
+        for field in shape.fields:
+            self.field(field, target, repr(field.path[0]), indent)
+
+    def field(self, field: p.Shape, target: str, key: str, indent: int) -> None:
+        keep_null = getattr(field, "keep_null", False)
         if isinstance(field, p.Value):
-            namespace[f"c{number}"] = convert.get(field.conversion)
-            convert_expression = (f"v if v.__class__ is str else c{number}(v)"
-                                  if field.conversion == "string" else f"c{number}(v)")
-            lines += [f"        v = row[{field.index}]",
-                      "        if v is not None:",
-                      f"            document[{name}] = {convert_expression}"]
-            if field.keep_null:
-                lines += ["        else:", f"            document[{name}] = None"]
-        elif isinstance(field, p.DocumentId) and field.rule == "oid" \
-                and len(field.indexes) == 1:
-            namespace[f"cache{number}"] = oid_caches.setdefault(field.table, {})
-            namespace[f"table{number}"] = field.table
-            lines += [f"        v = row[{field.indexes[0]}]",
-                      "        if v is not None:",
-                      f"            o = cache{number}.get(v)",
-                      "            if o is None:",
-                      f"                o = cache{number}[v] = oid(table{number}, (v,))",
-                      f"            document[{name}] = o"]
-            if field.keep_null:
-                lines += ["        else:", f"            document[{name}] = None"]
+            c = self.name("c", convert.get(field.conversion))
+            as_is = AS_IS.get(field.conversion)
+            value = f"v if {as_is} else {c}(v)" if as_is else f"{c}(v)"
+            self.emit(indent, f"v = row[{field.index}]", "if v is not None:",
+                      f"    {target}[{key}] = {value}")
+        elif isinstance(field, p.DocumentId) and field.rule == "oid" and len(field.indexes) == 1:
+            cache = self.name("cache", self.oid_caches.setdefault(field.table, {}))
+            make = self.name("oid", single_key_oid(field.table))
+            self.emit(indent, f"v = row[{field.indexes[0]}]", "if v is not None:",
+                      f"    o = {cache}.get(v)", "    if o is None:",
+                      f"        o = {cache}[v] = {make}(v)", f"    {target}[{key}] = o")
+        elif isinstance(field, p.SubDocument) and flat(field):
+            inner = self.name("d", None)
+            if field.present_index is None:
+                self.document(field, inner, indent)
+                self.emit(indent, f"{target}[{key}] = {inner}")
+                return
+            self.emit(indent, f"if row[{field.present_index}] is not None:")
+            self.document(field, inner, indent + 4)
+            self.emit(indent + 4, f"{target}[{key}] = {inner}")
+        elif isinstance(field, p.Children) and len(field.parent_key) == 1:
+            array = self.name("array", id(field))
+            self.emit(indent, f"g = arrays[{array}].get(row[{field.parent_key[0]}])",
+                      "if g is None:", f"    {target}[{key}] = []",
+                      "elif g.rejected is None:", f"    {target}[{key}] = g.elements[:]",
+                      "else:", "    raise g.rejected")
+            return
         else:
-            namespace[f"g{number}"] = getter
-            lines += [f"        v = g{number}(row, arrays)",
-                      "        if v is not OMIT:",
-                      f"            document[{name}] = v"]
-    lines += ["        return document", "    except Exception:",
-              "        return slow(row, arrays)"]
-    exec(compile("\n".join(lines), "<mapper document builder>", "exec"), namespace)  # noqa: S102
+            getter = self.name("g", self.compile_field(field))
+            self.emit(indent, f"v = {getter}(row, arrays)", "if v is not OMIT:",
+                      f"    {target}[{key}] = v")
+            return
+        if keep_null:
+            self.emit(indent, "else:", f"    {target}[{key}] = None")
+
+
+def generate(shape: p.SubDocument, compile_field: Callable[[p.Shape], Getter], slow: Getter,
+             oid_caches: dict[str, dict], omit: object) -> Getter:
+    """The fast builder of a flat shape; `compile_field` gives the closure of a field that is
+    not generated inline, `slow` the whole shape's closure-based builder."""
+    writer = _Writer(compile_field, oid_caches, omit)
+    writer.namespace["slow"] = slow
+    writer.emit(0, "def build(row, arrays):", "    try:")
+    writer.document(shape, "document", 8)
+    writer.emit(0, "        return document", "    except Exception:",
+                "        return slow(row, arrays)")
+    namespace = writer.namespace
+    exec(compile("\n".join(writer.lines), "<mapper document builder>", "exec"),  # noqa: S102
+         namespace)
     return namespace["build"]

@@ -101,6 +101,11 @@ def to_double(value: Any) -> float:
 
 @converter("decimal128")
 def to_decimal128(value: Any) -> Decimal128:
+    if type(value) is decimal.Decimal:
+        sign, digits, exponent = value.as_tuple()
+        if type(exponent) is int and len(digits) <= 34 and BID_EXPONENTS[0] <= exponent \
+                <= BID_EXPONENTS[1]:
+            return _bid(sign, int(value.scaleb(-exponent, _DECIMAL128).copy_abs()), exponent)
     if isinstance(value, float):
         value = decimal.Decimal(repr(value))
     elif isinstance(value, int):
@@ -112,6 +117,17 @@ def to_decimal128(value: Any) -> Decimal128:
         if context.flags[decimal.Inexact] or context.flags[decimal.Rounded]:
             raise ConversionFailed("more than 34 significant digits")
     return Decimal128(exact)
+
+
+BID_EXPONENTS = (-6176, 6111)  # the exponents a 34-digit significand takes without clamping
+_LOW_64 = (1 << 64) - 1
+
+
+def _bid(sign: int, significand: int, exponent: int) -> Decimal128:
+    """A finite Decimal128 from its parts, encoded directly (IEEE 754-2008 BID: a significand
+    of at most 34 digits is below 2**113, so the short form always applies)."""
+    return Decimal128((sign << 63 | (exponent - BID_EXPONENTS[0]) << 49 | significand >> 64,
+                       significand & _LOW_64))
 
 
 @converter("bool")
@@ -207,42 +223,41 @@ def to_string(value: Any) -> str:
 
 def _json(value: Any, depth: int = 0) -> Any:
     """Check a JSON value in place; copy only what BSON cannot take as it is (integers past
-    64 bits and decimals become Decimal128)."""
+    64 bits and decimals become Decimal128). Scalars of JSON's own types are passed over
+    without a call: this runs for every value of every JSON column."""
     if depth > MAX_JSON_DEPTH:
         raise ConversionFailed(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict or (kind is not list and isinstance(value, dict)):
         changed = None
         for key, item in value.items():
-            if type(key) is not str or "." in key or key[:1] == "$" or "\0" in key:
+            if type(key) is not str or "." in key or key.startswith("$") or "\0" in key:
                 raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
-            converted = _json_item(item, depth)
+            kind = type(item)
+            if kind is str or kind is float or kind is bool or item is None or (
+                    kind is int and INT64_MIN <= item <= INT64_MAX):
+                continue
+            converted = _json(item, depth + 1)
             if converted is not item:
                 changed = changed or dict(value)
                 changed[key] = converted
         return value if changed is None else changed
-    if isinstance(value, list):
+    if kind is list or isinstance(value, list):
         copied = None
         for index, item in enumerate(value):
-            converted = _json_item(item, depth)
+            kind = type(item)
+            if kind is str or kind is float or kind is bool or item is None or (
+                    kind is int and INT64_MIN <= item <= INT64_MAX):
+                continue
+            converted = _json(item, depth + 1)
             if converted is not item:
                 copied = copied or list(value)
                 copied[index] = converted
         return value if copied is None else copied
-    return _json_item(value, depth - 1)
-
-
-def _json_item(item: Any, depth: int) -> Any:
-    """An element of a JSON container: containers are checked, big numbers converted."""
-    kind = type(item)
-    if kind is dict or kind is list or isinstance(item, dict | list):
-        return _json(item, depth + 1)
-    if kind is int or kind is float or kind is str or item is None or kind is bool:
-        return to_decimal128(item) if kind is int and not INT64_MIN <= item <= INT64_MAX \
-            else item
-    if isinstance(item, decimal.Decimal) or (isinstance(item, int)
-                                             and not INT64_MIN <= item <= INT64_MAX):
-        return to_decimal128(item)
-    return item
+    if isinstance(value, decimal.Decimal) or (isinstance(value, int) and not isinstance(
+            value, bool) and not INT64_MIN <= value <= INT64_MAX):
+        return to_decimal128(value)
+    return value
 
 
 @converter("json")
