@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -108,7 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = config.setting(config.TARGET_VARIABLE, args.target) or "file:out"
     options = RunOptions(batch_size=args.batch_size, on_error=args.on_error,
                          max_errors=args.max_errors, drop=args.drop,
-                         only=tuple(args.only or ()), decimal_as=args.decimal_as)
+                         only=tuple(args.only or ()), decimal_as=args.decimal_as,
+                         workers=args.workers)
     if args.validate and not target.startswith("mongodb"):
         raise UsageError("--validate needs a mongodb:// target")
     checkpoints = None
@@ -288,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--only", action="append", metavar="COLLECTION",
                             help="migrate only this collection (repeatable)")
     run_parser.add_argument("--batch-size", type=int, default=1000)
+    run_parser.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
+                            help="processes that read, build and encode in parallel, sharing "
+                            "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
+                            "default 1)")
     run_parser.add_argument("--on-error", choices=("stop", "skip"), default="skip")
     run_parser.add_argument("--max-errors", type=int, metavar="K",
                             help="with --on-error skip: stop after K rejected rows")
@@ -320,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "(as its --decimal-as)")
     validate.add_argument("--seed", type=int, help="random seed of the sample")
     return parser
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a number of processes (1 or more), or auto")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ class Compiler:
         self.catalog = catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._names: dict[sa.Table, str] = {}  # back to the catalog's name
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -41,6 +42,7 @@ class Compiler:
             columns = [sa.Column(c.name, _column_type(c)) for c in info.columns]
             self._tables[name] = sa.Table(info.table_name, self.metadata, *columns,
                                           schema=info.schema)
+            self._names[self._tables[name]] = name
         return self._tables[name]
 
     def select(self, query: p.Query) -> sa.Select:
@@ -82,6 +84,34 @@ class Compiler:
             expression = expression.element.collate("C")
         expression = expression.desc() if ordering.descending else expression.asc()
         return expression.nulls_last()
+
+    def _key_range(self, node: p.KeyRange, aliases: dict) -> sa.ColumnElement:
+        """The bounds compared in the order the root query sorts by (text by code point)."""
+        alias = aliases[node.alias]
+        table = self.catalog.tables[self._names[alias.element]]
+        columns = []
+        for name in node.columns:
+            column, info = alias.c[name], table.column(name)
+            columns.append(column.collate("C") if self.catalog.dialect == "postgresql"
+                           and info is not None and info.kind == "text" else column)
+        key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
+
+        def bound(values: tuple) -> sa.ColumnElement:
+            binds = [sa.bindparam(None, value, type_=column.type)
+                     for column, value in zip(columns, values, strict=True)]
+            return binds[0] if len(binds) == 1 else sa.tuple_(*binds)
+
+        parts = ([key > bound(node.after)] if node.after is not None else []) + \
+            ([key <= bound(node.through)] if node.through is not None else [])
+        return sa.and_(*parts) if parts else sa.true()
+
+    def keys(self, query: p.Query, columns: tuple[str, ...]) -> sa.Select:
+        """The key columns of a root query's table, in the root query's order, without its
+        joins; `query.filter` may only be a `KeyRange` here."""
+        selects = tuple(p.ColumnRef(query.alias, column) for column in columns)
+        order = tuple(p.Ordering(index) for index in range(len(columns)))
+        return self.select(p.Query(query.table, query.alias, (), selects, query.filter,
+                                   order=order))
 
     def _kind(self, query: p.Query, ref: p.ColumnRef) -> str:
         tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
@@ -130,13 +160,8 @@ class Compiler:
                 .correlate(outer[first.left_alias]).scalar_subquery())
 
     def _filter(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
-        if isinstance(node, p.KeyAfter):
-            columns = [aliases[node.alias].c[name] for name in node.columns]
-            if len(columns) == 1:
-                return columns[0] > node.values[0]
-            values = [sa.bindparam(None, value, type_=column.type)
-                      for column, value in zip(columns, node.values, strict=True)]
-            return sa.tuple_(*columns) > sa.tuple_(*values)
+        if isinstance(node, p.KeyRange):
+            return self._key_range(node, aliases)
         if isinstance(node, p.BoolOp):
             parts = [self._filter(item, aliases) for item in node.items]
             return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)

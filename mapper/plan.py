@@ -44,15 +44,17 @@ class BoolOp:
 
 
 @dataclass(frozen=True)
-class KeyAfter:
-    """`(alias.c1, alias.c2, ...) > (v1, v2, ...)`: keyset continuation after a checkpoint."""
+class KeyRange:
+    """`after < (alias.c1, alias.c2, ...) <= through` in key order (either bound may be
+    open): a continuation after a checkpoint, or one parallel worker's batch."""
 
     alias: str
     columns: tuple[str, ...]
-    values: tuple[Any, ...]
+    after: tuple[Any, ...] | None
+    through: tuple[Any, ...] | None = None
 
 
-Filter = Condition | BoolOp | KeyAfter
+Filter = Condition | BoolOp | KeyRange
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ KEY_CHUNK = 10_000
 
 
 @contextlib.contextmanager
-def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
+def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Connection]:
     """A connection whose reads all see one snapshot and can write nothing.
 
-    PostgreSQL: one REPEATABLE READ READ ONLY transaction, timestamps read in UTC. SQLite: one
-    read transaction.
+    PostgreSQL: one REPEATABLE READ READ ONLY transaction, timestamps read in UTC; with
+    `imported`, the snapshot another transaction exported (`Extractor.export_snapshot`).
+    SQLite: one read transaction.
     """
     options: dict = {}
     if engine.dialect.name == "postgresql":
@@ -32,6 +33,9 @@ def snapshot(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.connect() as connection:
             connection = connection.execution_options(**options)
             with connection.begin():
+                if imported is not None:
+                    connection.execute(sa.text("SET TRANSACTION SNAPSHOT :id"),
+                                       {"id": imported})
                 if engine.dialect.name == "postgresql":
                     connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
                 if engine.dialect.name == "sqlite":
@@ -94,6 +98,24 @@ class Extractor:
         if query not in self._statements:
             self._statements[query] = self.compiler.select(query)
         return self._statements[query]
+
+    def export_snapshot(self) -> str:
+        """An id by which other connections read this one's snapshot (PostgreSQL only)."""
+        return self.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+
+    def key_batches(self, query: p.Query, columns: tuple[str, ...], size: int
+                    ) -> Iterator[list[tuple]]:
+        """The root table's keys in the root query's order, `size` at a time."""
+        try:
+            result = self.connection.execution_options(stream_results=True,
+                                                       yield_per=size).execute(
+                self.compiler.keys(query, columns))
+            for partition in result.partitions(size):
+                self._last_activity = time.monotonic()
+                yield [tuple(row) for row in partition]
+        except sa.exc.DBAPIError as error:
+            raise SourceError(f"reading the keys of `{query.table}` failed: "
+                              f"{self._explain(error)}") from None
 
     def largest_group(self, children: p.Children) -> tuple[tuple, int] | None:
         """The parent key with the most elements in an array, and how many."""

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import logging
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -22,9 +20,10 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine.build import Builder
+from mapper.engine import batches, parallel
+from mapper.engine.batches import EncodedBatch
 from mapper.engine.extract import Extractor, snapshot
-from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Sink, encode
+from mapper.engine.load import Sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.state import Checkpoints
 from mapper.errors import SourceError
@@ -32,7 +31,6 @@ from mapper.ids import key_text
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
-YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,7 @@ class RunOptions:
     drop: bool = False
     only: tuple[str, ...] = ()
     decimal_as: Literal["decimal128", "string", "double"] = "decimal128"
+    workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
 
 
 @dataclass
@@ -57,6 +56,7 @@ class CollectionSummary:
     unchanged: int = 0
     rejected: int = 0
     truncated: int = 0
+    worker_statements: int = 0  # SQL statements the worker processes sent
     seconds: float = 0.0
     done: bool = False
 
@@ -116,6 +116,12 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
         checkpoints.check_writable()
     if selected:
         sink.preflight(selected)
+    workers = options.workers
+    if workers > 1 and not parallel.supported(engine):
+        log.warning("running with one process: parallel workers share an exported "
+                    "PostgreSQL snapshot, which this source (%s) has not",
+                    engine.dialect.name)
+        workers = 1
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
@@ -126,7 +132,7 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
                     continue
                 try:
                     _collection(collection, extractor, sink, rejects, options, result,
-                                progress, checkpoints, stop_requested)
+                                progress, checkpoints, stop_requested, workers, catalog)
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     break
@@ -147,37 +153,36 @@ def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
 def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
                 progress: Progress | None, checkpoints: Checkpoints | None,
-                stop_requested: Callable[[], bool]) -> None:
+                stop_requested: Callable[[], bool], workers: int, catalog: Catalog) -> None:
     started = time.perf_counter() - result.seconds
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
-    builder = Builder(collection, extractor.children)
-    batches = extractor.batches(_after(collection, last_key), options.batch_size,
-                                collection.table)
-    with _read_ahead(batches, builder) as fetched_batches, _collector_paused():
+    if workers > 1:
+        source = parallel.batches(collection, extractor, extractor.connection.engine, catalog,
+                                  last_key, options.batch_size, workers)
+    else:
+        source = batches.local(collection, extractor, _after(collection, last_key),
+                               options.batch_size)
+    with contextlib.closing(source), batches.collector_paused():
         while True:
             try:
-                fetched = next(fetched_batches, None)
-                if fetched is None:
-                    break
-                rows, children = fetched
-                built = builder.build_batch(rows, children)
+                batch = next(source, None)
             except SourceError as error:
                 after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
                 raise SourceError(f"{error} ({after} of `{collection.table}`; nothing of the "
                                   "failed batch was written: resume with --resume)") from None
-            result.passed += len(rows)
-            _batch(collection, built, sink, rejects, result)
-            del built, fetched, children  # the next batch is built without this one alive
-            if gc.get_count()[0] > YOUNG_OBJECTS:
-                gc.collect(1)
-            last_key = _key(collection, rows[-1])
+            if batch is None:
+                break
+            _write(collection, batch, sink, rejects, result)
+            last_key, rows = batch.last_key, batch.passed
+            del batch  # the next batch is built without this one alive
+            batches.collect_young()
             if checkpoints is not None:
                 result.seconds = time.perf_counter() - started
                 checkpoints.save(collection.name, result.counts(), last_key)
             if progress:
-                progress(collection.name, len(rows))
+                progress(collection.name, rows)
             _check_policy(collection, result, options)
             if stop_requested():
                 raise StopRun("interrupted after a complete batch: resume with --resume")
@@ -190,57 +195,15 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
         log.warning("collection %s: the source gave no rows", collection.name)
 
 
-@contextlib.contextmanager
-def _read_ahead(batches: Iterator[list], builder: Builder) -> Iterator[Iterator[tuple]]:
-    """Each batch of root rows with its child rows, the next batch read by a background
-    thread while the caller builds and writes this one.
-
-    The thread is the snapshot connection's only user while it runs; leaving the block waits
-    for a read in flight and discards it.
-    """
-    def read() -> tuple | None:
-        rows = next(batches, None)
-        return None if rows is None else (rows, builder.fetch_batch(rows))
-
-    def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple]:
-        pending = pool.submit(read)
-        while (item := pending.result()) is not None:
-            pending = pool.submit(read)
-            yield item
-
-    with ThreadPoolExecutor(1, thread_name_prefix="mapper-read") as pool:
-        yield ahead(pool)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while batches are built (it cost a fifth of the run
-    traversing documents that hold no cycles); the caller collects the young generations
-    after each batch, so that cyclic garbage cannot accumulate."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _batch(collection: p.CollectionPlan, built, sink: Sink, rejects: RejectFile,
-           result: CollectionSummary) -> None:
-    """Encode, size-check and write one built batch; count every row exactly once."""
-    result.truncated += built.truncated
-    batch: list[Encoded] = []
-    for row, error in built.rejected:
-        _reject(collection, _key(collection, row), error.stage, error.reason, rejects, result)
-    for row, document in built.documents:
-        data = encode(document)
-        if len(data) > MAX_DOCUMENT_BYTES:
-            _reject(collection, _key(collection, row), "size",
-                    f"document is {len(data):,} bytes, over the 16 MiB limit", rejects, result)
-            continue
-        batch.append(Encoded(_key(collection, row), document["_id"], data))
-    written = sink.write(collection, batch)
+def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
+           rejects: RejectFile, result: CollectionSummary) -> None:
+    """Write one encoded batch and count every row of it exactly once."""
+    result.passed += batch.passed
+    result.truncated += batch.truncated
+    result.worker_statements += batch.statements
+    for key, stage, reason in batch.rejected:
+        _reject(collection, key, stage, reason, rejects, result)
+    written = sink.write(collection, batch.documents)
     result.inserted += written.inserted
     result.updated += written.updated
     result.unchanged += written.unchanged
@@ -252,7 +215,7 @@ def _after(collection: p.CollectionPlan, last_key: tuple | None) -> p.Query:
     """The root query, continuing after `last_key` when resuming."""
     if last_key is None:
         return collection.query
-    after = p.KeyAfter(collection.query.alias, collection.source_key_columns, last_key)
+    after = p.KeyRange(collection.query.alias, collection.source_key_columns, last_key)
     items = tuple(x for x in (collection.query.filter, after) if x is not None)
     return replace(collection.query, filter=p.BoolOp("and", items))
 
@@ -262,10 +225,6 @@ def _converted(collection: p.CollectionPlan, options: RunOptions) -> p.Collectio
         return collection
     return replace(collection, document=p.with_conversion(collection.document, "decimal128",
                                                           options.decimal_as))
-
-
-def _key(collection: p.CollectionPlan, row) -> tuple:
-    return tuple(row[i] for i in collection.source_key)
 
 
 def _reject(collection: p.CollectionPlan, key: tuple, stage: str, reason: str,

@@ -1,0 +1,130 @@
+"""Parallel workers: processes that read, build and encode batches in the run's snapshot.
+
+The leader (the run's process) exports its snapshot, streams the root table's keys and cuts
+them into ranges of `batch_size` keys. Each worker process imports the snapshot (so that it
+reads exactly what the leader would), reads its range's rows and child rows, builds and
+encodes the documents, and returns the batch. The leader takes the batches back in key order
+and writes, checkpoints and counts them as it does its own, so that resume, rejects and the
+summary are the same with any number of workers. At most two batches per worker are in
+flight, so memory stays bounded by the batch size.
+
+PostgreSQL only (snapshot export); workers are forked, so they inherit the plan, the catalog
+and the source URL without serializing them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import gc
+import multiprocessing
+import signal
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from multiprocessing import util
+
+import sqlalchemy as sa
+
+from mapper import plan as p
+from mapper.catalog import Catalog
+from mapper.compile import Compiler
+from mapper.engine.batches import EncodedBatch, collect_young, encode_batch
+from mapper.engine.build import Builder
+from mapper.engine.extract import Extractor, snapshot
+from mapper.errors import MapperError, SourceError
+
+IN_FLIGHT_PER_WORKER = 2
+
+
+def supported(engine: sa.Engine) -> bool:
+    """Workers share an exported snapshot: PostgreSQL, on a system that can fork."""
+    return engine.dialect.name == "postgresql" and \
+        "fork" in multiprocessing.get_all_start_methods()
+
+
+def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engine,
+            catalog: Catalog, after: tuple | None, size: int, workers: int
+            ) -> Iterator[EncodedBatch]:
+    """The collection's batches after key `after`, made by `workers` processes, in order."""
+    snapshot_id = extractor.export_snapshot()
+    keys = p.KeyRange(collection.query.alias, collection.source_key_columns, after)
+    ranges = _ranges(extractor.key_batches(
+        p.Query(collection.query.table, collection.query.alias, (), (), keys),
+        collection.source_key_columns, size), after)
+    url = engine.url.render_as_string(hide_password=False)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start,
+                               initargs=(collection, catalog, url, snapshot_id, size))
+    pending: collections.deque[Future] = collections.deque()
+    try:
+        for bounds in ranges:
+            pending.append(pool.submit(_work, *bounds))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                yield _result(pending.popleft())
+        while pending:
+            yield _result(pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ranges(key_batches: Iterator[list[tuple]], after: tuple | None
+            ) -> Iterator[tuple[tuple | None, tuple]]:
+    """(after, through) bounds of consecutive key batches."""
+    for keys in key_batches:
+        yield after, keys[-1]
+        after = keys[-1]
+
+
+def _result(future: Future) -> EncodedBatch:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise SourceError("a worker process ended unexpectedly (killed, or out of memory?); "
+                          "nothing of its batch was written") from None
+
+
+# --- in the worker process -----------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _start(collection: p.CollectionPlan, catalog: Catalog, url: str, snapshot_id: str,
+           size: int) -> None:
+    """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
+    to raise, so that it reaches the leader as the run's error."""
+    from mapper.pipeline import connect  # here: the pipeline imports the engine's modules
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the leader decides when to stop
+    gc.disable()
+    try:
+        engine = connect(url)
+        statements = [0]
+        sa.event.listen(engine, "before_cursor_execute",
+                        lambda *_: statements.__setitem__(0, statements[0] + 1))
+        stack = contextlib.ExitStack()
+        connection = stack.enter_context(snapshot(engine, imported=snapshot_id))
+        util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
+        extractor = Extractor(connection, Compiler(catalog))
+        _worker.update(collection=collection, extractor=extractor, size=size,
+                       builder=Builder(collection, extractor.children), statements=statements)
+    except MapperError as error:
+        _worker["error"] = error
+
+
+def _work(after: tuple | None, through: tuple) -> EncodedBatch:
+    if "error" in _worker:
+        raise _worker["error"]
+    collection, extractor, builder = (_worker["collection"], _worker["extractor"],
+                                      _worker["builder"])
+    counted = _worker["statements"][0]
+    query = collection.query
+    bounds = p.KeyRange(query.alias, collection.source_key_columns, after, through)
+    where = bounds if query.filter is None else p.BoolOp("and", (query.filter, bounds))
+    rows = [row for batch in extractor.batches(replace(query, filter=where), _worker["size"],
+                                               collection.table) for row in batch]
+    batch = encode_batch(collection, builder.build_batch(rows), through)
+    batch.statements = _worker["statements"][0] - counted
+    collect_young()
+    return batch
