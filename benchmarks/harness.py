@@ -42,6 +42,7 @@ class Config:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     repeat: int = 1
     batch_size: int = 1000
+    workers: int = 2
     compare: int = 50
     nplus1_sample: int = 300
     out_dir: Path = RESULTS
@@ -246,6 +247,7 @@ def bench_scale(scale: float, postgres: str, mongo: str | None, config: Config,
         entry["latency_ms"] = config.latency_ms
         with delayed(url, config.latency_ms) as worker_url:
             job = {"url": worker_url, "mongo_uri": mongo_uri, "batch_size": config.batch_size,
+                   "workers": config.workers,
                    "nplus1_sample": picked["nplus1"], "compare": picked["compare"],
                    "scale": scale}
             _measure(entry, job, picked, mongo_uri, config, scratch, tag)
@@ -284,7 +286,7 @@ def _measure(entry: dict, job: dict, picked: dict, mongo_uri: str | None, config
                 _rates(result, rows)
                 say(config, f"  {result['documents']} documents in "
                             f"{result['seconds']:.2f}s ({result['docs_per_s']:,.0f}/s, "
-                            f"peak RSS {result['peak_rss_mb']:.0f} MB)")
+                            f"peak {peak_mb(result):.0f} MB)")
             runs[variant].append(result)
     reference = _best(runs.get(REFERENCE, []))
     reference_samples = reference["samples"] if reference else None
@@ -300,8 +302,8 @@ def _measure(entry: dict, job: dict, picked: dict, mongo_uri: str | None, config
                                 {"ok": False, "problems": ["no mapper reference"]})
         good = [r for r in runs[variant] if "error" not in r]
         best["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_seconds", "peak_rss_mb",
-                                               "docs_per_s")} for r in good]
-        best["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in good)
+                                               "peak_pss_mb", "docs_per_s")} for r in good]
+        best["peak_mb_max"] = max(peak_mb(r) for r in good)
         entry["variants"][variant] = best
         if not best["sample_check"]["ok"]:
             say(config, f"  {variant}: SAMPLE MISMATCH: "
@@ -444,9 +446,15 @@ def source_version() -> dict:
     return found
 
 
+def peak_mb(variant: dict) -> float:
+    """The process tree's peak PSS (mapper's workers included) when sampled, else the
+    process's peak RSS (results made without psutil, or before workers existed)."""
+    return variant.get("peak_pss_mb") or variant["peak_rss_mb"]
+
+
 def table(result: dict) -> str:
     header = ("scale", "variant", "docs", "docs/s", "rows/s", "CPU s", "CPU µs/doc",
-              "peak RSS MB", "SQL/batches", "mapper× (rate)", "mapper× (CPU)", "sample")
+              "peak MB", "SQL/batches", "mapper× (rate)", "mapper× (CPU)", "sample")
     lines = [header]
     for entry in result["scales"]:
         for name, variant in entry["variants"].items():
@@ -460,7 +468,7 @@ def table(result: dict) -> str:
                 f"{entry['scale']:g}", name, f"{variant['documents']:,}",
                 f"{variant['docs_per_s']:,.0f}", f"{variant['rows_per_s']:,.0f}",
                 f"{variant['cpu_seconds']:.2f}", f"{variant['cpu_us_per_doc']:,.0f}",
-                f"{variant['peak_rss_mb']:.0f}",
+                f"{peak_mb(variant):.0f}",
                 f"{variant['statements']}/{variant['batches']}",
                 f"{ratio['docs_per_s']:.2f}" if ratio else "",
                 f"{ratio['cpu_per_doc']:.2f}" if ratio else "",
@@ -498,11 +506,12 @@ def plot(result: dict, path: Path) -> str | None:
         color = f"C{VARIANTS.index(name)}" if name in VARIANTS else None  # same in every plot
         rate_axis.plot(scales, [v["docs_per_s"] for _, v in points], marker="o", label=name,
                        color=color)
-        rss_axis.plot(scales, [v["peak_rss_mb"] for _, v in points], marker="o", label=name,
+        rss_axis.plot(scales, [peak_mb(v) for _, v in points], marker="o", label=name,
                       color=color)
     rate_axis.set(xlabel="demo scale", ylabel="documents/s", yscale="log",
                   title="throughput (N+1 on a sample)")
-    rss_axis.set(xlabel="demo scale", ylabel="peak RSS (MB)", title="peak RSS per process")
+    rss_axis.set(xlabel="demo scale", ylabel="peak memory (MB)",
+                 title="peak memory (PSS of the process and its workers)")
     rss_axis.set_ylim(bottom=0)
     scales = sorted({e["scale"] for e in result["scales"]})
     for axis in (rate_axis, rss_axis):
@@ -592,6 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure each variant N times, keep the fastest (default 1)")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="mapper's worker processes (RunOptions.workers) for mapper-null, "
+                             "-file and -mongo; mapper-serial always uses one (default 2)")
     parser.add_argument("--compare", type=int, default=50,
                         help="documents compared with mapper's per variant (default 50)")
     parser.add_argument("--nplus1-sample", type=int, default=300,
@@ -616,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = Config(scales=args.scales or [1.0],
                     variants=[v.strip() for v in args.variants.split(",") if v.strip()],
                     repeat=max(1, args.repeat), batch_size=args.batch_size,
+                    workers=max(1, args.workers),
                     compare=args.compare, nplus1_sample=args.nplus1_sample, out_dir=args.out,
                     plot=not args.no_plot, profile=args.profile,
                     keep_databases=args.keep_databases, latency_ms=args.latency_ms)

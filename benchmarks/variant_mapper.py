@@ -64,8 +64,11 @@ class Mapper:
     def sink_url(self) -> str:
         return "null:"
 
+    def workers(self) -> int:
+        return self.job.get("workers", 1)
+
     def options(self) -> RunOptions:
-        return RunOptions(batch_size=self.job["batch_size"], drop=True)
+        return RunOptions(batch_size=self.job["batch_size"], drop=True, workers=self.workers())
 
     def run(self, wanted: set, kept: dict) -> int:
         sink = open_sink(self.sink_url())
@@ -77,6 +80,7 @@ class Mapper:
         if collection.rejected or not self.summary.balanced or self.summary.stopped:
             raise RuntimeError(f"mapper run not clean: {collection}")
         self.batches = math.ceil(collection.read / self.job["batch_size"])
+        self.statements += collection.worker_statements
         return collection.written
 
     def read_back(self, wanted: set) -> dict | None:
@@ -84,6 +88,13 @@ class Mapper:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class MapperSerial(Mapper):
+    """mapper in one process (`--workers 1`): what the engine does without parallelism."""
+
+    def workers(self) -> int:
+        return 1
 
 
 class MapperFile(Mapper):
@@ -112,7 +123,8 @@ class MapperMongo(Mapper):
         return self.job["mongo_uri"]
 
     def options(self) -> RunOptions:
-        return RunOptions(batch_size=self.job["batch_size"], drop=True, decimal_as="string")
+        return RunOptions(batch_size=self.job["batch_size"], drop=True, decimal_as="string",
+                          workers=self.workers())
 
     def after(self) -> dict:
         """`mapper validate` (default sample, then `--full`) of what the run wrote, timed: the

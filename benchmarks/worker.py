@@ -8,10 +8,13 @@ Only `run()` is timed: connecting, reflecting and planning are setup.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import importlib.util
 import json
 import resource
 import sys
+import threading
 import time
 
 from bson import ObjectId
@@ -21,9 +24,10 @@ def variants() -> dict:
     from benchmarks.baseline_handtuned import HandTuned
     from benchmarks.baseline_indb import InDatabase
     from benchmarks.baseline_nplus1 import NPlusOne
-    from benchmarks.variant_mapper import Mapper, MapperFile, MapperMongo
+    from benchmarks.variant_mapper import Mapper, MapperFile, MapperMongo, MapperSerial
 
-    return {"mapper-null": Mapper, "mapper-file": MapperFile, "mapper-mongo": MapperMongo,
+    return {"mapper-null": Mapper, "mapper-serial": MapperSerial, "mapper-file": MapperFile,
+            "mapper-mongo": MapperMongo,
             "nplus1": NPlusOne, "handtuned": HandTuned, "indb": InDatabase}
 
 
@@ -50,6 +54,41 @@ def _rss_mb() -> float:
     return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class TreeMemory:
+    """The peak PSS of this process and its children (mapper's worker processes), sampled
+    every 50 ms by a thread. PSS divides pages shared after fork among the processes that
+    share them, so that a forked worker is not counted as a second copy of its parent. None
+    without psutil."""
+
+    def __init__(self) -> None:
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        if importlib.util.find_spec("psutil"):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while True:
+            total = 0
+            for process in (me, *me.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_full_info().pss
+            self.peak_mb = max(self.peak_mb or 0.0, total / 2**20)
+            if self._stop.wait(0.05):
+                return
+
+
 def measure(name: str, job: dict, profile: str | None = None) -> dict:
     variant = variants()[name](job)
     variant.setup()
@@ -57,13 +96,14 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
     kept: dict = {}
     rss_before = _rss_mb()
     profiler = cProfile.Profile() if profile else None
-    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    if profiler:
-        profiler.enable()
-    documents = variant.run(wanted, kept)
-    if profiler:
-        profiler.disable()
-    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    before, started = _cpu(), time.perf_counter()
+    with TreeMemory() as memory:
+        if profiler:
+            profiler.enable()
+        documents = variant.run(wanted, kept)
+        if profiler:
+            profiler.disable()
+        seconds, after = time.perf_counter() - started, _cpu()
     peak = _rss_mb()
     if profiler:
         profiler.dump_stats(profile)
@@ -74,16 +114,24 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
     variant.close()
     return {
         "variant": name, "scope": variant.scope, "documents": documents,
-        "seconds": seconds, "cpu_user": after.ru_utime - before.ru_utime,
-        "cpu_system": after.ru_stime - before.ru_stime,
-        "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        "rss_before_mb": rss_before, "peak_rss_mb": peak,
+        "seconds": seconds, "cpu_user": after[0] - before[0],
+        "cpu_system": after[1] - before[1],
+        "cpu_seconds": sum(after) - sum(before),
+        "rss_before_mb": rss_before, "peak_rss_mb": peak, "peak_pss_mb": memory.peak_mb,
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "statements": variant.statements, "batches": variant.batches,
         "profiled": bool(profile),
         "samples": {str(key): data.hex() for key, data in kept.items()},
         **extra,
     }
+
+
+def _cpu() -> tuple[float, float]:
+    """User and system CPU seconds of this process and its reaped children (mapper's
+    worker processes, which have exited when `run` returns)."""
+    own, children = (resource.getrusage(resource.RUSAGE_SELF),
+                     resource.getrusage(resource.RUSAGE_CHILDREN))
+    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:

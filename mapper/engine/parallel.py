@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import gc
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,6 +38,7 @@ from mapper.engine.extract import Extractor, snapshot
 from mapper.errors import MapperError, SourceError
 
 IN_FLIGHT_PER_WORKER = 2
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def supported(engine: sa.Engine) -> bool:
@@ -56,15 +59,19 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
     url = engine.url.render_as_string(hide_password=False)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
-                               initargs=(collection, catalog, url, snapshot_id, size))
+                               initargs=(collection, catalog, url, snapshot_id, size,
+                                         os.getpid()))
     pending: collections.deque[Future] = collections.deque()
     try:
         for bounds in ranges:
             pending.append(pool.submit(_work, *bounds))
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                yield _result(pending.popleft())
+                yield pending.popleft().result()
         while pending:
-            yield _result(pending.popleft())
+            yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise SourceError("a worker process ended unexpectedly (killed, or out of memory?); "
+                          "nothing of its batch was written") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -77,25 +84,18 @@ def _ranges(key_batches: Iterator[list[tuple]], after: tuple | None
         after = keys[-1]
 
 
-def _result(future: Future) -> EncodedBatch:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise SourceError("a worker process ended unexpectedly (killed, or out of memory?); "
-                          "nothing of its batch was written") from None
-
-
 # --- in the worker process -----------------------------------------------------------------
 
 _worker: dict = {}
 
 
 def _start(collection: p.CollectionPlan, catalog: Catalog, url: str, snapshot_id: str,
-           size: int) -> None:
+           size: int, leader: int) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
     from mapper.pipeline import connect  # here: the pipeline imports the engine's modules
 
+    _die_with(leader)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the leader decides when to stop
     gc.disable()
     try:
@@ -111,6 +111,15 @@ def _start(collection: p.CollectionPlan, catalog: Catalog, url: str, snapshot_id
                        builder=Builder(collection, extractor.children), statements=statements)
     except MapperError as error:
         _worker["error"] = error
+
+
+def _die_with(leader: int) -> None:
+    """A worker whose leader is killed (SIGKILL, out of memory) ends too, rather than hold
+    its snapshot transaction open: Linux's parent-death signal."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != leader:  # the leader died before the signal was set up
+        os._exit(1)
 
 
 def _work(after: tuple | None, through: tuple) -> EncodedBatch:

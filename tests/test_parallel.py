@@ -1,0 +1,184 @@
+"""Parallel workers (`--workers`): the same documents, accounting and resume as one process."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mapper import cli, pipeline
+from mapper.config import sqlalchemy_url
+from mapper.engine.load import open_sink
+from mapper.engine.rejects import RejectFile
+from mapper.engine.run import RunOptions, RunSummary, run
+from mapper.engine.state import Checkpoints, fingerprint
+from mapper.errors import SourceError
+
+ROOT = Path(__file__).resolve().parent.parent
+# Ordered by code point ("C"): B D Z a b c ä é; by the ICU collation: a ä b B c D é Z.
+CODES = ["a", "B", "c", "D", "é", "Z", "ä", "b"]
+CODES_MAPPING = """\
+version: 1
+collections:
+  codes:
+    table: codes
+    _id: key
+    columns: [label]
+"""
+
+
+def migrate(url: str, mapping: Path, target: str, tmp_path: Path, checkpoints=None,
+            progress=None, **options) -> RunSummary:
+    mappings = pipeline.read([mapping])
+    engine = pipeline.connect(sqlalchemy_url(url))
+    try:
+        catalog = pipeline.reflect(engine, mappings)
+        plan, _ = pipeline.plan(mappings, catalog)
+        if checkpoints is not None:
+            checkpoints = Checkpoints(checkpoints, fingerprint(plan, target))
+            if checkpoints.path.exists():
+                checkpoints.load()
+        return run(plan, engine, catalog, open_sink(target),
+                   RejectFile(tmp_path / "rejects.jsonl"), RunOptions(**options),
+                   progress=progress, checkpoints=checkpoints)
+    finally:
+        engine.dispose()
+
+
+def test_workers_write_byte_for_byte_what_one_process_writes(demo_pg, tmp_path):
+    tasks = ROOT / "mappings" / "tasks.yaml"
+    one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97)
+    three = migrate(demo_pg, tasks, f"file:{tmp_path / 'three'}", tmp_path, batch_size=97,
+                    workers=3)
+    written = (tmp_path / "three" / "tasks.jsonl").read_bytes()
+    assert written == (tmp_path / "one" / "tasks.jsonl").read_bytes()
+    assert written.count(b"\n") == 1000
+    assert three.balanced and three.collections[0].written == 1000
+    assert one.collections[0].worker_statements == 0
+    # Per batch a worker sends the root query and one query per array (three arrays).
+    assert three.collections[0].worker_statements >= 4 * 11
+
+
+@pytest.fixture
+def codes_pg(postgres_server):
+    """Text keys in a collation whose order is not the code-point order the run sorts by."""
+    from tests.conftest import fresh_postgres_database
+
+    with fresh_postgres_database(postgres_server) as url:
+        engine = sa.create_engine(sqlalchemy_url(url))
+        with engine.begin() as connection:
+            connection.exec_driver_sql('CREATE TABLE codes (code text COLLATE "und-x-icu" '
+                                       "PRIMARY KEY, label text)")
+            connection.execute(sa.text("INSERT INTO codes VALUES (:code, :label)"),
+                               [{"code": code, "label": f"label {code}"} for code in CODES])
+        engine.dispose()
+        yield url
+
+
+def test_text_keys_in_any_collation_split_into_exact_ranges(codes_pg, tmp_path):
+    mapping = tmp_path / "codes.yaml"
+    mapping.write_text(CODES_MAPPING, encoding="utf-8")
+    summary = migrate(codes_pg, mapping, f"file:{tmp_path / 'out'}", tmp_path, batch_size=2,
+                      workers=2)
+    lines = (tmp_path / "out" / "codes.jsonl").read_text(encoding="utf-8").splitlines()
+    ids = [json.loads(line)["_id"] for line in lines]
+    assert ids == sorted(CODES)  # every row exactly once, in code-point order
+    assert summary.balanced and summary.collections[0].written == len(CODES)
+
+
+def test_text_keys_resume_after_the_checkpoint(codes_pg, mongo_url, mongo_db, tmp_path):
+    mapping = tmp_path / "codes.yaml"
+    mapping.write_text(CODES_MAPPING, encoding="utf-8")
+    state = tmp_path / "state.json"
+
+    def stop_after_three_batches(name: str, rows: int, seen=[]) -> None:  # noqa: B006
+        seen.append(rows)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate(codes_pg, mapping, mongo_url, tmp_path, checkpoints=state, batch_size=2,
+                progress=stop_after_three_batches)
+    assert mongo_db.codes.count_documents({}) == 6
+    summary = migrate(codes_pg, mapping, mongo_url, tmp_path, checkpoints=state, batch_size=2)
+    assert sorted(document["_id"] for document in mongo_db.codes.find()) == sorted(CODES)
+    assert summary.collections[0].written == len(CODES) and summary.balanced
+
+
+def test_a_killed_worker_stops_the_run_and_resume_completes_it(demo_pg, mongo_url, mongo_db,
+                                                                tmp_path):
+    tasks = ROOT / "mappings" / "tasks.yaml"
+    state = tmp_path / "state.json"
+
+    def kill_the_workers(name: str, rows: int) -> None:
+        for worker in multiprocessing.active_children():
+            worker.kill()
+
+    with pytest.raises(SourceError, match="worker process ended unexpectedly.*--resume"):
+        migrate(demo_pg, tasks, mongo_url, tmp_path, checkpoints=state, batch_size=100,
+                workers=2, decimal_as="string", progress=kill_the_workers)
+    assert 100 <= mongo_db.tasks.count_documents({}) < 1000
+    summary = migrate(demo_pg, tasks, mongo_url, tmp_path, checkpoints=state, batch_size=100,
+                      workers=2, decimal_as="string")
+    assert summary.balanced and summary.collections[0].read == 1000
+    assert mongo_db.tasks.count_documents({}) == 1000
+    assert not multiprocessing.active_children()
+
+
+def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        summary = migrate(demo_sqlite, ROOT / "mappings" / "tasks.yaml", "null:", tmp_path,
+                          workers=4)
+    assert summary.collections[0].written == 1000
+    assert "running with one process" in caplog.text and "sqlite" in caplog.text
+
+
+def test_workers_option_takes_a_count_or_auto():
+    assert cli._workers("3") == 3
+    assert cli._workers("auto") >= 1
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli._workers(bad)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_end_with_a_killed_leader(demo_pg, tmp_path):
+    leader = subprocess.Popen(
+        [sys.executable, "-m", "mapper", "run", str(ROOT / "mappings" / "tasks.yaml"),
+         "--source", demo_pg, "--target", "null:", "--workers", "2", "--batch-size", "5",
+         "--state", str(tmp_path / "state.json"), "--rejects", str(tmp_path / "r.jsonl")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(lambda: len(_children(leader.pid)) >= 2, 60), "no workers started"
+        workers = _children(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait(timeout=30)
+    assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15)
