@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mapper import plan as p
-from mapper.engine.build import Builder, Built
+from mapper.engine.build import Builder, Row, RowRejected
 from mapper.engine.extract import Extractor
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, encode
 
@@ -34,21 +34,36 @@ class EncodedBatch:
     last_key: tuple
     statements: int = 0  # SQL statements a worker process sent for this batch
 
+    def __reduce__(self) -> tuple:
+        """Pickled (from a worker process) as columns: lists of builtins pickle in C, where
+        a list of dataclass instances costs a Python call per document each way."""
+        columns = ([d.key for d in self.documents], [d.id for d in self.documents],
+                   [d.data for d in self.documents])
+        return _unpickle, (columns, self.rejected, self.passed, self.truncated, self.last_key,
+                           self.statements)
 
-def encode_batch(collection: p.CollectionPlan, built: Built, last_key: tuple) -> EncodedBatch:
-    """BSON-encode a built batch, rejecting documents over MongoDB's size limit."""
-    rejected = [(key_of(collection, row), error.stage, error.reason)
-                for row, error in built.rejected]
-    documents = []
-    for row, document in built.documents:
+
+def _unpickle(columns: tuple[list, list, list], *rest) -> EncodedBatch:
+    return EncodedBatch(list(map(Encoded, *columns)), *rest)
+
+
+def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict | RowRejected]],
+                 truncated: int, last_key: tuple) -> EncodedBatch:
+    """BSON-encode built documents one by one (each dropped once encoded), rejecting rows
+    that could not be built and documents over MongoDB's size limit."""
+    documents, rejected, passed = [], [], 0
+    for row, document in built:
+        passed += 1
+        if isinstance(document, RowRejected):
+            rejected.append((key_of(collection, row), document.stage, document.reason))
+            continue
         data = encode(document)
         if len(data) > MAX_DOCUMENT_BYTES:
             rejected.append((key_of(collection, row), "size",
                              f"document is {len(data):,} bytes, over the 16 MiB limit"))
             continue
         documents.append(Encoded(key_of(collection, row), document["_id"], data))
-    return EncodedBatch(documents, rejected, len(built.documents) + len(built.rejected),
-                        built.truncated, last_key)
+    return EncodedBatch(documents, rejected, passed, truncated, last_key)
 
 
 def key_of(collection: p.CollectionPlan, row) -> tuple:
@@ -61,8 +76,8 @@ def local(collection: p.CollectionPlan, extractor: Extractor, query: p.Query,
     builder = Builder(collection, extractor.children)
     with _read_ahead(extractor.batches(query, size, collection.table), builder) as fetched:
         for rows, children in fetched:
-            built = builder.build_batch(rows, children)
-            yield encode_batch(collection, built, key_of(collection, rows[-1]))
+            yield encode_batch(collection, *builder.build_each(rows, children),
+                               key_of(collection, rows[-1]))
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ on shape types and no lookups by plan objects.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -80,20 +80,32 @@ class Builder:
 
     def build_batch(self, rows: list[Row], fetched: Fetched | None = None) -> Built:
         """The documents of a batch, from its child rows (fetched now unless given)."""
+        each, truncated = self.build_each(rows, fetched)
+        built, rejected = [], []
+        for row, result in each:
+            (rejected if isinstance(result, RowRejected) else built).append((row, result))
+        return Built(built, rejected, truncated)
+
+    def build_each(self, rows: list[Row], fetched: Fetched | None = None
+                   ) -> tuple[Iterator[tuple[Row, dict | RowRejected]], int]:
+        """Each row's document (or why it is rejected), built only when asked for, so that
+        a document can be encoded and dropped before the next is built; and the number of
+        arrays truncated. The iterator must be used up before the next batch is built."""
         if fetched is None:
             fetched = self.fetch_batch(rows)
         for cache in self._oids.values():
             cache.clear()
         arrays = self._arrays(self.collection.document, fetched)
-        built, rejected = [], []
+        truncated, self.truncated = self.truncated, 0
+        return self._each(rows, arrays), truncated
+
+    def _each(self, rows: list[Row], arrays: Arrays) -> Iterator[tuple[Row, dict | RowRejected]]:
         build = self._document
         for row in rows:
             try:
-                built.append((row, build(row, arrays)))
+                yield row, build(row, arrays)
             except RowRejected as error:
-                rejected.append((row, error.with_traceback(None)))
-        truncated, self.truncated = self.truncated, 0
-        return Built(built, rejected, truncated)
+                yield row, error.with_traceback(None)
 
     # --- arrays --------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
     where = bounds if query.filter is None else p.BoolOp("and", (query.filter, bounds))
     rows = [row for batch in extractor.batches(replace(query, filter=where), _worker["size"],
                                                collection.table) for row in batch]
-    batch = encode_batch(collection, builder.build_batch(rows), through)
+    batch = encode_batch(collection, *builder.build_each(rows), through)
     batch.statements = _worker["statements"][0] - counted
     collect_young()
     return batch
