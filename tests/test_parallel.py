@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from mapper import cli, pipeline
 from mapper.config import sqlalchemy_url
 from mapper.engine.load import open_sink
+from mapper.engine.parallel import sizing
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
@@ -182,3 +183,11 @@ def test_workers_end_with_a_killed_leader(demo_pg, tmp_path):
         leader.kill()
         leader.wait(timeout=30)
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15)
+
+
+def test_small_tables_get_smaller_batches_and_no_idle_workers():
+    assert sizing(100_000, 1000, 2) == (1000, 2)  # large: the batch size asked for
+    assert sizing(3000, 1000, 2) == (500, 2)  # every worker gets a few batches
+    assert sizing(1000, 1000, 4) == (500, 2)  # no worker without a batch
+    assert sizing(400, 1000, 4) == (500, 1)  # one batch: the run stays in its process
+    assert sizing(3000, 97, 3) == (97, 3)  # never above the batch size asked for

@@ -9,7 +9,7 @@ summary are the same with any number of workers. At most two batches per worker 
 flight, so memory stays bounded by the batch size.
 
 PostgreSQL only (snapshot export); workers are forked, so they inherit the plan, the catalog
-and the source URL without serializing them.
+and the engine (its credentials and dialect settings) without serializing them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from mapper.engine.extract import Extractor, snapshot
 from mapper.errors import MapperError, SourceError
 
 IN_FLIGHT_PER_WORKER = 2
+MIN_BATCH = 500
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -45,6 +46,14 @@ def supported(engine: sa.Engine) -> bool:
     """Workers share an exported snapshot: PostgreSQL, on a system that can fork."""
     return engine.dialect.name == "postgresql" and \
         "fork" in multiprocessing.get_all_start_methods()
+
+
+def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
+    """The batch size and number of workers for a table of `rows`: batches are made smaller
+    (down to `MIN_BATCH`) until every worker has a few, and no worker is started without
+    a batch; one worker means the run stays in its own process."""
+    size = min(batch_size, max(MIN_BATCH, -(-rows // (workers * IN_FLIGHT_PER_WORKER * 2))))
+    return size, min(workers, -(-rows // size))
 
 
 def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engine,
@@ -56,10 +65,9 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
     ranges = _ranges(extractor.key_batches(
         p.Query(collection.query.table, collection.query.alias, (), (), keys),
         collection.source_key_columns, size), after)
-    url = engine.url.render_as_string(hide_password=False)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
-                               initargs=(collection, catalog, url, snapshot_id, size,
+                               initargs=(collection, catalog, engine, snapshot_id, size,
                                          os.getpid()))
     pending: collections.deque[Future] = collections.deque()
     try:
@@ -89,17 +97,15 @@ def _ranges(key_batches: Iterator[list[tuple]], after: tuple | None
 _worker: dict = {}
 
 
-def _start(collection: p.CollectionPlan, catalog: Catalog, url: str, snapshot_id: str,
-           size: int, leader: int) -> None:
+def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
+           snapshot_id: str, size: int, leader: int) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
-    from mapper.pipeline import connect  # here: the pipeline imports the engine's modules
-
     _die_with(leader)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the leader decides when to stop
     gc.disable()
     try:
-        engine = connect(url)
+        engine.dispose(close=False)  # the leader's connections are not this process's to use
         statements = [0]
         sa.event.listen(engine, "before_cursor_execute",
                         lambda *_: statements.__setitem__(0, statements[0] + 1))

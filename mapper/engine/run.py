@@ -158,10 +158,10 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
-    workers = min(workers, -(-result.read // options.batch_size))  # no more than batches
+    size, workers = parallel.sizing(result.read, options.batch_size, workers)
     if workers > 1:
         source = parallel.batches(collection, extractor, extractor.connection.engine, catalog,
-                                  last_key, options.batch_size, workers)
+                                  last_key, size, workers)
     else:
         source = batches.local(collection, extractor, _after(collection, last_key),
                                options.batch_size)
