@@ -5,7 +5,7 @@ them into ranges of `batch_size` keys. Each worker process imports the snapshot 
 reads exactly what the leader would), reads its range's rows and child rows, builds and
 encodes the documents, and returns the batch. The leader takes the batches back in key order
 and writes, checkpoints and counts them as it does its own, so that resume, rejects and the
-summary are the same with any number of workers. At most two batches per worker are in
+summary are the same with any number of workers. One batch per worker, plus one, is in
 flight, so memory stays bounded by the batch size.
 
 PostgreSQL only (snapshot export); workers are forked, so they inherit the plan, the catalog
@@ -37,7 +37,7 @@ from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.errors import MapperError, SourceError
 
-IN_FLIGHT_PER_WORKER = 2
+BATCHES_PER_WORKER = 4  # what small tables are cut into, for an even share
 MIN_BATCH = 500
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -52,7 +52,7 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     """The batch size and number of workers for a table of `rows`: batches are made smaller
     (down to `MIN_BATCH`) until every worker has a few, and no worker is started without
     a batch; one worker means the run stays in its own process."""
-    size = min(batch_size, max(MIN_BATCH, -(-rows // (workers * IN_FLIGHT_PER_WORKER * 2))))
+    size = min(batch_size, max(MIN_BATCH, -(-rows // (workers * BATCHES_PER_WORKER))))
     return size, min(workers, -(-rows // size))
 
 
@@ -73,7 +73,7 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
     try:
         for bounds in ranges:
             pending.append(pool.submit(_work, *bounds))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+            if len(pending) > workers:  # every worker busy while the leader writes
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
