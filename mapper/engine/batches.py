@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,6 +19,7 @@ from mapper.engine.build import Builder, Row, RowRejected
 from mapper.engine.extract import Extractor
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, encode
 
+Render = Callable[[bytes], str] | None
 YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
 
 
@@ -38,19 +39,20 @@ class EncodedBatch:
         """Pickled (from a worker process) as columns: lists of builtins pickle in C, where
         a list of dataclass instances costs a Python call per document each way."""
         columns = ([d.key for d in self.documents], [d.id for d in self.documents],
-                   [d.data for d in self.documents])
+                   [d.data for d in self.documents], [d.text for d in self.documents])
         return _unpickle, (columns, self.rejected, self.passed, self.truncated, self.last_key,
                            self.statements)
 
 
-def _unpickle(columns: tuple[list, list, list], *rest) -> EncodedBatch:
+def _unpickle(columns: tuple[list, list, list, list], *rest) -> EncodedBatch:
     return EncodedBatch(list(map(Encoded, *columns)), *rest)
 
 
 def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict | RowRejected]],
-                 truncated: int, last_key: tuple) -> EncodedBatch:
+                 truncated: int, last_key: tuple, render: Render = None) -> EncodedBatch:
     """BSON-encode built documents one by one (each dropped once encoded), rejecting rows
-    that could not be built and documents over MongoDB's size limit."""
+    that could not be built and documents over MongoDB's size limit; `render` makes the
+    text a sink writes (a file's JSON lines)."""
     documents, rejected, passed = [], [], 0
     for row, document in built:
         passed += 1
@@ -62,7 +64,8 @@ def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict |
             rejected.append((key_of(collection, row), "size",
                              f"document is {len(data):,} bytes, over the 16 MiB limit"))
             continue
-        documents.append(Encoded(key_of(collection, row), document["_id"], data))
+        documents.append(Encoded(key_of(collection, row), document["_id"], data,
+                                 render(data) if render else None))
     return EncodedBatch(documents, rejected, passed, truncated, last_key)
 
 
@@ -70,14 +73,14 @@ def key_of(collection: p.CollectionPlan, row) -> tuple:
     return tuple(row[i] for i in collection.source_key)
 
 
-def local(collection: p.CollectionPlan, extractor: Extractor, query: p.Query,
-          size: int) -> Iterator[EncodedBatch]:
+def local(collection: p.CollectionPlan, extractor: Extractor, query: p.Query, size: int,
+          render: Render = None) -> Iterator[EncodedBatch]:
     """The batches of `query`'s root rows, read, built and encoded in this process."""
     builder = Builder(collection, extractor.children)
     with _read_ahead(extractor.batches(query, size, collection.table), builder) as fetched:
         for rows, children in fetched:
             yield encode_batch(collection, *builder.build_each(rows, children),
-                               key_of(collection, rows[-1]))
+                               key_of(collection, rows[-1]), render)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,11 +42,13 @@ RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
 
 @dataclass(frozen=True)
 class Encoded:
-    """A built document: its source key, `_id` and BSON bytes."""
+    """A built document: its source key, `_id`, BSON bytes and, for sinks that `render`
+    documents, their text (made where the document was built: in a worker process)."""
 
     key: tuple
     id: object
     data: bytes
+    text: str | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class WriteResult:
 
 
 class Sink(Protocol):
+    render: Callable[[bytes], str] | None  # document text to make where it is built
     def preflight(self, collections: list[p.CollectionPlan]) -> None: ...
     def open(self, collection: p.CollectionPlan, drop: bool) -> None: ...
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult: ...
@@ -70,6 +74,8 @@ def encode(document: dict) -> bytes:
 
 class NullSink:
     """Builds and encodes everything, writes nothing (dry runs and benchmarks)."""
+
+    render = None
 
     def preflight(self, collections: list[p.CollectionPlan]) -> None:
         pass
@@ -87,11 +93,18 @@ class NullSink:
         pass
 
 
+def json_line(data: bytes) -> str:
+    """A document's canonical Extended JSON, as the file sink writes it (one per line)."""
+    return json_util.dumps(bson.decode(data, codec_options=CODEC), json_options=_JSON)
+
+
 class FileSink:
     """One canonical Extended JSON Lines file per collection (`mongoimport` reads it back).
 
     Each run rewrites the file whole: written to `NAME.jsonl.partial`, renamed when done.
     """
+
+    render = staticmethod(json_line)
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -110,8 +123,8 @@ class FileSink:
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         out = self._files[collection.name]
-        out.writelines(json_util.dumps(bson.decode(item.data, codec_options=CODEC),
-                                       json_options=_JSON) + "\n" for item in batch)
+        out.writelines((json_line(item.data) if item.text is None else item.text) + "\n"
+                       for item in batch)
         return WriteResult(inserted=len(batch))
 
     def finish(self, collection: p.CollectionPlan) -> None:
@@ -130,6 +143,8 @@ class MongoSink:
     """Unordered bulk writes by `_id`: inserts into a collection that was empty when the run
     opened it, otherwise only what is new or changed; transient failures are re-sent
     idempotently (as replace-upserts)."""
+
+    render = None
 
     def __init__(self, uri: str, default_database: str | None = None):
         self.uri = uri

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine.batches import EncodedBatch, collect_young, encode_batch
+from mapper.engine.batches import EncodedBatch, Render, collect_young, encode_batch
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.errors import MapperError, SourceError
@@ -57,8 +57,8 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
 
 
 def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engine,
-            catalog: Catalog, after: tuple | None, size: int, workers: int
-            ) -> Iterator[EncodedBatch]:
+            catalog: Catalog, after: tuple | None, size: int, workers: int,
+            render: Render = None) -> Iterator[EncodedBatch]:
     """The collection's batches after key `after`, made by `workers` processes, in order."""
     snapshot_id = extractor.export_snapshot()
     keys = p.KeyRange(collection.query.alias, collection.source_key_columns, after)
@@ -68,7 +68,7 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
                                initargs=(collection, catalog, engine, snapshot_id, size,
-                                         os.getpid()))
+                                         render, os.getpid()))
     pending: collections.deque[Future] = collections.deque()
     try:
         for bounds in ranges:
@@ -98,7 +98,7 @@ _worker: dict = {}
 
 
 def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
-           snapshot_id: str, size: int, leader: int) -> None:
+           snapshot_id: str, size: int, render: Render, leader: int) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
     _die_with(leader)
@@ -113,7 +113,7 @@ def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
         connection = stack.enter_context(snapshot(engine, imported=snapshot_id))
         util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
         extractor = Extractor(connection, Compiler(catalog))
-        _worker.update(collection=collection, extractor=extractor, size=size,
+        _worker.update(collection=collection, extractor=extractor, size=size, render=render,
                        builder=Builder(collection, extractor.children), statements=statements)
     except MapperError as error:
         _worker["error"] = error
@@ -139,7 +139,7 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
     where = bounds if query.filter is None else p.BoolOp("and", (query.filter, bounds))
     rows = [row for batch in extractor.batches(replace(query, filter=where), _worker["size"],
                                                collection.table) for row in batch]
-    batch = encode_batch(collection, *builder.build_each(rows), through)
+    batch = encode_batch(collection, *builder.build_each(rows), through, _worker["render"])
     batch.statements = _worker["statements"][0] - counted
     collect_young()
     return batch

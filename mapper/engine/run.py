@@ -161,10 +161,10 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     size, workers = parallel.sizing(result.read, options.batch_size, workers)
     if workers > 1:
         source = parallel.batches(collection, extractor, extractor.connection.engine, catalog,
-                                  last_key, size, workers)
+                                  last_key, size, workers, sink.render)
     else:
         source = batches.local(collection, extractor, _after(collection, last_key),
-                               options.batch_size)
+                               options.batch_size, sink.render)
     with contextlib.closing(source), batches.collector_paused():
         while True:
             try:
