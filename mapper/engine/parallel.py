@@ -133,13 +133,13 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
         raise _worker["error"]
     collection, extractor, builder = (_worker["collection"], _worker["extractor"],
                                       _worker["builder"])
-    counted = _worker["statements"][0]
     query = collection.query
     bounds = p.KeyRange(query.alias, collection.source_key_columns, after, through)
     where = bounds if query.filter is None else p.BoolOp("and", (query.filter, bounds))
     rows = [row for batch in extractor.batches(replace(query, filter=where), _worker["size"],
                                                collection.table) for row in batch]
     batch = encode_batch(collection, *builder.build_each(rows), through, _worker["render"])
-    batch.statements = _worker["statements"][0] - counted
+    counted = _worker["statements"][0]  # this batch's statements, and the snapshot's first
+    batch.statements, _worker["reported"] = counted - _worker.get("reported", 0), counted
     collect_young()
     return batch
