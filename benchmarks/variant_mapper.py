@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import bson
@@ -79,7 +78,7 @@ class Mapper:
         collection = self.summary.collections[0]
         if collection.rejected or not self.summary.balanced or self.summary.stopped:
             raise RuntimeError(f"mapper run not clean: {collection}")
-        self.batches = math.ceil(collection.read / self.job["batch_size"])
+        self.batches = collection.batches
         self.statements += collection.worker_statements
         return collection.written
 

@@ -185,9 +185,11 @@ def test_workers_end_with_a_killed_leader(demo_pg, tmp_path):
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15)
 
 
-def test_small_tables_get_smaller_batches_and_no_idle_workers():
-    assert sizing(100_000, 1000, 2) == (1000, 2)  # large: the batch size asked for
-    assert sizing(3000, 1000, 2) == (500, 2)  # every worker gets a few batches
+def test_workers_share_the_batch_size_and_small_tables_are_cut_evenly():
+    assert sizing(100_000, 1000, 2) == (500, 2)  # two workers hold 1000 rows together
+    assert sizing(100_000, 10_000, 4) == (2500, 4)
+    assert sizing(100_000, 1000, 8) == (500, 8)  # not below 500 rows a batch
+    assert sizing(3000, 5000, 2) == (500, 2)  # a small table: a few batches per worker
     assert sizing(1000, 1000, 4) == (500, 2)  # no worker without a batch
     assert sizing(400, 1000, 4) == (500, 1)  # one batch: the run stays in its process
     assert sizing(3000, 97, 3) == (97, 3)  # never above the batch size asked for

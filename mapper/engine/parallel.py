@@ -49,10 +49,14 @@ def supported(engine: sa.Engine) -> bool:
 
 
 def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
-    """The batch size and number of workers for a table of `rows`: batches are made smaller
-    (down to `MIN_BATCH`) until every worker has a few, and no worker is started without
-    a batch; one worker means the run stays in its own process."""
-    size = min(batch_size, max(MIN_BATCH, -(-rows // (workers * BATCHES_PER_WORKER))))
+    """The batch size and number of workers for a table of `rows`. The workers share
+    `batch_size` (each holds one batch, so the rows in memory stay about `batch_size`);
+    small tables are cut until every worker has a few batches; batches stay above
+    `MIN_BATCH` rows (below it, the fixed cost of a batch's queries dominates); and no worker
+    is started without a batch (one worker: the run stays in its own process)."""
+    shared = max(MIN_BATCH, batch_size // workers)
+    even = max(MIN_BATCH, -(-rows // (workers * BATCHES_PER_WORKER)))
+    size = min(batch_size, shared, even)
     return size, min(workers, -(-rows // size))
 
 

@@ -56,6 +56,7 @@ class CollectionSummary:
     unchanged: int = 0
     rejected: int = 0
     truncated: int = 0
+    batches: int = 0
     worker_statements: int = 0  # SQL statements the worker processes sent
     seconds: float = 0.0
     done: bool = False
@@ -200,6 +201,7 @@ def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
            rejects: RejectFile, result: CollectionSummary) -> None:
     """Write one encoded batch and count every row of it exactly once."""
     result.passed += batch.passed
+    result.batches += 1
     result.truncated += batch.truncated
     result.worker_statements += batch.statements
     for key, stage, reason in batch.rejected:
