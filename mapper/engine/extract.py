@@ -101,7 +101,11 @@ class Extractor:
 
     def export_snapshot(self) -> str:
         """An id by which other connections read this one's snapshot (PostgreSQL only)."""
-        return self.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        try:
+            return self.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        except sa.exc.DBAPIError as error:
+            raise SourceError(f"cannot share the run's snapshot with worker processes: "
+                              f"{_describe(error)} (run with --workers 1)") from None
 
     def key_batches(self, query: p.Query, columns: tuple[str, ...], size: int
                     ) -> Iterator[list[tuple]]:
