@@ -193,3 +193,15 @@ def test_workers_share_the_batch_size_and_small_tables_are_cut_evenly():
     assert sizing(1000, 1000, 4) == (500, 2)  # no worker without a batch
     assert sizing(400, 1000, 4) == (500, 1)  # one batch: the run stays in its process
     assert sizing(3000, 97, 3) == (97, 3)  # never above the batch size asked for
+
+
+def test_composite_keys_split_into_exact_ranges(demo_pg, tmp_path):
+    mapping = tmp_path / "task_labels.yaml"
+    mapping.write_text("version: 1\ncollections:\n  task_labels:\n    table: task_labels\n"
+                       "    _id: key\n", encoding="utf-8")
+    one = migrate(demo_pg, mapping, f"file:{tmp_path / 'one'}", tmp_path, batch_size=100)
+    three = migrate(demo_pg, mapping, f"file:{tmp_path / 'three'}", tmp_path, batch_size=100,
+                    workers=3)
+    written = (tmp_path / "three" / "task_labels.jsonl").read_bytes()
+    assert written == (tmp_path / "one" / "task_labels.jsonl").read_bytes()
+    assert written.count(b"\n") == one.collections[0].read == three.collections[0].written > 0
