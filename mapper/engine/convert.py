@@ -228,10 +228,12 @@ def _json(value: Any, depth: int = 0) -> Any:
     if depth > MAX_JSON_DEPTH:
         raise ConversionFailed(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     kind = type(value)
-    if kind is dict or (kind is not list and isinstance(value, dict)):
-        changed = None
-        for key, item in value.items():
-            if type(key) is not str or "." in key or key.startswith("$") or "\0" in key:
+    mapping = kind is dict or (kind is not list and isinstance(value, dict))
+    if mapping or kind is list or isinstance(value, list):
+        copied = None
+        for key, item in value.items() if mapping else enumerate(value):
+            if mapping and (type(key) is not str or "." in key or key.startswith("$")
+                            or "\0" in key):
                 raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
             kind = type(item)
             if kind is str or kind is float or kind is bool or item is None or (
@@ -239,20 +241,8 @@ def _json(value: Any, depth: int = 0) -> Any:
                 continue
             converted = _json(item, depth + 1)
             if converted is not item:
-                changed = changed or dict(value)
-                changed[key] = converted
-        return value if changed is None else changed
-    if kind is list or isinstance(value, list):
-        copied = None
-        for index, item in enumerate(value):
-            kind = type(item)
-            if kind is str or kind is float or kind is bool or item is None or (
-                    kind is int and INT64_MIN <= item <= INT64_MAX):
-                continue
-            converted = _json(item, depth + 1)
-            if converted is not item:
-                copied = copied or list(value)
-                copied[index] = converted
+                copied = copied or (dict(value) if mapping else list(value))
+                copied[key] = converted
         return value if copied is None else copied
     if isinstance(value, decimal.Decimal) or (isinstance(value, int) and not isinstance(
             value, bool) and not INT64_MIN <= value <= INT64_MAX):
