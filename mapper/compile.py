@@ -105,14 +105,6 @@ class Compiler:
             ([key <= bound(node.through)] if node.through is not None else [])
         return sa.and_(*parts) if parts else sa.true()
 
-    def keys(self, query: p.Query, columns: tuple[str, ...]) -> sa.Select:
-        """The key columns of a root query's table, in the root query's order, without its
-        joins; `query.filter` may only be a `KeyRange` here."""
-        selects = tuple(p.ColumnRef(query.alias, column) for column in columns)
-        order = tuple(p.Ordering(index) for index in range(len(columns)))
-        return self.select(p.Query(query.table, query.alias, (), selects, query.filter,
-                                   order=order))
-
     def _kind(self, query: p.Query, ref: p.ColumnRef) -> str:
         tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
         column = self.catalog.tables[tables[ref.alias]].column(ref.column)

@@ -243,3 +243,23 @@ def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
             field = replace(field, element=with_conversion(field.element, old, new))
         fields.append(field)
     return replace(shape, fields=tuple(fields))
+
+
+def in_key_range(collection: CollectionPlan, after: tuple | None,
+                 through: tuple | None = None) -> Query:
+    """The root query for keys after `after` up to `through` (None: an open bound): the rest
+    of a run after a checkpoint, or one worker's batch."""
+    query = collection.query
+    bounds = KeyRange(query.alias, collection.source_key_columns, after, through)
+    return replace(query, filter=bounds if query.filter is None
+                   else BoolOp("and", (query.filter, bounds)))
+
+
+def keys_after(collection: CollectionPlan, after: tuple | None) -> Query:
+    """The root table's keys after `after`, in the root query's order; without its joins or
+    filter (a worker's batch applies them)."""
+    query, columns = collection.query, collection.source_key_columns
+    return Query(query.table, query.alias, (),
+                 tuple(ColumnRef(query.alias, column) for column in columns),
+                 KeyRange(query.alias, columns, after),
+                 order=tuple(Ordering(index) for index in range(len(columns))))

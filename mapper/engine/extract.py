@@ -107,20 +107,6 @@ class Extractor:
             raise SourceError(f"cannot share the run's snapshot with worker processes: "
                               f"{_describe(error)} (run with --workers 1)") from None
 
-    def key_batches(self, query: p.Query, columns: tuple[str, ...], size: int
-                    ) -> Iterator[list[tuple]]:
-        """The root table's keys in the root query's order, `size` at a time."""
-        try:
-            result = self.connection.execution_options(stream_results=True,
-                                                       yield_per=size).execute(
-                self.compiler.keys(query, columns))
-            for partition in result.partitions(size):
-                self._last_activity = time.monotonic()
-                yield [tuple(row) for row in partition]
-        except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading the keys of `{query.table}` failed: "
-                              f"{self._explain(error)}") from None
-
     def largest_group(self, children: p.Children) -> tuple[tuple, int] | None:
         """The parent key with the most elements in an array, and how many."""
         row = self.connection.execute(self.compiler.largest_group(children)).first()
@@ -134,7 +120,7 @@ class Extractor:
         try:
             result = self.connection.execution_options(stream_results=True,
                                                        yield_per=size).execute(
-                self.statement(query))
+                self.compiler.select(query))
             for partition in result.partitions(size):
                 rows = list(partition)
                 self._last_activity = time.monotonic()

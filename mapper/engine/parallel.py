@@ -24,7 +24,6 @@ import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from multiprocessing import util
 
 import sqlalchemy as sa
@@ -65,10 +64,8 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
             render: Render = None) -> Iterator[EncodedBatch]:
     """The collection's batches after key `after`, made by `workers` processes, in order."""
     snapshot_id = extractor.export_snapshot()
-    keys = p.KeyRange(collection.query.alias, collection.source_key_columns, after)
-    ranges = _ranges(extractor.key_batches(
-        p.Query(collection.query.table, collection.query.alias, (), (), keys),
-        collection.source_key_columns, size), after)
+    ranges = _ranges(extractor.batches(p.keys_after(collection, after), size,
+                                       collection.table), after)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
                                initargs=(collection, catalog, engine, snapshot_id, size,
@@ -88,12 +85,13 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engin
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ranges(key_batches: Iterator[list[tuple]], after: tuple | None
+def _ranges(key_batches: Iterator[list], after: tuple | None
             ) -> Iterator[tuple[tuple | None, tuple]]:
     """(after, through) bounds of consecutive key batches."""
     for keys in key_batches:
-        yield after, keys[-1]
-        after = keys[-1]
+        through = tuple(keys[-1])
+        yield after, through
+        after = through
 
 
 # --- in the worker process -----------------------------------------------------------------
@@ -137,11 +135,9 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
         raise _worker["error"]
     collection, extractor, builder = (_worker["collection"], _worker["extractor"],
                                       _worker["builder"])
-    query = collection.query
-    bounds = p.KeyRange(query.alias, collection.source_key_columns, after, through)
-    where = bounds if query.filter is None else p.BoolOp("and", (query.filter, bounds))
-    rows = [row for batch in extractor.batches(replace(query, filter=where), _worker["size"],
-                                               collection.table) for row in batch]
+    rows = [row for batch in extractor.batches(p.in_key_range(collection, after, through),
+                                               _worker["size"], collection.table)
+            for row in batch]
     batch = encode_batch(collection, *builder.build_each(rows), through, _worker["render"])
     counted = _worker["statements"][0]  # this batch's statements, and the snapshot's first
     batch.statements, _worker["reported"] = counted - _worker.get("reported", 0), counted

@@ -164,8 +164,8 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
         source = parallel.batches(collection, extractor, extractor.connection.engine, catalog,
                                   last_key, size, workers, sink.render)
     else:
-        source = batches.local(collection, extractor, _after(collection, last_key),
-                               options.batch_size, sink.render)
+        query = collection.query if last_key is None else p.in_key_range(collection, last_key)
+        source = batches.local(collection, extractor, query, options.batch_size, sink.render)
     with contextlib.closing(source), batches.collector_paused():
         while True:
             try:
@@ -212,15 +212,6 @@ def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
     result.unchanged += written.unchanged
     for item, reason in written.failed:
         _reject(collection, item.key, "write", reason, rejects, result)
-
-
-def _after(collection: p.CollectionPlan, last_key: tuple | None) -> p.Query:
-    """The root query, continuing after `last_key` when resuming."""
-    if last_key is None:
-        return collection.query
-    after = p.KeyRange(collection.query.alias, collection.source_key_columns, last_key)
-    items = tuple(x for x in (collection.query.filter, after) if x is not None)
-    return replace(collection.query, filter=p.BoolOp("and", items))
 
 
 def _converted(collection: p.CollectionPlan, options: RunOptions) -> p.CollectionPlan:
