@@ -34,7 +34,6 @@ class Compiler:
         self.catalog = catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._names: dict[sa.Table, str] = {}  # back to the catalog's name
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -42,7 +41,6 @@ class Compiler:
             columns = [sa.Column(c.name, _column_type(c)) for c in info.columns]
             self._tables[name] = sa.Table(info.table_name, self.metadata, *columns,
                                           schema=info.schema)
-            self._names[self._tables[name]] = name
         return self._tables[name]
 
     def select(self, query: p.Query) -> sa.Select:
@@ -79,21 +77,15 @@ class Compiler:
         """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
         expression = columns[ordering.index]
         item = query.selects[ordering.index]
-        if (self.catalog.dialect == "postgresql" and isinstance(item, p.ColumnRef)
-                and self._kind(query, item) == "text"):
+        if isinstance(item, p.ColumnRef) and self._by_code_point(expression.element):
             expression = expression.element.collate("C")
         expression = expression.desc() if ordering.descending else expression.asc()
         return expression.nulls_last()
 
     def _key_range(self, node: p.KeyRange, aliases: dict) -> sa.ColumnElement:
         """The bounds compared in the order the root query sorts by (text by code point)."""
-        alias = aliases[node.alias]
-        table = self.catalog.tables[self._names[alias.element]]
-        columns = []
-        for name in node.columns:
-            column, info = alias.c[name], table.column(name)
-            columns.append(column.collate("C") if self.catalog.dialect == "postgresql"
-                           and info is not None and info.kind == "text" else column)
+        columns = [column.collate("C") if self._by_code_point(column) else column
+                   for column in (aliases[node.alias].c[name] for name in node.columns)]
         key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
         def bound(values: tuple) -> sa.ColumnElement:
@@ -105,10 +97,10 @@ class Compiler:
             ([key <= bound(node.through)] if node.through is not None else [])
         return sa.and_(*parts) if parts else sa.true()
 
-    def _kind(self, query: p.Query, ref: p.ColumnRef) -> str:
-        tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
-        column = self.catalog.tables[tables[ref.alias]].column(ref.column)
-        return column.kind if column else "other"
+    def _by_code_point(self, column: sa.ColumnElement) -> bool:
+        """Whether a column is text that must be collated `"C"` (PostgreSQL) to compare by
+        code point; text columns are the ones typed `Text` here (kind `text`)."""
+        return self.catalog.dialect == "postgresql" and isinstance(column.type, sa.Text)
 
     def largest_group(self, children: p.Children) -> sa.Select:
         """The parent key with the most child rows of an array, and that number."""
