@@ -59,10 +59,11 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     return size, min(workers, -(-rows // size))
 
 
-def batches(collection: p.CollectionPlan, extractor: Extractor, engine: sa.Engine,
-            catalog: Catalog, after: tuple | None, size: int, workers: int,
-            render: Render = None) -> Iterator[EncodedBatch]:
-    """The collection's batches after key `after`, made by `workers` processes, in order."""
+def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | None,
+            size: int, workers: int, render: Render = None) -> Iterator[EncodedBatch]:
+    """The collection's batches after key `after`, made by `workers` processes, in order;
+    they read through the extractor's engine and catalog."""
+    engine, catalog = extractor.connection.engine, extractor.compiler.catalog
     snapshot_id = extractor.export_snapshot()
     ranges = _ranges(extractor.batches(p.keys_after(collection, after), size,
                                        collection.table), after)

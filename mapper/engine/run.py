@@ -133,7 +133,7 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
                     continue
                 try:
                     _collection(collection, extractor, sink, rejects, options, result,
-                                progress, checkpoints, stop_requested, workers, catalog)
+                                progress, checkpoints, stop_requested, workers)
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     break
@@ -154,15 +154,14 @@ def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
 def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
                 progress: Progress | None, checkpoints: Checkpoints | None,
-                stop_requested: Callable[[], bool], workers: int, catalog: Catalog) -> None:
+                stop_requested: Callable[[], bool], workers: int) -> None:
     started = time.perf_counter() - result.seconds
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
     size, workers = parallel.sizing(result.read, options.batch_size, workers)
     if workers > 1:
-        source = parallel.batches(collection, extractor, extractor.connection.engine, catalog,
-                                  last_key, size, workers, sink.render)
+        source = parallel.batches(collection, extractor, last_key, size, workers, sink.render)
     else:
         query = collection.query if last_key is None else p.in_key_range(collection, last_key)
         source = batches.local(collection, extractor, query, options.batch_size, sink.render)
