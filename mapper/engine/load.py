@@ -123,8 +123,7 @@ class FileSink:
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         out = self._files[collection.name]
-        out.writelines((json_line(item.data) if item.text is None else item.text) + "\n"
-                       for item in batch)
+        out.writelines(item.text + "\n" for item in batch)  # rendered by `render`
         return WriteResult(inserted=len(batch))
 
     def finish(self, collection: p.CollectionPlan) -> None:
