@@ -55,6 +55,7 @@ class KeyRange:
 
 
 Filter = Condition | BoolOp | KeyRange
+Span = tuple[tuple[Any, ...] | None, tuple[Any, ...]]  # root keys (after, through] of a batch
 
 
 @dataclass(frozen=True)
@@ -250,9 +251,33 @@ def in_key_range(collection: CollectionPlan, after: tuple | None,
     """The root query for keys after `after` up to `through` (None: an open bound): the rest
     of a run after a checkpoint, or one worker's batch."""
     query = collection.query
-    bounds = KeyRange(query.alias, collection.source_key_columns, after, through)
-    return replace(query, filter=bounds if query.filter is None
-                   else BoolOp("and", (query.filter, bounds)))
+    return _narrowed(query, KeyRange(query.alias, collection.source_key_columns, after, through))
+
+
+def read_by_range(collection: CollectionPlan, children: Children) -> bool:
+    """Whether an array of the root document can be read, for a batch of root rows, by the
+    batch's key range rather than by its list of keys: the array hangs on the root's key and
+    the root query has no filter, so the range holds the batch's parents and no others (and
+    comparing an indexed column with two bounds is far cheaper for the database than
+    matching it against a thousand keys)."""
+    query = children.query
+    return collection.query.filter is None and children.parent_key == collection.source_key \
+        and len({ref.alias for ref in query.link}) == 1 \
+        and any(children is field for field in children_of(collection.document))
+
+
+def children_in_range(children: Children, span: Span) -> Query:
+    """An array's child query for the parents whose root keys are in `span` (see
+    `read_by_range`): its link columns compared with the bounds."""
+    query = children.query
+    columns = tuple(ref.column for ref in query.link)
+    return _narrowed(replace(query, link=()), KeyRange(query.link[0].alias, columns, *span))
+
+
+def _narrowed(query: Query, condition: Filter) -> Query:
+    """The query with `condition` added to its filter."""
+    return replace(query, filter=condition if query.filter is None
+                   else BoolOp("and", (query.filter, condition)))
 
 
 def keys_after(collection: CollectionPlan, after: tuple | None) -> Query:

@@ -34,6 +34,8 @@ collections:
     table: codes
     _id: key
     columns: [label]
+    fields:
+      notes: {embed: notes, _id: false, columns: [body], order_by: [body]}
 """
 
 
@@ -79,20 +81,30 @@ def codes_pg(postgres_server):
         with engine.begin() as connection:
             connection.exec_driver_sql('CREATE TABLE codes (code text COLLATE "und-x-icu" '
                                        "PRIMARY KEY, label text)")
+            connection.exec_driver_sql('CREATE TABLE notes (id serial PRIMARY KEY, code text '
+                                       'COLLATE "und-x-icu" REFERENCES codes, body text)')
             connection.execute(sa.text("INSERT INTO codes VALUES (:code, :label)"),
                                [{"code": code, "label": f"label {code}"} for code in CODES])
+            connection.execute(sa.text("INSERT INTO notes (code, body) VALUES (:code, :body)"),
+                               [{"code": code, "body": f"{code} {n}"} for code in CODES
+                                for n in (1, 2)])
         engine.dispose()
         yield url
 
 
-def test_text_keys_in_any_collation_split_into_exact_ranges(codes_pg, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_text_keys_in_any_collation_split_into_exact_ranges(codes_pg, tmp_path, workers):
+    """Root rows and the child rows read by each batch's key range (`notes`), compared by
+    code point as the run sorts."""
     mapping = tmp_path / "codes.yaml"
     mapping.write_text(CODES_MAPPING, encoding="utf-8")
     summary = migrate(codes_pg, mapping, f"file:{tmp_path / 'out'}", tmp_path, batch_size=2,
-                      workers=2)
+                      workers=workers)
     lines = (tmp_path / "out" / "codes.jsonl").read_text(encoding="utf-8").splitlines()
-    ids = [json.loads(line)["_id"] for line in lines]
-    assert ids == sorted(CODES)  # every row exactly once, in code-point order
+    documents = [json.loads(line) for line in lines]
+    assert [d["_id"] for d in documents] == sorted(CODES)  # each once, in code-point order
+    assert all(d["notes"] == [{"body": f"{d['_id']} 1"}, {"body": f"{d['_id']} 2"}]
+               for d in documents)
     assert summary.balanced and summary.collections[0].written == len(CODES)
 
 

@@ -73,18 +73,32 @@ def key_of(collection: p.CollectionPlan, row) -> tuple:
     return tuple(row[i] for i in collection.source_key)
 
 
-def local(collection: p.CollectionPlan, extractor: Extractor, query: p.Query, size: int,
+def local(collection: p.CollectionPlan, extractor: Extractor, after: tuple | None, size: int,
           render: Render = None) -> Iterator[EncodedBatch]:
-    """The batches of `query`'s root rows, read, built and encoded in this process."""
+    """The collection's batches after key `after`, read, built and encoded in this process."""
     builder = Builder(collection, extractor.children)
-    with _read_ahead(extractor.batches(query, size, collection.table), builder) as fetched:
+    query = collection.query if after is None else p.in_key_range(collection, after)
+    stream = extractor.batches(query, size, collection.table)
+    with _read_ahead(spans(stream, lambda row: key_of(collection, row), after),
+                     builder) as fetched:
         for rows, children in fetched:
             yield encode_batch(collection, *builder.build_each(rows, children),
                                key_of(collection, rows[-1]), render)
 
 
+def spans(batches: Iterator[list], key: Callable[[Row], tuple], after: tuple | None
+          ) -> Iterator[tuple[list, p.Span]]:
+    """Consecutive batches of rows in key order, each with the keys it covers: (after the
+    previous batch's last key, through its own last key]; the first one after `after`."""
+    for rows in batches:
+        through = key(rows[-1])
+        yield rows, (after, through)
+        after = through
+
+
 @contextlib.contextmanager
-def _read_ahead(batches: Iterator[list], builder: Builder) -> Iterator[Iterator[tuple]]:
+def _read_ahead(batches: Iterator[tuple[list, p.Span]], builder: Builder
+                ) -> Iterator[Iterator[tuple]]:
     """Each batch of root rows with its child rows, the next batch read by a background
     thread while the caller builds and writes this one.
 
@@ -92,8 +106,8 @@ def _read_ahead(batches: Iterator[list], builder: Builder) -> Iterator[Iterator[
     for a read in flight and discards it.
     """
     def read() -> tuple | None:
-        rows = next(batches, None)
-        return None if rows is None else (rows, builder.fetch_batch(rows))
+        batch = next(batches, None)
+        return None if batch is None else (batch[0], builder.fetch_batch(*batch))
 
     def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple]:
         pending = pool.submit(read)

@@ -21,7 +21,7 @@ from mapper.engine.codegen import flat, generate
 from mapper.ids import oid
 
 Row = Sequence[Any]
-Fetch = Callable[[p.Children, list], list[Row]]
+Fetch = Callable[[p.Children, list | p.Span], list[Row]]  # child rows of parents' keys
 Arrays = dict[int, dict[tuple, "Group"]]
 Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, nested arrays
 Getter = Callable[[Row, Arrays], Any]
@@ -71,12 +71,16 @@ class Builder:
         self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
+        self._by_range = {id(children) for children in p.children_of(collection.document)
+                          if p.read_by_range(collection, children)}
         self._elements: dict[int, Getter] = {}
         self._document = self._compile_document(collection.document)
 
-    def fetch_batch(self, rows: list[Row]) -> Fetched:
-        """The child rows of every array of a batch, nested arrays included (all the I/O)."""
-        return self._fetch(self.collection.document, rows)
+    def fetch_batch(self, rows: list[Row], span: p.Span | None = None) -> Fetched:
+        """The child rows of every array of a batch, nested arrays included (all the I/O).
+        `span`: the root keys the batch covers when it holds every root row in them; the
+        arrays that `plan.read_by_range` allows are then read by that range."""
+        return self._fetch(self.collection.document, rows, span)
 
     def build_batch(self, rows: list[Row], fetched: Fetched | None = None) -> Built:
         """The documents of a batch, from its child rows (fetched now unless given)."""
@@ -109,12 +113,16 @@ class Builder:
 
     # --- arrays --------------------------------------------------------------------------
 
-    def _fetch(self, shape: p.SubDocument, rows: list[Row]) -> Fetched:
+    def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None
+               ) -> Fetched:
         fetched: Fetched = {}
         for children in p.children_of(shape):
-            keys = set(map(key_getter(children.parent_key), rows))
-            keys = [key for key in keys if not _has_null(key)]
-            child_rows = self.fetch(children, keys) if keys else []
+            if span is not None and rows and id(children) in self._by_range:
+                child_rows = self.fetch(children, span)
+            else:
+                keys = set(map(key_getter(children.parent_key), rows))
+                keys = [key for key in keys if not _has_null(key)]
+                child_rows = self.fetch(children, keys) if keys else []
             element = children.element
             fetched[id(children)] = (child_rows, self._fetch(element, child_rows)
                                      if isinstance(element, p.SubDocument) else {})

@@ -128,15 +128,20 @@ class Extractor:
         except sa.exc.DBAPIError as error:
             raise SourceError(f"reading `{table}` failed: {self._explain(error)}") from None
 
-    def children(self, children: p.Children, keys: list) -> list[sa.Row]:
-        """Child rows of the given parent keys (values, or tuples for composite keys): one
-        statement per chunk of keys."""
-        statement = self.statement(children.query)
+    def children(self, children: p.Children, parents: list | p.Span) -> list[sa.Row]:
+        """Child rows of the given parents: their key values (tuples for composite keys),
+        one statement per chunk of keys; or, for an array read by range
+        (`plan.read_by_range`), the span of root keys they are in, one statement."""
+        if isinstance(parents, tuple):
+            chunks = [(self.compiler.select(p.children_in_range(children, parents)), {})]
+        else:
+            statement = self.statement(children.query)
+            chunks = [(statement, {KEYS: parents[start:start + KEY_CHUNK]})
+                      for start in range(0, len(parents), KEY_CHUNK)]
         rows: list[sa.Row] = []
         try:
-            for start in range(0, len(keys), KEY_CHUNK):
-                chunk = keys[start:start + KEY_CHUNK]
-                rows += self.connection.execute(statement, {KEYS: chunk}).all()
+            for statement, parameters in chunks:
+                rows += self.connection.execute(statement, parameters).all()
         except sa.exc.DBAPIError as error:
             raise SourceError(f"reading `{children.query.table}` for `"
                               f"{'.'.join(children.path)}` failed: {self._explain(error)}"

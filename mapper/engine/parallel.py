@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine.batches import EncodedBatch, Render, collect_young, encode_batch
+from mapper.engine.batches import EncodedBatch, Render, collect_young, encode_batch, spans
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.errors import MapperError, SourceError
@@ -65,16 +65,16 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | N
     they read through the extractor's engine and catalog."""
     engine, catalog = extractor.connection.engine, extractor.compiler.catalog
     snapshot_id = extractor.export_snapshot()
-    ranges = _ranges(extractor.batches(p.keys_after(collection, after), size,
-                                       collection.table), after)
+    ranges = spans(extractor.batches(p.keys_after(collection, after), size, collection.table),
+                   tuple, after)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
                                initargs=(collection, catalog, engine, snapshot_id, size,
                                          render, os.getpid()))
     pending: collections.deque[Future] = collections.deque()
     try:
-        for bounds in ranges:
-            pending.append(pool.submit(_work, *bounds))
+        for _, span in ranges:
+            pending.append(pool.submit(_work, *span))
             if len(pending) > workers:  # every worker busy while the leader writes
                 yield pending.popleft().result()
         while pending:
@@ -84,15 +84,6 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | N
                           "nothing of its batch was written") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ranges(key_batches: Iterator[list], after: tuple | None
-            ) -> Iterator[tuple[tuple | None, tuple]]:
-    """(after, through) bounds of consecutive key batches."""
-    for keys in key_batches:
-        through = tuple(keys[-1])
-        yield after, through
-        after = through
 
 
 # --- in the worker process -----------------------------------------------------------------
@@ -139,7 +130,9 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
     rows = [row for batch in extractor.batches(p.in_key_range(collection, after, through),
                                                _worker["size"], collection.table)
             for row in batch]
-    batch = encode_batch(collection, *builder.build_each(rows), through, _worker["render"])
+    fetched = builder.fetch_batch(rows, (after, through))
+    batch = encode_batch(collection, *builder.build_each(rows, fetched), through,
+                         _worker["render"])
     counted = _worker["statements"][0]  # this batch's statements, and the snapshot's first
     batch.statements, _worker["reported"] = counted - _worker.get("reported", 0), counted
     collect_young()

@@ -163,8 +163,8 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     if workers > 1:
         source = parallel.batches(collection, extractor, last_key, size, workers, sink.render)
     else:
-        query = collection.query if last_key is None else p.in_key_range(collection, last_key)
-        source = batches.local(collection, extractor, query, options.batch_size, sink.render)
+        source = batches.local(collection, extractor, last_key, options.batch_size,
+                               sink.render)
     with contextlib.closing(source), batches.collector_paused():
         while True:
             try:

@@ -1,0 +1,114 @@
+"""Arrays of the root document read by a batch's key range instead of its list of keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import sqlite_database
+
+from mapper import pipeline
+from mapper import plan as p
+from mapper.compile import Compiler
+from mapper.config import sqlalchemy_url
+from mapper.engine.batches import key_of, spans
+from mapper.engine.build import Builder
+from mapper.engine.extract import Extractor, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCHEMA = """
+CREATE TABLE shops (id INTEGER PRIMARY KEY, code TEXT UNIQUE, name TEXT, active BOOLEAN);
+CREATE TABLE products (id INTEGER PRIMARY KEY, shop_id INTEGER REFERENCES shops(id),
+    shop_code TEXT REFERENCES shops(code), title TEXT);
+CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER REFERENCES products(id),
+    body TEXT);
+"""
+SHOPS = """
+version: 1
+collections:
+  shops:
+    table: shops
+    {filter}
+    columns: [name]
+    fields:
+      products:
+        embed: products
+        on: {{id: shop_id}}
+        columns: [title]
+        fields:
+          notes: {{embed: notes, columns: [body]}}
+      listed: {{embed: products, on: {{code: shop_code}}, columns: [title]}}
+"""
+
+
+def _plan(url: str, mapping: Path, text: str) -> tuple[p.Plan, object]:
+    mapping.write_text(text, encoding="utf-8")
+    mappings = pipeline.read([mapping])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, problems = pipeline.plan(mappings, catalog)
+    assert problems == []
+    return plan, (engine, catalog)
+
+
+def _arrays(collection: p.CollectionPlan) -> dict[str, bool]:
+    """Every array of the plan (nested ones too) and whether it is read by range."""
+    found = {}
+
+    def walk(shape: p.SubDocument) -> None:
+        for children in p.children_of(shape):
+            found[".".join(children.path)] = p.read_by_range(collection, children)
+            if isinstance(children.element, p.SubDocument):
+                walk(children.element)
+
+    walk(collection.document)
+    return found
+
+
+@pytest.mark.parametrize(("root_filter", "expected"), [
+    ("", {"products": True, "notes": False, "listed": False}),
+    ("filter: {active: true}", {"products": False, "notes": False, "listed": False}),
+])
+def test_only_arrays_on_the_key_of_an_unfiltered_root_are_read_by_range(
+        tmp_path: Path, root_filter: str, expected: dict) -> None:
+    """Nested arrays hang on child rows, `listed` on another column than the key, and with a
+    root filter a key range would also hold the children of rows the filter drops."""
+    url = sqlite_database(tmp_path / "shops.db", SCHEMA)
+    plan, _ = _plan(url, tmp_path / "shops.yaml", SHOPS.format(filter=root_filter))
+    assert _arrays(plan.collection("shops")) == expected
+
+
+def test_the_range_reads_the_same_children_as_the_keys(
+        demo_pg: str, tmp_path: Path) -> None:
+    tasks = (ROOT / "mappings" / "tasks.yaml").read_text(encoding="utf-8")
+    plan, (engine, catalog) = _plan(sqlalchemy_url(demo_pg), tmp_path / "tasks.yaml", tasks)
+    collection = plan.collection("tasks")
+    assert set(_arrays(collection).values()) == {True}
+    statements: list[str] = []
+    ranged, listed = [], []
+    try:
+        with snapshot(engine) as connection:
+            extractor = Extractor(connection, Compiler(catalog))
+            builder = Builder(collection, extractor.children)
+            stream = extractor.batches(collection.query, 97, collection.table)
+            batches = list(spans(stream, lambda row: key_of(collection, row), None))
+            sa.event.listen(engine, "before_cursor_execute",
+                            lambda _c, _r, statement, *_: statements.append(statement))
+            for rows, span in batches:
+                by_range = builder.build_batch(rows, builder.fetch_batch(rows, span))
+                ranged += statements
+                statements.clear()
+                by_keys = builder.build_batch(rows, builder.fetch_batch(rows))
+                listed += statements
+                statements.clear()
+                assert by_range.documents == by_keys.documents
+                assert len(by_range.documents) == len(rows)
+    finally:
+        engine.dispose()
+    assert len(batches) == 11 and batches[0][1][0] is None
+    assert [span[0] for _, span in batches[1:]] == [span[1] for _, span in batches[:-1]]
+    assert len(ranged) == len(listed) == 3 * len(batches)
+    assert all("ANY" not in statement and "<=" in statement for statement in ranged)
+    assert all("ANY" in statement for statement in listed)
