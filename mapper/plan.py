@@ -172,7 +172,18 @@ class Children:
     overflow: Literal["reject", "truncate"] | None = None
 
 
-Shape = Value | Constant | Template | DocumentId | SubDocument | Children
+@dataclass(frozen=True)
+class Length:
+    """The number of elements of the array at `array` in the same document, converted: a
+    `count` of the very rows that array embeds, so no SQL aggregate is needed."""
+
+    path: FieldPath
+    array: FieldPath
+    conversion: str
+    source: str = ""
+
+
+Shape = Value | Constant | Template | DocumentId | SubDocument | Children | Length
 
 
 @dataclass(frozen=True)
@@ -223,7 +234,7 @@ def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
     """(field path, conversion) of every value in a document shape, arrays included."""
     found: list[tuple[FieldPath, str]] = []
     for field in shape.fields:
-        if isinstance(field, Value | Template):
+        if isinstance(field, Value | Template | Length):
             found.append((field.path, field.conversion))
         elif isinstance(field, SubDocument):
             found += [(field.path + path, c) for path, c in conversions(field)]
@@ -236,7 +247,7 @@ def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     """The same shape with every `old` conversion replaced by `new`."""
     fields: list[Shape] = []
     for field in shape.fields:
-        if isinstance(field, Value | Template) and field.conversion == old:
+        if isinstance(field, Value | Template | Length) and field.conversion == old:
             field = replace(field, conversion=new)
         elif isinstance(field, SubDocument):
             field = replace(field, fields=with_conversion(field, old, new).fields)

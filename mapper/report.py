@@ -45,6 +45,9 @@ def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
         name = ".".join(field.path)
         if isinstance(field, p.Value):
             lines.append(f"{pad}{name}: {field.source} as {field.conversion}")
+        elif isinstance(field, p.Length):
+            lines.append(f"{pad}{name}: {field.source} as {field.conversion}, the length of "
+                         f"`{'.'.join(field.array)}`")
         elif isinstance(field, p.DocumentId):
             lines.append(f"{pad}{name}: {field.rule}({field.table}: {', '.join(field.columns)})")
         elif isinstance(field, p.Constant):

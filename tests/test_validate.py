@@ -225,6 +225,21 @@ def test_changed_denormalized_copy(target, capsys):
     assert item["path"] == "project.name" and item["actual"] == '"tampered name"'
 
 
+def test_changed_count_of_an_array(target, capsys):
+    """`comment_count` is the length of `comments` (no SQL aggregate): still checked against
+    the source's rows, in every document."""
+    def change(document):
+        document["comment_count"] += 1
+
+    with tampered(target[2], "tasks", change):
+        code, report = failures(target, capsys, "--sample", "0")
+    assert code == 1
+    assert failed_checks(report, "tasks") == {"denormalized"}
+    item = next(d for d in report["differences"] if d["check"] == "denormalized")
+    assert item["path"] == "comment_count"
+    assert int(item["actual"]) == int(item["expected"]) + 1
+
+
 def test_changed_copy_inside_array_elements(target, capsys):
     def change(document):
         document["members"] = [{**document["members"][0], "full_name": "Someone Else"},

@@ -175,7 +175,8 @@ class Builder:
     # --- compiling shapes into closures --------------------------------------------------
 
     def _compile_document(self, shape: p.SubDocument) -> Getter:
-        fields = [(field.path, self._compile(field)) for field in shape.fields]
+        fields = [(field.path, _compile_length(field, shape) if isinstance(field, p.Length)
+                   else self._compile(field)) for field in shape.fields]
         named = [(path[0], getter) for path, getter in fields]
 
         def build_flat(row: Row, arrays: Arrays) -> dict:
@@ -286,6 +287,21 @@ def _compile_children(field: p.Children) -> Getter:
         return list(group.elements)
 
     return array
+
+
+def _compile_length(field: p.Length, shape: p.SubDocument) -> Getter:
+    """The length of a sibling array (whose rejected rows reject the document as well)."""
+    array = next(f for f in shape.fields if isinstance(f, p.Children) and f.path == field.array)
+    key, children_id, conversion = key_getter(array.parent_key), id(array), \
+        convert.get(field.conversion)
+
+    def length(row: Row, arrays: Arrays) -> Any:
+        group = arrays[children_id].get(key(row))
+        if group is not None and group.rejected is not None:
+            raise group.rejected
+        return conversion(0 if group is None else len(group.elements))
+
+    return length
 
 
 def _compile_template(field: p.Template) -> Getter:

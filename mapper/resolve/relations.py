@@ -83,13 +83,20 @@ class Relations:
                           (*path, "denormalize"))
 
     def aggregate(self, node: Node, target, function: str, spec: dict, path: Path,
-                  keep_null: bool) -> p.Value:
+                  keep_null: bool, arrays: tuple[p.Children, ...] = ()) -> p.Value | p.Length:
+        """An aggregate in SQL; a `count` of the rows one of the document's `arrays` embeds
+        is that array's length."""
         where = (*path, function)
         if function == "count":
             table_name, column = spec[function], None
         else:
             table_name, column = self.split_column(spec[function], where)
         steps = self.steps(node, spec, table_name, where)
+        if function == "count" and not spec.get("filter"):
+            array = next((a for a in arrays if _same_rows(node, steps, a)), None)
+            if array is not None:
+                return p.Length(target, array.path, spec.get("type") or "int",
+                                f"count({spec[function]})")
         hops, left = [], node.alias
         for index, step in enumerate(steps):
             alias = f"a{len(node.builder.selects)}_{index}"
@@ -198,3 +205,18 @@ class Relations:
                 table = steps[-1].table
         self.column(table, name, path)
         return p.Ordering(node.builder.select(p.ColumnRef(alias, name)), descending)
+
+
+def _same_rows(node: Node, steps: list[Step], array: p.Children) -> bool:
+    """Whether an array holds one element per row of a one-hop relation from `node`: it reads
+    the same table on the same columns, with no filter or limit, and joins only to-one tables
+    (left joins, which neither add nor drop rows)."""
+    query = array.query
+    if len(steps) != 1 or query.table != steps[0].table.name or query.filter is not None \
+            or array.limit is not None or any(hop.many for hop in query.joins):
+        return False
+    selects = node.builder.selects
+    parent = tuple(p.ColumnRef(node.alias, local) for local, _ in steps[0].on)
+    return query.link == tuple(p.ColumnRef(query.alias, remote) for _, remote in steps[0].on) \
+        and all(ref in selects for ref in parent) \
+        and array.parent_key == tuple(selects.index(ref) for ref in parent)

@@ -106,16 +106,20 @@ class Resolver(Relations):
         for column, column_path in self.copied_columns(node, spec, path):
             self.claim(names, (column,), column_path)
             shapes.append(self.column_value(node, (column,), column, {}, column_path))
-        for name, field_spec in (spec.get("fields") or {}).items():
-            field_path = (*path, "fields", name)
-            target = tuple(name.split("."))
-            self.claim(names, target, field_path)
+        fields = spec.get("fields") or {}
+        for name in fields:
+            self.claim(names, tuple(name.split(".")), (*path, "fields", name))
+        counts = [name for name, field_spec in fields.items()
+                  if _may_count_an_array(field_spec, fields.values())]
+        resolved: dict[str, p.Shape | None] = {}
+        for name in [*(n for n in fields if n not in counts), *counts]:  # counts last
+            arrays = tuple(s for s in resolved.values() if isinstance(s, p.Children))
             try:
-                shape = self.field(node, target, field_spec, field_path)
+                resolved[name] = self.field(node, tuple(name.split(".")), fields[name],
+                                            (*path, "fields", name), arrays)
             except Unresolved:
                 continue
-            if shape is not None:
-                shapes.append(shape)
+        shapes += [shape for name in fields if (shape := resolved.get(name)) is not None]
         return p.SubDocument((), tuple(shapes), present_index)
 
     def claim(self, names: dict, target: tuple[str, ...], path: Path) -> None:
@@ -172,8 +176,10 @@ class Resolver(Relations):
 
     # --- fields --------------------------------------------------------------------------
 
-    def field(self, node: Node, target: tuple[str, ...], spec: Any,
-              path: Path) -> p.Shape | None:
+    def field(self, node: Node, target: tuple[str, ...], spec: Any, path: Path,
+              arrays: tuple[p.Children, ...] = ()) -> p.Shape | None:
+        """A field's shape; `arrays` are the document's arrays resolved so far (a `count` of
+        the rows one of them embeds becomes its length)."""
         if isinstance(spec, str):
             return self.column_value(node, target, spec, {}, path)
         kinds = [kind for kind in FIELD_KINDS if kind in spec]
@@ -194,7 +200,7 @@ class Resolver(Relations):
             return self.reference(node, target, spec, path, keep_null)
         if kind == "denormalize":
             return self.denormalize(node, target, spec, path, keep_null)
-        return self.aggregate(node, target, kind, spec, path, keep_null)
+        return self.aggregate(node, target, kind, spec, path, keep_null, arrays)
 
     def column_value(self, node: Node, target, name: str, spec: dict, path: Path) -> p.Value:
         alias, table = node.alias, node.table
@@ -296,3 +302,11 @@ def resolve(mappings: Sequence, catalog: Catalog) -> tuple[p.Plan, list[Problem]
                 collections.append(collection)
         problems.extend(resolver.problems)
     return p.Plan(tuple(collections)), sorted(problems)
+
+
+def _may_count_an_array(spec: Any, siblings) -> bool:
+    """A `count` without a filter beside an `embed` or `reference` of the same table: it is
+    resolved after the document's arrays, as it may count the rows one of them holds."""
+    return isinstance(spec, dict) and "count" in spec and not spec.get("filter") and any(
+        isinstance(other, dict) and spec["count"] in (other.get("embed"), other.get("reference"))
+        for other in siblings)

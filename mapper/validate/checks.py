@@ -134,12 +134,15 @@ class _Checker:
         tops = [(path, shape, present, check) for path, shape, present
                 in fields(collection.document)
                 if (check := r.top_check(collection.query, path, shape))]
+        row_fields = list(fields(collection.document))
+        lengths = [(path, path[:len(path) - len(shape.path)] + shape.array, shape)
+                   for path, shape, _ in row_fields if isinstance(shape, p.Length)]
         arrays = [(path, shape, present, self._counts(shape), self._copies(shape),
-                   self._nested(shape))
-                  for path, shape, present in fields(collection.document)
-                  if isinstance(shape, p.Children)]
+                   self._nested(shape), [(where, length) for where, array, length in lengths
+                                         if array == path])
+                  for path, shape, present in row_fields if isinstance(shape, p.Children)]
         typed = [(path, shape) for path, shape in leaves(collection.document)
-                 if isinstance(shape, p.Value | p.Template)]
+                 if isinstance(shape, p.Value | p.Template | p.Length)]
         refs = [(path, shape) for path, shape in leaves(collection.document)
                 if isinstance(shape, p.DocumentId) and path != ("_id",)
                 and shape.rule == "oid" and shape.table in self.referable]
@@ -197,11 +200,17 @@ class _Checker:
             if canon(want) != canon(have):
                 self.add(result, check, ident, key, ".".join(path), show(want), show(have),
                          "differs from the source")
-        for path, children, present, counts, copies, nested in arrays:
+        for path, children, present, counts, copies, nested, lengths in arrays:
             if any(row[i] is None for i in present):
                 continue
             parent = tuple(row[i] for i in children.parent_key)
             want = 0 if None in parent else counts.get(parent, 0)
+            for where, length in lengths:  # counts of the array's rows
+                result.checks["denormalized"].checked += 1
+                count, have = convert.get(length.conversion)(want), get(document, where)
+                if canon(count) != canon(have):
+                    self.add(result, "denormalized", ident, key, ".".join(where), show(count),
+                             show(have), "differs from the source")
             if children.limit is not None and children.overflow == "truncate":
                 want = min(want, children.limit)
             have = get(document, path)
@@ -251,7 +260,7 @@ class _Checker:
         for path, shape in typed:
             for where, value in at(document, path):
                 tally.checked += 1
-                if value is None and shape.keep_null:
+                if value is None and getattr(shape, "keep_null", False):
                     continue
                 if not type_ok(shape.conversion, value):
                     self.add(result, "types", ident, key, where, shape.conversion,

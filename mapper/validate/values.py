@@ -144,7 +144,7 @@ def leaves(shape: p.SubDocument, prefix: tuple[str, ...] = ()) \
                 yield from leaves(field.element, (*prefix, *field.path, "*"))
             else:
                 yield (*prefix, *field.path, "*"), field.element
-        elif isinstance(field, p.Value | p.Template | p.DocumentId):
+        elif isinstance(field, p.Value | p.Template | p.DocumentId | p.Length):
             yield prefix + field.path, field
 
 
