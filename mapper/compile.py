@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -34,6 +35,7 @@ class Compiler:
         self.catalog = catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._statements: dict[p.Query, sa.Select] = {}
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -63,6 +65,15 @@ class Compiler:
                                              for ordering in query.order))
         return statement
 
+    def statement(self, query: p.Query) -> tuple[sa.Select, dict[str, Any]]:
+        """The statement of a query with its parameters, built once whatever the bounds of
+        its key range: those come as parameters (each batch has bounds of its own, and
+        building a statement costs more than reading a few rows)."""
+        shape, parameters = _bounds_apart(query)
+        if shape not in self._statements:
+            self._statements[shape] = self.select(shape)
+        return self._statements[shape], parameters
+
     def _link(self, query: p.Query, aliases: dict) -> sa.ColumnElement:
         """`link IN (:keys)`; in PostgreSQL one array parameter, `link = ANY(:keys)`."""
         link = [aliases[ref.alias].c[ref.column] for ref in query.link]
@@ -88,13 +99,13 @@ class Compiler:
                    for column in (aliases[node.alias].c[name] for name in node.columns)]
         key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
-        def bound(values: tuple) -> sa.ColumnElement:
-            binds = [sa.bindparam(None, value, type_=column.type)
-                     for column, value in zip(columns, values, strict=True)]
+        def bound(side: str, values: tuple) -> sa.ColumnElement:
+            binds = [sa.bindparam(name, value, type_=column.type) for name, column, value
+                     in zip(_bound_names(node, side), columns, values, strict=True)]
             return binds[0] if len(binds) == 1 else sa.tuple_(*binds)
 
-        parts = ([key > bound(node.after)] if node.after is not None else []) + \
-            ([key <= bound(node.through)] if node.through is not None else [])
+        parts = ([key > bound("after", node.after)] if node.after is not None else []) + \
+            ([key <= bound("through", node.through)] if node.through is not None else [])
         return sa.and_(*parts) if parts else sa.true()
 
     def _by_code_point(self, column: sa.ColumnElement) -> bool:
@@ -172,6 +183,30 @@ class Compiler:
                 return column.is_(None) if node.value else column.is_not(None)
             case _:
                 raise ValueError(f"unknown filter operator {node.op!r}")
+
+
+def _bound_names(node: p.KeyRange, side: str) -> list[str]:
+    """The parameter names of one bound of a key range (one per key column)."""
+    return [f"{node.alias}_{side}{index}" for index in range(len(node.columns))]
+
+
+def _bounds_apart(query: p.Query) -> tuple[p.Query, dict[str, Any]]:
+    """The query with the bounds of its key range blanked (an open bound stays open), and
+    the bounds' values by parameter name."""
+    parameters: dict[str, Any] = {}
+
+    def blank(node: p.Filter | None) -> p.Filter | None:
+        if isinstance(node, p.BoolOp):
+            return replace(node, items=tuple(map(blank, node.items)))
+        if not isinstance(node, p.KeyRange):
+            return node
+        for side in ("after", "through"):
+            values = getattr(node, side) or ()
+            parameters.update(zip(_bound_names(node, side), values, strict=False))
+        return replace(node, after=node.after and (None,) * len(node.after),
+                       through=node.through and (None,) * len(node.through))
+
+    return replace(query, filter=blank(query.filter)), parameters
 
 
 def render(statement: sa.Select, dialect: sa.engine.Dialect) -> str:

@@ -79,7 +79,6 @@ class Extractor:
     def __init__(self, connection: sa.Connection, compiler: Compiler):
         self.connection = connection
         self.compiler = compiler
-        self._statements: dict[p.Query, sa.Select] = {}
         self._idle_timeout = _idle_timeout(connection)
         self._last_activity = time.monotonic()
 
@@ -93,11 +92,6 @@ class Extractor:
                         f"({self._idle_timeout:g}s) ended it; raise it for the migration's "
                         "role, or find what slowed the target")
         return message
-
-    def statement(self, query: p.Query) -> sa.Select:
-        if query not in self._statements:
-            self._statements[query] = self.compiler.select(query)
-        return self._statements[query]
 
     def export_snapshot(self) -> str:
         """An id by which other connections read this one's snapshot (PostgreSQL only)."""
@@ -117,34 +111,43 @@ class Extractor:
 
     def batches(self, query: p.Query, size: int, table: str) -> Iterator[list[sa.Row]]:
         """The root rows in batches, from a server-side cursor (memory bounded by `size`)."""
-        try:
+        with self._reading(f"`{table}`"):
             result = self.connection.execution_options(stream_results=True,
                                                        yield_per=size).execute(
-                self.compiler.select(query))
+                *self.compiler.statement(query))
             for partition in result.partitions(size):
                 rows = list(partition)
                 self._last_activity = time.monotonic()
                 yield rows
-        except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading `{table}` failed: {self._explain(error)}") from None
+
+    def rows(self, query: p.Query, table: str) -> list[sa.Row]:
+        """All rows of a query that holds one batch at most (a worker's key range): one
+        plain statement, without the round trips of a server-side cursor."""
+        with self._reading(f"`{table}`"):
+            return self.connection.execute(*self.compiler.statement(query)).all()
 
     def children(self, children: p.Children, parents: list | p.Span) -> list[sa.Row]:
         """Child rows of the given parents: their key values (tuples for composite keys),
         one statement per chunk of keys; or, for an array read by range
         (`plan.read_by_range`), the span of root keys they are in, one statement."""
         if isinstance(parents, tuple):
-            chunks = [(self.compiler.select(p.children_in_range(children, parents)), {})]
+            chunks = [self.compiler.statement(p.children_in_range(children, parents))]
         else:
-            statement = self.statement(children.query)
+            statement, _ = self.compiler.statement(children.query)
             chunks = [(statement, {KEYS: parents[start:start + KEY_CHUNK]})
                       for start in range(0, len(parents), KEY_CHUNK)]
         rows: list[sa.Row] = []
-        try:
+        with self._reading(f"`{children.query.table}` for `{'.'.join(children.path)}`"):
             for statement, parameters in chunks:
                 rows += self.connection.execute(statement, parameters).all()
-        except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading `{children.query.table}` for `"
-                              f"{'.'.join(children.path)}` failed: {self._explain(error)}"
-                              ) from None
-        self._last_activity = time.monotonic()
         return rows
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """A read of the source: its errors become a SourceError naming `what`."""
+        try:
+            yield
+        except sa.exc.DBAPIError as error:
+            raise SourceError(f"reading {what} failed: {self._explain(error)}") from None
+        finally:
+            self._last_activity = time.monotonic()

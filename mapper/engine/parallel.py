@@ -69,8 +69,8 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | N
                    tuple, after)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start,
-                               initargs=(collection, catalog, engine, snapshot_id, size,
-                                         render, os.getpid()))
+                               initargs=(collection, catalog, engine, snapshot_id, render,
+                                         os.getpid()))
     pending: collections.deque[Future] = collections.deque()
     try:
         for _, span in ranges:
@@ -92,7 +92,7 @@ _worker: dict = {}
 
 
 def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
-           snapshot_id: str, size: int, render: Render, leader: int) -> None:
+           snapshot_id: str, render: Render, leader: int) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
     _die_with(leader)
@@ -107,7 +107,7 @@ def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
         connection = stack.enter_context(snapshot(engine, imported=snapshot_id))
         util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
         extractor = Extractor(connection, Compiler(catalog))
-        _worker.update(collection=collection, extractor=extractor, size=size, render=render,
+        _worker.update(collection=collection, extractor=extractor, render=render,
                        builder=Builder(collection, extractor.children), statements=statements)
     except MapperError as error:
         _worker["error"] = error
@@ -127,9 +127,7 @@ def _work(after: tuple | None, through: tuple) -> EncodedBatch:
         raise _worker["error"]
     collection, extractor, builder = (_worker["collection"], _worker["extractor"],
                                       _worker["builder"])
-    rows = [row for batch in extractor.batches(p.in_key_range(collection, after, through),
-                                               _worker["size"], collection.table)
-            for row in batch]
+    rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
     fetched = builder.fetch_batch(rows, (after, through))
     batch = encode_batch(collection, *builder.build_each(rows, fetched), through,
                          _worker["render"])
