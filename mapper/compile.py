@@ -13,10 +13,24 @@ from mapper.catalog import Catalog, Column
 
 KEYS = "keys"
 
+class TextUuid(sa.types.TypeDecorator):
+    """A uuid column, read as text. psycopg2 gives the text itself (the snapshot connection
+    is set up so, `extract.snapshot`): no conversion per value; other drivers keep
+    SQLAlchemy's (which also normalizes uuids stored as 32 hex digits)."""
+
+    impl = sa.Uuid(as_uuid=False)
+    cache_ok = True
+
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
+        if dialect.driver == "psycopg2":
+            return None
+        return super().result_processor(dialect, coltype)
+
+
 _TYPES: dict[str, sa.types.TypeEngine] = {
     "bool": sa.Boolean(), "int32": sa.Integer(), "int64": sa.BigInteger(),
     "decimal": sa.Numeric(asdecimal=True), "double": sa.Float(),
-    "uuid": sa.Uuid(as_uuid=False),
+    "uuid": TextUuid(),
     "text": sa.Text(), "datetime": sa.DateTime(), "date": sa.Date(), "time": sa.Time(),
     "interval": sa.Interval(), "json": sa.JSON(), "binary": sa.LargeBinary(),
 }

@@ -24,8 +24,6 @@ def connect(url: str) -> sa.Engine:
     """An engine for the source; fails fast, naming the URL without its password."""
     try:
         engine = sa.create_engine(url, pool_pre_ping=True)
-        if engine.dialect.driver == "psycopg2":
-            sa.event.listen(engine, "connect", _uuid_as_text)
         with engine.connect():
             pass
     except (sa.exc.SQLAlchemyError, ImportError, ValueError) as error:
@@ -33,15 +31,6 @@ def connect(url: str) -> sa.Engine:
         raise SourceError(f"cannot connect to the source {redact(url)}: "
                           f"{type(error).__name__}: {redact(reason)}") from None
     return engine
-
-
-def _uuid_as_text(dbapi_connection, record) -> None:
-    """Read uuid values as their text: keys and ids are computed from text, and building a
-    UUID object per value costs a third of a run's CPU. Conversions make UUIDs where asked."""
-    import psycopg2.extensions as extensions
-
-    as_text = extensions.new_type((2950,), "UUID_AS_TEXT", lambda value, cursor: value)
-    extensions.register_type(as_text, dbapi_connection)
 
 
 def schemas_of(mappings: Sequence[MappingFile]) -> set[str | None]:

@@ -44,7 +44,7 @@ INSERT INTO matrix VALUES
 
 
 @pytest.fixture(scope="module")
-def migrated(postgres_server: str, tmp_path_factory) -> tuple[dict, list[dict]]:
+def migrated(postgres_server: str, tmp_path_factory) -> tuple[dict, list[dict], Path]:
     folder = tmp_path_factory.mktemp("types")
     with fresh_postgres_database(postgres_server) as url:
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -68,12 +68,16 @@ def migrated(postgres_server: str, tmp_path_factory) -> tuple[dict, list[dict]]:
         run(plan, source, catalog, open_sink(f"file:{folder / 'out'}"),
             RejectFile(folder / "rejects.jsonl"))
         source.dispose()
+        own = sa.create_engine(url)  # an engine the caller made, not `pipeline.connect`'s
+        run(plan, own, catalog, open_sink(f"file:{folder / 'own'}"),
+            RejectFile(folder / "own-rejects.jsonl"))
+        own.dispose()
     options = json_util.JSONOptions(uuid_representation=4, tz_aware=True)
     documents = {d["_id"]: d for d in (json_util.loads(line, json_options=options) for line
                  in (folder / "out" / "matrix.jsonl").read_text().splitlines())}
     rejects = [json.loads(line) for line in
                (folder / "rejects.jsonl").read_text().splitlines()]
-    return documents, rejects
+    return documents, rejects, folder
 
 
 def test_every_type_has_its_documented_value(migrated) -> None:
@@ -99,6 +103,16 @@ def test_every_type_has_its_documented_value(migrated) -> None:
     assert document["price"] == bson.Decimal128("12.34")
 
 
+def test_an_engine_made_by_the_caller_gives_the_same_output(migrated) -> None:
+    """The same documents and rejects whatever set the engine up (`pipeline.connect` or the
+    caller), uuid columns included."""
+    folder = migrated[2]
+    assert (folder / "own" / "matrix.jsonl").read_bytes() == \
+        (folder / "out" / "matrix.jsonl").read_bytes()
+    assert (folder / "own-rejects.jsonl").read_bytes() == \
+        (folder / "rejects.jsonl").read_bytes()
+
+
 def test_nulls_are_omitted_and_specials_kept(migrated) -> None:
     document = migrated[0][2]
     assert document["exact"] == bson.Decimal128("NaN")
@@ -109,7 +123,7 @@ def test_nulls_are_omitted_and_specials_kept(migrated) -> None:
 
 
 def test_unrepresentable_values_reject_their_row_by_name(migrated) -> None:
-    documents, rejects = migrated
+    documents, rejects, _ = migrated
     assert sorted(documents) == [1, 2, 3]
     by_key = {r["key"]: r for r in rejects}
     assert set(by_key) == {"4", "5"}
