@@ -27,6 +27,11 @@ Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, neste
 Getter = Callable[[Row, Arrays], Any]
 
 
+# ObjectIds kept per table from batch to batch: rows that repeat (users, projects) are hashed
+# once, and memory stays bounded for tables whose rows do not (a cache past this is emptied).
+OID_CACHE_SIZE = 5_000
+
+
 class RowRejected(Exception):
     """A row whose document cannot be built; `reason` names the field, never the value."""
 
@@ -98,7 +103,8 @@ class Builder:
         if fetched is None:
             fetched = self.fetch_batch(rows)
         for cache in self._oids.values():
-            cache.clear()
+            if len(cache) > OID_CACHE_SIZE:
+                cache.clear()
         arrays = self._arrays(self.collection.document, fetched)
         truncated, self.truncated = self.truncated, 0
         return self._each(rows, arrays), truncated
