@@ -112,3 +112,28 @@ def test_the_range_reads_the_same_children_as_the_keys(
     assert len(ranged) == len(listed) == 3 * len(batches)
     assert all("ANY" not in statement and "<=" in statement for statement in ranged)
     assert all("ANY" in statement for statement in listed)
+
+
+def test_only_the_root_query_streams_from_a_server_side_cursor(demo_pg: str,
+                                                              tmp_path: Path) -> None:
+    """Child queries read one batch's rows: plain statements, not server-side cursors (whose
+    DECLARE, FETCH and CLOSE cost round trips), also after the root stream has begun."""
+    tasks = (ROOT / "mappings" / "tasks.yaml").read_text(encoding="utf-8")
+    plan, (engine, catalog) = _plan(sqlalchemy_url(demo_pg), tmp_path / "tasks.yaml", tasks)
+    collection = plan.collection("tasks")
+    named: list[tuple[bool, str]] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, cursor, statement, *_:
+                    named.append((cursor.name is not None, statement)))
+    try:
+        with snapshot(engine) as connection:
+            extractor = Extractor(connection, Compiler(catalog))
+            builder = Builder(collection, extractor.children)
+            stream = extractor.batches(collection.query, 400, collection.table)
+            for rows, span in spans(stream, lambda row: key_of(collection, row), None):
+                builder.fetch_batch(rows, span)
+    finally:
+        engine.dispose()
+    streamed = [statement for is_named, statement in named if is_named]
+    assert len(streamed) == 1 and streamed[0].startswith("SELECT t0.id")
+    children = [is_named for is_named, statement in named if "c0.task_id" in statement]
+    assert children == [False] * 3 * 3  # three batches, three arrays

@@ -124,9 +124,9 @@ class Extractor:
     def batches(self, query: p.Query, size: int, table: str) -> Iterator[list[sa.Row]]:
         """The root rows in batches, from a server-side cursor (memory bounded by `size`)."""
         with self._reading(f"`{table}`"):
-            result = self.connection.execution_options(stream_results=True,
-                                                       yield_per=size).execute(
-                *self.compiler.statement(query))
+            result = self.connection.execute(  # options of this statement, not the connection
+                *self.compiler.statement(query),
+                execution_options={"stream_results": True, "yield_per": size})
             for partition in result.partitions(size):
                 rows = list(partition)
                 self._last_activity = time.monotonic()
