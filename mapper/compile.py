@@ -13,6 +13,7 @@ from mapper.catalog import Catalog, Column
 
 KEYS = "keys"
 
+
 class TextUuid(sa.types.TypeDecorator):
     """A uuid column, read as text. psycopg2 gives the text itself (the snapshot connection
     is set up so, `extract.snapshot`): no conversion per value; other drivers keep

@@ -8,7 +8,7 @@ SQL; `engine/build.py` turns rows into documents by following its shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 FieldPath = tuple[str, ...]
 
@@ -181,6 +181,7 @@ class Length:
     array: FieldPath
     conversion: str
     source: str = ""
+    keep_null: ClassVar[bool] = False  # a length is never null
 
 
 Shape = Value | Constant | Template | DocumentId | SubDocument | Children | Length

@@ -62,7 +62,7 @@ def _types(names: list[str], keep_null: bool) -> dict[str, Any]:
 def _field(field: p.Shape) -> dict[str, Any]:
     if isinstance(field, p.Value | p.Template | p.Length):
         names = BSON_TYPES.get(field.conversion)
-        return _types(names, getattr(field, "keep_null", False)) if names else {}
+        return _types(names, field.keep_null) if names else {}
     if isinstance(field, p.DocumentId):
         return _types(["objectId"], field.keep_null) if field.rule == "oid" else {}
     if isinstance(field, p.SubDocument):

@@ -21,7 +21,7 @@ from mapper.engine.codegen import flat, generate
 from mapper.ids import oid
 
 Row = Sequence[Any]
-Fetch = Callable[[p.Children, list | p.Span], list[Row]]  # child rows of parents' keys
+Fetch = Callable[[p.Children, list | p.Span], list[Row]]  # by parent keys, or root key span
 Arrays = dict[int, dict[tuple, "Group"]]
 Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, nested arrays
 Getter = Callable[[Row, Arrays], Any]

@@ -131,10 +131,9 @@ class _Checker:
                 self.add(result, "counts", _ident(value), r.key(collection, row),
                          message="more than one source row gives this _id")
             expected.setdefault(form, (row, value))
-        tops = [(path, shape, present, check) for path, shape, present
-                in fields(collection.document)
-                if (check := r.top_check(collection.query, path, shape))]
         row_fields = list(fields(collection.document))
+        tops = [(path, shape, present, check) for path, shape, present in row_fields
+                if (check := r.top_check(collection.query, path, shape))]
         lengths = [(path, path[:len(path) - len(shape.path)] + shape.array, shape)
                    for path, shape, _ in row_fields if isinstance(shape, p.Length)]
         arrays = [(path, shape, present, self._counts(shape), self._copies(shape),
@@ -260,7 +259,7 @@ class _Checker:
         for path, shape in typed:
             for where, value in at(document, path):
                 tally.checked += 1
-                if value is None and getattr(shape, "keep_null", False):
+                if value is None and shape.keep_null:
                     continue
                 if not type_ok(shape.conversion, value):
                     self.add(result, "types", ident, key, where, shape.conversion,
