@@ -26,6 +26,7 @@ CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT,
 CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT,
     parent_id INTEGER REFERENCES categories(id));
 CREATE TABLE notes (body TEXT);
+CREATE TABLE badges (id INTEGER PRIMARY KEY, user_ref TEXT REFERENCES users(id), label TEXT);
 """
 
 
@@ -123,6 +124,13 @@ CASES = [
           fields:
             last_body: {denormalize: messages.body, on: {id: sender_id}}
         """), "6:19", ["many-to-one path", "one-to-many"]),
+    ("array-linked-by-another-type", mapping("""
+        users:
+          table: users
+          fields:
+            badges: {embed: badges}
+        """), "6:7", ["cannot join `users.id` (INTEGER) to `badges.user_ref` (TEXT)",
+                      "never match", "same type"]),
     ("unknown-join-column", mapping("""
         users:
           table: users

@@ -14,6 +14,9 @@ from mapper.catalog import Table
 from mapper.resolve.nodes import Node, Path, QueryBuilder, Step
 from mapper.types import DEFAULT_CONVERSION
 
+# column kinds whose values compare equal across kinds in Python (1 == 1.0 == Decimal(1))
+_JOIN_FAMILIES = {"int32": "number", "int64": "number", "decimal": "number",
+                  "money": "number", "double": "number", "uuid": "text"}
 RELATION_KINDS = ("embed", "reference", "denormalize", "count", "sum", "min", "max", "avg")
 
 
@@ -35,6 +38,19 @@ class Relations:
             steps.append(Step(right, on, many))
             left = right
         return steps
+
+    def check_comparable(self, left: Table, right: Table, on, path: Path) -> None:
+        """The columns that link an array's rows to their parent must hold values of one
+        kind: the run matches them by value, and a number never equals its text (SQLite lets
+        such keys be; joins in SQL convert them)."""
+        for local, remote in on:
+            kinds = [_JOIN_FAMILIES.get(column.kind, column.kind)
+                     for column in (left.column(local), right.column(remote))]
+            if kinds[0] != kinds[1] and "other" not in kinds:
+                raise self.fail(path, f"cannot join `{left.name}.{local}` "
+                                f"({left.column(local).sql_type}) to `{right.name}.{remote}` "
+                                f"({right.column(remote).sql_type}): their values never match",
+                                "give both columns the same type")
 
     def join_columns(self, left: Table, right: Table, on: dict | None, path: Path):
         if on:
@@ -161,6 +177,7 @@ class Relations:
     def children(self, node: Node, target, spec: dict, path: Path, steps: list[Step],
                  kind: str) -> p.Children:
         first = steps[0]
+        self.check_comparable(node.table, first.table, first.on, path)
         child_builder = QueryBuilder(first.table.name, "c0", f"{node.builder.prefix}c")
         parent_key = tuple(node.builder.select(p.ColumnRef(node.alias, local))
                            for local, _ in first.on)
