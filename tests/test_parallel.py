@@ -202,8 +202,10 @@ def test_workers_share_the_batch_size_and_small_tables_are_cut_evenly():
     assert sizing(100_000, 10_000, 4) == (2500, 4)
     assert sizing(100_000, 1000, 8) == (500, 8)  # not below 500 rows a batch
     assert sizing(3000, 5000, 2) == (500, 2)  # a small table: a few batches per worker
-    assert sizing(1000, 1000, 4) == (500, 2)  # no worker without a batch
-    assert sizing(400, 1000, 4) == (500, 1)  # one batch: the run stays in its process
+    assert sizing(2000, 1000, 4) == (500, 2)  # no worker for less than two batches
+    assert sizing(1000, 1000, 4) == (500, 1)  # two batches: the run stays in its process
+    assert sizing(400, 1000, 4) == (500, 1)
+    assert sizing(0, 1000, 2) == (500, 1)
     assert sizing(3000, 97, 3) == (97, 3)  # never above the batch size asked for
 
 

@@ -52,11 +52,13 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     `batch_size` (each holds one batch, so the rows in memory stay about `batch_size`);
     small tables are cut until every worker has a few batches; batches stay above
     `MIN_BATCH` rows (below it, the fixed cost of a batch's queries dominates); and no worker
-    is started without a batch (one worker: the run stays in its own process)."""
+    is started for less than two batches, which would not repay its start (a connection, the
+    snapshot, its first statements: about 0.1 s); one worker: the run stays in its own
+    process."""
     shared = max(MIN_BATCH, batch_size // workers)
     even = max(MIN_BATCH, -(-rows // (workers * BATCHES_PER_WORKER)))
     size = min(batch_size, shared, even)
-    return size, min(workers, -(-rows // size))
+    return size, max(1, min(workers, rows // (2 * size)))
 
 
 def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | None,
