@@ -137,3 +137,24 @@ def test_only_the_root_query_streams_from_a_server_side_cursor(demo_pg: str,
     assert len(streamed) == 1 and streamed[0].startswith("SELECT t0.id")
     children = [is_named for is_named, statement in named if "c0.task_id" in statement]
     assert children == [False] * 3 * 3  # three batches, three arrays
+
+
+def test_a_statement_is_built_once_whatever_its_bounds(tmp_path: Path) -> None:
+    url = sqlite_database(tmp_path / "shops.db", SCHEMA)
+    plan, (engine, catalog) = _plan(url, tmp_path / "shops.yaml", SHOPS.format(filter=""))
+    collection = plan.collection("shops")
+    compiler = Compiler(catalog)
+    first, values = compiler.statement(p.in_key_range(collection, (1,), (5,)))
+    again, other = compiler.statement(p.in_key_range(collection, (5,), (9,)))
+    open_ended, rest = compiler.statement(p.in_key_range(collection, (9,)))
+    assert again is first and open_ended is not first
+    assert (values, other, rest) == ({"t0_after0": 1, "t0_through0": 5},
+                                     {"t0_after0": 5, "t0_through0": 9}, {"t0_after0": 9})
+    with engine.connect() as connection:
+        connection.exec_driver_sql("INSERT INTO shops (id, name) VALUES (1, 'a'), (5, 'b'), "
+                                   "(7, 'c'), (9, 'd'), (12, 'e')")
+        names = [[row.s1 for row in connection.execute(statement, parameters)]
+                 for statement, parameters in ((first, values), (again, other),
+                                               (open_ended, rest))]
+    engine.dispose()
+    assert names == [["b"], ["c", "d"], ["e"]]
