@@ -33,7 +33,7 @@ def _part(value: Any) -> str:
 
 def oid(table: str, key: Sequence[Any]) -> ObjectId:
     """The ObjectId of a row of `table` (unqualified name) with primary key values `key`."""
-    return ObjectId(sha256(f"{table}:{key_text(key)}".encode()).digest()[:12])
+    return _hashed(f"{table}:".encode(), key_text(key))
 
 
 def single_key_oid(table: str) -> Callable[[Any], ObjectId]:
@@ -41,7 +41,11 @@ def single_key_oid(table: str) -> Callable[[Any], ObjectId]:
     prefix = f"{table}:".encode()
 
     def make(value: Any) -> ObjectId:
-        text = value if type(value) is str else _part(value)
-        return ObjectId(sha256(prefix + text.encode()).digest()[:12])
+        return _hashed(prefix, value if type(value) is str else _part(value))
 
     return make
+
+
+def _hashed(prefix: bytes, text: str) -> ObjectId:
+    """The first 12 bytes of SHA-256 of `table:` and a key's text."""
+    return ObjectId(sha256(prefix + text.encode()).digest()[:12])
