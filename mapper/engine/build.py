@@ -282,32 +282,40 @@ def _compile_value(field: p.Value) -> Getter:
 
 
 def _compile_children(field: p.Children) -> Getter:
-    key, children_id = key_getter(field.parent_key), id(field)
+    elements = _elements_of(field)
 
     def array(row: Row, arrays: Arrays) -> list:
-        group = arrays[children_id].get(key(row))
-        if group is None:
-            return []
-        if group.rejected is not None:
-            raise group.rejected
-        return list(group.elements)
+        return list(elements(row, arrays))
 
     return array
 
 
 def _compile_length(field: p.Length, shape: p.SubDocument) -> Getter:
     """The length of a sibling array (whose rejected rows reject the document as well)."""
-    array = next(f for f in shape.fields if isinstance(f, p.Children) and f.path == field.array)
-    key, children_id, conversion = key_getter(array.parent_key), id(array), \
-        convert.get(field.conversion)
+    elements = _elements_of(next(f for f in shape.fields if isinstance(f, p.Children)
+                                 and f.path == field.array))
+    conversion = convert.get(field.conversion)
 
     def length(row: Row, arrays: Arrays) -> Any:
-        group = arrays[children_id].get(key(row))
-        if group is not None and group.rejected is not None:
-            raise group.rejected
-        return conversion(0 if group is None else len(group.elements))
+        return conversion(len(elements(row, arrays)))
 
     return length
+
+
+def _elements_of(field: p.Children) -> Callable[[Row, Arrays], list]:
+    """A row's elements of an array (none when it has no child rows); a child row that
+    could not be built rejects the row."""
+    key, children_id = key_getter(field.parent_key), id(field)
+
+    def elements(row: Row, arrays: Arrays) -> list:
+        group = arrays[children_id].get(key(row))
+        if group is None:
+            return []
+        if group.rejected is not None:
+            raise group.rejected
+        return group.elements
+
+    return elements
 
 
 def _compile_template(field: p.Template) -> Getter:
