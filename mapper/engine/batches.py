@@ -81,9 +81,9 @@ def local(collection: p.CollectionPlan, extractor: Extractor, after: tuple | Non
     stream = extractor.batches(query, size, collection.table)
     with _read_ahead(spans(stream, lambda row: key_of(collection, row), after),
                      builder) as fetched:
-        for rows, children in fetched:
-            yield encode_batch(collection, *builder.build_each(rows, children),
-                               key_of(collection, rows[-1]), render)
+        for rows, (_, through), children in fetched:
+            yield encode_batch(collection, *builder.build_each(rows, children), through,
+                               render)
 
 
 def spans(batches: Iterator[list], key: Callable[[Row], tuple], after: tuple | None
@@ -99,15 +99,15 @@ def spans(batches: Iterator[list], key: Callable[[Row], tuple], after: tuple | N
 @contextlib.contextmanager
 def _read_ahead(batches: Iterator[tuple[list, p.Span]], builder: Builder
                 ) -> Iterator[Iterator[tuple]]:
-    """Each batch of root rows with its child rows, the next batch read by a background
-    thread while the caller builds and writes this one.
+    """Each batch of root rows with its span and child rows, the next batch read by a
+    background thread while the caller builds and writes this one.
 
     The thread is the snapshot connection's only user while it runs; leaving the block waits
     for a read in flight and discards it.
     """
     def read() -> tuple | None:
         batch = next(batches, None)
-        return None if batch is None else (batch[0], builder.fetch_batch(*batch))
+        return None if batch is None else (*batch, builder.fetch_batch(*batch))
 
     def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple]:
         pending = pool.submit(read)
