@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from mapper import pipeline
+from mapper.engine.load import open_sink
+from mapper.engine.rejects import RejectFile
+from mapper.engine.run import RunOptions, run
+from mapper.engine.state import Checkpoints, fingerprint
+
 ROOT = Path(__file__).resolve().parent.parent
 ROW_CANARY = "CANARY-ROW-VALUE-7f3a"
 PASSWORD_CANARY = "canary-pass-91bd"
@@ -67,6 +73,46 @@ def test_bad_rows_are_rejected_with_their_keys_and_the_rest_loads(source, tmp_pa
     assert "every row accounted for" in result.stdout
     for text in (result.stdout, result.stderr, (tmp_path / "mapper-rejects.jsonl").read_text()):
         assert ROW_CANARY not in text
+
+
+class DiesOnBatch:
+    """The null sink, until the process "dies" (raises) writing batch `fatal`: after that
+    batch's rejects were listed, before its checkpoint."""
+
+    def __init__(self, fatal: int):
+        self.inner, self.fatal, self.batches = open_sink("null:"), fatal, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def write(self, collection, batch):
+        self.batches += 1
+        if self.batches == self.fatal:
+            raise SystemExit("killed")
+        return self.inner.write(collection, batch)
+
+
+def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
+    mappings = pipeline.read([write_mapping(tmp_path)])
+    engine = pipeline.connect(source)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    rejects_path, state = tmp_path / "rejects.jsonl", tmp_path / "state.json"
+    rejects_path.write_text('{"from": "an earlier run"}\n')
+    options = RunOptions(batch_size=2)  # batches (1, 2) (3, 4) (5, 6); 2 and 5 are rejected
+
+    with pytest.raises(SystemExit):  # dies writing (5, 6), after listing 5
+        run(plan, engine, catalog, DiesOnBatch(3), RejectFile(rejects_path), options,
+            checkpoints=Checkpoints(state, fingerprint(plan, "null:")))
+    assert [r.get("key") for r in read_rejects(rejects_path)] == [None, "2", "5"]
+
+    checkpoints = Checkpoints(state, fingerprint(plan, "null:"))
+    checkpoints.load()
+    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(rejects_path), options,
+                  checkpoints=checkpoints)
+    assert [r.get("key") for r in read_rejects(rejects_path)] == [None, "2", "5"]
+    assert summary.balanced and summary.collections[0].rejected == 2
+    assert summary.collections[0].written == 4
 
 
 def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:

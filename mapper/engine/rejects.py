@@ -1,11 +1,14 @@
 """The reject file: one JSON line per rejected row (collection, source key, stage, reason).
 
-Row contents are never written; the key identifies the row in the source.
+Row contents are never written; the key identifies the row in the source. A checkpoint
+records the file's size, so that a resumed run drops the lines of the batches it reads again
+and lists every rejected row once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +23,7 @@ class RejectFile:
         self.path = path
         self.count = 0
         self._file: IO[str] | None = None
+        self._unsynced = False
 
     def check_writable(self) -> None:
         """Fail before any row is handled if the reject file cannot be written."""
@@ -40,7 +44,26 @@ class RejectFile:
                   "reason": reason}
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
+        self._unsynced = True
         self.count += 1
+
+    def size(self) -> int:
+        """Bytes in the file, every line written so far on disk (0 when there is no file):
+        what a checkpoint records."""
+        if self._file is not None and self._unsynced:
+            os.fsync(self._file.fileno())
+            self._unsynced = False
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def rewind(self, size: int) -> None:
+        """Drop the lines appended after `size` bytes: the rejects of the batches after the
+        last checkpoint, which a resumed run reads, and rejects, again."""
+        if self._file is None and self.size() > size:
+            with open(self.path, "r+b") as file:
+                file.truncate(size)
 
     def close(self) -> None:
         if self._file is not None:
