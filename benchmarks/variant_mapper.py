@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from bson import json_util
 
 from mapper import pipeline
-from mapper.config import sqlalchemy_url
 from mapper.engine.load import CODEC, open_sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, run
@@ -51,7 +50,7 @@ class Mapper:
 
     def setup(self) -> None:
         self.mappings = pipeline.read([MAPPING])
-        self.engine = pipeline.connect(sqlalchemy_url(self.job["url"]))
+        self.engine = pipeline.connect(self.job["url"])
         self.catalog = pipeline.reflect(self.engine, self.mappings)
         self.plan, _ = pipeline.plan(self.mappings, self.catalog)
         sa.event.listen(self.engine, "before_cursor_execute", self._count)

@@ -44,7 +44,7 @@ def _source(args: argparse.Namespace) -> str:
     """The source URL; with none configured, the demo database in SQLite (made on first use)."""
     url = config.setting(config.SOURCE_VARIABLE, args.source)
     if url:
-        return config.sqlalchemy_url(url)
+        return url
     from mapper.demo import create_demo
 
     if not DEMO_CACHE.exists():
@@ -216,8 +216,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from mapper.lint import lint
 
     url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
-    problems = lint(args.files, config.sqlalchemy_url(url) if url else None,
-                    args.max_children)
+    problems = lint(args.files, url, args.max_children)
     if url is None and not args.offline:
         print("no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
               file=sys.stderr)

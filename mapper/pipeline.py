@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
 from mapper.catalog import Catalog
-from mapper.config import redact
+from mapper.config import redact, sqlalchemy_url
 from mapper.errors import Problem, SourceError, SpecError
 from mapper.plan import Plan
 from mapper.resolve import resolve
@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine for the source; fails fast, naming the URL without its password."""
+    """An engine for the source; fails fast, naming the URL without its password. A
+    `postgresql://` URL uses psycopg2, the driver mapper ships with."""
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
         with engine.connect():
             pass
     except (sa.exc.SQLAlchemyError, ImportError, ValueError) as error:

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from bson import json_util
+
+from mapper import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def mapper(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_driverless_postgresql_url_uses_psycopg2(postgres_server: str) -> None:
+    # SQLAlchemy 2.1 gives `postgresql://` the psycopg 3 driver, which mapper does not ship.
+    url = sa.make_url(postgres_server).set(drivername="postgresql")
+    engine = pipeline.connect(url.render_as_string(hide_password=False))
+    assert engine.dialect.driver == "psycopg2"
+    engine.dispose()
 
 
 def test_help_lists_every_command() -> None:

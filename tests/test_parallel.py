@@ -42,7 +42,7 @@ collections:
 def migrate(url: str, mapping: Path, target: str, tmp_path: Path, checkpoints=None,
             progress=None, **options) -> RunSummary:
     mappings = pipeline.read([mapping])
-    engine = pipeline.connect(sqlalchemy_url(url))
+    engine = pipeline.connect(url)
     try:
         catalog = pipeline.reflect(engine, mappings)
         plan, _ = pipeline.plan(mappings, catalog)
