@@ -19,7 +19,7 @@ from mapper.engine.build import Builder, Row, RowRejected
 from mapper.engine.extract import Extractor
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, encode
 
-Render = Callable[[bytes], str] | None
+Render = Callable[[dict], str] | None
 YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
 
 
@@ -65,7 +65,7 @@ def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict |
                              f"document is {len(data):,} bytes, over the 16 MiB limit"))
             continue
         documents.append(Encoded(key_of(collection, row), document["_id"], data,
-                                 render(data) if render else None))
+                                 render(document) if render else None))
     return EncodedBatch(documents, rejected, passed, truncated, last_key)
 
 

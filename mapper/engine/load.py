@@ -16,12 +16,12 @@ from typing import Protocol
 
 import bson
 import pymongo
-from bson import json_util
 from bson.raw_bson import RawBSONDocument
 from pymongo import errors as mongo_errors
 
 from mapper import plan as p
 from mapper.config import redact
+from mapper.engine.extended_json import canonical
 from mapper.errors import TargetError, UsageError
 from mapper.ids import key_text
 from mapper.validator import json_schema
@@ -32,8 +32,6 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
 _TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.NetworkTimeout,
               mongo_errors.WTimeoutError, mongo_errors.ExecutionTimeout)
-_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL,
-                              uuid_representation=bson.binary.UuidRepresentation.STANDARD)
 CODEC = bson.CodecOptions(uuid_representation=bson.binary.UuidRepresentation.STANDARD,
                           tz_aware=True)
 RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
@@ -60,7 +58,7 @@ class WriteResult:
 
 
 class Sink(Protocol):
-    render: Callable[[bytes], str] | None  # document text to make where it is built
+    render: Callable[[dict], str] | None  # document text to make where it is built
     def preflight(self, collections: list[p.CollectionPlan]) -> None: ...
     def open(self, collection: p.CollectionPlan, drop: bool) -> None: ...
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult: ...
@@ -93,18 +91,13 @@ class NullSink:
         pass
 
 
-def json_line(data: bytes) -> str:
-    """A document's canonical Extended JSON, as the file sink writes it (one per line)."""
-    return json_util.dumps(bson.decode(data, codec_options=CODEC), json_options=_JSON)
-
-
 class FileSink:
     """One canonical Extended JSON Lines file per collection (`mongoimport` reads it back).
 
     Each run rewrites the file whole: written to `NAME.jsonl.partial`, renamed when done.
     """
 
-    render = staticmethod(json_line)
+    render = staticmethod(canonical)  # one line per document
 
     def __init__(self, directory: Path):
         self.directory = directory
