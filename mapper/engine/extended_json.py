@@ -1,11 +1,12 @@
 """Canonical Extended JSON text of a built document, byte for byte as pymongo writes it.
 
 The file sink writes a line of this per document. `json_util.dumps` would first decode the
-document's BSON and then send every value, strings included, through a generic dispatch,
-which took three times as long as building and encoding the document. Here the built document
-is walked once: the values JSON holds as they are pass straight through, and every other value
-goes to `json_util.default`, so the text is `json_util`'s own (tests/test_extended_json.py
-checks it against `json_util.dumps` of the decoded BSON on generated documents).
+document's BSON, then send every value, strings included, through a generic dispatch: that
+took longer than building and encoding the document. Here the built document is walked once:
+strings, booleans and nulls pass through, the types mapper's documents hold (numbers, dates,
+ObjectIds, Decimal128) are converted by exact type, and any other value by
+`json_util.default`. tests/test_extended_json.py checks the text against `json_util.dumps` of
+the decoded BSON on generated documents.
 """
 
 from __future__ import annotations
