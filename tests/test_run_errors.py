@@ -115,6 +115,20 @@ def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
     assert summary.collections[0].written == 4
 
 
+def test_rewinding_to_a_checkpoint_leaves_another_reject_file_alone(tmp_path) -> None:
+    listed = RejectFile(tmp_path / "rejects.jsonl")
+    listed.add("parents", (1,), "convert", "bad")
+    mark = listed.mark()
+    listed.add("parents", (2,), "convert", "bad")
+    listed.close()
+    other = tmp_path / "elsewhere.jsonl"
+    other.write_text('{"kept": true}\n' * 40)
+    RejectFile(other).rewind(mark)  # a resume pointed at another file
+    assert other.read_text() == '{"kept": true}\n' * 40
+    RejectFile(listed.path).rewind(mark)
+    assert [r["key"] for r in read_rejects(listed.path)] == ["1"]
+
+
 def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path)
     result = mapper("run", str(mapping), "--source", source, "--target", "file:out",

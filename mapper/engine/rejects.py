@@ -47,9 +47,11 @@ class RejectFile:
         self._unsynced = True
         self.count += 1
 
-    def size(self) -> int:
-        """Bytes in the file, every line written so far on disk (0 when there is no file):
-        what a checkpoint records."""
+    def mark(self) -> dict[str, Any]:
+        """What a checkpoint records: the file and its size, every line so far on disk."""
+        return {"path": str(self.path.resolve()), "bytes": self._size()}
+
+    def _size(self) -> int:
         if self._file is not None and self._unsynced:
             os.fsync(self._file.fileno())
             self._unsynced = False
@@ -58,12 +60,14 @@ class RejectFile:
         except FileNotFoundError:
             return 0
 
-    def rewind(self, size: int) -> None:
-        """Drop the lines appended after `size` bytes: the rejects of the batches after the
-        last checkpoint, which a resumed run reads, and rejects, again."""
-        if self._file is None and self.size() > size:
+    def rewind(self, mark: dict[str, Any]) -> None:
+        """Back to a checkpoint's `mark`: drop the lines appended since, the rejects of the
+        batches that a resumed run reads, and rejects, again. Another file is left alone."""
+        if mark["path"] != str(self.path.resolve()) or self._file is not None:
+            return
+        if self._size() > mark["bytes"]:
             with open(self.path, "r+b") as file:
-                file.truncate(size)
+                file.truncate(mark["bytes"])
 
     def close(self) -> None:
         if self._file is not None:

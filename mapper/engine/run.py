@@ -112,11 +112,11 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
     summary = RunSummary()
     selected = [_converted(c, options) for c in plan.collections
                 if not options.only or c.name in options.only]
-    if checkpoints is not None and checkpoints.rejects_bytes is not None:
-        rejects.rewind(checkpoints.rejects_bytes)  # those batches are read again
+    if checkpoints is not None and checkpoints.rejects is not None:
+        rejects.rewind(checkpoints.rejects)  # the batches after the checkpoint are read again
     rejects.check_writable()
     if checkpoints is not None:
-        checkpoints.rejects_bytes = rejects.size()
+        checkpoints.rejects = rejects.mark()
         checkpoints.check_writable()
     if selected:
         sink.preflight(selected)
@@ -184,7 +184,7 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
             batches.collect_young()
             if checkpoints is not None:
                 result.seconds = time.perf_counter() - started
-                checkpoints.save(collection.name, result.counts(), last_key, rejects.size())
+                checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
             if progress:
                 progress(collection.name, rows)
             _check_policy(collection, result, options)
@@ -194,7 +194,7 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     result.done = True
     result.seconds = time.perf_counter() - started
     if checkpoints is not None:
-        checkpoints.save(collection.name, result.counts(), None, rejects.size(), done=True)
+        checkpoints.save(collection.name, result.counts(), None, rejects.mark(), done=True)
     if result.passed == 0:
         log.warning("collection %s: the source gave no rows", collection.name)
 

@@ -34,7 +34,7 @@ class Checkpoints:
         self.path = path
         self.fingerprint = fingerprint
         self.collections: dict[str, dict[str, Any]] = {}
-        self.rejects_bytes: int | None = None  # the reject file's size at this checkpoint
+        self.rejects: dict[str, Any] | None = None  # the reject file's mark at this checkpoint
 
     def check_writable(self) -> None:
         """Fail before any row is handled if checkpoints cannot be written."""
@@ -53,7 +53,7 @@ class Checkpoints:
             raise UsageError(f"the checkpoint at {self.path} was made for another mapping or "
                              "target: run without --resume to start over")
         self.collections = saved["collections"]
-        self.rejects_bytes = saved.get("rejects_bytes")
+        self.rejects = saved.get("rejects")
 
     def last_key(self, collection: str) -> tuple | None:
         state = self.collections.get(collection, {})
@@ -61,11 +61,11 @@ class Checkpoints:
         return tuple(json_util.loads(key, json_options=_KEYS)["k"]) if key else None
 
     def save(self, collection: str, counts: dict[str, Any], last_key: tuple | None,
-             rejects_bytes: int, done: bool = False) -> None:
+             rejects: dict[str, Any], done: bool = False) -> None:
         encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS) if last_key \
             else None
         self.collections[collection] = {**counts, "last_key": encoded, "done": done}
-        self.rejects_bytes = rejects_bytes
+        self.rejects = rejects
         self._write()
 
     def clear(self) -> None:
@@ -76,7 +76,7 @@ class Checkpoints:
         partial = self.path.with_name(self.path.name + ".partial")
         with open(partial, "w", encoding="utf-8") as out:
             json.dump({"fingerprint": self.fingerprint, "collections": self.collections,
-                       "rejects_bytes": self.rejects_bytes}, out)
+                       "rejects": self.rejects}, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
