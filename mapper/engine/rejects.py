@@ -1,8 +1,8 @@
 """The reject file: one JSON line per rejected row (collection, source key, stage, reason).
 
 Row contents are never written; the key identifies the row in the source. A checkpoint
-records the file's size, so that a resumed run drops the lines of the batches it reads again
-and lists every rejected row once.
+records the file and its size, so that a resumed run drops the lines of the batches it reads
+again and lists every rejected row once.
 """
 
 from __future__ import annotations

@@ -112,9 +112,9 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
     summary = RunSummary()
     selected = [_converted(c, options) for c in plan.collections
                 if not options.only or c.name in options.only]
+    rejects.check_writable()
     if checkpoints is not None and checkpoints.rejects is not None:
         rejects.rewind(checkpoints.rejects)  # the batches after the checkpoint are read again
-    rejects.check_writable()
     if checkpoints is not None:
         checkpoints.rejects = rejects.mark()
         checkpoints.check_writable()

@@ -1,4 +1,5 @@
-"""Checkpoints: after each acknowledged batch, the last source key and the counts so far.
+"""Checkpoints: after each acknowledged batch, the last source key, the counts so far and the
+reject file's mark (`RejectFile.mark`).
 
 Written atomically (temporary file, fsync, rename), so a crash leaves the previous or the new
 checkpoint, never half of one. A checkpoint belongs to one plan and one target: resuming with
