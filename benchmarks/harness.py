@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import REFERENCE, VARIANTS
+from benchmarks import REFERENCE, VARIANTS, server_cpu
 from benchmarks.compare import compare
 from benchmarks.latency import delayed
 from mapper.config import redact, sqlalchemy_url
@@ -225,6 +225,9 @@ def _rates(result: dict, source_rows: int) -> None:
     result["source_rows"] = source_rows
     result["rows_per_s"] = source_rows / seconds
     result["cpu_us_per_doc"] = 1e6 * result["cpu_seconds"] / max(result["documents"], 1)
+    if result.get("server_cpu_seconds") is not None:
+        result["server_cpu_us_per_doc"] = (1e6 * result["server_cpu_seconds"]
+                                           / max(result["documents"], 1))
 
 
 def bench_scale(scale: float, postgres: str, mongo: str | None, config: Config,
@@ -249,7 +252,7 @@ def bench_scale(scale: float, postgres: str, mongo: str | None, config: Config,
             job = {"url": worker_url, "mongo_uri": mongo_uri, "batch_size": config.batch_size,
                    "workers": config.workers,
                    "nplus1_sample": picked["nplus1"], "compare": picked["compare"],
-                   "scale": scale}
+                   "scale": scale, "postmaster": server_cpu.postmaster(url)}
             _measure(entry, job, picked, mongo_uri, config, scratch, tag)
         if mongo_uri and not config.keep_databases:
             with contextlib.suppress(Exception):
@@ -301,8 +304,9 @@ def _measure(entry: dict, job: dict, picked: dict, mongo_uri: str | None, config
                                 if reference_samples is not None else
                                 {"ok": False, "problems": ["no mapper reference"]})
         good = [r for r in runs[variant] if "error" not in r]
-        best["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_seconds", "peak_rss_mb",
-                                               "peak_pss_mb", "docs_per_s")} for r in good]
+        best["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_seconds", "server_cpu_seconds",
+                                               "peak_rss_mb", "peak_pss_mb", "docs_per_s")}
+                        for r in good]
         best["peak_mb_max"] = max(peak_mb(r) for r in good)
         entry["variants"][variant] = best
         if not best["sample_check"]["ok"]:
@@ -455,13 +459,14 @@ def peak_mb(variant: dict) -> float:
 
 def table(result: dict) -> str:
     header = ("scale", "variant", "docs", "docs/s", "rows/s", "CPU s", "CPU µs/doc",
-              "peak MB", "SQL/batches", "mapper× (rate)", "mapper× (CPU)", "sample")
+              "PG µs/doc", "peak MB", "SQL/batches", "mapper× (rate)", "mapper× (CPU)",
+              "sample")
     lines = [header]
     for entry in result["scales"]:
         for name, variant in entry["variants"].items():
             if "error" in variant:
                 last = variant["error"].strip().splitlines()[-1][:70]
-                lines.append((f"{entry['scale']:g}", name, "-", "error", last, *[""] * 7))
+                lines.append((f"{entry['scale']:g}", name, "-", "error", last, *[""] * 8))
                 continue
             ratio = entry["ratios"].get(name)
             check = variant["sample_check"]
@@ -469,6 +474,8 @@ def table(result: dict) -> str:
                 f"{entry['scale']:g}", name, f"{variant['documents']:,}",
                 f"{variant['docs_per_s']:,.0f}", f"{variant['rows_per_s']:,.0f}",
                 f"{variant['cpu_seconds']:.2f}", f"{variant['cpu_us_per_doc']:,.0f}",
+                f"{server:,.0f}" if (server := variant.get("server_cpu_us_per_doc")) is not None
+                else "",
                 f"{peak_mb(variant):.0f}",
                 f"{variant['statements']}/{variant['batches']}",
                 f"{ratio['docs_per_s']:.2f}" if ratio else "",
@@ -657,7 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(result))
     print("\nrows = tasks + task_labels + task_assignees + comments rows behind the documents; "
           "N+1 runs on a sample.\nmapper× = mapper-null docs/s ÷ baseline docs/s, and "
-          "baseline CPU/doc ÷ mapper CPU/doc (> 1: mapper is faster).\nSQL/batches = "
+          "baseline CPU/doc ÷ mapper CPU/doc (> 1: mapper is faster).\nPG µs/doc = the "
+          "PostgreSQL server's CPU per document during the same run, when the server runs "
+          "on this machine.\nSQL/batches = "
           "statements executed through SQLAlchemy (mapper) or the driver (baselines) / "
           "root batches.")
     for entry in result["scales"]:

@@ -19,6 +19,8 @@ import time
 
 from bson import ObjectId
 
+from benchmarks import server_cpu
+
 
 def variants() -> dict:
     from benchmarks.baseline_handtuned import HandTuned
@@ -96,6 +98,8 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
     kept: dict = {}
     rss_before = _rss_mb()
     profiler = cProfile.Profile() if profile else None
+    server = job.get("postmaster")  # the local PostgreSQL's main process, if any
+    server_before = server_cpu.cpu_seconds(server) if server else None
     before, started = _cpu(), time.perf_counter()
     with TreeMemory() as memory:
         if profiler:
@@ -105,6 +109,8 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
             profiler.disable()
         seconds, after = time.perf_counter() - started, _cpu()
     peak = _rss_mb()
+    server_seconds = (server_cpu.settled(server, server_before[1]) - server_before[0]
+                      if server_before else None)
     if profiler:
         profiler.dump_stats(profile)
     extra = getattr(variant, "after", dict)()
@@ -116,7 +122,7 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
         "variant": name, "scope": variant.scope, "documents": documents,
         "seconds": seconds, "cpu_user": after[0] - before[0],
         "cpu_system": after[1] - before[1],
-        "cpu_seconds": sum(after) - sum(before),
+        "cpu_seconds": sum(after) - sum(before), "server_cpu_seconds": server_seconds,
         "rss_before_mb": rss_before, "peak_rss_mb": peak, "peak_pss_mb": memory.peak_mb,
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "statements": variant.statements, "batches": variant.batches,

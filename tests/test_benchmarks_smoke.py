@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from benchmarks import server_cpu
 from benchmarks.harness import Config, run_benchmarks, table
 
 pytestmark = pytest.mark.integration
@@ -33,6 +35,7 @@ def test_harness_writes_a_result_with_equal_samples(postgres_server, tmp_path):
         assert variant["documents"] == tasks > 0
         assert variant["docs_per_s"] > 0 and variant["rows_per_s"] > 0
         assert variant["peak_rss_mb"] > 0 and variant["cpu_seconds"] >= 0
+        assert variant["server_cpu_seconds"] is None or variant["server_cpu_seconds"] >= 0
         check = variant["sample_check"]
         assert check["ok"], check["problems"]
         assert check["equal"] == check["compared"] >= 10
@@ -40,3 +43,15 @@ def test_harness_writes_a_result_with_equal_samples(postgres_server, tmp_path):
     assert mapper["statements"] >= 1 + 3 * mapper["batches"]  # root + one per array per batch
     assert entry["ratios"]["handtuned"]["docs_per_s"] > 0
     assert "mapper-null" in table(result)
+
+
+def test_the_servers_cpu_counts_a_query_that_ran_in_it(postgres_server):
+    main = server_cpu.postmaster(postgres_server)
+    if main is None:
+        pytest.skip("PostgreSQL does not run on this machine")
+    before, children = server_cpu.cpu_seconds(main)
+    engine = sa.create_engine(postgres_server)
+    with engine.connect() as connection:  # a backend of its own, ended before measuring
+        connection.exec_driver_sql("SELECT sum(i) FROM generate_series(1, 3000000) AS i")
+    engine.dispose()
+    assert server_cpu.settled(main, children) - before >= 0.1
