@@ -25,13 +25,13 @@ def postmaster(url: str) -> int | None:
     try:
         with engine.connect() as connection:
             backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-            fields = _stat(backend)
-            main = int(fields[1]) if fields is not None else None
-            if main is None or _stat(main) is None or not _is_postgres(main):
-                return None
-            return main
+            fields = _stat(backend)  # its parent is the main process
     finally:
         engine.dispose()
+    if fields is None:
+        return None
+    main = int(fields[1])
+    return main if _is_postgres(main) else None
 
 
 def cpu_seconds(main: int) -> tuple[float, int]:

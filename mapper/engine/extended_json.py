@@ -40,14 +40,12 @@ def _convert(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
-    if kind is dict:
-        return {key: _convert(item) for key, item in value.items()}
     if kind is list or kind is tuple:
         return [_convert(item) for item in value]
     typed = _TYPED.get(kind)
     if typed is not None:
         return typed(value)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {key: _convert(item) for key, item in value.items()}
     return json_util.default(value, OPTIONS)
 

@@ -21,6 +21,7 @@ class RejectFile:
 
     def __init__(self, path: Path):
         self.path = path
+        self._resolved = str(path.resolve())  # how a checkpoint names the file
         self.count = 0
         self._file: IO[str] | None = None
         self._unsynced = False
@@ -49,7 +50,7 @@ class RejectFile:
 
     def mark(self) -> dict[str, Any]:
         """What a checkpoint records: the file and its size, every line so far on disk."""
-        return {"path": str(self.path.resolve()), "bytes": self._size()}
+        return {"path": self._resolved, "bytes": self._size()}
 
     def _size(self) -> int:
         if self._file is not None and self._unsynced:
@@ -63,7 +64,7 @@ class RejectFile:
     def rewind(self, mark: dict[str, Any]) -> None:
         """Back to a checkpoint's `mark`: drop the lines appended since, the rejects of the
         batches that a resumed run reads, and rejects, again. Another file is left alone."""
-        if mark["path"] != str(self.path.resolve()) or self._file is not None:
+        if mark["path"] != self._resolved or self._file is not None:
             return
         if self._size() > mark["bytes"]:
             with open(self.path, "r+b") as file:
