@@ -122,8 +122,12 @@ class Value:
 
 @dataclass(frozen=True)
 class Constant:
+    """A value written into every document; `conversion` (a `type:`) converts it, text parsed
+    first (`"7"` as `int` is 7)."""
+
     path: FieldPath
     value: Any
+    conversion: str | None = None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ collections:
       address.zip: {column: zip, nulls: keep}
       opened: {column: opened, type: datetime}
       kind: {value: store}
-      label: {template: "{{ name | upper }} ({{ city }})"}
+      label: {template: "{{ name | upper }}{% if city %} ({{ city }}){% endif %}"}
       products:
         embed: products
         _id: key

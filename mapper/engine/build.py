@@ -220,7 +220,7 @@ class Builder:
         if isinstance(field, p.Children):
             return _compile_children(field)
         if isinstance(field, p.Constant):
-            value = field.value
+            value = convert.constant(field.conversion, field.value)
             return lambda row, arrays: value
         if isinstance(field, p.Template):
             return _compile_template(field)
@@ -319,15 +319,24 @@ def _elements_of(field: p.Children) -> Callable[[Row, Arrays], list]:
 
 
 def _compile_template(field: p.Template) -> Getter:
-    conversion, variables = convert.get(field.conversion), field.variables
-    name = ".".join(field.path)
+    """A rendered template; NULL when it used a NULL value (`computed`'s NULL rule), its text
+    parsed by the field's conversion."""
+    conversion, variables = field.conversion, field.variables
+    name, absent = ".".join(field.path), None if field.keep_null else OMIT
 
     def template(row: Row, arrays: Arrays) -> Any:
         try:
-            return conversion(render(field.template, {n: row[i] for n, i in variables}))
+            text = render(field.template, {n: row[i] for n, i in variables})
         except Exception as error:  # noqa: BLE001 - template errors of any kind reject the row
             raise RowRejected(f"template `{name}` failed: {type(error).__name__}",
                               "template") from None
+        if text is None:
+            return absent
+        try:
+            return convert.from_text(conversion, text)
+        except convert.ConversionFailed as error:
+            raise RowRejected(f"cannot convert template `{name}` to {conversion}: {error}",
+                              "convert") from None
 
     return template
 

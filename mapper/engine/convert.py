@@ -35,6 +35,7 @@ from bson.decimal128 import create_decimal128_context
 
 from mapper.ids import oid
 from mapper.plan import DocumentId
+from mapper.types import parse_text
 
 Converter = Callable[[Any], Any]
 _DECIMAL128 = create_decimal128_context()
@@ -283,6 +284,24 @@ def to_array(value: Any) -> list:
     if not isinstance(value, list | tuple):
         raise ConversionFailed("not an array")
     return [to_auto(item) for item in value]
+
+
+def from_text(conversion: str, text: str) -> Any:
+    """A text (a rendered template's) as the value of `conversion`: parsed first where the
+    conversion takes numbers, dates or booleans (`types.parse_text`)."""
+    try:
+        value = parse_text(conversion, text)
+    except ValueError:  # its message may quote the text: a row's contents
+        raise ConversionFailed(f"text does not parse as {conversion}") from None
+    return get(conversion)(value)
+
+
+def constant(conversion: str | None, value: Any) -> Any:
+    """A mapping's constant `{value: X, type: T}` as written: text parsed as for templates,
+    other values converted as they are; without a type, the value itself."""
+    if conversion is None or value is None:
+        return value
+    return from_text(conversion, value) if isinstance(value, str) else get(conversion)(value)
 
 
 def document_id(shape: DocumentId, row: Sequence[Any]) -> Any:

@@ -8,11 +8,11 @@ from typing import Any
 
 from mapper import plan as p
 from mapper.catalog import Catalog, Table
-from mapper.computed import TemplateProblem, variables
+from mapper.computed import TemplateProblem, unguarded, variables
 from mapper.errors import Problem
 from mapper.resolve.nodes import Node, Path, QueryBuilder, Unresolved, did_you_mean
 from mapper.resolve.relations import RELATION_KINDS, Relations
-from mapper.types import ACCEPTS, DEFAULT_CONVERSION
+from mapper.types import ACCEPTS, DEFAULT_CONVERSION, constant_kind, parse_text
 
 FIELD_KINDS = ("column", "value", "template", *RELATION_KINDS)
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "is_null")
@@ -191,7 +191,7 @@ class Resolver(Relations):
         if kind == "column":
             return self.column_value(node, target, spec["column"], spec, (*path, "column"))
         if kind == "value":
-            return p.Constant(target, spec["value"])
+            return self.constant(target, spec, path)
         if kind == "template":
             return self.template(node, target, spec, path, keep_null)
         if kind == "embed":
@@ -227,6 +227,23 @@ class Resolver(Relations):
         return p.Value(target, index, conversion, spec.get("nulls", node.nulls) == "keep",
                        f"{table.name}.{name}")
 
+    def constant(self, target, spec: dict, path: Path) -> p.Constant:
+        """A constant, checked against its `type:` as a column of its kind would be."""
+        value, conversion = spec["value"], spec.get("type")
+        if conversion is None or value is None:
+            return p.Constant(target, value)
+        parsed = value
+        if isinstance(value, str):
+            try:
+                parsed = parse_text(conversion, value)
+            except ValueError:
+                raise self.fail((*path, "value"), f"the constant {value!r} does not parse as "
+                                f"`{conversion}`") from None
+        if constant_kind(parsed) not in ACCEPTS.get(conversion, set(DEFAULT_CONVERSION)):
+            raise self.fail((*path, "type"), f"cannot convert the constant {value!r} to "
+                            f"`{conversion}`")
+        return p.Constant(target, value, conversion)
+
     def template(self, node: Node, target, spec: dict, path: Path, keep_null: bool):
         try:
             names = variables(spec["template"])
@@ -237,6 +254,14 @@ class Resolver(Relations):
             raise self.fail((*path, "template"), "undefined name " + ", ".join(
                 f"`{n}`" for n in unknown) + f" in template (columns of `{node.table.name}`)",
                 did_you_mean(unknown[0], node.table.column_names))
+        nullable = sorted(n for n in unguarded(spec["template"]) & names
+                          if node.table.column(n).nullable)
+        if nullable:
+            listed = ", ".join(f"`{n}`" for n in nullable)
+            self.problem((*path, "template"), f"template `{'.'.join(target)}` is NULL when "
+                         f"{listed} is NULL (then `nulls` applies)",
+                         f"to render something else, use `{{{{ {nullable[0]} | default('') }}}}`"
+                         f" or `{{% if {nullable[0]} %}}`", "warning")
         bound = tuple((n, node.builder.select(p.ColumnRef(node.alias, n))) for n in sorted(names))
         return p.Template(target, spec["template"], bound, spec.get("type", "string"), keep_null)
 

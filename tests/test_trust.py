@@ -1,0 +1,112 @@
+"""Silent wrong data found by trying mapper on real schemas (issue 12): each case here wrote a
+wrong value without a word before it was fixed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import bson
+import pytest
+from conftest import sqlite_database
+
+from mapper import pipeline
+from mapper.engine.preview import preview
+from mapper.errors import Problem, SpecError
+
+PEOPLE = """
+CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT NOT NULL, company TEXT,
+    age TEXT);
+INSERT INTO people VALUES (1, 'Ann', 'Acme', '41'), (2, 'Bob', NULL, 'x');
+"""
+
+
+def build(tmp_path: Path, schema: str, mapping: str) -> tuple[dict[str, list[dict]], list]:
+    """The documents a mapping makes of a SQLite source (per collection), and lint's problems."""
+    url = sqlite_database(tmp_path / "source.db", schema)
+    (tmp_path / "m.yaml").write_text(mapping)
+    mappings = pipeline.read([tmp_path / "m.yaml"])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, problems = pipeline.plan(mappings, catalog)
+    found: dict[str, list[dict]] = {}
+    for name, document in preview(plan, engine, catalog, 1000):
+        found.setdefault(name, []).append(document)
+    return found, problems
+
+
+def failure(tmp_path: Path, schema: str, mapping: str) -> list[Problem]:
+    with pytest.raises(SpecError) as raised:
+        build(tmp_path, schema, mapping)
+    return [problem for problem in raised.value.problems if problem.severity == "error"]
+
+
+def people(tmp_path: Path, fields: str, nulls: str = "omit") -> tuple[list[dict], list]:
+    documents, problems = build(tmp_path, PEOPLE, f"""
+version: 1
+collections:
+  people:
+    table: people
+    _id: key
+    columns: []
+    nulls: {nulls}
+    fields:
+{fields}
+""")
+    return documents["people"], problems
+
+
+# --- templates over NULL --------------------------------------------------------------------
+
+@pytest.mark.parametrize("nulls", ["omit", "keep"])
+def test_a_template_over_a_null_is_null_never_the_text_none(tmp_path, nulls) -> None:
+    documents, problems = people(
+        tmp_path, '      label: {template: "{{ first_name }} @ {{ company }}"}', nulls)
+    assert documents[0] == {"_id": 1, "label": "Ann @ Acme"}
+    assert documents[1] == ({"_id": 2} if nulls == "omit" else {"_id": 2, "label": None})
+    [warning] = problems
+    assert warning.severity == "warning" and "`company`" in warning.message
+
+
+def test_a_template_that_handles_null_renders_and_lint_is_quiet(tmp_path) -> None:
+    documents, problems = people(tmp_path, """\
+      a: {template: "{{ first_name }}{% if company %} @ {{ company }}{% endif %}"}
+      b: {template: "{{ first_name }} @ {{ company | default('-') }}"}
+      c: {template: "{{ company or 'none' }}"}""")
+    assert documents[1] == {"_id": 2, "a": "Bob", "b": "Bob @ -", "c": "none"}
+    assert problems == []
+
+
+def test_a_typed_template_parses_its_text_and_rejects_what_does_not_parse(tmp_path) -> None:
+    documents, _ = people(tmp_path, '      age: {template: "{{ age }}", type: int}')
+    assert documents == [{"_id": 1, "age": 41}]  # Bob's `x` is no int: his row is rejected
+
+
+# --- constants with a type ------------------------------------------------------------------
+
+def test_a_constant_takes_its_type(tmp_path) -> None:
+    documents, _ = people(tmp_path, """\
+      seven: {value: "7", type: int}
+      price: {value: "1.50", type: decimal128}
+      when: {value: "2024-05-01T10:00:00+02:00", type: datetime}
+      day: {value: 2024-05-01, type: datetime}
+      text: {value: 7, type: string}
+      plain: {value: "7"}""")
+    assert documents[0] == {
+        "_id": 1, "seven": 7, "price": bson.Decimal128("1.50"),
+        "when": dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC),
+        "day": dt.datetime(2024, 5, 1, tzinfo=dt.UTC), "text": "7", "plain": "7"}
+
+
+@pytest.mark.parametrize("field", ['{value: "seven", type: int}', "{value: 7, type: datetime}",
+                                   '{value: "maybe", type: bool}'])
+def test_a_constant_that_cannot_take_its_type_is_refused(tmp_path, field) -> None:
+    [problem] = failure(tmp_path, PEOPLE, f"""
+version: 1
+collections:
+  people:
+    table: people
+    fields:
+      bad: {field}
+""")
+    assert "constant" in problem.message and problem.line == 7
