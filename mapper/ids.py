@@ -11,10 +11,21 @@ from bson import ObjectId
 
 
 def key_text(values: Sequence[Any]) -> str:
-    """The canonical text of a key: UUID lowercase, integers decimal, parts joined by `|`."""
+    """The canonical text of a key: UUID lowercase, integers decimal, parts joined by `|`.
+
+    In a composite key, `\\` and `|` inside a part are escaped (`\\\\`, `\\|`), so that no two
+    keys share a text: `('x|y', 'z')` is `x\\|y|z`, `('x', 'y|z')` is `x|y\\|z`. Parts without
+    them, and single-column keys, are written as they are.
+    """
     if len(values) == 1:
         return _part(values[0])
-    return "|".join(map(_part, values))
+    return "|".join(_escaped(_part(value)) for value in values)
+
+
+def _escaped(part: str) -> str:
+    if "|" in part or "\\" in part:
+        return part.replace("\\", "\\\\").replace("|", "\\|")
+    return part
 
 
 def _part(value: Any) -> str:

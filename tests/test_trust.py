@@ -4,15 +4,18 @@ wrong value without a word before it was fixed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import bson
 import pytest
+from bson import json_util
 from conftest import sqlite_database
 
-from mapper import pipeline
+from mapper import cli, pipeline
 from mapper.engine.preview import preview
 from mapper.errors import Problem, SpecError
+from mapper.ids import key_text, oid
 
 PEOPLE = """
 CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT NOT NULL, company TEXT,
@@ -110,3 +113,51 @@ collections:
       bad: {field}
 """)
     assert "constant" in problem.message and problem.line == 7
+
+
+# --- composite keys and duplicate ids -------------------------------------------------------
+
+PAIRS = r"""
+CREATE TABLE pairs (a TEXT, b TEXT, code TEXT, PRIMARY KEY (a, b));
+INSERT INTO pairs VALUES ('x|y', 'z', 'one'), ('x', 'y|z', 'two'), ('x\', '|z', 'one');
+"""
+
+
+def run_cli(tmp_path: Path, schema: str, mapping: str, *extra: str) -> tuple[int, Path]:
+    """`mapper run` in-process into `file:` under tmp_path; its exit code and reject file."""
+    url = sqlite_database(tmp_path / "source.db", schema)
+    (tmp_path / "m.yaml").write_text(mapping)
+    rejects = tmp_path / "rejects.jsonl"
+    code = cli.main(["run", str(tmp_path / "m.yaml"), "--source", url, "--target",
+                     f"file:{tmp_path / 'out'}", "--rejects", str(rejects), *extra])
+    return code, rejects
+
+
+def written(tmp_path: Path, collection: str) -> list[dict]:
+    text = (tmp_path / "out" / f"{collection}.jsonl").read_text()
+    return [json_util.loads(line) for line in text.splitlines()]
+
+
+def test_composite_keys_with_the_separator_get_distinct_oids(tmp_path) -> None:
+    code, _ = run_cli(tmp_path, PAIRS, "version: 1\ncollections:\n  pairs: {table: pairs}\n")
+    assert code == 0
+    assert {d["_id"] for d in written(tmp_path, "pairs")} == {
+        oid("pairs", k) for k in [("x|y", "z"), ("x", "y|z"), ("x\\", "|z")]}
+    assert len(written(tmp_path, "pairs")) == 3
+    assert key_text(("x|y", "z")) != key_text(("x", "y|z"))
+    assert key_text(("a", "b")) == "a|b"  # keys without the separator keep their ids
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_repeated_id_is_rejected_with_both_source_keys(tmp_path, workers) -> None:
+    code, rejects = run_cli(tmp_path, PAIRS, """
+version: 1
+collections:
+  pairs: {table: pairs, _id: {column: code}}
+""", "--workers", workers)
+    assert code == 1
+    assert [d["_id"] for d in written(tmp_path, "pairs")] == ["two", "one"]  # in key order
+    [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert reject["stage"] == "duplicate"
+    assert reject["key"] == key_text(("x|y", "z"))
+    assert key_text(("x\\", "|z")) in reject["reason"]

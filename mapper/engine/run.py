@@ -22,6 +22,7 @@ from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.engine import batches, parallel
 from mapper.engine.batches import EncodedBatch
+from mapper.engine.duplicates import SeenIds
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Sink
 from mapper.engine.rejects import RejectFile
@@ -168,6 +169,7 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
     else:
         source = batches.local(collection, extractor, last_key, options.batch_size,
                                sink.render)
+    seen = SeenIds()
     with contextlib.closing(source), batches.collector_paused():
         while True:
             try:
@@ -178,7 +180,7 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                                   "failed batch was written: resume with --resume)") from None
             if batch is None:
                 break
-            _write(collection, batch, sink, rejects, result)
+            _write(collection, batch, sink, rejects, result, seen)
             last_key, rows = batch.last_key, batch.passed
             del batch  # the next batch is built without this one alive
             batches.collect_young()
@@ -200,15 +202,19 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
 
 
 def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
-           rejects: RejectFile, result: CollectionSummary) -> None:
-    """Write one encoded batch and count every row of it exactly once."""
+           rejects: RejectFile, result: CollectionSummary, seen: SeenIds) -> None:
+    """Write one encoded batch and count every row of it exactly once; a document whose
+    `_id` the collection has written before is rejected (`duplicates`)."""
     result.passed += batch.passed
     result.batches += 1
     result.truncated += batch.truncated
     result.worker_statements += batch.statements
     for key, stage, reason in batch.rejected:
         _reject(collection, key, stage, reason, rejects, result)
-    written = sink.write(collection, batch.documents)
+    documents, repeated = seen.new(batch.documents)
+    for key, reason in repeated:
+        _reject(collection, key, "duplicate", reason, rejects, result)
+    written = sink.write(collection, documents)
     result.inserted += written.inserted
     result.updated += written.updated
     result.unchanged += written.unchanged
