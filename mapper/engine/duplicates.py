@@ -4,8 +4,9 @@ in the target while the summary counted both as written. The run checks every do
 collection against those written before it, whatever the sink, and rejects the later row,
 naming both source keys.
 
-Memory: the 12 bytes of each ObjectId `_id` (a 16-byte digest of others) and the source key of its row, per collection of the
-run (about 150 bytes a document); a resumed run checks the documents it writes itself.
+Memory: the 12 bytes of each ObjectId `_id` (a 16-byte digest of others) and the source key
+of its row, per collection of the run (about 150 bytes a document); a resumed run checks the
+documents it writes itself.
 """
 
 from __future__ import annotations
