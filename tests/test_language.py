@@ -62,7 +62,8 @@ collections:
         filter: {stock: {is_null: false}}
         fields:
           category: {denormalize: categories.name}
-          tag_ids: {reference: tags, via: [product_tags], order_by: [code, lang]}
+          tag_ids: {reference: tags, via: [product_tags], order_by: [code, lang],
+                    collection: tags}
       stock_total: {sum: products.stock}
       cheapest: {min: products.price}
       priciest: {max: products.price, filter: {stock: {gt: 0}}}

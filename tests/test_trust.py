@@ -161,3 +161,48 @@ collections:
     assert reject["stage"] == "duplicate"
     assert reject["key"] == key_text(("x|y", "z"))
     assert key_text(("x\\", "|z")) in reject["reason"]
+
+
+# --- references resolve the same way whatever files are loaded ------------------------------
+
+SHOP = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id));
+INSERT INTO users VALUES (1, 'Ann');
+INSERT INTO orders VALUES (10, 1);
+"""
+USERS_BY_KEY = "version: 1\ncollections:\n  users: {table: users, _id: key}\n"
+
+
+def orders(tmp_path: Path, reference: str, *more: str) -> list[dict]:
+    """The orders documents with `reference` as their `user` field, `more` files loaded too."""
+    files = [tmp_path / "orders.yaml"]
+    files[0].write_text(f"version: 1\ncollections:\n  orders:\n    table: orders\n"
+                        f"    columns: []\n    fields:\n      user: {reference}\n")
+    for index, text in enumerate(more):
+        files.append(tmp_path / f"more{index}.yaml")
+        files[-1].write_text(text)
+    if not (tmp_path / "shop.db").exists():
+        sqlite_database(tmp_path / "shop.db", SHOP)
+    mappings = pipeline.read(files)
+    engine = pipeline.connect(f"sqlite:///{tmp_path / 'shop.db'}")
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    return [document for name, document in preview(plan, engine, catalog, 10)
+            if name == "orders"]
+
+
+def test_a_reference_without_a_collection_is_an_oid_and_names_a_conflict(tmp_path) -> None:
+    alone = orders(tmp_path, "{reference: users}")
+    assert alone[0]["user"] == oid("users", [1])
+    with pytest.raises(SpecError) as raised:  # it used to become the key 1 silently
+        orders(tmp_path, "{reference: users}", USERS_BY_KEY)
+    assert "collection: users" in str(raised.value.problems[0])
+
+
+def test_a_reference_to_a_named_collection_takes_its_id_rule(tmp_path) -> None:
+    assert orders(tmp_path, "{reference: users, collection: users}", USERS_BY_KEY)[0] == {
+        "_id": oid("orders", [10]), "user": 1}
+    with pytest.raises(SpecError) as raised:  # never a guess when its file is missing
+        orders(tmp_path, "{reference: users, collection: users}")
+    assert "no collection `users`" in str(raised.value)

@@ -163,16 +163,38 @@ class Relations:
         if not any(step.many for step in steps):
             alias, _ = self.join_to_one(node, steps)
             return self.reference_id(Node(steps[-1].table, alias, node.builder, (), "omit"),
-                                     target, path, keep_null)
+                                     target, spec, path, keep_null)
         return self.children(node, target, spec, path, steps, "reference")
 
-    def reference_id(self, node: Node, target, path: Path, keep_null: bool) -> p.DocumentId:
-        rule, columns = self.id_rules.get(node.table.name, ("oid", node.table.primary_key))
+    def reference_id(self, node: Node, target, spec: dict, path: Path,
+                     keep_null: bool) -> p.DocumentId:
+        """The `_id` a reference holds: by the id rule of the collection it names, else
+        `oid` of the referenced row's key; the same whichever other files are loaded."""
+        table = node.table
+        rule, columns = "oid", table.primary_key
+        if "collection" in spec:
+            named = self.id_rules.get(spec["collection"])
+            if named is None:
+                raise self.fail((*path, "collection"), f"no collection `{spec['collection']}` "
+                                "in the mapping files given", "give its file too (its `_id` "
+                                "rule makes the ids this reference holds)")
+            if named.table != table.name:
+                raise self.fail((*path, "collection"), f"collection `{named.collection}` is "
+                                f"built from `{named.table}`, not `{table.name}`")
+            rule, columns = named.rule, named.columns
+        else:
+            other = next((r for r in self.id_rules.values() if r.table == table.name
+                          and (r.rule, r.columns) != (rule, columns)), None)
+            if other is not None:
+                raise self.fail((*path, "reference"), f"reference to `{table.name}` holds "
+                                f"`oid` ids, but collection `{other.collection}` "
+                                f"({other.file}) identifies `{table.name}` rows by `_id: "
+                                f"{other.rule}`", f"name it: `collection: {other.collection}`")
         if not columns:
-            raise self.fail(path, f"`{node.table.name}` has no primary key to reference")
+            raise self.fail(path, f"`{table.name}` has no primary key to reference")
         indexes = tuple(node.builder.select(p.ColumnRef(node.alias, c)) for c in columns)
-        return p.DocumentId(target, rule, node.table.table_name, columns, indexes, keep_null,
-                            self.conversions(node.table, columns))
+        return p.DocumentId(target, rule, table.table_name, columns, indexes, keep_null,
+                            self.conversions(table, columns))
 
     def children(self, node: Node, target, spec: dict, path: Path, steps: list[Step],
                  kind: str) -> p.Children:
@@ -192,7 +214,7 @@ class Relations:
         if kind == "embed":
             element = self.node_document(child, spec, path, spec.get("_id", "oid"))
         else:
-            element = self.reference_id(child, (), path, False)
+            element = self.reference_id(child, (), spec, path, False)
         order = [self.ordering(child, item, (*path, "order_by", i))
                  for i, item in enumerate(spec.get("order_by") or [])]
         for column in final.primary_key:

@@ -4,6 +4,7 @@ against the catalog and turned into plan shapes and queries (relation paths: `re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mapper import plan as p
@@ -19,7 +20,7 @@ OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "is_null")
 
 
 class Resolver(Relations):
-    def __init__(self, mapping, catalog: Catalog, id_rules: dict[str, tuple[str, tuple]]):
+    def __init__(self, mapping, catalog: Catalog, id_rules: dict[str, IdRule]):
         self.mapping = mapping
         self.catalog = catalog
         self.id_rules = id_rules
@@ -295,24 +296,36 @@ class Resolver(Relations):
         return items[0] if len(items) == 1 else p.BoolOp("and", tuple(items))
 
 
-def id_rules(mappings: Sequence) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """How each root table's documents are identified, for references to them."""
-    rules: dict[str, tuple[str, tuple[str, ...]]] = {}
+@dataclass(frozen=True)
+class IdRule:
+    """How a collection's documents are identified, for the references to them."""
+
+    collection: str
+    file: str
+    table: str
+    rule: str
+    columns: tuple[str, ...]
+
+
+def id_rules(mappings: Sequence, catalog: Catalog) -> dict[str, IdRule]:
+    """Each collection's `_id` rule, by collection name (references name them)."""
+    rules: dict[str, IdRule] = {}
     for mapping in mappings:
-        for spec in (mapping.data.get("collections") or {}).values():
+        for name, spec in (mapping.data.get("collections") or {}).items():
             rule = spec.get("_id", "oid")
+            table = catalog.table(spec["table"])
             if isinstance(rule, dict):
-                rules[spec["table"]] = ("column", (rule.get("column"),))
+                rules.setdefault(name, IdRule(name, mapping.path, spec["table"], "column",
+                                              (rule.get("column"),)))
             elif isinstance(rule, str):
-                rules.setdefault(spec["table"], (rule, ()))
+                rules.setdefault(name, IdRule(name, mapping.path, spec["table"], rule,
+                                              table.primary_key if table else ()))
     return rules
 
 
 def resolve(mappings: Sequence, catalog: Catalog) -> tuple[p.Plan, list[Problem]]:
     """Resolve schema-valid mapping files against the catalog; problems, if any, say why."""
-    rules = {table: (rule, columns or (catalog.table(table).primary_key
-                                       if catalog.table(table) else ()))
-             for table, (rule, columns) in id_rules(mappings).items()}
+    rules = id_rules(mappings, catalog)
     collections, problems, seen = [], [], {}
     for mapping in mappings:
         resolver = Resolver(mapping, catalog, rules)
