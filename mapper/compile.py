@@ -161,11 +161,17 @@ class Compiler:
             source = source.join(aliases[hop.alias],
                                  self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on))
         last = aliases[item.hops[-1].alias]
-        value = (sa.func.count() if item.column is None
-                 else getattr(sa.func, item.function)(last.c[item.column]))
         conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
         if item.filter is not None:
             conditions.append(self._filter(item.filter, aliases))
+        if item.distinct_key:  # over the last table's rows that some join path reaches
+            paths = (sa.select(*(last.c[c] for c in item.distinct_key)).select_from(source)
+                     .where(*conditions).correlate(outer[first.left_alias]))
+            last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
+            source = last
+            conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
+        value = (sa.func.count() if item.column is None
+                 else getattr(sa.func, item.function)(last.c[item.column]))
         return (sa.select(value).select_from(source).where(*conditions)
                 .correlate(outer[first.left_alias]).scalar_subquery())
 

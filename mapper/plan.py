@@ -69,12 +69,14 @@ class ColumnRef:
 
 @dataclass(frozen=True)
 class AggregateRef:
-    """A correlated aggregate over the rows reached by `hops` from `hops[0].left_alias`."""
+    """A correlated aggregate over the rows reached by `hops` from `hops[0].left_alias`: one
+    per join path, or with `distinct_key`, one per row of the last table."""
 
     function: Literal["count", "sum", "min", "max", "avg"]
     hops: tuple[Hop, ...]
     column: str | None
     filter: Filter | None
+    distinct_key: tuple[str, ...] = ()  # `distinct`: each row of the last table once, by key
 
 
 Select = ColumnRef | AggregateRef
@@ -188,7 +190,20 @@ class Length:
     keep_null: ClassVar[bool] = False  # a length is never null
 
 
-Shape = Value | Constant | Template | DocumentId | SubDocument | Children | Length
+@dataclass(frozen=True)
+class DepthGuard:
+    """Where a self-embed stops at its `max_depth`: no field. A row whose data goes deeper
+    (the next level's row is present at `present_index`, for a sub-document; `deeper` has
+    rows for it, for an array) is rejected (`policy` reject) or counted as truncated."""
+
+    path: FieldPath
+    policy: Literal["reject", "truncate"]
+    present_index: int | None = None
+    deeper: Children | None = None
+    keep_null: ClassVar[bool] = False
+
+
+Shape = Value | Constant | Template | DocumentId | SubDocument | Children | Length | DepthGuard
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,20 @@ def children_of(shape: SubDocument) -> tuple[Children, ...]:
             found.append(field)
         elif isinstance(field, SubDocument):
             found.extend(children_of(field))
+    return tuple(found)
+
+
+def child_queries(shape: SubDocument) -> tuple[Children, ...]:
+    """The child queries a row that builds `shape` needs: its arrays and the rows that
+    depth guards look for."""
+    found: list[Children] = []
+    for field in shape.fields:
+        if isinstance(field, Children):
+            found.append(field)
+        elif isinstance(field, DepthGuard) and field.deeper is not None:
+            found.append(field.deeper)
+        elif isinstance(field, SubDocument):
+            found.extend(child_queries(field))
     return tuple(found)
 
 

@@ -54,6 +54,9 @@ def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
             lines.append(f"{pad}{name}: {field.value!r}")
         elif isinstance(field, p.Template):
             lines.append(f"{pad}{name}: template {field.template!r}")
+        elif isinstance(field, p.DepthGuard):
+            lines.append(f"{pad}{name}: not unfolded (max_depth; deeper rows: "
+                         f"{field.policy})")
         elif isinstance(field, p.SubDocument):
             lines.append(f"{pad}{name}: {{")
             lines += _shape_lines(field, width + 2)

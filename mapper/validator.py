@@ -32,7 +32,8 @@ def _object(shape: p.SubDocument) -> dict[str, Any]:
     schema: dict[str, Any] = {"bsonType": "object", "properties": {}, "required": [],
                               "additionalProperties": False}
     for field in shape.fields:
-        _insert(schema, field.path, _field(field), _required(field))
+        if not isinstance(field, p.DepthGuard):  # no field of its own
+            _insert(schema, field.path, _field(field), _required(field))
     return schema
 
 

@@ -129,16 +129,16 @@ def test_self_reference_unfolds_to_max_depth(documents) -> None:
         "name": "root",
         "children": [
             {"name": "food", "children": [{"name": "fruit", "children": [
-                {"name": "apples", "children": []}]}]},
+                {"name": "apples"}]}]},  # level 4 is past max_depth: not unfolded
             {"name": "tools", "children": []},
         ],
     }]
 
 
-@pytest.mark.parametrize(("overflow", "written", "rejected", "truncated"), [
+@pytest.mark.parametrize(("on_depth", "written", "rejected", "truncated"), [
     ("reject", 0, 1, 0), ("truncate", 1, 0, 1)])
 def test_rows_deeper_than_max_depth_are_never_dropped_silently(
-        documents, tmp_path: Path, overflow: str, written: int, rejected: int,
+        documents, tmp_path: Path, on_depth: str, written: int, rejected: int,
         truncated: int) -> None:
     from mapper.engine.load import open_sink
     from mapper.engine.rejects import RejectFile
@@ -154,7 +154,7 @@ collections:
     filter: {{parent_id: {{is_null: true}}}}
     fields:
       children: {{embed: categories, on: {{id: parent_id}}, max_depth: 2,
-                 overflow: {overflow}}}
+                 on_depth: {on_depth}}}
 """)
     mappings = pipeline.read([path])
     engine = pipeline.connect(url)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import bson
 import pytest
+import sqlalchemy as sa
 from bson import json_util
 from conftest import sqlite_database
 
@@ -24,9 +25,11 @@ INSERT INTO people VALUES (1, 'Ann', 'Acme', '41'), (2, 'Bob', NULL, 'x');
 """
 
 
-def build(tmp_path: Path, schema: str, mapping: str) -> tuple[dict[str, list[dict]], list]:
-    """The documents a mapping makes of a SQLite source (per collection), and lint's problems."""
-    url = sqlite_database(tmp_path / "source.db", schema)
+def build(tmp_path: Path, schema: str, mapping: str, url: str | None = None
+          ) -> tuple[dict[str, list[dict]], list]:
+    """The documents a mapping makes of a source (a SQLite database made by `schema` unless
+    `url` is given), per collection, and lint's problems."""
+    url = url or sqlite_database(tmp_path / "source.db", schema)
     (tmp_path / "m.yaml").write_text(mapping)
     mappings = pipeline.read([tmp_path / "m.yaml"])
     engine = pipeline.connect(url)
@@ -206,3 +209,94 @@ def test_a_reference_to_a_named_collection_takes_its_id_rule(tmp_path) -> None:
     with pytest.raises(SpecError) as raised:  # never a guess when its file is missing
         orders(tmp_path, "{reference: users, collection: users}")
     assert "no collection `users`" in str(raised.value)
+
+
+# --- max_depth on a many-to-one self-embed --------------------------------------------------
+
+STAFF = """
+CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    reports_to INTEGER REFERENCES employees(id));
+INSERT INTO employees VALUES (1, 'ceo', NULL), (2, 'vp', 1), (3, 'lead', 2), (4, 'dev', 3);
+"""
+
+
+def staff(tmp_path: Path, extra: str = "") -> tuple[list[dict], list]:
+    documents, problems = build(tmp_path, STAFF, f"""
+version: 1
+collections:
+  employees:
+    table: employees
+    _id: key
+    columns: [name]
+    fields:
+      manager: {{embed: employees, on: {{reports_to: id}}, _id: false, columns: [name],
+                max_depth: 2{extra}}}
+""")
+    return documents.get("employees", []), problems
+
+
+def test_a_to_one_self_embed_stops_at_max_depth_without_an_array(tmp_path) -> None:
+    documents, _ = staff(tmp_path)
+    assert documents == [  # on_depth truncate, the default for a sub-document
+        {"_id": 1, "name": "ceo"},
+        {"_id": 2, "name": "vp", "manager": {"name": "ceo"}},
+        {"_id": 3, "name": "lead", "manager": {"name": "vp", "manager": {"name": "ceo"}}},
+        {"_id": 4, "name": "dev", "manager": {"name": "lead", "manager": {"name": "vp"}}},
+    ]
+
+
+def test_on_depth_reject_rejects_the_rows_that_go_deeper(tmp_path) -> None:
+    code, rejects = run_cli(tmp_path, STAFF, """
+version: 1
+collections:
+  employees:
+    table: employees
+    fields:
+      manager: {embed: employees, on: {reports_to: id}, max_depth: 2, on_depth: reject}
+""")
+    assert code == 1
+    [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (reject["key"], reject["stage"]) == ("4", "depth")
+    assert len(written(tmp_path, "employees")) == 3
+
+
+# --- aggregates over several hops, per join path or per distinct row ------------------------
+
+RENTALS = """
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE films (id INTEGER PRIMARY KEY, title TEXT NOT NULL, length INTEGER NOT NULL);
+CREATE TABLE inventory (id INTEGER PRIMARY KEY, film_id INTEGER NOT NULL REFERENCES films(id));
+CREATE TABLE rentals (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL
+    REFERENCES customers(id), inventory_id INTEGER NOT NULL REFERENCES inventory(id));
+INSERT INTO customers VALUES (1, 'Ann');
+INSERT INTO films VALUES (7, 'Alien', 117), (8, 'Heat', 170);
+INSERT INTO inventory VALUES (70, 7), (71, 7), (80, 8);
+INSERT INTO rentals VALUES (1, 1, 70), (2, 1, 71), (3, 1, 80), (4, 1, 70);
+"""
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_distinct_aggregates_count_each_row_once(tmp_path, request, dialect) -> None:
+    via = "via: [rentals, inventory]"
+    url = None
+    if dialect == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        with sa.create_engine(url).begin() as connection:
+            for statement in filter(str.strip, RENTALS.split(";")):
+                connection.exec_driver_sql(statement)
+    documents, _ = build(tmp_path, RENTALS, f"""
+version: 1
+collections:
+  customers:
+    table: customers
+    _id: key
+    columns: [name]
+    fields:
+      rented: {{count: films, {via}}}
+      films: {{count: films, {via}, distinct: true}}
+      minutes: {{sum: films.length, {via}, distinct: true}}
+      long_films: {{count: films, {via}, distinct: true, filter: {{length: {{gt: 150}}}}}}
+      average: {{avg: films.length, {via}, distinct: true}}
+""", url)
+    assert documents["customers"] == [{"_id": 1, "name": "Ann", "rented": 4, "films": 2,
+                                       "minutes": 287, "long_films": 1, "average": 143.5}]

@@ -76,7 +76,7 @@ class Builder:
         self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
-        self._by_range = {id(children) for children in p.children_of(collection.document)
+        self._by_range = {id(children) for children in p.child_queries(collection.document)
                           if p.read_by_range(collection, children)}
         self._elements: dict[int, Getter] = {}
         self._document = self._compile_document(collection.document)
@@ -122,7 +122,7 @@ class Builder:
     def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None
                ) -> Fetched:
         fetched: Fetched = {}
-        for children in p.children_of(shape):
+        for children in p.child_queries(shape):
             if span is not None and rows and id(children) in self._by_range:
                 child_rows = self.fetch(children, span)
             else:
@@ -136,7 +136,7 @@ class Builder:
 
     def _arrays(self, shape: p.SubDocument, fetched: Fetched) -> Arrays:
         return {id(children): self._group(children, *fetched[id(children)])
-                for children in p.children_of(shape)}
+                for children in p.child_queries(shape)}
 
     def _group(self, children: p.Children, rows: list[Row], fetched: Fetched
                ) -> dict[Any, Group]:
@@ -170,9 +170,6 @@ class Builder:
         if children.overflow == "truncate":
             del group.elements[children.limit:]
             self.truncated += 1
-        elif children.limit == 0:
-            group.rejected = RowRejected(f"rows nested deeper than `max_depth` under `{name}`",
-                                         "overflow")
         else:
             group.rejected = RowRejected(
                 f"array `{name}` has {len(group.elements)} elements, more than its limit "
@@ -224,7 +221,34 @@ class Builder:
             return lambda row, arrays: value
         if isinstance(field, p.Template):
             return _compile_template(field)
+        if isinstance(field, p.DepthGuard):
+            return self._compile_depth_guard(field)
         raise TypeError(f"unknown shape {field!r}")
+
+    def _compile_depth_guard(self, field: p.DepthGuard) -> Getter:
+        """No field; a row with data deeper than `max_depth` is rejected or counted."""
+        if field.present_index is not None:
+            present = field.present_index
+
+            def deeper(row: Row, arrays: Arrays) -> bool:
+                return row[present] is not None
+        else:
+            elements = _elements_of(field.deeper)
+
+            def deeper(row: Row, arrays: Arrays) -> bool:
+                return bool(elements(row, arrays))
+
+        reject = field.policy == "reject"
+        reason = f"rows nested deeper than `max_depth` under `{'.'.join(field.path)}`"
+
+        def guard(row: Row, arrays: Arrays) -> Any:
+            if deeper(row, arrays):
+                if reject:
+                    raise RowRejected(reason, "depth")
+                self.truncated += 1
+            return OMIT
+
+        return guard
 
     def _compile_subdocument(self, field: p.SubDocument) -> Getter:
         build = self._compile_document(field)

@@ -7,8 +7,6 @@ reports problems and resolves nested documents through the resolver it is mixed 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from mapper import plan as p
 from mapper.catalog import Table
 from mapper.resolve.nodes import Node, Path, QueryBuilder, Step
@@ -124,10 +122,19 @@ class Relations:
             kind = final.column(self.column(final, column, where)).kind
         scope = Node(final, left, node.builder, node.ancestors, node.nulls)
         ref = p.AggregateRef(function, tuple(hops), column,
-                             self.filter(scope, spec.get("filter"), (*path, "filter")))
+                             self.filter(scope, spec.get("filter"), (*path, "filter")),
+                             self.distinct_key(final, spec, where))
         conversion = {"count": "int", "avg": "double"}.get(function, DEFAULT_CONVERSION[kind])
         return p.Value(target, node.builder.select(ref), spec.get("type") or conversion,
                        keep_null, f"{function}({spec[function]})")
+
+    def distinct_key(self, table: Table, spec: dict, path: Path) -> tuple[str, ...]:
+        if not spec.get("distinct"):
+            return ()
+        if not table.primary_key:
+            raise self.fail(path, f"`distinct` needs a primary key of `{table.name}` to tell "
+                            "its rows apart")
+        return table.primary_key
 
     def embed(self, node: Node, target, spec: dict, path: Path,
               keep_null: bool) -> p.Shape | None:
@@ -151,12 +158,19 @@ class Relations:
         return self.children(node, target, spec, path, steps, "embed")
 
     def depth_guard(self, node: Node, target, spec: dict, path: Path,
-                    steps: list[Step]) -> p.Children:
-        """Past `max_depth`: an array allowed no elements, so deeper rows follow `overflow`
-        (rejected or counted as truncated), never silently dropped."""
-        guard = self.children(node, target, {**spec, "fields": {}, "columns": [], "_id": False,
-                                             "order_by": []}, path, steps, "embed")
-        return replace(guard, limit=0, overflow=spec.get("overflow", "reject"))
+                    steps: list[Step]) -> p.DepthGuard:
+        """Past `max_depth`: no field; rows deeper follow `on_depth` (reject, or truncate:
+        the default for a sub-document), never silently dropped from an array."""
+        many = any(step.many for step in steps)
+        policy = spec.get("on_depth") or ("reject" if many else "truncate")
+        if not many:
+            alias, _ = self.join_to_one(node, steps)
+            present = node.builder.select(p.ColumnRef(alias, steps[-1].on[-1][1]))
+            return p.DepthGuard(target, policy, present_index=present)
+        bare = {key: value for key, value in spec.items() if key not in ("limit", "overflow")}
+        deeper = self.children(node, target, {**bare, "fields": {}, "columns": [], "_id": False,
+                                              "order_by": []}, path, steps, "embed")
+        return p.DepthGuard(target, policy, deeper=deeper)
 
     def reference(self, node: Node, target, spec: dict, path: Path, keep_null: bool):
         steps = self.steps(node, spec, spec["reference"], (*path, "reference"))
