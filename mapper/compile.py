@@ -135,6 +135,11 @@ class Compiler:
         size = sa.func.count().label("size")
         return (sa.select(*link, size).group_by(*link).order_by(size.desc()).limit(1))
 
+    def count_rows(self, query: p.Query) -> sa.Select:
+        """How many rows a query gives (for all parents, when it is a child query)."""
+        rows = self.select(replace(query, link=(), order=())).subquery()
+        return sa.select(sa.func.count()).select_from(rows)
+
     def count(self, table: str) -> sa.Select:
         """Rows of a table: the `read` side of the run's accounting."""
         return sa.select(sa.func.count()).select_from(self.table(table))

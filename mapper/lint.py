@@ -78,6 +78,48 @@ def _collection_problems(mapping: MappingFile, collection: p.CollectionPlan,
                            "add `limit` with an `overflow` policy, or reference instead")
         candidates.append(_parent_filter(collection.query, children, key))
     yield from _size_problems(mapping, collection, extractor, candidates)
+    yield from _depth_problems(mapping, collection, extractor)
+
+
+def _depth_problems(mapping: MappingFile, collection: p.CollectionPlan,
+                    extractor: Extractor) -> Iterator[Problem]:
+    """How many rows go deeper than a self-embed's `max_depth`, and what `on_depth` does
+    with them (exact for the root's own chains; a bound inside arrays)."""
+    for guard, query in _depth_guards(collection.document, collection.query):
+        if guard.deeper is not None:
+            deeper = extractor.count_rows(guard.deeper.query)
+        else:
+            ref = query.selects[guard.present_index]
+            present = p.Condition(ref.alias, ref.column, "is_null", False)
+            deeper = extractor.count_rows(replace(query, filter=present if query.filter is None
+                                                  else p.BoolOp("and", (query.filter, present))))
+        if not deeper:
+            continue
+        name = ".".join(guard.path)
+        rows = f"{deeper:,} rows" if query is collection.query else f"up to {deeper:,} rows"
+        other = "truncate" if guard.policy == "reject" else "reject"
+        fields = mapping.data["collections"][collection.name].get("fields") or {}
+        where = ("collections", collection.name, *(("fields", name) if name in fields else ()))
+        yield _problem(mapping, where, "warning", f"`{name}` of `{collection.name}`: {rows} "
+                       f"go deeper than its `max_depth`: on_depth {guard.policy} "
+                       f"{_DEPTH_EFFECTS[guard.policy]}",
+                       f"on_depth: {other} {_DEPTH_EFFECTS[other]} instead")
+
+
+_DEPTH_EFFECTS = {"reject": "rejects the documents that hold them",
+                  "truncate": "leaves their deeper levels out (counted as truncated)"}
+
+
+def _depth_guards(shape: p.SubDocument, query: p.Query
+                  ) -> Iterator[tuple[p.DepthGuard, p.Query]]:
+    """Every depth guard of a document shape, with the query whose rows it looks at."""
+    for field in shape.fields:
+        if isinstance(field, p.DepthGuard):
+            yield field, query
+        elif isinstance(field, p.SubDocument):
+            yield from _depth_guards(field, query)
+        elif isinstance(field, p.Children) and isinstance(field.element, p.SubDocument):
+            yield from _depth_guards(field.element, field.query)
 
 
 def _parent_filter(query: p.Query, children: p.Children, key: tuple) -> p.Filter:

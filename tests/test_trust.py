@@ -17,6 +17,7 @@ from mapper import cli, pipeline
 from mapper.engine.preview import preview
 from mapper.errors import Problem, SpecError
 from mapper.ids import key_text, oid
+from mapper.lint import lint
 
 PEOPLE = """
 CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT NOT NULL, company TEXT,
@@ -300,3 +301,19 @@ collections:
 """, url)
     assert documents["customers"] == [{"_id": 1, "name": "Ann", "rented": 4, "films": 2,
                                        "minutes": 287, "long_films": 1, "average": 143.5}]
+
+
+def test_lint_says_how_many_rows_go_deeper_than_max_depth(tmp_path) -> None:
+    url = sqlite_database(tmp_path / "staff.db", STAFF)
+    (tmp_path / "m.yaml").write_text("""
+version: 1
+collections:
+  employees:
+    table: employees
+    fields:
+      manager: {embed: employees, on: {reports_to: id}, max_depth: 2}
+""")
+    [problem] = lint([tmp_path / "m.yaml"], url)
+    assert problem.severity == "warning" and problem.line == 7
+    assert "1 rows go deeper" in problem.message and "on_depth truncate" in problem.message
+    assert "on_depth: reject rejects the documents" in problem.hint

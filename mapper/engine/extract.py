@@ -118,6 +118,9 @@ class Extractor:
         row = self.connection.execute(self.compiler.largest_group(children)).first()
         return (tuple(row[:-1]), row[-1]) if row else None
 
+    def count_rows(self, query: p.Query) -> int:
+        return self.connection.execute(self.compiler.count_rows(query)).scalar_one()
+
     def count(self, table: str) -> int:
         return self.connection.execute(self.compiler.count(table)).scalar_one()
 
