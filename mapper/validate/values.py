@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,16 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+class Approximately(float):
+    """An expected double that SQL may have summed in another order (`avg`, sums of
+    doubles): equal to an actual double within a relative 1e-9."""
+
+
+def _close(expected: Any, actual: Any) -> bool:
+    return isinstance(expected, Approximately) and isinstance(actual, float) and \
+        math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-300)
 
 
 def canon(value: Any) -> Any:
@@ -78,7 +89,7 @@ def diff(expected: Any, actual: Any, path: str = "") -> Iterator[tuple[str, Any,
             yield from diff(expected[index] if index < len(expected) else MISSING,
                             actual[index] if index < len(actual) else MISSING,
                             f"{path}[{index}]")
-    elif canon(expected) != canon(actual):
+    elif canon(expected) != canon(actual) and not _close(expected, actual):
         yield path, expected, actual
 
 
