@@ -66,6 +66,7 @@ def _prepare(args: argparse.Namespace):
     engine = pipeline.connect(_source(args))
     catalog = pipeline.reflect(engine, mappings)
     plan, warnings = pipeline.plan(mappings, catalog)
+    args.mappings = mappings
     for problem in warnings:
         print(problem, file=sys.stderr)
     if getattr(args, "only", None):
@@ -111,8 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                          max_errors=args.max_errors, drop=args.drop,
                          only=tuple(args.only or ()), decimal_as=args.decimal_as,
                          workers=args.workers)
-    if args.validate and not target.startswith("mongodb"):
-        raise UsageError("--validate needs a mongodb:// target")
+    if args.validate and not target.startswith(("mongodb", "file:")):
+        raise UsageError("--validate needs a mongodb:// or file: target")
     checkpoints = None
     if target.startswith("mongodb"):
         checkpoints = Checkpoints(Path(args.state), fingerprint(plan, config.redact(target)))
@@ -136,7 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.validate and not summary.stopped:
         from mapper.validate import render, validate
 
-        report = validate(plan, engine, catalog, target, decimal_as=args.decimal_as)
+        report = validate(plan, engine, catalog, target, mappings=args.mappings,
+                          decimal_as=args.decimal_as, only=options.only)
         print(render(report, "text"))
         failed = failed or not report.ok
     return EXIT_DATA if failed else 0
@@ -190,11 +192,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     engine, catalog, plan = _prepare(args)
     target = config.setting(config.TARGET_VARIABLE, args.target)
     if not target:
-        raise UsageError(f"no target: pass --target mongodb://HOST/DB or set "
+        raise UsageError(f"no target: pass --target mongodb://HOST/DB (or file:DIR) or set "
                          f"{config.TARGET_VARIABLE} (or in .env)")
     try:
-        report = validate(plan, engine, catalog, target, sample=None if args.full else args.sample,
-                          decimal_as=args.decimal_as, seed=args.seed)
+        report = validate(plan, engine, catalog, target, mappings=args.mappings,
+                          sample=None if args.full else args.sample, decimal_as=args.decimal_as,
+                          seed=args.seed, only=tuple(args.only or ()),
+                          values=not args.no_values)
     except MapperError:
         raise
     except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
@@ -312,8 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = mapping_command("validate", "prove that the target equals the source",
                                cmd_validate)
-    validate.add_argument("--target", help="mongodb://HOST/DB (default: $MAPPER_TARGET_URL, "
-                          ".env)")
+    validate.description = (
+        "Check the target against the source with queries of its own and documents rebuilt "
+        "independently of the run. Each difference shows the expected and the actual value, "
+        "which are row contents: use --no-values for paths and BSON types only.")
+    validate.add_argument("--target", help="mongodb://HOST/DB or file:DIR (default: "
+                          "$MAPPER_TARGET_URL, .env)")
+    validate.add_argument("--only", action="append", metavar="COLLECTION",
+                          help="validate only this collection (repeatable)")
     depth = validate.add_mutually_exclusive_group()
     depth.add_argument("--sample", type=int, default=200, metavar="N", help="compare N random "
                        "documents per collection in full (default %(default)s)")
@@ -324,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
                           default="decimal128", help="how the run stored decimals "
                           "(as its --decimal-as)")
     validate.add_argument("--seed", type=int, help="random seed of the sample")
+    validate.add_argument("--no-values", action="store_true", help="show differences as "
+                          "paths and BSON types only, never the expected and actual values "
+                          "(which are row contents)")
     return parser
 
 

@@ -138,6 +138,26 @@ def test_deleted_document_is_missing(target, capsys):
     assert "no document" in item["message"] and item["key"]
 
 
+def test_missing_documents_leave_every_other_document_compared(target, capsys):
+    """With k documents missing, exactly those k are reported and every other document is
+    compared in full (the expected documents were once limited to the number present, so
+    the last k source rows were reported as building none, and never compared)."""
+    database = target[2]
+    removed = list(database.tasks.find(sort=[("_id", 1)]).limit(3))
+    database.tasks.delete_many({"_id": {"$in": [document["_id"] for document in removed]}})
+    try:
+        code, report = failures(target, capsys, "--full")
+    finally:
+        database.tasks.insert_many(removed)
+    assert code == 1
+    assert failed_checks(report, "tasks") == {"counts"}
+    assert sorted(d["id"] for d in report["differences"]) == sorted(
+        str(document["_id"]) for document in removed)
+    assert all("no document" in d["message"] for d in report["differences"])
+    tasks = next(c for c in report["collections"] if c["name"] == "tasks")
+    assert tasks["checks"]["equality"] == {"checked": 997, "passed": 997, "failed": 0}
+
+
 def test_extra_document_is_reported(target, capsys):
     database = target[2]
     extra = ObjectId()
@@ -394,6 +414,8 @@ def test_bad_mapping_and_missing_target_exit_2(target, capsys, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     assert main(["validate", MAPPINGS, "--source", source]) == 2
     assert main(["validate", MAPPINGS, "--source", source, "--target", "file:out"]) == 2
+    assert "no such directory out" in capsys.readouterr().err
+    assert main(["validate", MAPPINGS, "--source", source, "--target", "null:"]) == 2
 
 
 def test_unreachable_target_is_a_fault(target, capsys):

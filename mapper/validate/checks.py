@@ -1,34 +1,44 @@
 """The checks: counts, arrays, references, denormalized copies, types and deep equality.
 
-The source side of every check but deep equality is SQL of its own: the plan's root query for
-the expected documents' ids and copied values, one GROUP BY per array for array lengths, one
-query per array for the copies its elements hold. Deep equality builds the expected documents
-with the preview machinery, for a random sample of rows (or all of them).
+A collection is checked batch by batch of its root table's rows (memory bounded by a batch):
+the batch's expected `_id`s, its documents fetched from the target by `_id`, and for them
+
+- counts: a document per source row (extras: the target's total minus those matched);
+- arrays, denormalized copies and reference ids: SQL of validation's own over the plan's
+  names (`sql.ChildRows`), for the batch's parents;
+- references: every referenced `_id` (arrays of them too) exists in its collection;
+- types and schema: the BSON type each conversion promises, the generated validator;
+- deep equality: documents rebuilt independently of the run (`rebuild`), for a random
+  sample (held in a reservoir while the batches go by) or for every row.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
-import pymongo
 import sqlalchemy as sa
 from bson import ObjectId
 from pymongo import errors as mongo_errors
 
+from mapper import ids
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.engine import convert
 from mapper.engine.extract import snapshot
-from mapper.engine.preview import preview
-from mapper.errors import SourceError, TargetError, UsageError
+from mapper.errors import SourceError, TargetError
+from mapper.spec import read_mapping
 from mapper.validate import rows as r
+from mapper.validate.rebuild import Rebuild, Rejected
 from mapper.validate.results import CollectionResult, Difference, Report
+from mapper.validate.source import Source
 from mapper.validate.sql import ChildRows
+from mapper.validate.targets import Collection, Targets
 from mapper.validate.values import (
     MISSING,
     at,
@@ -45,38 +55,35 @@ from mapper.validator import json_schema, violations
 
 MAX_DIFFERENCES = 1000
 DIFFERENCES_PER_DOCUMENT = 20
+BATCH_SIZE = 1000
 
 
 def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
-             sample: int | None = 200, decimal_as: str = "decimal128",
-             seed: int | None = None) -> Report:
-    """Compare a MongoDB target with the source; `sample=None` compares every document."""
-    if not target.startswith(("mongodb://", "mongodb+srv://")):
-        raise UsageError(f"validate needs a MongoDB target (mongodb://HOST/DB), "
-                         f"not {redact(target)}")
-    try:
-        database = pymongo.uri_parser.parse_uri(target).get("database")
-    except mongo_errors.InvalidURI as error:
-        raise UsageError(f"bad target URL {redact(target)}: {error}") from None
+             mappings=None, sample: int | None = 200, decimal_as: str = "decimal128",
+             seed: int | None = None, only: tuple[str, ...] = (), values: bool = True,
+             batch_size: int = BATCH_SIZE) -> Report:
+    """Compare a `mongodb://` or `file:` target with the source; `sample=None` compares
+    every document. `mappings` are the files the plan was made from (read again from the
+    plan's paths when not given); `values=False` shows differences as paths and BSON types
+    only, never a row's values."""
+    if mappings is None:
+        mappings = [read_mapping(path) for path in dict.fromkeys(c.file for c in plan.collections)]
     if decimal_as != "decimal128":
         plan = p.Plan(tuple(replace(c, document=p.with_conversion(c.document, "decimal128",
                                                                    decimal_as))
                             for c in plan.collections))
+    mode = "every document" if sample is None else f"sample of {sample} per collection"
     report = Report(redact(engine.url.render_as_string(hide_password=True)), redact(target),
-                    "every document" if sample is None else f"sample of {sample} per collection")
-    options = {"serverSelectionTimeoutMS": 10_000} if "serverselectiontimeoutms" not in \
-        target.lower() else {}
-    client = pymongo.MongoClient(target, uuidRepresentation="standard", tz_aware=True, **options)
+                    mode if values else f"{mode}; values hidden: paths and BSON types only")
+    targets = Targets(target)
     try:
         with snapshot(engine) as connection:
-            checker = _Checker(plan, engine, catalog, connection, report, random.Random(seed))
+            rebuild = Rebuild(mappings, catalog, Source(connection, catalog), decimal_as)
+            checker = _Checker(plan, catalog, connection, report, random.Random(seed),
+                               rebuild, targets, show if values else _type_of)
             for collection in plan.collections:
-                name = collection.database or database
-                if not name:
-                    raise UsageError("no target database: put it in the URL path "
-                                     "(mongodb://host/DATABASE) or as `database:` in the mapping")
-                checker.collection(collection, client[name][collection.name], sample)
-            checker.references()
+                if not only or collection.name in only:
+                    checker.collection(collection, sample, batch_size)
     except mongo_errors.PyMongoError as error:
         raise TargetError(f"target failed: {type(error).__name__}: "
                           f"{redact(str(error))[:300]}") from None
@@ -84,23 +91,47 @@ def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
         raise SourceError(f"source failed: {redact(reason)}") from None
     finally:
-        client.close()
+        targets.close()
     return report
 
 
+def _type_of(value: Any) -> str:
+    """A value shown as its BSON type only (`--no-values`)."""
+    return "(absent)" if value is MISSING else bson_type(value)
+
+
+@dataclass
+class _Shapes:
+    """What the plan says a collection's documents hold, for the checks but equality."""
+
+    tops: list      # (path, shape, present indexes, check) of copied values and ids
+    arrays: list    # (path, children, present indexes, lengths at (path, Length))
+    typed: list     # (abstract path, shape) of every converted value
+    schema: dict | None
+    references: list  # (abstract path, its collection's target, its name)
+
+
+@dataclass
+class _Row:
+    """One source row of a batch: its rebuild row, key text, expected `_id`, document."""
+
+    row: dict
+    key: str
+    value: Any
+    document: Any = None
+
+    @property
+    def ident(self) -> str:
+        return _ident(self.value)
+
+
 class _Checker:
-    def __init__(self, plan: p.Plan, engine: sa.Engine, catalog: Catalog,
-                 connection: sa.Connection, report: Report, rng: random.Random):
-        self.engine, self.catalog, self.connection = engine, catalog, connection
-        self.compiler = Compiler(catalog)
-        self.report, self.rng = report, rng
-        self.ids: dict[str, set] = {}
-        self.pending: list[tuple] = []
-        self.referable: dict[str, str] = {}
-        for collection in reversed(plan.collections):
-            root = r.root_id(collection.document)
-            if root is not None and root.rule == "oid":
-                self.referable[root.table] = collection.name
+    def __init__(self, plan: p.Plan, catalog: Catalog, connection: sa.Connection,
+                 report: Report, rng: random.Random, rebuild: Rebuild, targets: Targets,
+                 shown: Callable[[Any], str]):
+        self.plan, self.connection, self.compiler = plan, connection, Compiler(catalog)
+        self.report, self.rng, self.rebuild, self.targets = report, rng, rebuild, targets
+        self.show = shown
         self.shown: dict[tuple, list] = {}
 
     def add(self, result: CollectionResult, check: str, ident: str = "", key: str = "",
@@ -115,78 +146,154 @@ class _Checker:
 
     # --- per collection ------------------------------------------------------------------
 
-    def collection(self, collection: p.CollectionPlan, target, sample: int | None) -> None:
+    def collection(self, collection: p.CollectionPlan, sample: int | None,
+                   batch_size: int) -> None:
         result = CollectionResult(collection.name)
         self.report.collections.append(result)
-        root = r.root_id(collection.document)
-        rows = self.connection.execute(self.compiler.select(collection.query)).all()
-        result.source_rows = len(rows)
-        counts = result.checks["counts"]
-        counts.checked = len(rows)
-        expected: dict[Any, tuple] = {}
-        for row in rows:
-            value = convert.document_id(root, row) if root is not None else None
-            form = canon(value)
-            if form in expected:
-                self.add(result, "counts", _ident(value), r.key(collection, row),
-                         message="more than one source row gives this _id")
-            expected.setdefault(form, (row, value))
+        target = self.targets.collection(collection.name, collection.database)
+        shapes = self._shapes(collection)
+        reservoir: list[_Row] = []
+        offered = matched = 0
+        unique = None if self.rebuild.specs[collection.name].get("_id", "oid") in (
+            "oid", "key") else set()  # only `_id: {column}` can repeat an _id
+        for rows in self.rebuild.batches(collection.name, batch_size):
+            batch = self._batch(result, collection, target, shapes, rows, unique)
+            matched += sum(row.document is not None for row in batch)
+            present = [row for row in batch if row.document is not None]
+            if sample is None:
+                self._equality(result, collection, present)
+            else:
+                for row in present:  # a uniform sample of rows with documents (Algorithm R)
+                    offered += 1
+                    slot = offered - 1 if len(reservoir) < sample else self.rng.randrange(
+                        offered)
+                    if slot < sample:
+                        row.document = None  # fetched again when compared
+                        reservoir[slot:slot + 1] = [row]
+            self.rebuild.source.clear()
+        for start in range(0, len(reservoir), batch_size):
+            chunk = reservoir[start:start + batch_size]
+            found = target.find([row.value for row in chunk])
+            for row in chunk:
+                row.document = found.get(canon(row.value))
+            self._equality(result, collection, [row for row in chunk if row.document])
+            self.rebuild.source.clear()
+        result.documents = target.count()
+        if result.documents - matched - len(target.duplicates) > 0:
+            self._extras(result, collection, target)
+
+    def _shapes(self, collection: p.CollectionPlan) -> _Shapes:
         row_fields = list(fields(collection.document))
         tops = [(path, shape, present, check) for path, shape, present in row_fields
                 if (check := r.top_check(collection.query, path, shape))]
         lengths = [(path, path[:len(path) - len(shape.path)] + shape.array, shape)
                    for path, shape, _ in row_fields if isinstance(shape, p.Length)]
-        arrays = [(path, shape, present, self._counts(shape), self._copies(shape),
-                   self._nested(shape), [(where, length) for where, array, length in lengths
-                                         if array == path])
+        arrays = [(path, shape, present, [(where, length) for where, array, length in lengths
+                                          if array == path])
                   for path, shape, present in row_fields if isinstance(shape, p.Children)]
         typed = [(path, shape) for path, shape in leaves(collection.document)
                  if isinstance(shape, p.Value | p.Template | p.Length)]
-        refs = [(path, shape) for path, shape in leaves(collection.document)
-                if isinstance(shape, p.DocumentId) and path != ("_id",)
-                and shape.rule == "oid" and shape.table in self.referable]
         schema = json_schema(collection)["$jsonSchema"] if collection.validator else None
-        chosen = None if sample is None else set(
-            self.rng.sample(list(expected), min(sample, len(expected))))
-        seen, present_ids, kept = set(), set(), {}
-        for document in target.find({}):
-            result.documents += 1
-            form = canon(document.get("_id", MISSING))
-            present_ids.add(form)
-            ident = _ident(document.get("_id", MISSING))
-            entry = expected.get(form) if root is not None else None
-            key = r.key(collection, entry[0]) if entry else ""
-            self._types(result, typed, document, ident, key)
-            if schema is not None:
-                self._schema(result, schema, document, ident, key)
-            for path, shape in refs:
-                for where, value in at(document, path):
-                    self.pending.append((result, ident, key, where,
-                                         self.referable[shape.table], value))
-            if root is None:
+        databases = {c.name: c.database for c in self.plan.collections}
+        references = [(path, self.targets.collection(name, databases.get(name)), name)
+                      for path, name in self.rebuild.references(collection.name)
+                      if name in self.rebuild.specs]
+        return _Shapes(tops, arrays, typed, schema, references)
+
+    def _batch(self, result: CollectionResult, collection: p.CollectionPlan,
+               target: Collection, shapes: _Shapes, rows: list[dict], unique: set | None
+               ) -> list[_Row]:
+        """Counts, arrays, copies, references, types and schema of one batch of root rows;
+        the rows without a document are rebuilt here, to tell a row the run rejects."""
+        key_columns = self.rebuild.key_columns(collection.name)
+        batch = [_Row(row, ids.key_text([row[c] for c in key_columns]),
+                      self.rebuild.document_id(collection.name, row)) for row in rows]
+        result.source_rows += len(batch)
+        counts = result.checks["counts"]
+        counts.checked += len(batch)
+        wanted = [row for row in batch if row.value is not None
+                  and not isinstance(row.value, Rejected)]
+        found = target.find([row.value for row in wanted])
+        missing = []
+        for row in batch:
+            if row.value is None:
+                self.add(result, "counts", key=row.key, message="the source row gives no _id "
+                         "(its key is NULL)")
                 continue
-            if entry is None:
-                counts.checked += 1
-                self.add(result, "counts", ident, message="document from no source row")
-            elif form in seen:
-                self.add(result, "counts", ident, key, message="duplicate document")
-            else:
-                seen.add(form)
-                if chosen is None or form in chosen:
-                    kept[form] = document
-                self._row(result, entry[0], document, ident, key, tops, arrays)
-        self.ids[collection.name] = present_ids
-        if root is None:
-            if result.documents != len(rows):
-                self.add(result, "counts", expected=f"{len(rows)} documents",
-                         actual=f"{result.documents} documents", message="no computed _id: "
-                         "documents counted, not matched")
-            return
-        for form, (row, value) in expected.items():
-            if form not in seen:
-                self.add(result, "counts", _ident(value), r.key(collection, row),
+            if isinstance(row.value, Rejected):
+                continue  # the run rejects it: no document expected
+            form = canon(row.value)
+            if unique is not None:
+                if form in unique:
+                    self.add(result, "counts", row.ident, row.key,
+                             message="more than one source row gives this _id")
+                unique.add(form)
+            row.document = found.get(form)
+            if row.document is None:
+                missing.append(row)
+            elif form in target.duplicates:
+                self.add(result, "counts", row.ident, row.key, message="duplicate document")
+        for row, expected in zip(missing, self.rebuild.documents(
+                collection.name, [row.row for row in missing]), strict=True):
+            if not isinstance(expected, Rejected):
+                self.add(result, "counts", row.ident, row.key,
                          message="no document for this source row")
-        self._equality(result, collection, expected, chosen, kept)
+        present = [row for row in batch if row.document is not None]
+        self._documents(result, collection, shapes, present)
+        return batch
+
+    def _documents(self, result: CollectionResult, collection: p.CollectionPlan,
+                   shapes: _Shapes, present: list[_Row]) -> None:
+        """The checks of each present document but equality."""
+        self.shown.clear()  # the values shown for copies: one batch's at most
+        plan_rows = self._plan_rows(collection, present)
+        arrays = [(path, children, where, lengths, *self._array_sources(children, [
+                      tuple(row[i] for i in children.parent_key) for row in plan_rows.values()
+                      if not any(row[i] is None for i in where)]))
+                  for path, children, where, lengths in shapes.arrays]
+        pending: dict[int, list] = defaultdict(list)
+        for row in present:
+            document = row.document
+            self._types(result, shapes.typed, document, row.ident, row.key)
+            if shapes.schema is not None:
+                self._schema(result, shapes.schema, document, row.ident, row.key)
+            for number, (path, _, _) in enumerate(shapes.references):
+                for where, value in at(document, path):
+                    pending[number].append((row, where, value))
+            plan_row = plan_rows.get(row.key)
+            if plan_row is not None:
+                self._row(result, plan_row, document, row.ident, row.key, shapes.tops, arrays)
+        for number, items in pending.items():
+            _, referenced, name = shapes.references[number]
+            existing = referenced.present([value for _, _, value in items])
+            for row, where, value in items:
+                result.checks["references"].checked += 1
+                if canon(value) not in existing:
+                    self.add(result, "references", row.ident, row.key, where,
+                             f"an _id in {name}", self.show(value), f"no such document in {name}")
+
+    def _plan_rows(self, collection: p.CollectionPlan, present: list[_Row]) -> dict[str, Any]:
+        """The plan's root rows of a batch, by key text (for the SQL-side checks)."""
+        if not present:
+            return {}
+        columns = self.rebuild.key_columns(collection.name)
+        keys = [tuple(row.row[c] for c in columns) for row in present]
+        query = replace(collection.query, filter=r.both(collection.query.filter,
+                                                        r.key_filter(collection, keys)))
+        return {r.key(collection, row): row
+                for row in self.connection.execute(self.compiler.select(query))}
+
+    def _extras(self, result: CollectionResult, collection: p.CollectionPlan,
+                target: Collection) -> None:
+        """Name the documents from no source row: the expected ids (only they) in memory."""
+        expected = set()
+        for rows in self.rebuild.batches(collection.name, BATCH_SIZE):
+            expected.update(canon(self.rebuild.document_id(collection.name, row))
+                            for row in rows)
+        for value in target.ids():
+            if canon(value) not in expected:
+                result.checks["counts"].checked += 1
+                self.add(result, "counts", _ident(value), message="document from no source row")
 
     def _row(self, result, row, document, ident, key, tops, arrays) -> None:
         """Copied values and reference ids at the top level, then every array of the row."""
@@ -197,9 +304,9 @@ class _Checker:
             have = get(document, path)
             result.checks[check].checked += 1
             if canon(want) != canon(have):
-                self.add(result, check, ident, key, ".".join(path), show(want), show(have),
-                         "differs from the source")
-        for path, children, present, counts, copies, nested, lengths in arrays:
+                self.add(result, check, ident, key, ".".join(path), self.show(want),
+                         self.show(have), "differs from the source")
+        for path, children, present, lengths, counts, copies, nested in arrays:
             if any(row[i] is None for i in present):
                 continue
             parent = tuple(row[i] for i in children.parent_key)
@@ -208,16 +315,16 @@ class _Checker:
                 result.checks["denormalized"].checked += 1
                 count, have = convert.get(length.conversion)(want), get(document, where)
                 if canon(count) != canon(have):
-                    self.add(result, "denormalized", ident, key, ".".join(where), show(count),
-                             show(have), "differs from the source")
+                    self.add(result, "denormalized", ident, key, ".".join(where),
+                             self.show(count), self.show(have), "differs from the source")
             if children.limit is not None and children.overflow == "truncate":
                 want = min(want, children.limit)
             have = get(document, path)
             name = ".".join(path)
             result.checks["arrays"].checked += 1
             if not isinstance(have, list):
-                self.add(result, "arrays", ident, key, name, f"array of {want}", show(have),
-                         "not an array")
+                self.add(result, "arrays", ident, key, name, f"array of {want}",
+                         self.show(have), "not an array")
                 continue
             if len(have) != want:
                 self.add(result, "arrays", ident, key, name, f"{want} elements",
@@ -249,7 +356,7 @@ class _Checker:
             def listed(forms: Counter) -> str:
                 items = [dict(zip(labels, self.shown[f], strict=True))
                          for f in list(forms.elements())[:3]]
-                return show(items) + (" …" if sum(forms.values()) > 3 else "")
+                return self.show(items) + (" …" if sum(forms.values()) > 3 else "")
 
             self.add(result, "denormalized", ident, key, name, listed(want - have),
                      listed(have - want), "copies in array elements differ from the source")
@@ -262,8 +369,10 @@ class _Checker:
                 if value is None and shape.keep_null:
                     continue
                 if not type_ok(shape.conversion, value):
-                    self.add(result, "types", ident, key, where, shape.conversion,
-                             f"{bson_type(value)} {show(value)}",
+                    shown = self.show(value)
+                    actual = bson_type(value) if shown == bson_type(value) \
+                        else f"{bson_type(value)} {shown}"
+                    self.add(result, "types", ident, key, where, shape.conversion, actual,
                              f"the {shape.conversion} conversion promises another BSON type")
 
     def _schema(self, result, schema: dict, document: dict, ident: str, key: str) -> None:
@@ -274,23 +383,21 @@ class _Checker:
             self.add(result, "schema", ident, key, where.strip("/").replace("/", "."),
                      message=f"breaks the collection's validator: {what}", count=number == 0)
 
-    def references(self) -> None:
-        """Every referenced `_id` exists in its collection (run after all are read)."""
-        for result, ident, key, where, collection, value in self.pending:
-            result.checks["references"].checked += 1
-            if canon(value) not in self.ids.get(collection, ()):
-                self.add(result, "references", ident, key, where, f"an _id in {collection}",
-                         show(value), f"no such document in {collection}")
+    # --- source queries for one batch ----------------------------------------------------
 
-    # --- source queries ------------------------------------------------------------------
+    def _array_sources(self, children: p.Children, keys: list[tuple]) -> tuple:
+        """(child rows per parent key, copies, nested lengths) of an array, for `keys`."""
+        return (self._counts(children, keys), self._copies(children, keys),
+                self._nested(children, keys))
 
-    def _counts(self, children: p.Children) -> dict[tuple, int]:
-        """Child rows per parent key: one GROUP BY over all parents."""
+    def _counts(self, children: p.Children, keys: list[tuple]) -> dict[tuple, int]:
+        """Child rows per parent key: GROUP BY over the batch's parents."""
         link = [children.query.selects.index(ref) for ref in children.query.link]
-        statement = ChildRows(self.compiler, children.query).count_by(link)
-        return {tuple(row[:-1]): row[-1] for row in self.connection.execute(statement)}
+        rows = ChildRows(self.compiler, children.query)
+        return {tuple(row[:-1]): row[-1] for statement in rows.count_by(link, keys)
+                for row in self.connection.execute(statement)}
 
-    def _copies(self, children: p.Children):
+    def _copies(self, children: p.Children, keys: list[tuple]):
         """(paths, parent key → multiset of copied values) of an array's elements, or None."""
         element, query = children.element, children.query
         if not isinstance(element, p.SubDocument) or children.limit is not None:
@@ -303,18 +410,19 @@ class _Checker:
         needed = sorted({*link, *(i for _, shape, present in chosen
                                   for i in (*r.indexes(shape), *present))})
         by_parent: dict[tuple, Counter] = defaultdict(Counter)
-        statement = ChildRows(self.compiler, query).select(needed)
-        for values in self.connection.execute(statement):
-            row = dict(zip(needed, values, strict=True))
-            items = [r.expected(shape, row, present) for _, shape, present in chosen]
-            if r.SKIP in items:
-                continue
-            form = tuple(canon(item) for item in items)
-            self.shown.setdefault(form, items)
-            by_parent[tuple(row[i] for i in link)][form] += 1
+        for statement in ChildRows(self.compiler, query).select(needed, keys):
+            for values in self.connection.execute(statement):
+                row = dict(zip(needed, values, strict=True))
+                items = [r.expected(shape, row, present) for _, shape, present in chosen]
+                if r.SKIP in items:
+                    continue
+                form = tuple(canon(item) for item in items)
+                self.shown.setdefault(form, items)
+                by_parent[tuple(row[i] for i in link)][form] += 1
         return [path for path, _, _ in chosen], by_parent
 
-    def _nested(self, children: p.Children) -> list[tuple[tuple[str, ...], dict]]:
+    def _nested(self, children: p.Children, keys: list[tuple]
+                ) -> list[tuple[tuple[str, ...], dict]]:
         """(path, parent key → multiset of lengths) of the arrays inside an array's elements."""
         element, query = children.element, children.query
         if not isinstance(element, p.SubDocument) or children.limit is not None:
@@ -325,11 +433,14 @@ class _Checker:
         for path, inner, present in fields(element):
             if not isinstance(inner, p.Children):
                 continue
-            counts = self._counts(inner)
             needed = sorted({*link, *inner.parent_key, *present})
+            elements = [dict(zip(needed, values, strict=True))
+                        for statement in rows.select(needed, keys)
+                        for values in self.connection.execute(statement)]
+            counts = self._counts(inner, [tuple(row[i] for i in inner.parent_key)
+                                          for row in elements])
             by_parent: dict[tuple, Counter] = defaultdict(Counter)
-            for values in self.connection.execute(rows.select(needed)):
-                row = dict(zip(needed, values, strict=True))
+            for row in elements:
                 key = tuple(row[i] for i in inner.parent_key)
                 length = None if any(row[i] is None for i in present) else \
                     0 if None in key else counts.get(key, 0)
@@ -341,36 +452,29 @@ class _Checker:
 
     # --- deep equality -------------------------------------------------------------------
 
-    def _equality(self, result, collection, expected, chosen, kept) -> None:
-        """Sampled documents (`chosen`, read during the scan) or all, against preview's."""
-        forms = [form for form in expected if form in kept]
-        if not forms:
-            return
-        query, rows = collection.query, [expected[form][0] for form in forms]
-        if chosen is not None:
-            query = replace(query, filter=r.both(query.filter, r.key_filter(collection, rows)))
-        one = p.Plan((replace(collection, query=query),))
-        built = {canon(document.get("_id")): document
-                 for _, document in preview(one, self.engine, self.catalog, len(rows))}
+    def _equality(self, result: CollectionResult, collection: p.CollectionPlan,
+                  present: list[_Row]) -> None:
+        """Rows with a document, against the documents rebuilt from the mapping."""
         tally = result.checks["equality"]
-        for form in forms:
-            row, value = expected[form]
-            ident, key = _ident(value), r.key(collection, row)
+        rebuilt = self.rebuild.documents(collection.name, [row.row for row in present])
+        for row, expected in zip(present, rebuilt, strict=True):
             tally.checked += 1
-            if form not in built:
-                self.add(result, "equality", ident, key, message="the source row builds "
-                         "no document (the run rejects it)")
+            if isinstance(expected, Rejected):
+                self.add(result, "equality", row.ident, row.key, message=f"the run rejects "
+                         f"this row ({expected.stage}: {expected.reason}), yet the target "
+                         "holds a document")
                 continue
-            differences = list(diff(built[form], kept.get(form, MISSING)))
+            differences = list(diff(expected, row.document))
             for number, (path, want, have) in enumerate(differences):
                 if number == DIFFERENCES_PER_DOCUMENT:
                     rest = len(differences) - number
-                    self.add(result, "equality", ident, key, message=f"… and {rest} "
+                    self.add(result, "equality", row.ident, row.key, message=f"… and {rest} "
                              "more differences in this document", count=False)
                     self.report.total_differences += rest - 1
                     break
-                self.add(result, "equality", ident, key, path, show(want), show(have),
-                         "differs from the document the source gives", count=number == 0)
+                self.add(result, "equality", row.ident, row.key, path, self.show(want),
+                         self.show(have), "differs from the document the source gives",
+                         count=number == 0)
 
 
 def _lengths(lengths: Counter) -> str:

@@ -1,7 +1,7 @@
-"""Source rows → what the target should hold: ids, converted values, keys and key filters.
+"""Plan rows → what the target should hold: converted values, keys and key filters.
 
-Independent of the run's document builder: these follow the plan's shapes for one row at a
-time, with the same id rule and conversions.
+For the checks other than deep equality, independent of the run's document builder: these
+follow the plan's shapes for one row at a time, with the same id rule and conversions.
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ from mapper.engine import convert
 from mapper.validate.values import MISSING
 
 SKIP = object()  # a source value the conversion rejects: the run rejected its row
-
-
-def root_id(shape: p.SubDocument) -> p.DocumentId | None:
-    return next((f for f in shape.fields if isinstance(f, p.DocumentId) and f.path == ("_id",)),
-                None)
 
 
 def indexes(shape: p.Shape) -> tuple[int, ...]:
@@ -58,10 +53,9 @@ def key(collection: p.CollectionPlan, row) -> str:
     return ids.key_text([row[i] for i in collection.source_key])
 
 
-def key_filter(collection: p.CollectionPlan, rows) -> p.Filter:
-    """`key IN (...)` for the given rows (OR of ANDs for composite keys)."""
+def key_filter(collection: p.CollectionPlan, keys: list[tuple]) -> p.Filter:
+    """`key IN (...)` for the given root keys (OR of ANDs for composite keys)."""
     refs = [collection.query.selects[i] for i in collection.source_key]
-    keys = [tuple(row[i] for i in collection.source_key) for row in rows]
     if len(refs) == 1:
         return p.Condition(refs[0].alias, refs[0].column, "in", tuple(k[0] for k in keys))
     return p.BoolOp("or", tuple(

@@ -2,8 +2,9 @@
 
 A child query's rows are `table AS alias` joined along its hops (inner joins for one-to-many
 hops, left outer joins for many-to-one) and narrowed by its filter; validation selects the
-columns it needs from them, for every parent at once. Only the typed table objects come from
-`Compiler.table`, so UUIDs, decimals and dates read the same as in the run.
+columns it needs from them, for the parents of one batch (`keys`: their link values). Only
+the typed table objects come from `Compiler.table`, so UUIDs, decimals and dates read the
+same as in the run.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from mapper import plan as p
 from mapper.compile import Compiler
 
 _COMPARE = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+CHUNK = 500  # parent keys per statement
 
 
 class ChildRows:
-    """The rows of a child query, for all parents: `select(indexes)`, `count_by(indexes)`."""
+    """The rows of a child query for some parents: `select(indexes, keys)`,
+    `count_by(indexes, keys)`."""
 
     def __init__(self, compiler: Compiler, query: p.Query):
         self.query = query
@@ -38,20 +41,30 @@ class ChildRows:
         column = self.aliases[item.alias].c[item.column]
         return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
 
-    def select(self, indexes: list[int]) -> sa.Select:
+    def select(self, indexes: list[int], keys: list[tuple]) -> list[sa.Select]:
+        """Statements (one per chunk of parent keys) for the values at `indexes`."""
         statement = sa.select(*(self.column(i) for i in indexes)).select_from(self.source)
-        return self._where(statement)
+        return self._chunks(self._where(statement), keys)
 
-    def count_by(self, indexes: list[int]) -> sa.Select:
-        """One GROUP BY: (values at `indexes`, number of rows)."""
+    def count_by(self, indexes: list[int], keys: list[tuple]) -> list[sa.Select]:
+        """GROUP BY statements: (values at `indexes`, number of rows)."""
         columns = [self.column(i) for i in indexes]
         statement = sa.select(*columns, sa.func.count()).select_from(self.source)
-        return self._where(statement).group_by(*columns)
+        return [chunk.group_by(*columns) for chunk in self._chunks(self._where(statement),
+                                                                    keys)]
 
     def _where(self, statement: sa.Select) -> sa.Select:
         if self.query.filter is None:
             return statement
         return statement.where(condition(self.query.filter, self.aliases))
+
+    def _chunks(self, statement: sa.Select, keys: list[tuple]) -> list[sa.Select]:
+        link = [self.aliases[ref.alias].c[ref.column] for ref in self.query.link]
+        keys = [key for key in keys if None not in key]
+        chunks = [keys[start:start + CHUNK] for start in range(0, len(keys), CHUNK)]
+        if len(link) == 1:
+            return [statement.where(link[0].in_([key[0] for key in chunk])) for chunk in chunks]
+        return [statement.where(sa.tuple_(*link).in_(chunk)) for chunk in chunks]
 
 
 def condition(node: p.Filter, aliases: dict) -> sa.ColumnElement:

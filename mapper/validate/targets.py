@@ -1,0 +1,160 @@
+"""What validation reads from a target: documents by `_id`, a batch at a time.
+
+`MongoTarget` asks the server (`_id: {$in: [...]}`); `FileTarget` reads the file sink's output
+(one canonical Extended JSON Lines file per collection) through an index of each document's
+`_id` and byte offset, made in one pass, so that a batch reads only its own lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pymongo
+from bson import json_util
+from bson.binary import UuidRepresentation
+from pymongo import errors as mongo_errors
+
+from mapper.config import redact
+from mapper.errors import UsageError
+from mapper.validate.values import canon
+
+CHUNK = 1000  # ids per `$in`
+_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
+                              uuid_representation=UuidRepresentation.STANDARD)
+
+
+class Collection(Protocol):
+    duplicates: set  # canonical ids held by more than one document
+
+    def count(self) -> int: ...
+    def find(self, ids: list) -> dict[Any, dict]: ...
+    def present(self, ids: list) -> set: ...
+    def ids(self) -> Iterator[Any]: ...
+
+
+class MongoCollection:
+    def __init__(self, collection: pymongo.collection.Collection):
+        self.collection, self.duplicates = collection, set()
+
+    def count(self) -> int:
+        return self.collection.count_documents({})
+
+    def find(self, ids: list, projection: dict | None = None) -> dict[Any, dict]:
+        """The documents with these `_id`s, by canonical `_id`."""
+        found = {}
+        for start in range(0, len(ids), CHUNK):
+            for document in self.collection.find({"_id": {"$in": ids[start:start + CHUNK]}},
+                                                 projection):
+                found[canon(document.get("_id"))] = document
+        return found
+
+    def present(self, ids: list) -> set:
+        return set(self.find(ids, {"_id": 1}))
+
+    def ids(self) -> Iterator[Any]:
+        for document in self.collection.find({}, {"_id": 1}):
+            yield document.get("_id")
+
+
+class FileCollection:
+    """A `NAME.jsonl` file of the file sink (absent: no documents)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.duplicates: set = set()
+        self._offsets: dict[Any, int] | None = None
+        self._lines = 0
+
+    def _index(self) -> dict[Any, int]:
+        if self._offsets is None:
+            self._offsets = {}
+            for offset, line in self._read():
+                self._lines += 1
+                form = canon(_decode(json.loads(line).get("_id")))
+                if form in self._offsets:
+                    self.duplicates.add(form)
+                self._offsets.setdefault(form, offset)
+        return self._offsets
+
+    def _read(self) -> Iterator[tuple[int, bytes]]:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as lines:
+            offset = 0
+            for line in lines:
+                if line.strip():
+                    yield offset, line
+                offset += len(line)
+
+    def count(self) -> int:
+        self._index()
+        return self._lines
+
+    def find(self, ids: list) -> dict[Any, dict]:
+        index, found = self._index(), {}
+        if not index:
+            return found
+        wanted = sorted((index[form], form) for form in map(canon, ids) if form in index)
+        with self.path.open("rb") as lines:
+            for offset, form in wanted:
+                lines.seek(offset)
+                found[form] = json_util.loads(lines.readline(), json_options=_JSON)
+        return found
+
+    def present(self, ids: list) -> set:
+        index = self._index()
+        return {form for form in map(canon, ids) if form in index}
+
+    def ids(self) -> Iterator[Any]:
+        for _, line in self._read():
+            yield _decode(json.loads(line).get("_id"))
+
+
+def _decode(value: Any) -> Any:
+    """An `_id` from its Extended JSON (already parsed as plain JSON)."""
+    return json_util.loads(json.dumps(value), json_options=_JSON)
+
+
+class Targets:
+    """The collections of a `mongodb://` or `file:DIR` target."""
+
+    def __init__(self, url: str):
+        self.url, self.client, self.directory, self.database = url, None, None, None
+        self._open: dict[tuple, Collection] = {}
+        if url.startswith(("mongodb://", "mongodb+srv://")):
+            try:
+                self.database = pymongo.uri_parser.parse_uri(url).get("database")
+            except mongo_errors.InvalidURI as error:
+                raise UsageError(f"bad target URL {redact(url)}: {error}") from None
+            options = {} if "serverselectiontimeoutms" in url.lower() else {
+                "serverSelectionTimeoutMS": 10_000}
+            self.client = pymongo.MongoClient(url, uuidRepresentation="standard",
+                                              tz_aware=True, **options)
+        elif url.startswith("file:"):
+            self.directory = Path(url.removeprefix("file:").removeprefix("//") or "out")
+            if not self.directory.is_dir():
+                raise UsageError(f"no such directory {self.directory} (the file: target of a "
+                                 "run)")
+        else:
+            raise UsageError(f"validate needs a mongodb://HOST/DB or file:DIR target, "
+                             f"not {redact(url)}")
+
+    def collection(self, name: str, database: str | None) -> Collection:
+        if (name, database) not in self._open:
+            if self.client is None:
+                self._open[name, database] = FileCollection(self.directory / f"{name}.jsonl")
+            else:
+                database = database or self.database
+                if not database:
+                    raise UsageError("no target database: put it in the URL path "
+                                     "(mongodb://host/DATABASE) or as `database:` in the "
+                                     "mapping")
+                self._open[name, database] = MongoCollection(self.client[database][name])
+        return self._open[name, database]
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
