@@ -13,13 +13,15 @@ from mapper.errors import SourceError
 
 @dataclass(frozen=True)
 class Column:
-    """A source column; `kind` is the family its values belong to (see `column_kind`)."""
+    """A source column; `kind` is the family its values belong to (see `column_kind`), and
+    for an array, `element` its elements' kind."""
 
     name: str
     kind: str
     sql_type: str
     nullable: bool
     scale: int | None = None
+    element: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,14 @@ _KINDS: tuple[tuple[type, str], ...] = (
     (sa.Float, "double"),
     (sa.Numeric, "decimal"),
     (sa.Uuid, "uuid"),
-    (sa.Enum, "text"),
+    (sa.Enum, "enum"),
+    (postgresql.AbstractRange, "range"),
+    (postgresql.AbstractMultiRange, "range"),
     (sa.DateTime, "datetime"),
     (sa.Date, "date"),
     (sa.Time, "time"),
     (sa.Interval, "interval"),
+    (postgresql.INTERVAL, "interval"),
     (sa.JSON, "json"),
     (postgresql.JSON, "json"),
     (postgresql.JSONB, "json"),
@@ -87,11 +92,38 @@ _KINDS: tuple[tuple[type, str], ...] = (
 
 
 def column_kind(sql_type: sa.types.TypeEngine) -> str:
-    """The value family of a SQL type: decides the default BSON conversion."""
+    """The value family of a SQL type (a domain's: its base type's): decides the default BSON
+    conversion (`types.DEFAULT_CONVERSION`)."""
+    sql_type = _base_type(sql_type)
     for type_class, kind in _KINDS:
         if isinstance(sql_type, type_class):
             return kind
     return "other"
+
+
+def _base_type(sql_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
+    while isinstance(sql_type, postgresql.DOMAIN):
+        sql_type = sql_type.data_type
+    return sql_type
+
+
+def _type_name(sql_type: sa.types.TypeEngine) -> str:
+    """How messages name a column's type: enums and domains by their own name."""
+    if isinstance(sql_type, sa.ARRAY):
+        return _type_name(sql_type.item_type) + "[]"
+    if isinstance(sql_type, sa.Enum | postgresql.DOMAIN) and sql_type.name:
+        return sql_type.name
+    return str(sql_type)
+
+
+def _column(info: dict) -> Column:
+    sql_type = info["type"]
+    element = _base_type(sql_type)
+    return Column(name=info["name"], kind=column_kind(sql_type), sql_type=_type_name(sql_type),
+                  nullable=bool(info.get("nullable", True)),
+                  scale=getattr(element, "scale", None),
+                  element=column_kind(element.item_type) if isinstance(element, sa.ARRAY)
+                  else None)
 
 
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
@@ -114,12 +146,7 @@ def _qualified(schema: str | None, table_name: str) -> str:
 
 
 def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str) -> Table:
-    columns = tuple(
-        Column(name=info["name"], kind=column_kind(info["type"]), sql_type=str(info["type"]),
-               nullable=bool(info.get("nullable", True)),
-               scale=getattr(info["type"], "scale", None))
-        for info in inspector.get_columns(table_name, schema=schema)
-    )
+    columns = tuple(map(_column, inspector.get_columns(table_name, schema=schema)))
     primary_key = tuple(inspector.get_pk_constraint(table_name, schema=schema)
                         .get("constrained_columns") or ())
     foreign_keys = tuple(

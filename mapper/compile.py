@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql
 
 from mapper import plan as p
 from mapper.catalog import Catalog, Column
+from mapper.types import unrepresentable
 
 KEYS = "keys"
 
@@ -28,18 +29,55 @@ class TextUuid(sa.types.TypeDecorator):
         return super().result_processor(dialect, coltype)
 
 
+class EnumText(sa.types.TypeDecorator):
+    """An enum column, read as its labels' text and compared as text (`Compiler.collated`)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+
+class Guarded(sa.types.TypeDecorator):
+    """A column type whose driver-side reading cannot fail a batch: a value that does not
+    read as `kind` becomes an `Unrepresentable` marker, which conversions reject naming its
+    column and key. SQLite keeps any value in any column (text in a DATE, `10000-01-01`,
+    invalid JSON); psycopg2 reads through the snapshot's typecasters (`extract.snapshot`)."""
+
+    impl = sa.types.NullType
+    cache_ok = True
+
+    def __init__(self, impl: sa.types.TypeEngine, kind: str):
+        super().__init__()
+        self.impl = impl
+        self.kind = kind
+
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
+        process = self.impl.dialect_impl(dialect).result_processor(dialect, coltype)
+        if process is None or dialect.driver == "psycopg2":
+            return process
+        kind = self.kind
+
+        def guarded(value: Any) -> Any:
+            try:
+                return process(value)
+            except (ValueError, TypeError, ArithmeticError):
+                return unrepresentable(kind, str(value))
+
+        return guarded
+
+
 _TYPES: dict[str, sa.types.TypeEngine] = {
-    "bool": sa.Boolean(), "int32": sa.Integer(), "int64": sa.BigInteger(),
-    "decimal": sa.Numeric(asdecimal=True), "double": sa.Float(),
-    "uuid": TextUuid(),
-    "text": sa.Text(), "datetime": sa.DateTime(), "date": sa.Date(), "time": sa.Time(),
-    "interval": sa.Interval(), "json": sa.JSON(), "binary": sa.LargeBinary(),
+    "bool": Guarded(sa.Boolean(), "bool"), "int32": sa.Integer(), "int64": sa.BigInteger(),
+    "double": sa.Float(), "uuid": Guarded(TextUuid(), "uuid"),
+    "text": sa.Text(), "enum": EnumText(), "datetime": Guarded(sa.DateTime(), "timestamp"),
+    "date": Guarded(sa.Date(), "date"), "time": Guarded(sa.Time(), "time"),
+    "interval": Guarded(sa.Interval(), "interval"), "json": Guarded(sa.JSON(), "json"),
+    "binary": sa.LargeBinary(),
 }
 
 
 def _column_type(column: Column) -> sa.types.TypeEngine:
     if column.kind == "decimal":
-        return sa.Numeric(scale=column.scale, asdecimal=True)
+        return Guarded(sa.Numeric(scale=column.scale, asdecimal=True), "decimal")
     return _TYPES.get(column.kind, sa.types.NullType())
 
 
@@ -95,23 +133,25 @@ class Compiler:
         if len(link) > 1:
             return sa.tuple_(*link).in_(sa.bindparam(KEYS, expanding=True))
         if self.catalog.dialect == "postgresql":
-            keys = sa.cast(sa.bindparam(KEYS), postgresql.ARRAY(link[0].type))
-            return link[0] == sa.any_(keys)
+            column = link[0]
+            if isinstance(column.type, EnumText):  # no enum = text operator
+                column = sa.cast(column, sa.Text)
+            keys = sa.cast(sa.bindparam(KEYS), postgresql.ARRAY(column.type))
+            return column == sa.any_(keys)
         return link[0].in_(sa.bindparam(KEYS, expanding=True))
 
     def _order(self, query: p.Query, ordering: p.Ordering, columns: list) -> sa.ColumnElement:
         """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
         expression = columns[ordering.index]
-        item = query.selects[ordering.index]
-        if isinstance(item, p.ColumnRef) and self._by_code_point(expression.element):
-            expression = expression.element.collate("C")
+        if isinstance(query.selects[ordering.index], p.ColumnRef):
+            collated = self.collated(expression.element)
+            expression = expression if collated is expression.element else collated
         expression = expression.desc() if ordering.descending else expression.asc()
         return expression.nulls_last()
 
     def _key_range(self, node: p.KeyRange, aliases: dict) -> sa.ColumnElement:
         """The bounds compared in the order the root query sorts by (text by code point)."""
-        columns = [column.collate("C") if self._by_code_point(column) else column
-                   for column in (aliases[node.alias].c[name] for name in node.columns)]
+        columns = [self.collated(aliases[node.alias].c[name]) for name in node.columns]
         key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
         def bound(side: str, values: tuple) -> sa.ColumnElement:
@@ -123,10 +163,15 @@ class Compiler:
             ([key <= bound("through", node.through)] if node.through is not None else [])
         return sa.and_(*parts) if parts else sa.true()
 
-    def _by_code_point(self, column: sa.ColumnElement) -> bool:
-        """Whether a column is text that must be collated `"C"` (PostgreSQL) to compare by
-        code point; text columns are the ones typed `Text` here (kind `text`)."""
-        return self.catalog.dialect == "postgresql" and isinstance(column.type, sa.Text)
+    def collated(self, column: sa.ColumnElement) -> sa.ColumnElement:
+        """A column as it compares by code point, whatever the database's collation: text
+        `COLLATE "C"` in PostgreSQL, an enum cast to text first (enums compare by their
+        declaration order, and take no collation); other columns as they are."""
+        if self.catalog.dialect != "postgresql":
+            return column
+        if isinstance(column.type, EnumText):
+            return sa.cast(column, sa.Text).collate("C")
+        return column.collate("C") if isinstance(column.type, sa.Text) else column
 
     def largest_group(self, children: p.Children) -> sa.Select:
         """The parent key with the most child rows of an array, and that number."""
@@ -175,8 +220,12 @@ class Compiler:
             last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
             source = last
             conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
-        value = (sa.func.count() if item.column is None
-                 else getattr(sa.func, item.function)(last.c[item.column]))
+        value = sa.func.count()
+        if item.column is not None:
+            column = last.c[item.column]
+            if self.catalog.tables[item.hops[-1].table].column(item.column).kind == "money":
+                column = sa.cast(column, sa.Numeric(asdecimal=True))  # money is locale text
+            value = getattr(sa.func, item.function)(column)
         return (sa.select(value).select_from(source).where(*conditions)
                 .correlate(outer[first.left_alias]).scalar_subquery())
 

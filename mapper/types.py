@@ -1,6 +1,7 @@
 """Which BSON conversion each source value family gets, and which overrides can work.
 
-The conversions themselves live in `engine/convert.py`; this table is what lint checks.
+The conversions themselves live in `engine/convert.py`; this table is what lint checks. Also
+the marker a snapshot reads for a value that Python cannot hold (`Unrepresentable`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 # column kind (catalog.column_kind) -> the default conversion
@@ -20,6 +22,8 @@ DEFAULT_CONVERSION: dict[str, str] = {
     "double": "double",
     "uuid": "uuid",
     "text": "string",
+    "enum": "string",
+    "range": "string",
     "datetime": "datetime",
     "date": "date",
     "time": "time",
@@ -31,6 +35,7 @@ DEFAULT_CONVERSION: dict[str, str] = {
 }
 
 _NUMBERS = {"int32", "int64", "decimal", "money", "double", "bool"}
+_CLAMPABLE = {"date", "datetime", "time", "array"}  # kinds whose values may be clamped
 
 # a conversion named in a mapping's `type:` -> the column kinds it accepts
 ACCEPTS: dict[str, set[str]] = {
@@ -46,6 +51,74 @@ ACCEPTS: dict[str, set[str]] = {
     "objectid": {"text", "binary", "other"},
     "binary": {"binary", "uuid", "text", "other"},
 }
+
+# an aggregate function -> the column kinds it takes (PostgreSQL has no sum over text, no
+# min over json, bool, uuid, bytea or ranges): anything else is a lint error naming the column
+AGGREGATES: dict[str, set[str]] = {
+    "sum": _NUMBERS - {"bool"} | {"interval"},
+    "avg": _NUMBERS - {"bool"},
+    "min": _NUMBERS - {"bool"} | {"text", "enum", "datetime", "date", "time", "interval",
+                                  "array", "other"},
+}
+AGGREGATES["max"] = AGGREGATES["min"]
+
+# array columns whose elements no conversion reads: a lint error naming the column
+UNREADABLE_ELEMENTS: dict[str, str] = {
+    "money": "money arrays are locale text: cast them to numeric[] in a view",
+}
+
+CLAMP = ":clamp"
+
+
+def with_policy(conversion: str, kind: str, out_of_range: str) -> str:
+    """The conversion a value gets under an `out_of_range` policy: `clamp` writes a date or
+    timestamp that Python cannot hold (±infinity, a year outside 1-9999) as the nearest one
+    it can (`datetime:clamp`); `reject` (the default) rejects its row."""
+    if out_of_range == "clamp" and kind in _CLAMPABLE:
+        return conversion + CLAMP
+    return conversion
+
+
+def base(conversion: str) -> str:
+    """A conversion's name without its policy (`datetime:clamp` → `datetime`)."""
+    return conversion.partition(":")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Unrepresentable:
+    """A source value that no Python value of its type holds: a date or timestamp that is
+    ±infinity or outside years 1-9999, a time of 24:00, an interval past a timedelta, or text
+    that a driver cannot read as its column's type. The snapshot reads such values as this
+    marker instead of failing the whole batch; conversions reject its row (never quoting it)
+    or, under `out_of_range: clamp`, write the nearest representable value.
+
+    `end` is +1 past the latest value of `kind`, -1 before the earliest, 0 neither (no clamp);
+    `text` is the source's text, which a key made of such a value is known by."""
+
+    kind: str
+    end: int
+    text: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_INFINITIES = {"infinity": 1, "-infinity": -1}
+
+
+def unrepresentable(kind: str, text: str) -> Unrepresentable:
+    """The marker of a source's text that its driver could not read as `kind` (date,
+    timestamp, timestamptz, time, interval): which end it lies beyond, when it is a date."""
+    if text in _INFINITIES:
+        return Unrepresentable(kind, _INFINITIES[text], text)
+    if kind == "interval":
+        return Unrepresentable(kind, 0, text)
+    if text.endswith(" BC"):
+        return Unrepresentable(kind, -1, text)
+    year = text.split("-", 1)[0]
+    if kind == "time":
+        return Unrepresentable(kind, 1 if text.startswith("24:") else 0, text)
+    return Unrepresentable(kind, 1 if year.isdigit() and len(year) > 4 else 0, text)
 
 
 def parse_text(conversion: str, text: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import bson
 
 from mapper import plan as p
+from mapper.types import base
 
 BSON_TYPES: dict[str, list[str]] = {
     "string": ["string"], "int": ["int", "long"], "long": ["long"], "double": ["double"],
@@ -62,7 +63,7 @@ def _types(names: list[str], keep_null: bool) -> dict[str, Any]:
 
 def _field(field: p.Shape) -> dict[str, Any]:
     if isinstance(field, p.Value | p.Template | p.Length):
-        names = BSON_TYPES.get(field.conversion)
+        names = BSON_TYPES.get(base(field.conversion))
         return _types(names, field.keep_null) if names else {}
     if isinstance(field, p.DocumentId):
         return _types(["objectId"], field.keep_null) if field.rule == "oid" else {}

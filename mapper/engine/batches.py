@@ -59,14 +59,30 @@ def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict |
         if isinstance(document, RowRejected):
             rejected.append((key_of(collection, row), document.stage, document.reason))
             continue
-        data = encode(document)
+        if "_id" not in document:
+            rejected.append((key_of(collection, row), "build", "no `_id`: its column "
+                             f"{_id_columns(collection)} is NULL"))
+            continue
+        try:
+            data = encode(document)
+            text = render(document) if render else None
+        except Exception as error:  # noqa: BLE001 - a document that cannot be encoded
+            rejected.append((key_of(collection, row), "encode",  # the message may quote it
+                             f"cannot encode the document: {type(error).__name__}"))
+            continue
         if len(data) > MAX_DOCUMENT_BYTES:
             rejected.append((key_of(collection, row), "size",
                              f"document is {len(data):,} bytes, over the 16 MiB limit"))
             continue
-        documents.append(Encoded(key_of(collection, row), document["_id"], data,
-                                 render(document) if render else None))
+        documents.append(Encoded(key_of(collection, row), document["_id"], data, text))
     return EncodedBatch(documents, rejected, passed, truncated, last_key)
+
+
+def _id_columns(collection: p.CollectionPlan) -> str:
+    """The columns a collection's `_id` is made of, as messages name them."""
+    shape = next((f for f in collection.document.fields if f.path == ("_id",)), None)
+    columns = shape.columns if isinstance(shape, p.DocumentId) else ()
+    return ", ".join(f"`{collection.table}.{c}`" for c in columns) or "(none)"
 
 
 def key_of(collection: p.CollectionPlan, row) -> tuple:

@@ -116,6 +116,8 @@ class Builder:
                 yield row, build(row, arrays)
             except RowRejected as error:
                 yield row, error.with_traceback(None)
+            except Exception as error:  # noqa: BLE001 - whatever fails one row rejects it
+                yield row, _unexpected(error)
 
     # --- arrays --------------------------------------------------------------------------
 
@@ -151,6 +153,8 @@ class Builder:
                 group.elements.append(build(row, nested))
             except RowRejected as error:
                 group.rejected = group.rejected or error.with_traceback(None)
+            except Exception as error:  # noqa: BLE001 - whatever fails one row rejects it
+                group.rejected = group.rejected or _unexpected(error)
         if children.limit is not None:
             for group in groups.values():
                 if len(group.elements) > children.limit:
@@ -275,8 +279,14 @@ class Builder:
 
             return object_id
 
+        columns = ", ".join(f"`{field.table}.{column}`" for column in field.columns)
+
         def other_id(row: Row, arrays: Arrays) -> Any:
-            value = convert.document_id(field, row)
+            try:
+                value = convert.document_id(field, row)
+            except convert.ConversionFailed as error:
+                raise RowRejected(f"cannot make `{'.'.join(field.path) or 'reference'}` from "
+                                  f"{columns}: {error}", "convert") from None
             return absent if value is None else value
 
         return other_id
@@ -363,6 +373,12 @@ def _compile_template(field: p.Template) -> Getter:
                               "convert") from None
 
     return template
+
+
+def _unexpected(error: Exception) -> RowRejected:
+    """A row whose building failed other than by a known rejection (its type only: the
+    message may quote the row)."""
+    return RowRejected(f"building the document failed: {type(error).__name__}")
 
 
 def key_getter(indexes: Sequence[int]) -> Callable[[Row], Any]:

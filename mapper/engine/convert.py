@@ -10,8 +10,8 @@
 | bool        | bool                                                                    |
 | datetime    | UTC datetime (naive values are UTC); BSON keeps milliseconds            |
 | date        | a date → datetime at 00:00 UTC; a datetime → its UTC date at 00:00      |
-| time        | "HH:MM:SS[.ffffff]" text                                                |
-| interval    | Int64 microseconds (psycopg2 reads a month as 30 days)                  |
+| time        | "HH:MM:SS[.ffffff][+HH:MM]" text                                        |
+| interval    | Int64 microseconds (psycopg2 reads a month as 30 days); past int64 → error |
 | uuid        | UUID (BSON binary subtype 4); text is parsed                            |
 | objectid    | ObjectId from 24 hex digits or 12 bytes                                 |
 | binary      | bytes; text as UTF-8                                                    |
@@ -20,6 +20,12 @@
 | auto        | by Python type, as above                                                |
 
 NULL is handled by the caller (omit or keep), never here.
+
+A value the source's driver could not read (`types.Unrepresentable`: a date or timestamp that
+is ±infinity or outside years 1-9999, a time of 24:00, an interval past a timedelta, text that
+is not its column's type) is refused by every conversion, which rejects its row; the
+`NAME:clamp` variants of the date conversions (`out_of_range: clamp`) write a date or time
+past either end as that end instead: 9999-12-31 (23:59:59.999) or 0001-01-01 (00:00).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from bson.decimal128 import create_decimal128_context
 
 from mapper.ids import oid
 from mapper.plan import DocumentId
-from mapper.types import parse_text
+from mapper.types import CLAMP, Unrepresentable, parse_text
 
 Converter = Callable[[Any], Any]
 _DECIMAL128 = create_decimal128_context()
@@ -58,6 +64,21 @@ def converter(name: str) -> Callable[[Converter], Converter]:
         return function
 
     return register
+
+
+def _refused(value: Any, otherwise: str) -> ConversionFailed:
+    """Why a conversion refuses `value`: `otherwise`, or what makes a marker unreadable."""
+    if type(value) is not Unrepresentable:
+        return ConversionFailed(otherwise)
+    kind = value.kind
+    if kind == "interval":
+        return ConversionFailed("interval too large for a timedelta (999,999,999 days)")
+    if value.end:
+        what = "past a day's last, 23:59:59.999999" if kind == "time" else \
+            "infinite, or a year outside 1-9999"
+        return ConversionFailed(f"{kind} out of range ({what}): `out_of_range: clamp` "
+                                "writes the nearest one instead")
+    return ConversionFailed(f"the source's value is not a valid {kind}")
 
 
 def get(name: str) -> Converter:
@@ -95,8 +116,8 @@ def to_long(value: Any) -> Int64:
 
 @converter("double")
 def to_double(value: Any) -> float:
-    if isinstance(value, str):
-        raise ConversionFailed("text is not a number")
+    if isinstance(value, str | Unrepresentable):
+        raise _refused(value, "text is not a number")
     return float(value)
 
 
@@ -112,7 +133,7 @@ def to_decimal128(value: Any) -> Decimal128:
     elif isinstance(value, int):
         value = decimal.Decimal(value)
     elif not isinstance(value, decimal.Decimal):
-        raise ConversionFailed("not a number")
+        raise _refused(value, "not a number")
     with decimal.localcontext(_DECIMAL128) as context:
         exact = context.create_decimal(value)
         if context.flags[decimal.Inexact] or context.flags[decimal.Rounded]:
@@ -135,7 +156,7 @@ def _bid(sign: int, significand: int, exponent: int) -> Decimal128:
 def to_bool(value: Any) -> bool:
     if isinstance(value, bool | int):
         return bool(value)
-    raise ConversionFailed("not a boolean")
+    raise _refused(value, "not a boolean")
 
 
 _ZERO = dt.timedelta(0)
@@ -156,7 +177,7 @@ def to_datetime(value: Any) -> dt.datetime:
         return value.astimezone(dt.UTC)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    raise ConversionFailed("not a date or timestamp")
+    raise _refused(value, "not a date or timestamp")
 
 
 @converter("date")
@@ -169,15 +190,21 @@ def to_date(value: Any) -> dt.datetime:
 @converter("time")
 def to_time(value: Any) -> str:
     if not isinstance(value, dt.time):
-        raise ConversionFailed("not a time")
+        raise _refused(value, "not a time")
     return value.isoformat()
 
 
 @converter("interval")
 def to_interval(value: Any) -> Int64:
     if not isinstance(value, dt.timedelta):
-        raise ConversionFailed("not an interval")
-    return Int64(value // dt.timedelta(microseconds=1))
+        raise _refused(value, "not an interval")
+    microseconds = value // _MICROSECOND
+    if not INT64_MIN <= microseconds <= INT64_MAX:
+        raise ConversionFailed("interval beyond int64 microseconds (about 292,000 years)")
+    return Int64(microseconds)
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 @converter("uuid")
@@ -187,9 +214,11 @@ def to_uuid(value: Any) -> uuid.UUID:
     try:
         if isinstance(value, bytes) and len(value) == 16:
             return uuid.UUID(bytes=value)
-        return uuid.UUID(str(value))
+        if type(value) is not Unrepresentable:
+            return uuid.UUID(str(value))
     except ValueError:
-        raise ConversionFailed("not a UUID") from None
+        pass
+    raise _refused(value, "not a UUID")
 
 
 @converter("objectid")
@@ -217,8 +246,8 @@ def to_string(value: Any) -> str:
         return value
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, bytes | memoryview):
-        raise ConversionFailed("binary is not text")
+    if isinstance(value, bytes | memoryview | Unrepresentable):
+        raise _refused(value, "binary is not text")
     return str(value)
 
 
@@ -253,6 +282,8 @@ def _json(value: Any, depth: int = 0) -> Any:
 
 @converter("json")
 def to_json(value: Any) -> Any:
+    if type(value) is Unrepresentable:
+        raise _refused(value, "")
     return _json(value)
 
 
@@ -276,7 +307,7 @@ def to_auto(value: Any) -> Any:
         return to_json(value)
     if isinstance(value, list | tuple):
         return [to_auto(item) for item in value]
-    raise ConversionFailed(f"no conversion for {type(value).__name__}")
+    raise _refused(value, f"no conversion for {type(value).__name__}")
 
 
 @converter("array")
@@ -284,6 +315,37 @@ def to_array(value: Any) -> list:
     if not isinstance(value, list | tuple):
         raise ConversionFailed("not an array")
     return [to_auto(item) for item in value]
+
+
+_ENDS: dict[tuple[str, int], Any] = {
+    ("date", 1): dt.date.max, ("date", -1): dt.date.min,
+    ("timestamp", 1): dt.datetime.max, ("timestamp", -1): dt.datetime.min,
+    ("timestamptz", 1): dt.datetime.max.replace(tzinfo=dt.UTC),
+    ("timestamptz", -1): dt.datetime.min.replace(tzinfo=dt.UTC),
+    ("time", 1): dt.time.max,
+}
+
+
+def _clamped(value: Any) -> Any:
+    """A marked date or time past either end as that end (in arrays too); others as they
+    are (a marker that has no end stays, and its conversion refuses it)."""
+    kind = type(value)
+    if kind is Unrepresentable:
+        return _ENDS.get((value.kind, value.end), value)
+    if kind is list:
+        return [_clamped(item) for item in value]
+    return value
+
+
+def _clamping(conversion: Converter) -> Converter:
+    def clamping(value: Any) -> Any:
+        return conversion(_clamped(value))
+
+    return clamping
+
+
+for _name in ("date", "datetime", "time", "string", "array"):  # types.with_policy's kinds
+    converter(_name + CLAMP)(_clamping(_registry[_name]))
 
 
 def from_text(conversion: str, text: str) -> Any:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.compile import KEYS, Compiler
 from mapper.errors import SourceError
+from mapper.types import unrepresentable
 
 log = logging.getLogger(__name__)
 KEY_CHUNK = 10_000
@@ -39,7 +40,7 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                 if engine.dialect.name == "postgresql":
                     connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
                 if engine.dialect.driver == "psycopg2":
-                    _uuid_as_text(connection.connection.dbapi_connection)
+                    _typecasters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
                     connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
                 yield connection
@@ -47,14 +48,80 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
         raise SourceError(f"source failed: {_describe(error)}") from None
 
 
-def _uuid_as_text(dbapi_connection) -> None:
-    """Read uuid values as their text (`compile.TextUuid`): keys and ids are computed from
-    text, and a UUID object per value would cost a third of a run's CPU. Conversions make
-    UUIDs where asked."""
+# PostgreSQL's built-in type oids: (scalar, array)
+_UUID = (2950, 2951)
+_RANGES = ((3904, 3905), (3926, 3927), (3906, 3907), (3908, 3909), (3910, 3911),
+           (3912, 3913))  # int4, int8, num, ts, tstz and date ranges
+_TEMPORAL = (("date", 1082, 1182), ("timestamp", 1114, 1115), ("timestamptz", 1184, 1185),
+             ("time", 1083, 1183), ("time", 1266, 1270), ("interval", 1186, 1187))
+# arrays psycopg2 returns as their text, by their element's oid: enums, domains, uuid, bit...
+_UNPARSED_ARRAYS = """
+SELECT a.oid, CASE WHEN e.typtype = 'd' THEN e.typbasetype ELSE e.oid END
+FROM pg_type a JOIN pg_type e ON e.oid = a.typelem AND e.typarray = a.oid
+WHERE a.typcategory = 'A'"""
+
+
+def _typecasters(dbapi_connection) -> None:
+    """How a psycopg2 snapshot connection reads values, so that each value of a column reads
+    as what its conversion expects, and none can fail a whole batch:
+
+    - uuid as its text (`compile.TextUuid`): keys and ids are computed from text, and a UUID
+      object per value would cost a third of a run's CPU; conversions make UUIDs where asked;
+    - dates, timestamps, times and intervals that Python cannot hold (±infinity, years past
+      9999 or before 1, 24:00, intervals past a timedelta) as `types.Unrepresentable`
+      markers, which conversions reject (or clamp): psycopg2 would write ±infinity as
+      9999-12-31 / 0001-01-01, read 24:00 as 00:00, and raise for the others;
+    - ranges as their text (`[1,5)`), arrays of any element type as lists (psycopg2 leaves
+      arrays of enums, domains, uuid or bit as their text).
+    """
     import psycopg2.extensions as extensions
 
-    as_text = extensions.new_type((2950,), "UUID_AS_TEXT", lambda value, _cursor: value)
-    extensions.register_type(as_text, dbapi_connection)
+    casters: dict[int, object] = {}  # by scalar oid: the casters set here
+    done: set[int] = set()  # array oids
+
+    def register(oid: int, array_oid: int, name: str, read) -> None:
+        casters[oid] = scalar = extensions.new_type((oid,), name, read)
+        extensions.register_type(scalar, dbapi_connection)
+        extensions.register_type(extensions.new_array_type((array_oid,), f"{name}_ARRAY",
+                                                           scalar), dbapi_connection)
+        done.add(array_oid)
+
+    register(*_UUID, "UUID_AS_TEXT", _as_text)
+    for oid, array_oid in _RANGES:
+        register(oid, array_oid, f"RANGE_{oid}_AS_TEXT", _as_text)
+    for kind, oid, array_oid in _TEMPORAL:
+        register(oid, array_oid, f"{kind.upper()}_{oid}_OR_MARKER",
+                 _or_marker(kind, extensions.string_types[oid]))
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(_UNPARSED_ARRAYS)
+        arrays = cursor.fetchall()
+    for array_oid, element in arrays:
+        if array_oid not in done and array_oid not in extensions.string_types:
+            extensions.register_type(extensions.new_array_type(
+                (array_oid,), f"ARRAY_{array_oid}", casters.get(element) or
+                extensions.string_types.get(element, extensions.UNICODE)), dbapi_connection)
+
+
+def _as_text(value: str | None, _cursor) -> str | None:
+    return value
+
+
+def _or_marker(kind: str, parse):
+    """psycopg2's own parser of `kind`, giving a marker for what Python cannot hold."""
+    def read(value: str | None, cursor):
+        if value is None:
+            return None
+        if value in _INFINITE or (kind == "time" and value.startswith("24:")):
+            return unrepresentable(kind, value)
+        try:
+            return parse(value, cursor)
+        except (ValueError, OverflowError):
+            return unrepresentable(kind, value)
+
+    return read
+
+
+_INFINITE = frozenset(("infinity", "-infinity"))
 
 
 _SETTINGS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mapper import plan as p
 from mapper.catalog import Table
 from mapper.resolve.nodes import Node, Path, QueryBuilder, Step
-from mapper.types import DEFAULT_CONVERSION
+from mapper.types import AGGREGATES, DEFAULT_CONVERSION, with_policy
 
 # column kinds whose values compare equal across kinds in Python (1 == 1.0 == Decimal(1))
 _JOIN_FAMILIES = {"int32": "number", "int64": "number", "decimal": "number",
@@ -120,11 +120,16 @@ class Relations:
         kind = "int64"
         if column is not None:
             kind = final.column(self.column(final, column, where)).kind
+            if kind not in AGGREGATES[function]:
+                raise self.fail(where, f"cannot `{function}` `{final.name}.{column}` "
+                                f"({final.column(column).sql_type})", "`sum` takes numbers or "
+                                "intervals, `avg` numbers, `min` and `max` also text and dates")
         scope = Node(final, left, node.builder, node.ancestors, node.nulls)
         ref = p.AggregateRef(function, tuple(hops), column,
                              self.filter(scope, spec.get("filter"), (*path, "filter")),
                              self.distinct_key(final, spec, where))
-        conversion = {"count": "int", "avg": "double"}.get(function, DEFAULT_CONVERSION[kind])
+        conversion = {"count": "int", "avg": "double"}.get(function, with_policy(
+            DEFAULT_CONVERSION[kind], kind, self.out_of_range))
         return p.Value(target, node.builder.select(ref), spec.get("type") or conversion,
                        keep_null, f"{function}({spec[function]})")
 

@@ -13,7 +13,14 @@ from mapper.computed import TemplateProblem, unguarded, variables
 from mapper.errors import Problem
 from mapper.resolve.nodes import Node, Path, QueryBuilder, Unresolved, did_you_mean
 from mapper.resolve.relations import RELATION_KINDS, Relations
-from mapper.types import ACCEPTS, DEFAULT_CONVERSION, constant_kind, parse_text
+from mapper.types import (
+    ACCEPTS,
+    DEFAULT_CONVERSION,
+    UNREADABLE_ELEMENTS,
+    constant_kind,
+    parse_text,
+    with_policy,
+)
 
 FIELD_KINDS = ("column", "value", "template", *RELATION_KINDS)
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "is_null")
@@ -25,6 +32,7 @@ class Resolver(Relations):
         self.catalog = catalog
         self.id_rules = id_rules
         self.problems: list[Problem] = []
+        self.out_of_range = "reject"  # the collection's policy (`out_of_range`)
 
     # --- problems ------------------------------------------------------------------------
 
@@ -66,9 +74,11 @@ class Resolver(Relations):
             return None
         builder = QueryBuilder(table.name, "t0", "j")
         node = Node(table, "t0", builder, (table.name,), spec.get("nulls", "omit"))
+        self.out_of_range = spec.get("out_of_range", "reject")
         document = self.node_document(node, spec, path, spec.get("_id", "oid"))
         filter_ = self.filter(node, spec.get("filter"), (*path, "filter"))
         key_columns = table.primary_key or self.id_columns(table, spec.get("_id"))
+        self.check_id_column(table, self.id_columns(table, spec.get("_id")), (*path, "_id"))
         source_key = tuple(builder.select(p.ColumnRef("t0", c)) for c in key_columns)
         if document is None:
             return None
@@ -87,6 +97,19 @@ class Resolver(Relations):
     def conversions(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(DEFAULT_CONVERSION[table.column(c).kind] if table.column(c) else "auto"
                      for c in columns)
+
+    def check_id_column(self, table: Table, columns: tuple[str, ...], path: Path) -> None:
+        """Warn of the rows a root's `_id: {column: NAME}` rejects: NULL ones (no `_id`) and,
+        without a unique key on it, repeated ones (duplicate `_id`)."""
+        column = table.column(columns[0]) if columns else None
+        if column is None:
+            return
+        if column.nullable:
+            self.problem(path, f"`{table.name}.{column.name}` is nullable: rows where it is "
+                         "NULL have no `_id` and are rejected", severity="warning")
+        if not table.is_unique(columns):
+            self.problem(path, f"`{table.name}.{column.name}` is not unique: a row that "
+                         "repeats a value is rejected as a duplicate `_id`", severity="warning")
 
     @staticmethod
     def id_columns(table: Table, rule: Any) -> tuple[str, ...]:
@@ -223,6 +246,11 @@ class Resolver(Relations):
         if spec.get("type") and kind not in ACCEPTS.get(conversion, {kind}):
             raise self.fail((*path[:-1], "type"), f"cannot convert `{table.name}.{name}` "
                             f"({table.column(name).sql_type}) to `{conversion}`")
+        if kind == "array" and table.column(name).element in UNREADABLE_ELEMENTS:
+            raise self.fail(path, f"no conversion for `{table.name}.{name}` "
+                            f"({table.column(name).sql_type})",
+                            UNREADABLE_ELEMENTS[table.column(name).element])
+        conversion = with_policy(conversion, kind, spec.get("out_of_range", self.out_of_range))
         cast = "numeric" if kind == "money" else None
         index = node.builder.select(p.ColumnRef(alias, name, cast))
         return p.Value(target, index, conversion, spec.get("nulls", node.nulls) == "keep",
