@@ -21,6 +21,7 @@ from pymongo import errors as mongo_errors
 
 from mapper import plan as p
 from mapper.config import redact
+from mapper.engine import capabilities
 from mapper.engine.extended_json import canonical
 from mapper.errors import TargetError, UsageError
 from mapper.ids import key_text
@@ -159,21 +160,11 @@ class MongoSink:
     def preflight(self, collections: list[p.CollectionPlan]) -> None:
         """Refuse, before anything is written, what this server cannot do."""
         info = self._retry(lambda: self.client.admin.command("buildInfo"), collections[0])
-        if "ferretdbVersion" not in info:
-            return
+        server = capabilities.of_server(info)
         for collection in collections:
-            decimals = [".".join(path) for path, conversion
-                        in p.conversions(collection.document) if conversion == "decimal128"]
-            if decimals:
-                raise TargetError(
-                    f"the target (FerretDB) cannot store Decimal128, which `{collection.name}`"
-                    f" uses for {', '.join(f'`{d}`' for d in decimals)}: run with --decimal-as"
-                    " string (exact text) or --decimal-as double, or use MongoDB")
-            if collection.validator:
-                raise TargetError(
-                    f"the target (FerretDB) does not support collection validators, which "
-                    f"`{collection.name}` asks for (`validator: true`): remove it, or use "
-                    "MongoDB; `mapper validate` checks the generated schema either way")
+            problems = capabilities.missing(collection, server)
+            if problems:
+                raise TargetError("; ".join(problems))
 
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         target = self._collection(collection)

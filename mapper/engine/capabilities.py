@@ -1,0 +1,61 @@
+"""What each kind of target server can store and build, declared as data; a sink's pre-flight
+refuses a plan that needs what its server lacks, before anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mapper import plan as p
+from mapper.types import base
+
+ALL_INDEX_KINDS = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A server kind's features that a plan may need."""
+
+    name: str
+    decimal128: bool = True
+    validators: bool = True
+    index_kinds: frozenset = ALL_INDEX_KINDS  # index key values it builds (1, -1, "text", ...)
+
+
+MONGODB = Capabilities("MongoDB")
+FERRETDB_1 = Capabilities("FerretDB", decimal128=False, validators=False,
+                          index_kinds=frozenset({1, -1}))
+
+
+def of_server(build_info: dict) -> Capabilities:
+    """The capabilities of the server that answered `buildInfo` (FerretDB 1.x names itself
+    with `ferretdbVersion`; its embedded builds say `unknown`)."""
+    version = build_info.get("ferretdbVersion")
+    if version is None:
+        return MONGODB
+    return FERRETDB_1 if not str(version).lstrip("v").startswith("2") else MONGODB
+
+
+def missing(collection: p.CollectionPlan, server: Capabilities) -> list[str]:
+    """Why `server` cannot hold this collection as planned (one message per feature)."""
+    found: list[str] = []
+    decimals = [".".join(path) for path, conversion in p.conversions(collection.document)
+                if base(conversion) == "decimal128"]
+    if decimals and not server.decimal128:
+        found.append(f"the target ({server.name}) cannot store Decimal128, which "
+                     f"`{collection.name}` uses for {', '.join(f'`{d}`' for d in decimals)}: "
+                     "run with --decimal-as string (exact text) or --decimal-as double, or use "
+                     "MongoDB")
+    if collection.validator and not server.validators:
+        found.append(f"the target ({server.name}) does not support collection validators, "
+                     f"which `{collection.name}` asks for (`validator: true`): remove it, or "
+                     "use MongoDB; `mapper validate` checks the generated schema either way")
+    for index in collection.indexes:
+        kinds = [kind for _, kind in index.keys if kind not in server.index_kinds]
+        if kinds:
+            fields = ", ".join(f"`{field}: {kind}`" for field, kind in index.keys
+                               if kind in kinds)
+            found.append(f"the target ({server.name}) cannot build the index {fields} of "
+                         f"`{collection.name}` (it builds only "
+                         f"{', '.join(map(str, sorted(server.index_kinds, key=str)))} "
+                         "indexes): remove it from `indexes`, or use MongoDB")
+    return found
