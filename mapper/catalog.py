@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -116,10 +117,17 @@ def _type_name(sql_type: sa.types.TypeEngine) -> str:
     return str(sql_type)
 
 
-def _column(info: dict) -> Column:
+def _column(info: dict, declared: str | None = None) -> Column:
+    """A reflected column; `declared`: its type as SQLite's schema writes it, whose affinity
+    SQLAlchemy reflects (NUMERIC for `UUID` or any other name it does not know): a value of
+    such a column is read as stored (kind `other`), a number as a number, text as text."""
     sql_type = info["type"]
     element = _base_type(sql_type)
-    return Column(name=info["name"], kind=column_kind(sql_type), sql_type=_type_name(sql_type),
+    kind = column_kind(sql_type)
+    if declared is not None and kind == "decimal" and not declared.upper().startswith(
+            ("NUMERIC", "DECIMAL")):
+        kind = "other"
+    return Column(name=info["name"], kind=kind, sql_type=declared or _type_name(sql_type),
                   nullable=bool(info.get("nullable", True)),
                   scale=getattr(element, "scale", None),
                   element=column_kind(element.item_type) if isinstance(element, sa.ARRAY)
@@ -129,12 +137,14 @@ def _column(info: dict) -> Column:
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
     """Read tables, columns, primary, foreign and unique keys of the given schemas."""
     try:
-        inspector = sa.inspect(engine)
-        tables: dict[str, Table] = {}
-        for schema in dict.fromkeys(schemas):
-            for table_name in inspector.get_table_names(schema=schema):
-                table = _reflect_table(inspector, schema, table_name)
-                tables[table.name] = table
+        with warnings.catch_warnings():  # types it does not know are of kind `other`
+            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+            inspector = sa.inspect(engine)
+            tables: dict[str, Table] = {}
+            for schema in dict.fromkeys(schemas):
+                for table_name in inspector.get_table_names(schema=schema):
+                    table = _reflect_table(inspector, schema, table_name)
+                    tables[table.name] = table
     except sa.exc.SQLAlchemyError as error:
         raise SourceError(f"cannot read the source schema: {error.__class__.__name__}: "
                           f"{getattr(error, 'orig', error)}") from None
@@ -145,8 +155,22 @@ def _qualified(schema: str | None, table_name: str) -> str:
     return f"{schema}.{table_name}" if schema else table_name
 
 
+def _declared_types(inspector: sa.Inspector, schema: str | None, table_name: str
+                    ) -> dict[str, str]:
+    """SQLite: each column's type as declared (`PRAGMA table_info`); other sources: none."""
+    if inspector.dialect.name != "sqlite":
+        return {}
+    quote = inspector.dialect.identifier_preparer.quote
+    prefix = f"{quote(schema)}." if schema else ""
+    with inspector.bind.connect() as connection:
+        rows = connection.exec_driver_sql(f"PRAGMA {prefix}table_info({quote(table_name)})")
+        return {row[1]: row[2] for row in rows}
+
+
 def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str) -> Table:
-    columns = tuple(map(_column, inspector.get_columns(table_name, schema=schema)))
+    declared = _declared_types(inspector, schema, table_name)
+    columns = tuple(_column(info, declared.get(info["name"]))
+                    for info in inspector.get_columns(table_name, schema=schema))
     primary_key = tuple(inspector.get_pk_constraint(table_name, schema=schema)
                         .get("constrained_columns") or ())
     foreign_keys = tuple(

@@ -65,6 +65,18 @@ class Guarded(sa.types.TypeDecorator):
         return guarded
 
 
+class AsStored(sa.types.TypeDecorator):
+    """A numeric column without a declared scale, read as the driver gives it (PostgreSQL:
+    a Decimal; SQLite: the integer, float or text it stores), so that no scale is invented
+    (SQLAlchemy would give SQLite's 3 as 3.0000000000)."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
+        return None
+
+
 _TYPES: dict[str, sa.types.TypeEngine] = {
     "bool": Guarded(sa.Boolean(), "bool"), "int32": sa.Integer(), "int64": sa.BigInteger(),
     "double": sa.Float(), "uuid": Guarded(TextUuid(), "uuid"),
@@ -76,6 +88,8 @@ _TYPES: dict[str, sa.types.TypeEngine] = {
 
 
 def _column_type(column: Column) -> sa.types.TypeEngine:
+    if column.kind == "decimal" and column.scale is None:
+        return AsStored(asdecimal=True)
     if column.kind == "decimal":
         return Guarded(sa.Numeric(scale=column.scale, asdecimal=True), "decimal")
     return _TYPES.get(column.kind, sa.types.NullType())

@@ -1,0 +1,331 @@
+"""The type matrix: every source type that PostgreSQL and SQLite report gets its documented
+BSON value (docs/mapping-language.md, "Types"), a reject naming table, column and key, or a
+lint error naming the column. One case per row: a column, a value, what the run writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from bson import Decimal128, Int64, json_util
+from bson.binary import UuidRepresentation
+from conftest import fresh_postgres_database, sqlite_database
+
+from mapper import pipeline
+from mapper.engine.load import open_sink
+from mapper.engine.rejects import RejectFile
+from mapper.engine.run import run
+from mapper.lint import lint
+
+ROOT = Path(__file__).resolve().parent.parent
+UTC = dt.UTC
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The row is rejected, its reason naming the column and saying `words`."""
+
+    words: str
+
+
+@dataclass(frozen=True)
+class Case:
+    column: str
+    sql_type: str  # as the source declares it
+    literal: str  # SQL text of the value
+    expected: Any  # the BSON value written (as decoded), or Rejected
+    documented: str = ""  # the name the Types table knows it by (default: sql_type)
+
+
+def deep_json(levels: int) -> str:
+    return "'" + '{"a": ' * levels + "1" + "}" * levels + "'"
+
+
+POSTGRES = [
+    Case("small", "smallint", "7", 7, "smallint"),
+    Case("int_", "integer", "-2147483648", -2147483648, "integer"),
+    Case("big", "bigint", "9007199254740993", Int64(9007199254740993)),
+    Case("exact", "numeric", "3.50", Decimal128("3.50")),
+    Case("digits34", "numeric", "1234567890123456789012345678901234",
+         Decimal128("1234567890123456789012345678901234"), "numeric"),
+    Case("digits40", "numeric", "1234567890123456789012345678901234567890",
+         Rejected("34 significant digits"), "numeric"),
+    Case("nan", "numeric", "'NaN'", Decimal128("NaN"), "NaN"),
+    Case("inf", "numeric", "'Infinity'", Decimal128("Infinity"), "Infinity"),
+    Case("ninf", "numeric", "'-Infinity'", Decimal128("-Infinity"), "Infinity"),
+    Case("scaled", "numeric(10, 2)", "12.3", Decimal128("12.30"), "numeric"),
+    Case("money_", "money", "12.34", Decimal128("12.34"), "money"),
+    Case("real_", "real", "0.5", 0.5, "real"),
+    Case("double", "double precision", "0.1", 0.1, "double precision"),
+    Case("dnan", "double precision", "'NaN'", math.nan, "NaN"),
+    Case("dinf", "double precision", "'-Infinity'", -math.inf, "Infinity"),
+    Case("flag", "boolean", "true", True),
+    Case("label", "text", "'é😀'", "é😀"),
+    Case("short", "varchar(5)", "'abc'", "abc", "varchar"),
+    Case("padded", "char(4)", "'ab'", "ab  ", "char(n)"),
+    Case("name_", "name", "'ab'", "ab"),
+    Case("feeling", "mood", "'happy'", "happy", "enum"),
+    Case("ident", "uuid", "'0F8FAD5B-D9CB-469F-A165-70867728950E'",
+         uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")),
+    Case("at", "timestamptz", "'2024-03-31 02:30:00.123456+02'",
+         dt.datetime(2024, 3, 31, 0, 30, 0, 123000, tzinfo=UTC)),
+    Case("naive", "timestamp", "'2024-10-27 01:30:00'", dt.datetime(2024, 10, 27, 1, 30,
+                                                                     tzinfo=UTC)),
+    Case("day", "date", "'2024-02-29'", dt.datetime(2024, 2, 29, tzinfo=UTC)),
+    Case("at_inf", "timestamptz", "'infinity'", Rejected("out of range"), "infinity"),
+    Case("naive_inf", "timestamp", "'-infinity'", Rejected("out of range"), "infinity"),
+    Case("day_bc", "date", "'0044-03-15 BC'", Rejected("out of range"), "0044-03-15 BC"),
+    Case("day_far", "date", "'10000-01-01'", Rejected("out of range"), "10000-01-01"),
+    Case("clock", "time", "'13:45:01.5'", "13:45:01.500000", "time"),
+    Case("clock24", "time", "'24:00:00'", Rejected("out of range"), "24:00:00"),
+    Case("zoned", "timetz", "'12:00:00+05'", "12:00:00+05:00", "time with time zone"),
+    Case("span", "interval", "'1 year 2 mons 3 days 04:00:00.000001'",
+         Int64(((365 + 60 + 3) * 86400 + 4 * 3600) * 10**6 + 1), "interval"),
+    Case("span_far", "interval", "'100000000 years'", Rejected("interval"), "interval"),
+    Case("doc", "jsonb", """'{"a": {"b": [1, null, "x"]}, "big": 123456789012345678901234}'""",
+         {"a": {"b": [1, None, "x"]}, "big": Decimal128("123456789012345678901234")}, "jsonb"),
+    Case("plain", "json", """'{"z": 1, "a": [true, 1.5]}'""", {"z": 1, "a": [True, 1.5]},
+         "json"),
+    Case("dotted", "jsonb", """'{"a.b": 1}'""", Rejected("`.`"), "jsonb"),
+    Case("dollar", "jsonb", """'{"x": {"$set": 1}}'""", Rejected("`$`"), "jsonb"),
+    Case("deep", "jsonb", deep_json(150), Rejected("deeper than 100 levels"), "jsonb"),
+    Case("tags", "text[]", "ARRAY['x', NULL, 'z']", ["x", None, "z"], "arrays"),
+    Case("grid", "integer[][]", "'{{1,2},{3,4}}'", [[1, 2], [3, 4]], "multi-dimensional"),
+    Case("holes", "integer[]", "'{1,NULL,3}'", [1, None, 3], "arrays"),
+    Case("moods", "mood[]", "'{sad,happy}'", ["sad", "happy"], "arrays of enums"),
+    Case("idents", "uuid[]", "ARRAY['0f8fad5b-d9cb-469f-a165-70867728950e'::uuid]",
+         ["0f8fad5b-d9cb-469f-a165-70867728950e"], "uuid[]"),
+    Case("days", "date[]", "'{2024-02-29,infinity}'", Rejected("out of range"), "arrays"),
+    Case("bits", "bit(3)[]", "ARRAY[B'101']", ["101"], "bit"),
+    Case("positives", "posint[]", "'{1,2}'", [1, 2], "domains"),
+    Case("ranges", "int4range[]", "ARRAY['[1,5)'::int4range]", ["[1,5)"], "ranges"),
+    Case("range_", "int4range", "'[1,4]'", "[1,5)", "int4range"),
+    Case("empty", "numrange", "'empty'", "empty", "ranges"),
+    Case("period", "tstzrange", "'[2024-01-01 00:00+00,infinity)'",
+         '["2024-01-01 00:00:00+00",infinity)', "tstzrange"),
+    Case("multi", "int4multirange", "'{[1,2),[5,6)}'", "{[1,2),[5,6)}", "multiranges"),
+    Case("raw", "bytea", "'\\x00ff'", b"\x00\xff"),
+    Case("addr", "inet", "'192.168.0.1/24'", "192.168.0.1/24"),
+    Case("net", "cidr", "'10.0.0.0/8'", "10.0.0.0/8"),
+    Case("mac", "macaddr", "'08:00:2b:01:02:03'", "08:00:2b:01:02:03"),
+    Case("mac8", "macaddr8", "'08:00:2b:01:02:03:04:05'", "08:00:2b:01:02:03:04:05"),
+    Case("bit_", "bit(3)", "B'101'", "101", "bit"),
+    Case("varbit_", "bit varying", "B'10'", "10", "bit varying"),
+    Case("markup", "xml", "'<a>x</a>'", "<a>x</a>"),
+    Case("words", "tsvector", "'a b'", "'a' 'b'"),
+    Case("query", "tsquery", "'a & b'", "'a' & 'b'"),
+    Case("spot", "point", "'(1,2)'", "(1,2)"),
+    Case("ring", "circle", "'<(0,0),1>'", "<(0,0),1>"),
+    Case("lsn", "pg_lsn", "'0/16B6C50'", "0/16B6C50"),
+    Case("pair", "pair", "ROW(1, 'a')", "(1,a)", "composite types"),
+    Case("object_id", "oid", "42", 42, "oid"),
+    Case("positive", "posint", "5", 5, "domains"),
+    Case("titled", "title", "'Mr'", "Mr", "domains"),
+]
+POSTGRES_TYPES = """
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TYPE pair AS (n integer, s text);
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE DOMAIN title AS text;
+"""
+# (root table, a field of its documents, words of the lint error, the column it names)
+LINT_CASES = [
+    ("owners", "{sum: holdings.label}", "cannot `sum`", "holdings.label"),
+    ("owners", "{avg: holdings.label}", "cannot `avg`", "holdings.label"),
+    ("owners", "{avg: holdings.span}", "cannot `avg`", "holdings.span"),
+    ("owners", "{min: holdings.ident}", "cannot `min`", "holdings.ident"),
+    ("owners", "{max: holdings.flag}", "cannot `max`", "holdings.flag"),
+    ("owners", "{min: holdings.doc}", "cannot `min`", "holdings.doc"),
+    ("owners", "{max: holdings.period}", "cannot `max`", "holdings.period"),
+    ("holdings", "{column: prices}", "no conversion for", "holdings.prices"),
+]
+LINT_SCHEMA = """
+CREATE TABLE owners (id integer PRIMARY KEY);
+CREATE TABLE holdings (id integer PRIMARY KEY, owner_id integer REFERENCES owners, label text,
+    span interval, ident uuid, flag boolean, doc jsonb, period tstzrange, prices money[],
+    amount money);
+INSERT INTO owners VALUES (1);
+INSERT INTO holdings VALUES (1, 1, 'x', '1 day', gen_random_uuid(), true, '{}', NULL,
+    '{1.50}', 1.25), (2, 1, 'y', '2 days', gen_random_uuid(), false, '{}', NULL, NULL, 2.5);
+"""
+
+SQLITE = [
+    Case("i", "INTEGER", "7", 7),
+    Case("wide", "BIGINT", "9007199254740993", Int64(9007199254740993), "BIGINT"),
+    Case("r", "REAL", "0.5", 0.5),
+    Case("n", "NUMERIC(10, 2)", "'3.50'", Decimal128("3.50"), "NUMERIC"),
+    Case("bad_n", "NUMERIC", "'lots'", Rejected("decimal"), "NUMERIC"),
+    Case("b", "BOOLEAN", "1", True),
+    Case("t", "TEXT", "'é😀'", "é😀"),
+    Case("v", "VARCHAR(5)", "'abc'", "abc", "VARCHAR"),
+    Case("c", "CHAR(4)", "'ab'", "ab", "CHAR"),
+    Case("blob", "BLOB", "x'00ff'", b"\x00\xff"),
+    Case("d", "DATE", "'2024-02-29'", dt.datetime(2024, 2, 29, tzinfo=UTC), "DATE"),
+    Case("d_far", "DATE", "'10000-01-01'", Rejected("out of range"), "DATE"),
+    Case("d_bad", "DATE", "'someday'", Rejected("not a valid date"), "DATE"),
+    Case("ts", "DATETIME", "'2024-03-31 02:30:00.123456'",
+         dt.datetime(2024, 3, 31, 2, 30, 0, 123000, tzinfo=UTC), "DATETIME"),
+    Case("ts_inf", "TIMESTAMP", "'infinity'", Rejected("out of range"), "TIMESTAMP"),
+    Case("tm", "TIME", "'13:45:01.500000'", "13:45:01.500000", "TIME"),
+    Case("j", "JSON", """'{"a": [1, null]}'""", {"a": [1, None]}, "JSON"),
+    Case("j_bad", "JSON", """'{"a": '""", Rejected("not a valid json"), "JSON"),
+    Case("j_dot", "JSON", """'{"a.b": 1}'""", Rejected("`.`"), "JSON"),
+    Case("other_int", "WIDGET", "3", 3, "any other declared type"),
+    Case("other_text", "WIDGET", "'w'", "w", "any other declared type"),
+]
+
+
+def table_script(cases: list[Case], table: str = "matrix") -> str:
+    columns = ", ".join(f"{case.column} {case.sql_type}" for case in cases)
+    inserts = "".join(f"INSERT INTO {table} (id, {case.column}) VALUES ({index}, "
+                      f"{case.literal});\n" for index, case in enumerate(cases, 1))
+    return f"CREATE TABLE {table} (id integer PRIMARY KEY, {columns});\n{inserts}"
+
+
+def migrate(url: str, folder: Path, name: str) -> tuple[dict, dict, bytes]:
+    """Documents by `_id`, reject reasons by key, and the output file's bytes."""
+    (folder / "matrix.yaml").write_text(
+        "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
+    mappings = pipeline.read([folder / "matrix.yaml"])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, problems = pipeline.plan(mappings, catalog)
+    assert not [pr for pr in problems if pr.severity == "error"], problems
+    run(plan, engine, catalog, open_sink(f"file:{folder / name}"),
+        RejectFile(folder / f"{name}.rejects"))
+    engine.dispose()
+    output = (folder / name / "matrix.jsonl").read_bytes()
+    options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC,
+                                    uuid_representation=UuidRepresentation.STANDARD)
+    documents = {d["_id"]: d for d in (json_util.loads(line, json_options=options)
+                                       for line in output.decode().splitlines())}
+    rejects_path = folder / f"{name}.rejects"
+    rejects = {int(r["key"]): r for r in (json.loads(line) for line in (
+        rejects_path.read_text().splitlines() if rejects_path.exists() else []))}
+    return documents, rejects, output
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Equal and of the same BSON type, NaN equal to NaN."""
+    if isinstance(expected, float) and math.isnan(expected):
+        return isinstance(actual, float) and math.isnan(actual)
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and list(actual) == list(expected) and all(
+            same(actual[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(
+            same(a, e) for a, e in zip(actual, expected, strict=True))
+    return type(actual) is type(expected) and actual == expected
+
+
+def check(cases: list[Case], documents: dict, rejects: dict) -> None:
+    wrong = []
+    for index, case in enumerate(cases, 1):
+        if isinstance(case.expected, Rejected):
+            reason = rejects.get(index, {}).get("reason", "")
+            if index in documents or f"`matrix.{case.column}`" not in reason \
+                    or case.expected.words not in reason:
+                wrong.append((case, documents.get(index), reason))
+        elif index not in documents or not same(documents[index].get(case.column),
+                                                case.expected):
+            wrong.append((case, documents.get(index), rejects.get(index)))
+    assert wrong == []
+
+
+@pytest.fixture(scope="module")
+def postgres_matrix(postgres_server: str, tmp_path_factory) -> tuple[dict, dict, list[bytes]]:
+    """The matrix migrated twice, under two database time zones."""
+    folder = tmp_path_factory.mktemp("matrix")
+    with fresh_postgres_database(postgres_server) as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(POSTGRES_TYPES + table_script(POSTGRES))
+        engine.dispose()
+        outputs = []
+        for zone in ("America/New_York", "Asia/Kolkata"):
+            admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                database = connection.execute(sa.text("SELECT current_database()")).scalar()
+                connection.execute(sa.text(f'ALTER DATABASE "{database}" SET timezone = '
+                                           f"'{zone}'"))
+            admin.dispose()
+            documents, rejects, output = migrate(url, folder, zone.replace("/", "-"))
+            outputs.append(output)
+    return documents, rejects, outputs
+
+
+def test_every_postgres_type_has_its_documented_value(postgres_matrix) -> None:
+    documents, rejects, _ = postgres_matrix
+    check(POSTGRES, documents, rejects)
+    assert all(r["stage"] == "convert" for r in rejects.values())
+
+
+def test_timestamptz_is_one_instant_whatever_the_session_time_zone(postgres_matrix) -> None:
+    first, second = postgres_matrix[2]
+    assert first == second
+
+
+def test_every_sqlite_type_has_its_documented_value(tmp_path) -> None:
+    url = sqlite_database(tmp_path / "matrix.db", table_script(SQLITE))
+    documents, rejects, _ = migrate(url, tmp_path, "out")
+    check(SQLITE, documents, rejects)
+
+
+@pytest.mark.parametrize(("table", "field", "words", "column"), LINT_CASES)
+def test_what_the_run_cannot_do_is_a_lint_error_naming_the_column(
+        lint_source: str, tmp_path, table: str, field: str, words: str, column: str) -> None:
+    path = tmp_path / "lint.yaml"
+    path.write_text(f"version: 1\ncollections:\n  {table}:\n    table: {table}\n"
+                    f"    columns: [id]\n    fields:\n      v: {field}\n")
+    errors = [pr for pr in lint([path], lint_source) if pr.severity == "error"]
+    assert len(errors) == 1 and words in errors[0].message \
+        and f"`{column}`" in errors[0].message, errors
+
+
+def test_aggregates_over_numbers_and_money_run(lint_source: str, tmp_path) -> None:
+    path = tmp_path / "owners.yaml"
+    path.write_text("version: 1\ncollections:\n  owners:\n    table: owners\n    fields:\n"
+                    "      total: {sum: holdings.amount}\n      spent: {sum: holdings.span}\n"
+                    "      first: {min: holdings.label}\n")
+    assert [pr for pr in lint([path], lint_source) if pr.severity == "error"] == []
+    documents, _, _ = migrate_owners(lint_source, path, tmp_path)
+    assert documents == [{"_id": documents[0]["_id"], "id": 1, "total": Decimal128("3.75"),
+                          "spent": Int64(3 * 86400 * 10**6), "first": "x"}]
+
+
+def migrate_owners(url: str, path: Path, folder: Path) -> tuple[list, Any, Any]:
+    mappings = pipeline.read([path])
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    plan, _ = pipeline.plan(mappings, catalog)
+    run(plan, engine, catalog, open_sink(f"file:{folder / 'out'}"),
+        RejectFile(folder / "rejects"))
+    engine.dispose()
+    lines = (folder / "out" / "owners.jsonl").read_text().splitlines()
+    return [json_util.loads(line) for line in lines], None, None
+
+
+@pytest.fixture(scope="module")
+def lint_source(postgres_server: str):
+    with fresh_postgres_database(postgres_server) as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(LINT_SCHEMA)
+        engine.dispose()
+        yield url
+
+
+def test_every_case_is_documented() -> None:
+    text = (ROOT / "docs" / "mapping-language.md").read_text()
+    types = text[text.index("## Types"):text.index("## Credentials")]
+    missing = sorted({case.documented or case.sql_type for case in POSTGRES + SQLITE}
+                     - {name for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE)
+                        if name in types})
+    assert missing == []
