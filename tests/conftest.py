@@ -85,6 +85,34 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextlib.contextmanager
+def postgres_database(server_url: str, script: str) -> Iterator[str]:
+    """A fresh database made by an SQL script; its URL (dropped afterwards)."""
+    with fresh_postgres_database(server_url) as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(script)
+        engine.dispose()
+        yield url
+
+
+def run_to_files(source: str | sa.Engine, paths: list[Path], out: Path, rejects: Path) -> list:
+    """Run mapping files from a source URL (or engine) into `file:out`; the plan's problems."""
+    from mapper import pipeline
+    from mapper.engine.load import open_sink
+    from mapper.engine.rejects import RejectFile
+    from mapper.engine.run import run
+
+    mappings = pipeline.read(paths)
+    engine = pipeline.connect(source) if isinstance(source, str) else source
+    catalog = pipeline.reflect(engine, mappings)
+    plan, problems = pipeline.plan(mappings, catalog)
+    run(plan, engine, catalog, open_sink(f"file:{out}"), RejectFile(rejects))
+    if isinstance(source, str):
+        engine.dispose()
+    return problems
+
+
 @pytest.fixture
 def pg_url(postgres_server: str) -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL database (dropped after the test)."""

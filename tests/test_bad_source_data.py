@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from bson import json_util
-from conftest import fresh_postgres_database, sqlite_database
+from conftest import postgres_database, sqlite_database
 
 from mapper import pipeline
 from mapper import plan as p
@@ -48,11 +47,7 @@ BAD_COLUMNS = {"2": "events.at", "3": "events.at", "4": "events.at_tz", "5": "ev
 
 @pytest.fixture(scope="module")
 def source(postgres_server: str) -> str:
-    with fresh_postgres_database(postgres_server) as url:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(SCHEMA)
-        engine.dispose()
+    with postgres_database(postgres_server, SCHEMA) as url:
         yield url
 
 

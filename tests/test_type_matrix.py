@@ -16,12 +16,8 @@ import pytest
 import sqlalchemy as sa
 from bson import Decimal128, Int64, json_util
 from bson.binary import UuidRepresentation
-from conftest import fresh_postgres_database, sqlite_database
+from conftest import postgres_database, run_to_files, sqlite_database
 
-from mapper import pipeline
-from mapper.engine.load import open_sink
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import run
 from mapper.lint import lint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,14 +189,9 @@ def migrate(url: str, folder: Path, name: str) -> tuple[dict, dict, bytes]:
     """Documents by `_id`, reject reasons by key, and the output file's bytes."""
     (folder / "matrix.yaml").write_text(
         "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
-    mappings = pipeline.read([folder / "matrix.yaml"])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
+    problems = run_to_files(url, [folder / "matrix.yaml"], folder / name,
+                            folder / f"{name}.rejects")
     assert not [pr for pr in problems if pr.severity == "error"], problems
-    run(plan, engine, catalog, open_sink(f"file:{folder / name}"),
-        RejectFile(folder / f"{name}.rejects"))
-    engine.dispose()
     output = (folder / name / "matrix.jsonl").read_bytes()
     options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC,
                                     uuid_representation=UuidRepresentation.STANDARD)
@@ -243,11 +234,7 @@ def check(cases: list[Case], documents: dict, rejects: dict) -> None:
 def postgres_matrix(postgres_server: str, tmp_path_factory) -> tuple[dict, dict, list[bytes]]:
     """The matrix migrated twice, under two database time zones."""
     folder = tmp_path_factory.mktemp("matrix")
-    with fresh_postgres_database(postgres_server) as url:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(POSTGRES_TYPES + table_script(POSTGRES))
-        engine.dispose()
+    with postgres_database(postgres_server, POSTGRES_TYPES + table_script(POSTGRES)) as url:
         outputs = []
         for zone in ("America/New_York", "Asia/Kolkata"):
             admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -295,30 +282,16 @@ def test_aggregates_over_numbers_and_money_run(lint_source: str, tmp_path) -> No
                     "      total: {sum: holdings.amount}\n      spent: {sum: holdings.span}\n"
                     "      first: {min: holdings.label}\n")
     assert [pr for pr in lint([path], lint_source) if pr.severity == "error"] == []
-    documents, _, _ = migrate_owners(lint_source, path, tmp_path)
+    run_to_files(lint_source, [path], tmp_path / "out", tmp_path / "rejects")
+    documents = [json_util.loads(line) for line in
+                 (tmp_path / "out" / "owners.jsonl").read_text().splitlines()]
     assert documents == [{"_id": documents[0]["_id"], "id": 1, "total": Decimal128("3.75"),
                           "spent": Int64(3 * 86400 * 10**6), "first": "x"}]
 
 
-def migrate_owners(url: str, path: Path, folder: Path) -> tuple[list, Any, Any]:
-    mappings = pipeline.read([path])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    run(plan, engine, catalog, open_sink(f"file:{folder / 'out'}"),
-        RejectFile(folder / "rejects"))
-    engine.dispose()
-    lines = (folder / "out" / "owners.jsonl").read_text().splitlines()
-    return [json_util.loads(line) for line in lines], None, None
-
-
 @pytest.fixture(scope="module")
 def lint_source(postgres_server: str):
-    with fresh_postgres_database(postgres_server) as url:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(LINT_SCHEMA)
-        engine.dispose()
+    with postgres_database(postgres_server, LINT_SCHEMA) as url:
         yield url
 
 

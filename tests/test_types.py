@@ -12,12 +12,7 @@ import bson
 import pytest
 import sqlalchemy as sa
 from bson import json_util
-from conftest import fresh_postgres_database
-
-from mapper import pipeline
-from mapper.engine.load import open_sink
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import run
+from conftest import fresh_postgres_database, run_to_files
 
 SCHEMA = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -61,16 +56,10 @@ def migrated(postgres_server: str, tmp_path_factory) -> tuple[dict, list[dict], 
         engine.dispose()
         (folder / "matrix.yaml").write_text(
             "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
-        mappings = pipeline.read([folder / "matrix.yaml"])
-        source = pipeline.connect(url)
-        catalog = pipeline.reflect(source, mappings)
-        plan, _ = pipeline.plan(mappings, catalog)
-        run(plan, source, catalog, open_sink(f"file:{folder / 'out'}"),
-            RejectFile(folder / "rejects.jsonl"))
-        source.dispose()
+        run_to_files(url, [folder / "matrix.yaml"], folder / "out", folder / "rejects.jsonl")
         own = sa.create_engine(url)  # an engine the caller made, not `pipeline.connect`'s
-        run(plan, own, catalog, open_sink(f"file:{folder / 'own'}"),
-            RejectFile(folder / "own-rejects.jsonl"))
+        run_to_files(own, [folder / "matrix.yaml"], folder / "own",
+                     folder / "own-rejects.jsonl")
         own.dispose()
     options = json_util.JSONOptions(uuid_representation=4, tz_aware=True)
     documents = {d["_id"]: d for d in (json_util.loads(line, json_options=options) for line
