@@ -1,0 +1,230 @@
+"""`validate`'s deep equality is independent of the run: its rebuild of the expected documents
+equals the naive oracle's on the demo, agrees with the run on the language's constructs, and
+a deliberately wrong builder makes `validate --full` fail, naming the field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from bson import ObjectId, json_util
+from conftest import sqlite_database
+from oracle import COLLECTIONS, Oracle
+from test_language import MAPPING as LANGUAGE
+from test_language import SCHEMA
+
+from mapper import pipeline
+from mapper.cli import main
+from mapper.engine.build import Builder
+from mapper.engine.extract import snapshot
+from mapper.validate.rebuild import Rebuild, Rejected
+from mapper.validate.source import Source
+from mapper.validate.values import diff
+
+MAPPINGS = str(Path(__file__).parents[1] / "mappings")
+
+
+def rebuilt(url: str, paths: list, batch_size: int = 64) -> dict[str, dict]:
+    """{collection: {_id: document or Rejected}} as validate's rebuild gives them."""
+    mappings = pipeline.read(paths)
+    engine = pipeline.connect(url)
+    catalog = pipeline.reflect(engine, mappings)
+    found: dict[str, dict] = {}
+    with snapshot(engine) as connection:
+        rebuild = Rebuild(mappings, catalog, Source(connection, catalog))
+        for name in rebuild.specs:
+            documents = found.setdefault(name, {})
+            for rows in rebuild.batches(name, batch_size):
+                for row, document in zip(rows, rebuild.documents(name, rows), strict=True):
+                    documents[str(rebuild.document_id(name, row))] = document
+                rebuild.source.clear()
+    engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize("source", ["demo_pg", "demo_sqlite"])
+def test_the_rebuild_equals_the_oracle_on_the_demo(source, request):
+    url = request.getfixturevalue(source)
+    expected = Oracle(url).documents()
+    documents = rebuilt(url, [MAPPINGS])
+    assert set(documents) == set(COLLECTIONS)
+    for name in COLLECTIONS:
+        want = {str(key): document for key, document in expected[name].items()}
+        assert documents[name].keys() == want.keys(), name
+        for key, document in documents[name].items():
+            assert list(diff(want[key], document)) == [], (name, key)
+
+
+EXTRA_ROWS = "INSERT INTO product_tags VALUES (12, 'eco', 'en');\n"
+
+CONSTRUCTS = """
+version: 1
+collections:
+  products:
+    table: products
+    _id: {column: title}
+    nulls: keep
+    exclude: [shop_id, note]
+    fields:
+      shop.name: {denormalize: shops.name}
+      shop.city: {denormalize: shops.city, nulls: omit}
+      summary: {template: "{{ title }}: {{ note }}"}
+      summary_safe: {template: "{{ title }}{% if note %}: {{ note }}{% endif %}"}
+      stock_number: {template: "{{ stock }}", type: int, nulls: omit}
+      version: {value: "7", type: int}
+      price_text: {column: price, type: string}
+      tags:
+        embed: tags
+        via: [product_tags]
+        _id: false
+        columns: [label]
+        fields:
+          code: product_tags.code
+        order_by: [-product_tags.lang, code]
+        filter: {product_tags.lang: {ne: de}}
+      tag_count: {count: tags, via: [product_tags]}
+      category:
+        embed: categories
+        _id: false
+        columns: [name]
+        fields:
+          parent: {embed: categories, on: {parent_id: id}, _id: false, columns: [name],
+                   max_depth: 2}
+  shops_all:
+    table: shops
+    fields:
+      products: {embed: products, columns: [title], order_by: [title], limit: 2,
+                 overflow: reject}
+      tag_paths: {count: tags, via: [products, product_tags]}
+      distinct_tags: {count: tags, via: [products, product_tags], distinct: true}
+      priciest: {max: products.price, filter: {stock: {gte: 0}}}
+"""
+
+
+@pytest.fixture
+def shop(tmp_path) -> tuple[str, Path]:
+    """The language test's SQLite shop (one more tag row) and a folder of mappings."""
+    url = sqlite_database(tmp_path / "shop.db", SCHEMA + EXTRA_ROWS)
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "language.yaml").write_text(LANGUAGE, encoding="utf-8")
+    (folder / "constructs.yaml").write_text(CONSTRUCTS, encoding="utf-8")
+    return url, folder
+
+
+def test_the_rebuild_follows_each_construct(shop):
+    url, folder = shop
+    documents = rebuilt(url, [folder], batch_size=2)
+    saw = documents["products"]["saw"]
+    assert saw["summary"] is None and saw["summary_safe"] == "saw"
+    assert saw["stock_number"] == 1 and saw["version"] == 7 and saw["price_text"] == "12.00"
+    assert saw["shop"] == {"name": "Closed"}  # a NULL city omitted by the field's policy
+    pear = documents["products"]["pear"]
+    assert [t["code"] + t["label"] for t in pear["tags"]] == ["ecobio", "ecoorganic"]
+    assert pear["tag_count"] == 2
+    apple = documents["products"]["apple"]
+    assert apple["category"] == {"name": "apples", "parent": {"name": "fruit", "parent": {
+        "name": "food"}}}  # two levels, the third left out (on_depth: truncate)
+    shops = list(documents["shops_all"].values())
+    assert sum(isinstance(d, Rejected) and d.stage == "overflow" for d in shops) == 1
+    (closed,) = [d for d in shops if not isinstance(d, Rejected)]
+    assert closed["tag_paths"] == closed["distinct_tags"] == 0
+    assert closed["priciest"].to_decimal() == 12
+
+
+def test_every_construct_validates_in_a_file_target(shop, tmp_path, capsys):
+    """The run and the rebuild agree on every construct; the row the run rejects (an array
+    over its limit) is expected to have no document."""
+    url, folder = shop
+    out = tmp_path / "out"
+    assert main(["run", str(folder), "--source", url, "--target", f"file:{out}",
+                 "--rejects", str(tmp_path / "rejects.jsonl")]) == 1  # one rejected row
+    capsys.readouterr()
+    code = main(["validate", str(folder), "--source", url, "--target", f"file:{out}",
+                 "--full", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["differences"]
+    results = {c["name"]: c for c in report["collections"]}
+    assert results["shops_all"]["source_rows"] == 2 and results["shops_all"]["documents"] == 1
+    for result in results.values():
+        assert result["checks"]["equality"]["checked"] == result["documents"] > 0
+
+
+def test_a_dangling_id_in_a_reference_array_fails_the_reference_check(shop, tmp_path,
+                                                                      capsys):
+    """`tag_ids` references a collection with `_id: key` ids: each id in the array must
+    exist there (checked for every document, not only by the sampled equality)."""
+    url, folder = shop
+    out = tmp_path / "out"
+    main(["run", str(folder), "--source", url, "--target", f"file:{out}", "--only", "shops",
+          "--only", "tags", "--rejects", str(tmp_path / "rejects.jsonl")])
+    shops = out / "shops.jsonl"
+    (document,) = [json_util.loads(line) for line in shops.read_text().splitlines()]
+    document["products"][0]["tag_ids"][0] = {"code": "zzz", "lang": "en"}
+    shops.write_text(json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS)
+                     + "\n")
+    capsys.readouterr()
+    assert main(["validate", str(folder), "--source", url, "--target", f"file:{out}",
+                 "--only", "shops", "--only", "tags", "--sample", "0", "--format",
+                 "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in report["collections"]] == ["shops", "tags"]
+    (item,) = report["differences"]
+    assert (item["check"], item["path"]) == ("references", "products[0].tag_ids[0]")
+    assert "no such document in tags" in item["message"]
+
+
+# --- a wrong builder -----------------------------------------------------------------------
+
+
+def broken_builder(monkeypatch, change) -> None:
+    """The run's builder, made to `change` each task document it builds."""
+    build_each = Builder.build_each
+
+    def wrong(self, rows, fetched=None):
+        each, truncated = build_each(self, rows, fetched)
+        if self.collection.name != "tasks":
+            return each, truncated
+        return ((row, change(document) if isinstance(document, dict) else document)
+                for row, document in each), truncated
+
+    monkeypatch.setattr(Builder, "build_each", wrong)
+
+
+def altered_body(document: dict) -> dict:
+    if document["comments"]:
+        document["comments"][0] = {**document["comments"][0], "body": "altered"}
+    return document
+
+
+def dropped_label(document: dict) -> dict:
+    document["labels"] = document["labels"][:-1]
+    return document
+
+
+@pytest.mark.parametrize(("change", "path"), [(altered_body, "comments[0].body"),
+                                              (dropped_label, "labels")])
+def test_a_wrong_builder_fails_validate_full(change, path, demo_pg, mongodb_server,
+                                             mongo_client, monkeypatch, tmp_path, capsys):
+    """The builder stays broken while validate runs: its rebuild must not share it."""
+    name = f"mapper_broken_{uuid.uuid4().hex[:12]}"
+    base = mongodb_server.split("?", 1)
+    uri = base[0].rstrip("/") + "/" + name + (f"?{base[1]}" if len(base) > 1 else "")
+    broken_builder(monkeypatch, change)
+    try:
+        assert main(["run", MAPPINGS, "--only", "tasks", "--source", demo_pg, "--target", uri,
+                     "--decimal-as", "string", "--rejects", str(tmp_path / "r.jsonl")]) == 0
+        capsys.readouterr()
+        code = main(["validate", MAPPINGS, "--only", "tasks", "--source", demo_pg, "--target",
+                     uri, "--decimal-as", "string", "--full", "--format", "json"])
+    finally:
+        mongo_client.drop_database(name)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    (tasks,) = report["collections"]
+    assert tasks["checks"]["equality"]["failed"] > 0
+    named = [d for d in report["differences"] if d["path"].startswith(path)]
+    assert named and all(ObjectId(d["id"]) for d in named)
+    assert {d["check"] for d in report["differences"]} <= {"equality", "arrays", "denormalized"}
