@@ -35,6 +35,11 @@ CREATE TABLE moods (feeling mood PRIMARY KEY, note text);
 INSERT INTO moods VALUES ('sad', 's'), ('ok', 'o'), ('happy', 'h'), ('Zen', 'z'), ('calm', 'c');
 CREATE TABLE notes (id integer PRIMARY KEY, feeling mood REFERENCES moods, body text);
 INSERT INTO notes VALUES (1, 'happy', 'one'), (2, 'happy', 'two'), (3, 'Zen', 'three');
+CREATE TABLE days (day date PRIMARY KEY, n integer);
+INSERT INTO days VALUES ('infinity', 1), ('2020-01-01', 2), ('-infinity', 3), ('10000-01-01', 4);
+CREATE TABLE visits (id integer PRIMARY KEY, day date REFERENCES days, who text);
+INSERT INTO visits VALUES (1, 'infinity', 'a'), (2, '2020-01-01', 'b'), (3, 'infinity', 'c'),
+    (4, '10000-01-01', 'd');
 CREATE TABLE loose (code text, note text);
 INSERT INTO loose VALUES ('a', 'x'), (NULL, 'y'), ('b', 'z');
 """
@@ -177,3 +182,18 @@ def test_sqlite_values_its_driver_cannot_read_reject_their_row(tmp_path) -> None
     assert not [bad for bad in ("10000", "not a date", "unclosed", "lots", "2024-13")
                 if bad in text]
     assert sorted(documents(tmp_path / "out" / "things.jsonl")) == [1, 9]
+
+
+def test_keys_past_year_9999_link_children_and_bound_batches(source: str, tmp_path) -> None:
+    """A date key that Python cannot hold is sent back to the source as its own text: its
+    children are found and batches after it are read (batch size 1)."""
+    days = write(tmp_path, "days.yaml", "  days:\n    table: days\n    out_of_range: clamp\n"
+                 "    fields:\n      visits: {embed: visits, columns: [who], _id: false}\n")
+    result = mapper("run", days, "--source", source, "--target", "file:out", "--batch-size",
+                    "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = {d["n"]: d for d in documents(tmp_path / "out" / "days.jsonl").values()}
+    assert {n: [v["who"] for v in d["visits"]] for n, d in written.items()} == {
+        1: ["a", "c"], 2: ["b"], 3: [], 4: ["d"]}
+    assert written[1]["day"] == written[4]["day"] == dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+    assert len({d["_id"] for d in written.values()}) == 4  # ids from the keys' own text

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from bson import Decimal128, Int64, json_util
+from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 from conftest import postgres_database, run_to_files, sqlite_database
 
@@ -302,3 +302,48 @@ def test_every_case_is_documented() -> None:
                      - {name for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE)
                         if name in types})
     assert missing == []
+
+
+# a template's `type:` parses its rendered text: (type, text, the BSON value written)
+TEMPLATE_TYPES = [
+    ("string", "7", "7"),
+    ("int", "7", 7),
+    ("long", "7", Int64(7)),
+    ("double", "1.5", 1.5),
+    ("decimal128", "1.50", Decimal128("1.50")),
+    ("bool", "true", True),
+    ("date", "2024-02-29", dt.datetime(2024, 2, 29, tzinfo=UTC)),
+    ("datetime", "2024-02-29T12:00:00+02:00", dt.datetime(2024, 2, 29, 10, tzinfo=UTC)),
+    ("uuid", "0F8FAD5B-D9CB-469F-A165-70867728950E",
+     uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")),
+    ("objectid", "65f0a1b2c3d4e5f60718293a", ObjectId("65f0a1b2c3d4e5f60718293a")),
+    ("binary", "ab", b"ab"),
+]
+
+
+def test_every_template_type_parses_its_text(tmp_path) -> None:
+    names = [f"t_{name}" for name, _, _ in TEMPLATE_TYPES]
+    good = ", ".join(f"'{text}'" for _, text, _ in TEMPLATE_TYPES)
+    bad = ", ".join("'seven'" if name == "int" else f"'{text}'"
+                    for name, text, _ in TEMPLATE_TYPES)  # row 2: an int that does not parse
+    url = sqlite_database(tmp_path / "t.db", f"CREATE TABLE texts (id INTEGER PRIMARY KEY, "
+                          f"{', '.join(f'{n} TEXT NOT NULL' for n in names)});"
+                          f"INSERT INTO texts VALUES (1, {good}), (2, {bad});")
+    fields = "".join(f"      {n}: {{template: '{{{{ {n} }}}}', type: {name}}}\n"
+                     for n, (name, _, _) in zip(names, TEMPLATE_TYPES, strict=True))
+    path = tmp_path / "texts.yaml"
+    path.write_text("version: 1\ncollections:\n  texts:\n    table: texts\n    _id: key\n"
+                    f"    columns: [id]\n    fields:\n{fields}")
+    problems = run_to_files(url, [path], tmp_path / "out", tmp_path / "rejects")
+    assert problems == []
+    options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC,
+                                    uuid_representation=UuidRepresentation.STANDARD)
+    written = [json_util.loads(line, json_options=options) for line in
+               (tmp_path / "out" / "texts.jsonl").read_text().splitlines()]
+    assert len(written) == 1
+    wrong = [(name, written[0][f"t_{name}"]) for name, _, value in TEMPLATE_TYPES
+             if not same(written[0][f"t_{name}"], value)]
+    assert wrong == []
+    rejects = [json.loads(line) for line in (tmp_path / "rejects").read_text().splitlines()]
+    assert [(r["key"], r["stage"]) for r in rejects] == [("2", "convert")]
+    assert "`t_int`" in rejects[0]["reason"] and "seven" not in rejects[0]["reason"]

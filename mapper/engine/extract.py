@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.compile import KEYS, Compiler
 from mapper.errors import SourceError
-from mapper.types import unrepresentable
+from mapper.types import Unrepresentable, unrepresentable
 
 log = logging.getLogger(__name__)
 KEY_CHUNK = 10_000
@@ -92,6 +92,7 @@ def _typecasters(dbapi_connection) -> None:
     for kind, oid, array_oid in _TEMPORAL:
         register(oid, array_oid, f"{kind.upper()}_{oid}_OR_MARKER",
                  _or_marker(kind, extensions.string_types[oid]))
+    extensions.register_adapter(Unrepresentable, _marker_text)  # a key sent back as its text
     with dbapi_connection.cursor() as cursor:
         cursor.execute(_UNPARSED_ARRAYS)
         arrays = cursor.fetchall()
@@ -100,6 +101,14 @@ def _typecasters(dbapi_connection) -> None:
             extensions.register_type(extensions.new_array_type(
                 (array_oid,), f"ARRAY_{array_oid}", casters.get(element) or
                 extensions.string_types.get(element, extensions.UNICODE)), dbapi_connection)
+
+
+def _marker_text(marker: Unrepresentable):
+    """A marker bound as a parameter (a key of a batch, or a parent's key for its children)
+    is the source's text it was read from: `'infinity'` compares equal to that value."""
+    import psycopg2.extensions as extensions
+
+    return extensions.QuotedString(marker.text)
 
 
 def _as_text(value: str | None, _cursor) -> str | None:
