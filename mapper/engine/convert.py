@@ -19,6 +19,16 @@
 | array       | list, elements converted by their Python type (`auto`)                  |
 | auto        | by Python type, as above                                                |
 
+Which conversion a column gets by default is `types.DEFAULT_CONVERSION`, by the column's kind
+(`catalog.column_kind`): integers → int / long, numeric → decimal128, money → decimal128 (cast
+to numeric in SQL), floats → double, text, varchar, char(n) (padded) and enums → string, uuid,
+timestamps → datetime, date, time (also with a zone), interval, json / jsonb → json, arrays →
+array (the snapshot reads arrays of enums, domains, uuid or bit as lists), bytea → binary,
+ranges → string (their text, as the snapshot reads them), domains as their base type, and
+anything else (inet, xml, tsvector, point, bit, composite types; SQLite columns of a type it
+knows only by affinity) → auto, which gives PostgreSQL's text of the value or SQLite's stored
+value. `docs/mapping-language.md` ("Types") lists every source type with its BSON value.
+
 NULL is handled by the caller (omit or keep), never here.
 
 A value the source's driver could not read (`types.Unrepresentable`: a date or timestamp that
