@@ -389,6 +389,29 @@ def test_html_report_has_the_tables_and_escapes_values(target, capsys, tmp_path)
     assert "equality" in page and "title" in page
 
 
+@pytest.mark.parametrize("form", ["text", "json", "html"])
+def test_no_values_shows_paths_and_types_only(target, capsys, tmp_path, form):
+    canary = "canary-row-value-7f3e"
+
+    def change(document):
+        document["title"] = canary
+        document["priority"] = 74321
+
+    output = tmp_path / f"report.{form}"
+    with tampered(target[2], "tasks", change) as original:
+        code, _ = validate(target, capsys, "--full", "--no-values", "--format", form,
+                           "--output", str(output))
+    assert code == 1
+    page = output.read_text(encoding="utf-8")
+    assert "title" in page and "priority" in page and "values hidden" in page
+    for value in (canary, original["title"], "74321"):
+        assert value not in page
+    if form == "json":
+        items = {d["path"]: d for d in json.loads(page)["differences"]}
+        assert (items["title"]["expected"], items["title"]["actual"]) == ("string", "string")
+        assert (items["priority"]["expected"], items["priority"]["actual"]) == ("int", "int")
+
+
 def test_no_password_in_any_output(target, capsys, tmp_path):
     source, uri, _ = target
     secret = "canary-secret"

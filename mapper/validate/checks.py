@@ -221,7 +221,8 @@ class _Checker:
                          "(its key is NULL)")
                 continue
             if isinstance(row.value, Rejected):
-                continue  # the run rejects it: no document expected
+                result.rejected += 1  # the run rejects it: no document expected
+                continue
             form = canon(row.value)
             if unique is not None:
                 if form in unique:
@@ -235,7 +236,9 @@ class _Checker:
                 self.add(result, "counts", row.ident, row.key, message="duplicate document")
         for row, expected in zip(missing, self.rebuild.documents(
                 collection.name, [row.row for row in missing]), strict=True):
-            if not isinstance(expected, Rejected):
+            if isinstance(expected, Rejected):
+                result.rejected += 1
+            else:
                 self.add(result, "counts", row.ident, row.key,
                          message="no document for this source row")
         present = [row for row in batch if row.document is not None]

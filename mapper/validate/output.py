@@ -42,6 +42,8 @@ def text(report: Report) -> str:
             mark = "  <-- FAILED" if tally.failed else ""
             lines.append(f"{name:<20} {check:<13} {tally.checked:>9,} {tally.passed:>9,} "
                          f"{tally.failed:>9,}{mark}")
+    lines += [f"{result.name}: {result.rejected:,} source rows the run rejects, without a "
+              "document as expected" for result in report.collections if result.rejected]
     lines += ["", ("OK: " if report.ok else "FAILED: ") + _verdict(report)]
     shown = report.differences[:TEXT_DIFFERENCES]
     if shown:

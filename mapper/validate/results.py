@@ -43,6 +43,7 @@ class CollectionResult:
     name: str
     source_rows: int = 0
     documents: int = 0
+    rejected: int = 0  # source rows the run rejects, without a document (as expected)
     checks: dict[str, Tally] = field(default_factory=lambda: {name: Tally() for name in CHECKS})
 
     @property
@@ -66,7 +67,8 @@ class Report:
     def as_dict(self) -> dict:
         return {"ok": self.ok, "source": self.source, "target": self.target, "mode": self.mode,
                 "collections": [{"name": c.name, "source_rows": c.source_rows,
-                                 "documents": c.documents, "failed": c.failed,
+                                 "documents": c.documents, "rejected": c.rejected,
+                                 "failed": c.failed,
                                  "checks": {k: t.as_dict() for k, t in c.checks.items()}}
                                 for c in self.collections],
                 "total_differences": self.total_differences,
