@@ -197,3 +197,14 @@ def test_keys_past_year_9999_link_children_and_bound_batches(source: str, tmp_pa
         1: ["a", "c"], 2: ["b"], 3: [], 4: ["d"]}
     assert written[1]["day"] == written[4]["day"] == dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
     assert len({d["_id"] for d in written.values()}) == 4  # ids from the keys' own text
+
+
+def test_a_key_past_year_9999_is_checkpointed_as_its_text(tmp_path) -> None:
+    from mapper.engine.state import Checkpoints
+    from mapper.types import unrepresentable
+
+    saved = Checkpoints(tmp_path / "state.json", "f")
+    saved.save("days", {}, (unrepresentable("date", "10000-01-01"), 7), {})
+    loaded = Checkpoints(tmp_path / "state.json", "f")
+    loaded.load()
+    assert loaded.last_key("days") == ("10000-01-01", 7)  # bound as that text on resume

@@ -18,6 +18,7 @@ from bson import json_util
 
 from mapper import plan as p
 from mapper.errors import UsageError
+from mapper.types import Unrepresentable
 
 _KEYS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, uuid_representation=4,
                               tz_aware=True)
@@ -63,8 +64,8 @@ class Checkpoints:
 
     def save(self, collection: str, counts: dict[str, Any], last_key: tuple | None,
              rejects: dict[str, Any], done: bool = False) -> None:
-        encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS) if last_key \
-            else None
+        encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS,
+                                  default=_marker_text) if last_key else None
         self.collections[collection] = {**counts, "last_key": encoded, "done": done}
         self.rejects = rejects
         self._write()
@@ -81,3 +82,11 @@ class Checkpoints:
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
+
+
+def _marker_text(value: Any) -> str:
+    """A key value that Python cannot hold (a date past year 9999) is kept as the source's
+    text it was read from, which the source compares as that value on resume."""
+    if isinstance(value, Unrepresentable):
+        return value.text
+    raise TypeError(f"a key of type {type(value).__name__} cannot be checkpointed")
