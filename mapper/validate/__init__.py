@@ -1,15 +1,19 @@
-"""`mapper validate`: prove that a MongoDB target holds what the mappings make of the source.
+"""`mapper validate`: prove that a target holds what the mappings make of the source.
 
-Every check but deep equality reads the source with its own SQL (the plan's root query, one
-GROUP BY per array, one query per array of denormalized copies) and never the run's document
-builder; deep equality compares against documents from the preview machinery.
+Nothing here uses the run's document builder. Deep equality compares with documents rebuilt
+by a second, naive implementation of the mapping language (`rebuild`), read from the mapping
+files' data with plain per-table queries; the other checks read the source with SQL of their
+own over the plan's names. Collections are checked batch by batch of root rows, documents
+fetched from the target by `_id`, so memory is bounded by a batch.
 
-    report = validate(plan, engine, catalog, "mongodb://host/db", sample=200)
+    report = validate(plan, engine, catalog, "mongodb://host/db", mappings=mappings)
     print(render(report, "text")); exit(0 if report.ok else 1)
 
-Modules: `checks` (the checks and `validate`), `rows` (source rows → expected ids and values),
-`values` (canonical comparison, paths, BSON type promises), `results` (tallies, differences),
-`output` (text, JSON, HTML from `mapper/templates/validate.html.j2`).
+Modules: `checks` (the checks and `validate`), `rebuild` (the expected documents) over
+`source` (plain reads of the snapshot), `targets` (MongoDB and file: targets), `rows` and
+`sql` (plan rows → expected ids, values, child rows), `values` (canonical comparison, paths,
+BSON type promises), `results` (tallies, differences), `output` (text, JSON, HTML from
+`mapper/templates/validate.html.j2`).
 """
 
 from mapper.validate.checks import validate
