@@ -229,3 +229,12 @@ def test_a_wrong_builder_fails_validate_full(change, path, demo_pg, mongodb_serv
     named = [d for d in report["differences"] if d["path"].startswith(path)]
     assert named and all(ObjectId(d["id"]) for d in named)
     assert {d["check"] for d in report["differences"]} <= {"equality", "arrays", "denormalized"}
+
+
+def test_run_validate_into_a_file_target(demo_sqlite, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", f"file:{out}",
+                 "--validate", "--rejects", str(tmp_path / "r.jsonl")]) == 0
+    assert "OK: the target matches the source" in capsys.readouterr().out
+    assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", "null:",
+                 "--validate"]) == 2
