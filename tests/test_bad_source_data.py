@@ -160,28 +160,35 @@ def test_an_enum_key_orders_and_links_as_text(source: str, tmp_path) -> None:
 def test_sqlite_values_its_driver_cannot_read_reject_their_row(tmp_path) -> None:
     url = sqlite_database(tmp_path / "bad.db", """
         CREATE TABLE things (id INTEGER PRIMARY KEY, day DATE, at DATETIME, doc JSON,
-                             amount NUMERIC(10, 2), flag BOOLEAN);
-        INSERT INTO things VALUES (1, '2024-02-29', '2024-02-29 12:00:00', '{"a": 1}', 1.5, 1);
+                             amount NUMERIC(10, 2), flag BOOLEAN, name TEXT);
+        INSERT INTO things VALUES (1, '2024-02-29', '2024-02-29 12:00:00', '{"a": 1}', 1.5, 1,
+                                   'ok');
         INSERT INTO things (id, day) VALUES (2, '10000-01-01'), (3, 'not a date'), (4, 7);
         INSERT INTO things (id, at) VALUES (5, 'infinity'), (6, '2024-13-45 99:00:00');
         INSERT INTO things (id, doc) VALUES (7, '{"unclosed": ');
         INSERT INTO things (id, amount) VALUES (8, 'lots');
-        INSERT INTO things VALUES (9, '2020-01-01', NULL, '[]', 2, 0);
+        INSERT INTO things (id, name) VALUES (10, CAST(x'61ff62' AS TEXT));
+        INSERT INTO things VALUES (9, '2020-01-01', NULL, '[]', 2, 0, 'fine');
+        CREATE TABLE labels (code TEXT PRIMARY KEY);
+        INSERT INTO labels VALUES ('a'), (CAST(x'62ff' AS TEXT)), ('c');
     """)
-    things = write(tmp_path, "things.yaml", "  things:\n    table: things\n    _id: key\n")
+    things = write(tmp_path, "things.yaml", "  things:\n    table: things\n    _id: key\n"
+                   "  labels:\n    table: labels\n")
     result = mapper("run", things, "--source", url, "--target", "file:out", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    rejects = {r["key"]: r for r in (json.loads(line) for line in
+    rejects = {(r["collection"], r["key"]): r for r in (json.loads(line) for line in
                (tmp_path / "mapper-rejects.jsonl").read_text().splitlines())}
-    columns = {"2": "day", "3": "day", "4": "day", "5": "at", "6": "at", "7": "doc",
-               "8": "amount"}
-    assert set(rejects) == set(columns)
+    columns = {"2": "`things.day`", "3": "`things.day`", "4": "`things.day`",
+               "5": "`things.at`", "6": "`things.at`", "7": "`things.doc`",
+               "8": "`things.amount`", "10": "field `name`"}
+    assert set(rejects) == {("things", key) for key in columns} | {("labels", "b\udcff")}
     for key, column in columns.items():
-        assert f"`things.{column}`" in rejects[key]["reason"], rejects[key]
+        assert column in rejects["things", key]["reason"], rejects["things", key]
     text = (tmp_path / "mapper-rejects.jsonl").read_text()
     assert not [bad for bad in ("10000", "not a date", "unclosed", "lots", "2024-13")
                 if bad in text]
     assert sorted(documents(tmp_path / "out" / "things.jsonl")) == [1, 9]
+    assert len((tmp_path / "out" / "labels.jsonl").read_text().splitlines()) == 2
 
 
 def test_keys_past_year_9999_link_children_and_bound_batches(source: str, tmp_path) -> None:

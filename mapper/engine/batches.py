@@ -67,8 +67,10 @@ def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict |
             data = encode(document)
             text = render(document) if render else None
         except Exception as error:  # noqa: BLE001 - a document that cannot be encoded
+            where = _invalid_text(document)
             rejected.append((key_of(collection, row), "encode",  # the message may quote it
-                             f"cannot encode the document: {type(error).__name__}"))
+                             f"field `{where}` holds text that is not valid UTF-8" if where
+                             else f"cannot encode the document: {type(error).__name__}"))
             continue
         if len(data) > MAX_DOCUMENT_BYTES:
             rejected.append((key_of(collection, row), "size",
@@ -76,6 +78,24 @@ def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict |
             continue
         documents.append(Encoded(key_of(collection, row), document["_id"], data, text))
     return EncodedBatch(documents, rejected, passed, truncated, last_key)
+
+
+def _invalid_text(value: object, path: str = "") -> str | None:
+    """The path of the first text in a document that is not valid UTF-8 (a SQLite source's
+    bytes kept as surrogates), if any."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path or "_id"
+        return None
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for name, item in items:
+        found = _invalid_text(item, f"{path}.{name}" if path else str(name))
+        if found:
+            return found
+    return None
 
 
 def _id_columns(collection: p.CollectionPlan) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -42,11 +43,17 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                 if engine.dialect.driver == "psycopg2":
                     _typecasters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
+                    connection.connection.dbapi_connection.text_factory = _SQLITE_TEXT
                     connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
                 yield connection
     except sa.exc.OperationalError as error:
         raise SourceError(f"source failed: {_describe(error)}") from None
 
+
+# SQLite text that is not valid UTF-8 keeps its bytes as surrogates (the driver would fail
+# the whole batch, quoting the text): such a document cannot be encoded, and its row is
+# rejected naming the field (`batches.encode_batch`)
+_SQLITE_TEXT = functools.partial(str, encoding="utf-8", errors="surrogateescape")
 
 # PostgreSQL's built-in type oids: (scalar, array)
 _UUID = (2950, 2951)

@@ -40,7 +40,8 @@ class RejectFile:
 
     def add(self, collection: str, key: tuple[Any, ...], stage: str, reason: str) -> None:
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file = open(self.path, "a", encoding="utf-8",  # noqa: SIM115
+                              errors="backslashreplace")  # a key of invalid UTF-8
         record = {"collection": collection, "key": key_text(key), "stage": stage,
                   "reason": reason}
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
