@@ -238,3 +238,24 @@ def test_run_validate_into_a_file_target(demo_sqlite, tmp_path, capsys):
     assert "OK: the target matches the source" in capsys.readouterr().out
     assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", "null:",
                  "--validate"]) == 2
+
+
+def test_values_the_run_rejects_are_expected_without_a_document(tmp_path, capsys):
+    """SQLite keeps any value in any column: a date the driver cannot read rejects its row
+    in the run, and the rebuild reads it as the same marker (no document expected)."""
+    url = sqlite_database(tmp_path / "odd.db", """
+        CREATE TABLE events (id INTEGER PRIMARY KEY, day DATE, amount NUMERIC);
+        INSERT INTO events VALUES (1, '2024-02-29', 3), (2, '10000-01-01', 1.5),
+                                  (3, 'not a date', NULL), (4, NULL, '7');
+    """)
+    mapping = tmp_path / "events.yaml"
+    mapping.write_text("version: 1\ncollections:\n  events: {table: events}\n",
+                       encoding="utf-8")
+    out = tmp_path / "out"
+    common = [str(mapping), "--source", url, "--target", f"file:{out}"]
+    assert main(["run", *common, "--rejects", str(tmp_path / "r.jsonl")]) == 1
+    capsys.readouterr()
+    assert main(["validate", *common, "--full", "--format", "json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["collections"]
+    assert (result["source_rows"], result["documents"], result["rejected"]) == (4, 2, 2)
+    assert result["checks"]["equality"] == {"checked": 2, "passed": 2, "failed": 0}

@@ -33,7 +33,7 @@ from mapper.catalog import Catalog, Table
 from mapper.computed import render
 from mapper.engine import convert
 from mapper.errors import UsageError
-from mapper.types import DEFAULT_CONVERSION
+from mapper.types import DEFAULT_CONVERSION, with_policy
 from mapper.validate.source import Row, Source
 from mapper.validate.values import Approximately
 
@@ -87,6 +87,7 @@ class Rebuild:
                  decimal_as: str = "decimal128"):
         self.catalog, self.source, self.decimal_as = catalog, source, decimal_as
         self.specs: dict[str, dict] = {}
+        self.out_of_range = "reject"  # the policy of the collection being rebuilt
         for mapping in mappings:
             for name, spec in (mapping.data.get("collections") or {}).items():
                 self.specs.setdefault(name, spec)
@@ -117,6 +118,7 @@ class Rebuild:
 
     def documents(self, name: str, rows: list[Row]) -> list[dict | Rejected]:
         spec, table = self.specs[name], self.root(name)
+        self.out_of_range = spec.get("out_of_range", "reject")
         node = _Node(table, (), (table.name,), spec.get("nulls", "omit"))
         built = self._node(node, spec, [Context(row, {}) for row in rows],
                            spec.get("_id", "oid"))
@@ -197,8 +199,9 @@ class Rebuild:
     def _value(self, table: Table, column: str, spec: dict, raw: Any, keep: bool) -> Any:
         if raw is None:
             return None if keep else OMIT
-        conversion = self._conversion(spec.get("type")
-                                      or DEFAULT_CONVERSION[table.column(column).kind])
+        kind = table.column(column).kind
+        conversion = with_policy(self._conversion(spec.get("type") or DEFAULT_CONVERSION[kind]),
+                                 kind, spec.get("out_of_range", self.out_of_range))
         try:
             return convert.get(conversion)(raw)
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError):
@@ -421,7 +424,8 @@ class Rebuild:
         scope = _Node(final, (), (), node.nulls)
         kind = "int64" if column is None else final.column(column).kind
         conversion = self._conversion(spec.get("type") or {"count": "int", "avg": "double"}.get(
-            function, DEFAULT_CONVERSION[kind]))
+            function, with_policy(DEFAULT_CONVERSION[kind], kind,
+                                  spec.get("out_of_range", self.out_of_range))))
         results = []
         for paths in self._paths(hops, contexts):
             rows = [row for row, _ in paths

@@ -1,7 +1,11 @@
 """Plain reads of the source for the rebuild: one table at a time, rows as dicts.
 
 Tables are reflected by SQLAlchemy itself (not the compiler's typed tables), money is cast to
-numeric, and every read goes through the validation's snapshot connection. A batch's lookups
+numeric, and every read goes through the validation's snapshot connection. Values are read by
+their reflected type's own processing; but for psycopg2 (whose snapshot typecasters read what
+Python cannot hold as markers) a value it cannot read (SQLite keeps any value in any column)
+becomes the marker the conversions reject (`types.unrepresentable`), and numerics without a
+scale and columns of no known kind are read as stored. A batch's lookups
 (`rows where these columns hold these values`) are cached until `clear`, so a table reached
 by several fields is read once per batch.
 """
@@ -9,12 +13,13 @@ by several fields is read once per batch.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from mapper.catalog import Catalog
+from mapper.types import unrepresentable
 
 Row = dict[str, Any]
 CHUNK = 500  # values per `IN (...)`
@@ -25,6 +30,8 @@ class Source:
         self.connection, self.catalog = connection, catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._readers: dict[str, list[tuple[str, Callable | None]]] = {}
+        self._raw = connection.dialect.driver != "psycopg2"  # values processed by `_read`
         self._cache: dict[tuple[str, tuple[str, ...]], dict[tuple, list[Row]]] = {}
 
     def table(self, name: str) -> sa.Table:
@@ -35,10 +42,31 @@ class Source:
         return self._tables[name]
 
     def _select(self, name: str) -> sa.Select:
+        """Every column (as the driver gives it, for `_read` to process, unless psycopg2)."""
         table, info = self.table(name), self.catalog.tables[name]
         columns = [sa.cast(table.c[c.name], sa.Numeric(asdecimal=True)).label(c.name)
                    if c.kind == "money" else table.c[c.name] for c in info.columns]
-        return sa.select(*columns)
+        if not self._raw:
+            return sa.select(*columns)
+        return sa.select(*(sa.type_coerce(expression, sa.types.NullType()).label(column.name)
+                           for expression, column in zip(columns, info.columns, strict=True)))
+
+    def _read(self, name: str, row: sa.Row) -> Row:
+        if not self._raw:
+            return dict(row._mapping)
+        if name not in self._readers:
+            table, dialect = self.table(name), self.connection.dialect
+            readers = []
+            for column in self.catalog.tables[name].columns:
+                process = None
+                if column.kind not in ("other", "money") and not (
+                        column.kind == "decimal" and column.scale is None):
+                    process = table.c[column.name].type.dialect_impl(dialect) \
+                        .result_processor(dialect, None)
+                readers.append((column.name, process and _guarded(process, column.kind)))
+            self._readers[name] = readers
+        return {column: value if process is None or value is None else process(value)
+                for (column, process), value in zip(self._readers[name], row, strict=True)}
 
     def scan(self, name: str, order: tuple[str, ...], size: int) -> Iterator[list[Row]]:
         """Every row of a table in batches of `size`, from a server-side cursor."""
@@ -47,7 +75,7 @@ class Source:
         result = self.connection.execute(statement, execution_options={
             "stream_results": True, "yield_per": size})
         for partition in result.partitions(size):
-            yield [dict(row._mapping) for row in partition]
+            yield [self._read(name, row) for row in partition]
 
     def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[tuple]
              ) -> dict[tuple, list[Row]]:
@@ -63,7 +91,7 @@ class Source:
             else:
                 condition = sa.tuple_(*(table.c[c] for c in columns)).in_(chunk)
             for row in self.connection.execute(self._select(name).where(condition)):
-                values = dict(row._mapping)
+                values = self._read(name, row)
                 found[tuple(values[c] for c in columns)].append(values)
         for key in wanted:
             cache[key] = found.get(key, [])
@@ -72,3 +100,16 @@ class Source:
     def clear(self) -> None:
         """Forget the cached lookups (at the end of a batch: memory stays bounded)."""
         self._cache.clear()
+
+
+_MARKER_KINDS = {"datetime": "timestamp"}
+
+
+def _guarded(process: Callable, kind: str) -> Callable:
+    def read(value: Any) -> Any:
+        try:
+            return process(value)
+        except (ValueError, TypeError, ArithmeticError):
+            return unrepresentable(_MARKER_KINDS.get(kind, kind), str(value))
+
+    return read
