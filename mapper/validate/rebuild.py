@@ -265,16 +265,22 @@ class Rebuild:
             left = right
         return hops
 
-    def _paths(self, hops: list[Hop], contexts: list[Context]
-               ) -> list[list[tuple[Row, dict[str, Row]]]]:
+    def _paths(self, hops: list[Hop], contexts: list[Context],
+               final: tuple[str, ...] | None = None) -> list[list[tuple[Row, dict[str, Row]]]]:
         """Each context's join paths along the hops (inner joins): (final row, the rows of
-        the way by table name), in the order the rows were found."""
+        the way by table name), in the order the rows were found. With `final`, the rows
+        hold only the columns the joins need and those (an aggregate's)."""
         frontier = [(index, context.row, {}) for index, context in enumerate(contexts)]
-        for hop in hops:
+        for number, hop in enumerate(hops):
             locals_ = [local for local, _ in hop.on]
             remotes = tuple(remote for _, remote in hop.on)
+            only = None
+            if final is not None:
+                only = (*final, *hop.table.primary_key) if number == len(hops) - 1 \
+                    else tuple(local for local, _ in hops[number + 1].on)
             found = self.source.rows(hop.table.name, remotes,
-                                     (tuple(row[c] for c in locals_) for _, row, _ in frontier))
+                                     (tuple(row[c] for c in locals_) for _, row, _ in frontier),
+                                     only)
             frontier = [(index, match, {**way, hop.table.name: match})
                         for index, row, way in frontier
                         for match in found.get(tuple(row[c] for c in locals_), ())]
@@ -426,8 +432,9 @@ class Rebuild:
         conversion = self._conversion(spec.get("type") or {"count": "int", "avg": "double"}.get(
             function, with_policy(DEFAULT_CONVERSION[kind], kind,
                                   spec.get("out_of_range", self.out_of_range))))
+        needed = (*_filter_columns(spec.get("filter")), *([column] if column else []))
         results = []
-        for paths in self._paths(hops, contexts):
+        for paths in self._paths(hops, contexts, needed):
             rows = [row for row, _ in paths
                     if self._passes(spec.get("filter"), final, Context(row, {}), scope.via)]
             if spec.get("distinct") and final.primary_key:
@@ -500,6 +507,17 @@ class Rebuild:
         return next((name for name, other in self.specs.items()
                      if other.get("table") == table.name
                      and other.get("_id", "oid") == "oid"), None)
+
+
+def _filter_columns(spec: Any) -> list[str]:
+    """The columns a filter (of an aggregate: the final table's) reads."""
+    found = []
+    for key, value in (spec or {}).items():
+        if key in ("and", "or"):
+            found += [column for part in value for column in _filter_columns(part)]
+        else:
+            found.append(key)
+    return found
 
 
 def _attempt(make) -> Any:

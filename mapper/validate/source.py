@@ -30,9 +30,9 @@ class Source:
         self.connection, self.catalog = connection, catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._readers: dict[str, list[tuple[str, Callable | None]]] = {}
+        self._readers: dict[str, dict[str, Callable | None]] = {}
         self._raw = connection.dialect.driver != "psycopg2"  # values processed by `_read`
-        self._cache: dict[tuple[str, tuple[str, ...]], dict[tuple, list[Row]]] = {}
+        self._cache: dict[tuple, dict[tuple, list[Row]]] = {}
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -41,32 +41,35 @@ class Source:
                                           autoload_with=self.connection)
         return self._tables[name]
 
-    def _select(self, name: str) -> sa.Select:
-        """Every column (as the driver gives it, for `_read` to process, unless psycopg2)."""
+    def _select(self, name: str, only: tuple[str, ...] | None = None) -> sa.Select:
+        """The columns (all, or `only`), as the driver gives them for `_read` to process
+        (unless psycopg2)."""
         table, info = self.table(name), self.catalog.tables[name]
+        chosen = [c for c in info.columns if only is None or c.name in only]
         columns = [sa.cast(table.c[c.name], sa.Numeric(asdecimal=True)).label(c.name)
-                   if c.kind == "money" else table.c[c.name] for c in info.columns]
+                   if c.kind == "money" else table.c[c.name] for c in chosen]
         if not self._raw:
             return sa.select(*columns)
         return sa.select(*(sa.type_coerce(expression, sa.types.NullType()).label(column.name)
-                           for expression, column in zip(columns, info.columns, strict=True)))
+                           for expression, column in zip(columns, chosen, strict=True)))
 
     def _read(self, name: str, row: sa.Row) -> Row:
         if not self._raw:
             return dict(row._mapping)
         if name not in self._readers:
             table, dialect = self.table(name), self.connection.dialect
-            readers = []
+            readers = {}
             for column in self.catalog.tables[name].columns:
                 process = None
                 if column.kind not in ("other", "money") and not (
                         column.kind == "decimal" and column.scale is None):
                     process = table.c[column.name].type.dialect_impl(dialect) \
                         .result_processor(dialect, None)
-                readers.append((column.name, process and _guarded(process, column.kind)))
+                readers[column.name] = process and _guarded(process, column.kind)
             self._readers[name] = readers
-        return {column: value if process is None or value is None else process(value)
-                for (column, process), value in zip(self._readers[name], row, strict=True)}
+        readers = self._readers[name]
+        return {column: value if value is None or readers[column] is None
+                else readers[column](value) for column, value in row._mapping.items()}
 
     def scan(self, name: str, order: tuple[str, ...], size: int) -> Iterator[list[Row]]:
         """Every row of a table in batches of `size`, from a server-side cursor."""
@@ -77,10 +80,12 @@ class Source:
         for partition in result.partitions(size):
             yield [self._read(name, row) for row in partition]
 
-    def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[tuple]
-             ) -> dict[tuple, list[Row]]:
-        """The rows of `name` whose `columns` hold each key (NULLs match nothing), by key."""
-        cache = self._cache.setdefault((name, columns), {})
+    def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[tuple],
+             only: tuple[str, ...] | None = None) -> dict[tuple, list[Row]]:
+        """The rows of `name` whose `columns` hold each key (NULLs match nothing), by key;
+        with `only`, just those columns (and `columns`)."""
+        only = None if only is None else tuple(dict.fromkeys((*columns, *only)))
+        cache = self._cache.setdefault((name, columns, only), {})
         wanted = list({key for key in keys if None not in key and key not in cache})
         table = self.table(name)
         found: dict[tuple, list[Row]] = defaultdict(list)
@@ -90,7 +95,7 @@ class Source:
                 condition = table.c[columns[0]].in_([key[0] for key in chunk])
             else:
                 condition = sa.tuple_(*(table.c[c] for c in columns)).in_(chunk)
-            for row in self.connection.execute(self._select(name).where(condition)):
+            for row in self.connection.execute(self._select(name, only).where(condition)):
                 values = self._read(name, row)
                 found[tuple(values[c] for c in columns)].append(values)
         for key in wanted:
