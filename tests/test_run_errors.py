@@ -98,21 +98,31 @@ def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
     catalog = pipeline.reflect(engine, mappings)
     plan, _ = pipeline.plan(mappings, catalog)
     rejects_path, state = tmp_path / "rejects.jsonl", tmp_path / "state.json"
-    rejects_path.write_text('{"from": "an earlier run"}\n')
+    rejects_path.write_text('{"from": "an earlier run"}\n')  # a new run starts afresh
     options = RunOptions(batch_size=2)  # batches (1, 2) (3, 4) (5, 6); 2 and 5 are rejected
 
     with pytest.raises(SystemExit):  # dies writing (5, 6), after listing 5
         run(plan, engine, catalog, DiesOnBatch(3), RejectFile(rejects_path), options,
             checkpoints=Checkpoints(state, fingerprint(plan, "null:")))
-    assert [r.get("key") for r in read_rejects(rejects_path)] == [None, "2", "5"]
+    assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
 
     checkpoints = Checkpoints(state, fingerprint(plan, "null:"))
     checkpoints.load()
     summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(rejects_path), options,
                   checkpoints=checkpoints)
-    assert [r.get("key") for r in read_rejects(rejects_path)] == [None, "2", "5"]
+    assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
     assert summary.balanced and summary.collections[0].rejected == 2
     assert summary.collections[0].written == 4
+
+
+def test_a_new_run_starts_the_reject_file_afresh(source, tmp_path) -> None:
+    mapping = write_mapping(tmp_path)
+    for _ in range(2):  # the second run's file lists its own rejects, as its summary counts
+        result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
+                        cwd=tmp_path)
+        assert result.returncode == 1 and "2 rejected rows" in result.stdout
+        assert sorted(r["key"] for r in read_rejects(tmp_path / "mapper-rejects.jsonl")) \
+            == ["2", "5"]
 
 
 def test_rewinding_to_a_checkpoint_leaves_another_reject_file_alone(tmp_path) -> None:

@@ -1,8 +1,9 @@
 """The reject file: one JSON line per rejected row (collection, source key, stage, reason).
 
-Row contents are never written; the key identifies the row in the source. A checkpoint
-records the file and its size, so that a resumed run drops the lines of the batches it reads
-again and lists every rejected row once.
+Row contents are never written; the key identifies the row in the source. The file belongs
+to one run: a new run starts it afresh (`start`), so that its lines are the summary's
+rejected rows. A checkpoint records the file and its size, so that a resumed run drops the
+lines of the batches it reads again and lists every rejected row of the run once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class RejectFile:
                              f"{error.strerror or error}") from None
         if self.path.stat().st_size == 0:
             self.path.unlink()
+
+    def start(self) -> None:
+        """A new run's file: the rejects of earlier runs are gone."""
+        self.close()
+        self.path.unlink(missing_ok=True)
 
     def add(self, collection: str, key: tuple[Any, ...], stage: str, reason: str) -> None:
         if self._file is None:

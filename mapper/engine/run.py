@@ -114,9 +114,11 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
     selected = [_converted(c, options) for c in plan.collections
                 if not options.only or c.name in options.only]
     rejects.check_writable()
+    if checkpoints is not None and checkpoints.rejects is not None:  # resumed
+        rejects.rewind(checkpoints.rejects)  # the batches after the mark are read again
+    else:
+        rejects.start()
     if checkpoints is not None:
-        if checkpoints.rejects is not None:  # the batches after it are read again
-            rejects.rewind(checkpoints.rejects)
         checkpoints.rejects = rejects.mark()
         checkpoints.check_writable()
     if selected:
