@@ -259,3 +259,19 @@ def test_values_the_run_rejects_are_expected_without_a_document(tmp_path, capsys
     (result,) = json.loads(capsys.readouterr().out)["collections"]
     assert (result["source_rows"], result["documents"], result["rejected"]) == (4, 2, 2)
     assert result["checks"]["equality"] == {"checked": 2, "passed": 2, "failed": 0}
+
+
+def test_a_repeated_id_is_the_run_rejecting_the_later_row(tmp_path, capsys):
+    url = sqlite_database(tmp_path / "codes.db", """
+        CREATE TABLE codes (id INTEGER PRIMARY KEY, code TEXT, note TEXT);
+        INSERT INTO codes VALUES (1, 'a', 'first'), (2, 'a', 'second'), (3, 'b', NULL);
+    """)
+    mapping = tmp_path / "codes.yaml"
+    mapping.write_text("version: 1\ncollections:\n  codes: {table: codes, _id: {column: code}}\n",
+                       encoding="utf-8")
+    common = [str(mapping), "--source", url, "--target", f"file:{tmp_path / 'out'}"]
+    assert main(["run", *common, "--rejects", str(tmp_path / "r.jsonl")]) == 1
+    capsys.readouterr()
+    assert main(["validate", *common, "--full", "--format", "json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["collections"]
+    assert (result["documents"], result["rejected"]) == (2, 1)

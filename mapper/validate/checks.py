@@ -225,9 +225,10 @@ class _Checker:
                 continue
             form = canon(row.value)
             if unique is not None:
-                if form in unique:
-                    self.add(result, "counts", row.ident, row.key,
-                             message="more than one source row gives this _id")
+                if form in unique:  # the run writes the first row, rejects the others
+                    row.value = Rejected("duplicate", "another source row gives this _id")
+                    result.rejected += 1
+                    continue
                 unique.add(form)
             row.document = found.get(form)
             if row.document is None:
