@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -12,7 +13,6 @@ import time
 from pathlib import Path
 
 import bson
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,28 @@ def mapper_command(source: str, target: str, tmp_path: Path, *extra: str) -> lis
             "--source", source, "--target", target, "--decimal-as", "string",
             "--batch-size", "50", "--state", str(tmp_path / "state.json"),
             "--rejects", str(tmp_path / "rejects.jsonl"), *extra]
+
+
+def batches_done(tmp_path: Path) -> int:
+    """The batches of `tasks` the checkpoint says are written (0 before the first)."""
+    try:
+        state = json.loads((tmp_path / "state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+    return state.get("collections", {}).get("tasks", {}).get("batches", 0)
+
+
+def wait_for_batches(process: subprocess.Popen, tmp_path: Path, count: int) -> bool:
+    """Wait until the checkpoint holds `count` batches (True) or the run has ended (False);
+    the deadline only guards against a run that hangs."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if batches_done(tmp_path) >= count:
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.01)
+    raise AssertionError(f"no checkpoint of {count} batches within the deadline")
 
 
 def hashes(collection) -> dict:
@@ -41,11 +63,12 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
     kills = 0
     resume: tuple[str, ...] = ()
     for _ in range(4):
+        done = batches_done(tmp_path) if resume else 0
         process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
                                    cwd=tmp_path, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.6, 1.6))
-        if process.poll() is None:
+        # a kill at a random point: after a random number of batches (of 20), mid-batch
+        if wait_for_batches(process, tmp_path, done + chance.randint(1, 6)):
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait(timeout=60)
@@ -67,11 +90,9 @@ def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo
                                                    tmp_path) -> None:
     process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path), cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.2)
+    assert wait_for_batches(process, tmp_path, 2), "the run ended before its second batch"
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    if process.returncode == 0:
-        pytest.skip("the run finished before the interrupt")
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 1, out + err
     assert "interrupted after a complete batch: resume with --resume" in out
     written = mongo_db.tasks.count_documents({})
