@@ -291,6 +291,16 @@ def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     return replace(shape, fields=tuple(fields))
 
 
+def with_decimals(plan: Plan, decimal_as: str) -> Plan:
+    """The plan with decimals stored as `decimal_as` (`decimal128`, `string` or `double`):
+    the one option that changes documents, applied to the plan before anything identifies it
+    (a checkpoint's fingerprint) or compares with it (validate)."""
+    if decimal_as == "decimal128":
+        return plan
+    return Plan(tuple(replace(c, document=with_conversion(c.document, "decimal128", decimal_as))
+                      for c in plan.collections))
+
+
 def in_key_range(collection: CollectionPlan, after: tuple | None,
                  through: tuple | None = None) -> Query:
     """The root query for keys after `after` up to `through` (None: an open bound): the rest

@@ -97,6 +97,12 @@ def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo
     assert "interrupted after a complete batch: resume with --resume" in out
     written = mongo_db.tasks.count_documents({})
     assert 0 < written < 1000
+    other = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, "--resume",
+                                          "--decimal-as", "double"),
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert other.returncode == 2, other.stdout + other.stderr  # never text and doubles mixed
+    assert "made with --decimal-as string" in other.stderr
+    assert mongo_db.tasks.count_documents({}) == written
     resumed = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, "--resume"),
                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
                              check=False)

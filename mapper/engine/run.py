@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import sqlalchemy as sa
@@ -111,7 +111,7 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
     others continue after their last acknowledged key.
     """
     summary = RunSummary()
-    selected = [_converted(c, options) for c in plan.collections
+    selected = [c for c in p.with_decimals(plan, options.decimal_as).collections
                 if not options.only or c.name in options.only]
     rejects.check_writable()
     if checkpoints is not None and checkpoints.rejects is not None:  # resumed
@@ -222,13 +222,6 @@ def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
     result.unchanged += written.unchanged
     for item, reason in written.failed:
         _reject(collection, item.key, "write", reason, rejects, result)
-
-
-def _converted(collection: p.CollectionPlan, options: RunOptions) -> p.CollectionPlan:
-    if options.decimal_as == "decimal128":
-        return collection
-    return replace(collection, document=p.with_conversion(collection.document, "decimal128",
-                                                          options.decimal_as))
 
 
 def _reject(collection: p.CollectionPlan, key: tuple, stage: str, reason: str,

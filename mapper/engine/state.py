@@ -25,16 +25,20 @@ _KEYS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, uuid_repre
 
 
 def fingerprint(plan: p.Plan, target: str) -> str:
-    """Identifies what a checkpoint is valid for: the compiled plan and the target."""
+    """Identifies what a checkpoint is valid for: the compiled plan (with every option that
+    changes documents applied, `plan.with_decimals`) and the target."""
     return hashlib.sha256(f"{plan!r}\n{target}".encode()).hexdigest()[:32]
 
 
 class Checkpoints:
     """The checkpoint file of one run; `collections` maps a name to its saved state."""
 
-    def __init__(self, path: Path, fingerprint: str):
+    def __init__(self, path: Path, fingerprint: str, options: dict[str, Any] | None = None):
+        """`options`: the document options the run's plan was made with, by flag name, so
+        that resuming with others is refused by name."""
         self.path = path
         self.fingerprint = fingerprint
+        self.options = options or {}
         self.collections: dict[str, dict[str, Any]] = {}
         self.rejects: dict[str, Any] | None = None  # the reject file's mark at this checkpoint
 
@@ -51,6 +55,12 @@ class Checkpoints:
         if not self.path.exists():
             raise UsageError(f"nothing to resume: no checkpoint at {self.path}")
         saved = json.loads(self.path.read_text())
+        for option, value in self.options.items():
+            made_with = saved.get("options", {}).get(option, value)
+            if made_with != value:
+                raise UsageError(f"the checkpoint at {self.path} was made with {option} "
+                                 f"{made_with}, not {value}: resume with {option} {made_with}, "
+                                 "or run without --resume to start over")
         if saved.get("fingerprint") != self.fingerprint:
             raise UsageError(f"the checkpoint at {self.path} was made for another mapping or "
                              "target: run without --resume to start over")
@@ -77,8 +87,8 @@ class Checkpoints:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(self.path.name + ".partial")
         with open(partial, "w", encoding="utf-8") as out:
-            json.dump({"fingerprint": self.fingerprint, "collections": self.collections,
-                       "rejects": self.rejects}, out)
+            json.dump({"fingerprint": self.fingerprint, "options": self.options,
+                       "collections": self.collections, "rejects": self.rejects}, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)

@@ -68,10 +68,7 @@ def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
     only, never a row's values."""
     if mappings is None:
         mappings = [read_mapping(path) for path in dict.fromkeys(c.file for c in plan.collections)]
-    if decimal_as != "decimal128":
-        plan = p.Plan(tuple(replace(c, document=p.with_conversion(c.document, "decimal128",
-                                                                   decimal_as))
-                            for c in plan.collections))
+    plan = p.with_decimals(plan, decimal_as)
     mode = "every document" if sample is None else f"sample of {sample} per collection"
     report = Report(redact(engine.url.render_as_string(hide_password=True)), redact(target),
                     mode if values else f"{mode}; values hidden: paths and BSON types only")
