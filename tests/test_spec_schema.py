@@ -151,6 +151,25 @@ def test_credentials_are_refused_without_echo(tmp_path, text, line, column, word
     assert all(problem.severity == "error" for problem in problems)
 
 
+@pytest.mark.parametrize(("field", "refused"), [
+    ("password_policy: {value: strict}", False),  # names that only contain a secret's word
+    ("token_type: {value: bearer}", False),
+    ("secret_key: {value: Hunter2Canary}", True),
+    ("stripe: {value: sk_live_4eC39HqLyjWDarjtT1zdp7dcXq}", True),  # a generated token
+    ("checksum: {value: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b, not_secret: true}", False),
+    ("tenant: {value: 550e8400-e29b-41d4-a716-446655440000, type: uuid}", False),
+    ("motto: {value: a long sentence that is plainly no secret at all 2024}", False),
+])
+def test_values_that_look_like_secrets_are_refused_not_names(tmp_path, field, refused) -> None:
+    mapping = read_mapping(_write(tmp_path, _fields(field)))
+    problems = list(check_secrets(mapping))
+    assert bool(problems) is refused, problems
+    assert list(check_schema(mapping)) == []
+    if refused:
+        assert "not_secret: true" in problems[0].hint
+        assert "Canary" not in str(problems[0]) and "sk_live" not in str(problems[0])
+
+
 def test_columns_named_like_secrets_are_fine(tmp_path) -> None:
     text = _fields("password_hash: password_hash\napi_token: {column: api_token}\n"
                    "token_expires: {column: token_expires_at}")

@@ -11,6 +11,7 @@ import difflib
 import functools
 import json
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from typing import Any
@@ -29,8 +30,13 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 _CREDENTIAL_HINT = ("a mapping never holds credentials: give them with --source / --target, "
                     "MAPPER_SOURCE_URL / MAPPER_TARGET_URL or a .env file")
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@:]*:[^\s/?#@]+@", re.IGNORECASE)
+# a name is a secret's when it ends in one of these words (`db_password`, `api_token`), not
+# when it only contains one (`password_policy`, `token_type`)
 _SECRET_NAME = re.compile(r"(?:^|_)(?:password|passwd|pwd|secrets?|token|api_?key|access_?key"
-                          r"|private_?key|credentials?)(?:_|$)")
+                          r"|private_?key|secret_?key|credentials?)$")
+# a constant that looks like a generated secret: long, no spaces, letters mixed with digits
+_SECRET_VALUE = re.compile(r"^(?=\S*[A-Za-z])(?=\S*\d)[A-Za-z0-9_\-+/=.]{24,}$")
+_SILENCED = "not_secret"  # on a `value` field: a constant that only looks like a secret
 _REDACTED = "<URL with a password>"
 _NAME_MAPS = {"collections", "fields", "on", "keys", "filter"}  # keys there are names
 
@@ -203,11 +209,25 @@ def _secrets(mapping: MappingFile, node: Any, path: JsonPath, names: bool) -> It
             if secret_name and not names and _filled(value):
                 yield _problem(mapping, here, f"{_show(key)} holds a literal credential",
                                _CREDENTIAL_HINT)
-            elif secret_name and names and isinstance(value, dict) and _filled(value.get("value")):
-                yield _problem(mapping, (*here, "value"), f"field {_show(key)} holds a literal "
-                               "credential in `value`", _CREDENTIAL_HINT)
+            elif names and isinstance(value, dict) and not value.get(_SILENCED) and (
+                    (secret_name and _filled(value.get("value")))
+                    or _looks_generated(value.get("value"))):
+                yield _problem(mapping, (*here, "value"), f"field {_show(key)} holds what looks "
+                               "like a literal credential in `value`",
+                               f"{_CREDENTIAL_HINT}; if it is none, add `{_SILENCED}: true`")
             else:
                 yield from _secrets(mapping, value, here, names=key in _NAME_MAPS and not names)
+
+
+def _looks_generated(value: Any) -> bool:
+    """A token, key or hash: entropy of a random string (UUIDs and plain words pass)."""
+    if not isinstance(value, str) or _SECRET_VALUE.match(value) is None:
+        return False
+    try:
+        uuid.UUID(value)
+        return False
+    except ValueError:
+        return len(set(value)) >= 12
 
 
 def _has_password(value: Any) -> bool:
