@@ -73,6 +73,7 @@ def _prepare(args: argparse.Namespace):
         unknown = set(args.only) - {c.name for c in plan.collections}
         if unknown:
             raise UsageError(f"--only names unknown collections: {', '.join(sorted(unknown))}")
+    pipeline.check_access(engine, catalog, plan)
     return engine, catalog, plan
 
 

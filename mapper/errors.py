@@ -34,15 +34,30 @@ class Problem:
 
 
 class MapperError(Exception):
-    """Root of mapper's errors; `exit_code` is what the CLI exits with."""
+    """Root of mapper's errors; `exit_code` is what the CLI exits with. Besides the message,
+    what it is about, where known: the `table` and the `setting` (a flag or variable)."""
 
     exit_code = EXIT_FAULT
+
+    def __init__(self, message: str = "", *, table: str | None = None,
+                 setting: str | None = None):
+        super().__init__(message)
+        self.table, self.setting = table, setting
 
 
 class UsageError(MapperError):
     """A bad command line or configuration (missing URL, unknown collection)."""
 
     exit_code = EXIT_USAGE
+
+
+class PermissionDenied(UsageError):
+    """The source's role may not read `tables` (`table`: the first); `grant` is the
+    statement that fixes it."""
+
+    def __init__(self, message: str, *, tables: tuple[str, ...], grant: str):
+        super().__init__(message, table=tables[0])
+        self.tables, self.grant = tables, grant
 
 
 class SpecError(MapperError):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
+from mapper import plan as p
 from mapper.catalog import Catalog
+from mapper.compile import Compiler
 from mapper.config import redact, sqlalchemy_url
-from mapper.errors import Problem, SourceError, SpecError
+from mapper.errors import PermissionDenied, Problem, SourceError, SpecError
 from mapper.plan import Plan
 from mapper.resolve import resolve
 from mapper.spec import MappingFile, load_offline
@@ -85,3 +88,57 @@ def plan(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[Plan, list[
     if any(problem.severity == "error" for problem in problems):
         raise SpecError(problems)
     return result, problems
+
+
+def check_access(engine: sa.Engine, catalog: Catalog, plan: Plan) -> None:
+    """Refuse, before anything is read or written, a plan reading tables that the source's
+    role may not read: `PermissionDenied` names them and the grant that is missing."""
+    compiler = Compiler(catalog)
+    denied: list[sa.Table] = []
+    with engine.connect() as connection:
+        for name in sorted(tables_read(plan)):
+            table = compiler.table(name)
+            try:
+                connection.execute(sa.select(sa.literal(1)).select_from(table).where(sa.false()))
+            except sa.exc.DBAPIError as error:
+                if not _denied(error):
+                    raise
+                connection.rollback()  # the failed statement ended the transaction
+                denied.append(table)
+        if not denied:
+            return
+        role = _role(connection)
+    preparer = engine.dialect.identifier_preparer
+    grant = (f"GRANT SELECT ON {', '.join(preparer.format_table(t) for t in denied)} "
+             f"TO {preparer.quote(role)}")
+    names = tuple(t.fullname for t in denied)
+    listed = ", ".join(f"`{name}`" for name in names)
+    raise PermissionDenied(f"the source role `{role}` may not read the table"
+                           f"{'s' if len(names) > 1 else ''} {listed} (missing grant: {grant})",
+                           tables=names, grant=grant)
+
+
+def tables_read(plan: Plan) -> set[str]:
+    """Every source table that the plan's queries read, joins included."""
+    return {node.table for node in _nodes(plan) if isinstance(node, p.Query | p.Hop)}
+
+
+def _nodes(value) -> Iterator:
+    if dataclasses.is_dataclass(value):
+        yield value
+        for item in dataclasses.fields(value):
+            yield from _nodes(getattr(value, item.name))
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _nodes(item)
+
+
+def _denied(error: sa.exc.DBAPIError) -> bool:
+    """A missing privilege: PostgreSQL's SQLSTATE 42501, or a driver that says so."""
+    return getattr(error.orig, "pgcode", None) == "42501" or "denied" in str(error.orig).lower()
+
+
+def _role(connection: sa.Connection) -> str:
+    if connection.dialect.name == "postgresql":
+        return connection.exec_driver_sql("SELECT current_user").scalar_one()
+    return connection.engine.url.username or "?"
