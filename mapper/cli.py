@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif args.resume:
         raise UsageError("--resume needs a mongodb:// target (file: targets are rewritten "
                          "whole on every run)")
-    print(f"source {engine.url.render_as_string(hide_password=True)} → target "
+    print(f"source {config.redact(engine.url.render_as_string(hide_password=False))} → target "
           f"{config.redact(target)}", file=sys.stderr)
     with _progress() as progress, _stop_on_interrupt() as stop_requested:
         summary = run(plan, engine, catalog, open_sink(target), RejectFile(Path(args.rejects)),
@@ -350,10 +350,29 @@ def _workers(text: str) -> int:
     return int(text)
 
 
+class _Redacting(logging.Filter):
+    """Passwords out of every log line: a driver's message may quote a URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = config.redact(record.getMessage()), ()
+        return True
+
+
+def _logging(verbose: int) -> None:
+    """mapper's loggers at the level `-v` asks for; the drivers' at WARNING whatever it says
+    (at INFO and DEBUG they log statements' parameters, rows and commands' documents)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_Redacting())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("mapper").setLevel(
+        [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    logging.captureWarnings(True)  # pymongo warns about URL options: through the filter too
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
+    _logging(args.verbose)
     try:
         return args.func(args)
     except SpecError as error:
@@ -361,16 +380,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_problems(error.problems, getattr(args, "format", "text"))
         return error.exit_code
-    except MapperError as error:
+    except (MapperError, OSError) as error:
         if args.traceback:
             raise
-        print(f"mapper {args.command}: {error}", file=sys.stderr)
-        return error.exit_code
-    except OSError as error:
-        if args.traceback:
-            raise
-        print(f"mapper {args.command}: {error}", file=sys.stderr)
-        return EXIT_FAULT
+        print(f"mapper {args.command}: {config.redact(str(error))}", file=sys.stderr)
+        return error.exit_code if isinstance(error, MapperError) else EXIT_FAULT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug or an unforeseen fault: no traceback
+        if args.traceback:  # by default, which could quote a URL or a row
+            raise
+        print(f"mapper {args.command}: fault: {type(error).__name__}: "
+              f"{config.redact(str(error))[:300]} (run with --traceback for the stack)",
+              file=sys.stderr)
+        return EXIT_FAULT

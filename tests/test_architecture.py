@@ -26,7 +26,8 @@ STAGES = {
 OWNERS = {
     "yaml": ("mapper.spec.read",),
     "jsonschema": ("mapper.spec.schema",),
-    "pymongo": ("mapper.engine.load", "mapper.validate"),
+    "pymongo": ("mapper.config", "mapper.engine.load", "mapper.engine.server_errors",
+                "mapper.validate"),
     "jinja2": ("mapper.computed", "mapper.validate.output"),
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),

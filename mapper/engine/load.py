@@ -20,8 +20,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import errors as mongo_errors
 
 from mapper import plan as p
-from mapper.config import redact
-from mapper.engine import capabilities
+from mapper.config import TARGET_VARIABLE, redact
+from mapper.engine import capabilities, server_errors
 from mapper.engine.extended_json import canonical
 from mapper.errors import TargetError, UsageError
 from mapper.ids import key_text
@@ -33,6 +33,7 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
 _TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.NetworkTimeout,
               mongo_errors.WTimeoutError, mongo_errors.ExecutionTimeout)
+_REFUSED = (13, 18)  # Unauthorized, AuthenticationFailed: a configuration problem
 CODEC = bson.CodecOptions(uuid_representation=bson.binary.UuidRepresentation.STANDARD,
                           tz_aware=True)
 RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
@@ -143,11 +144,12 @@ class MongoSink:
         self.uri = uri
         try:
             parsed = pymongo.uri_parser.parse_uri(uri)
-        except mongo_errors.InvalidURI as error:
-            raise UsageError(f"bad target URL {redact(uri)}: {error}") from None
+            self.client = pymongo.MongoClient(uri, uuidRepresentation="standard",
+                                              tz_aware=True, serverSelectionTimeoutMS=10_000)
+        except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
+            raise UsageError(f"bad target URL {redact(uri)}: {redact(str(error))}",
+                             setting=TARGET_VARIABLE) from None
         self.database_name = parsed.get("database") or default_database
-        self.client = pymongo.MongoClient(uri, uuidRepresentation="standard", tz_aware=True,
-                                          serverSelectionTimeoutMS=10_000)
         self._empty: set[str] = set()
 
     def _collection(self, collection: p.CollectionPlan):
@@ -244,9 +246,8 @@ class MongoSink:
         except mongo_errors.BulkWriteError as error:
             outcome = error.details
             for failure in outcome.get("writeErrors", []):
-                reason = (f"server error {failure.get('code')}: "
-                          f"{str(failure.get('errmsg', ''))[:200]}")
-                result.failed.append((items[failure["index"]], reason))
+                item = items[failure["index"]]
+                result.failed.append((item, server_errors.write_error(failure, item.data)))
             if outcome.get("writeConcernErrors"):
                 raise TargetError(f"write concern failed on `{collection.name}`") from None
         result.inserted += outcome.get("nInserted", 0) + outcome.get("nUpserted", 0)
@@ -263,9 +264,17 @@ class MongoSink:
                 time.sleep(min(0.2 * 2 ** attempt, 5))
             except mongo_errors.BulkWriteError:
                 raise
+            except mongo_errors.OperationFailure as error:
+                if error.code in _REFUSED:
+                    raise UsageError(f"the target refused `{collection.name}`: "
+                                     f"{server_errors.command_error(error)}: check the user, "
+                                     "password, authSource and roles of the target URL",
+                                     setting=TARGET_VARIABLE) from None
+                raise TargetError(f"target failed on `{collection.name}`: "
+                                  f"{server_errors.command_error(error)}") from None
             except mongo_errors.PyMongoError as error:
                 raise TargetError(f"target failed on `{collection.name}`: "
-                                  f"{type(error).__name__}: {str(error)[:300]}") from None
+                                  f"{server_errors.command_error(error)}") from None
         raise TargetError(f"target unreachable after {RETRIES} attempts on "
                           f"`{collection.name}` ({redact(self.uri)})")
 
