@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import logging
 import os
@@ -11,6 +12,8 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from mapper import __version__, config
 from mapper.errors import (
@@ -41,10 +44,18 @@ DEMO_CACHE = Path.home() / ".cache" / "mapper" / "demo-scale1.sqlite"
 
 
 def _source(args: argparse.Namespace) -> str:
-    """The source URL; with none configured, the demo database in SQLite (made on first use)."""
+    """The source URL; with neither a source nor a target configured, the demo database in
+    SQLite (made on first use). A configured target without a source is an error: a typo in
+    a variable's name must never migrate the demo into a real database."""
     url = config.setting(config.SOURCE_VARIABLE, args.source)
     if url:
         return url
+    if config.setting(config.TARGET_VARIABLE, getattr(args, "target", None)):
+        raise UsageError(f"no source, but a target is configured: pass --source URL, or set "
+                         f"{config.SOURCE_VARIABLE} in the environment or in .env"
+                         f"{_misspelt(config.SOURCE_VARIABLE)} (the demo database is used only "
+                         "when neither a source nor a target is configured)",
+                         setting=config.SOURCE_VARIABLE)
     from mapper.demo import create_demo
 
     if not DEMO_CACHE.exists():
@@ -57,6 +68,14 @@ def _source(args: argparse.Namespace) -> str:
         partial.rename(DEMO_CACHE)
     args.using_demo = True
     return f"sqlite:///{DEMO_CACHE}"
+
+
+def _misspelt(name: str) -> str:
+    """A hint naming the variables of the environment or `.env` that look like `name`."""
+    names = set(os.environ) | set(dotenv_values(".env") if Path(".env").is_file() else ())
+    close = difflib.get_close_matches(name, sorted(names - {name}), n=3, cutoff=0.8)
+    return f" ({', '.join(close)} {'is' if len(close) == 1 else 'are'} set: a typo?)" \
+        if close else ""
 
 
 def _prepare(args: argparse.Namespace):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,29 @@ def test_lint_json_lists_positions(tmp_path: Path) -> None:
     assert result.returncode == 2
     problems = json.loads(result.stdout)
     assert problems and all({"file", "line", "column", "message"} <= set(p) for p in problems)
+
+
+def test_a_target_without_a_source_is_an_error_never_the_demo(mongo_url: str, mongo_db,
+                                                              demo_sqlite: str,
+                                                              tmp_path: Path) -> None:
+    """A typo in the source variable's name, with a real target configured by the
+    environment, `.env` or `--target`: exit 2 naming the three places, nothing written."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("MAPPER_")}
+    environment.update(HOME=str(tmp_path / "home"), MAPPER_SORCE_URL=demo_sqlite)
+    mappings = str(ROOT / "mappings")
+    (tmp_path / "dotenv").mkdir()
+    (tmp_path / "dotenv" / ".env").write_text(f"MAPPER_TARGET_URL={mongo_url}\n")
+    cases = [(("run", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
+             (("validate", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
+             (("run", mappings), {}, tmp_path / "dotenv"),
+             (("run", mappings, "--target", mongo_url), {}, tmp_path)]
+    for arguments, extra, cwd in cases:
+        result = subprocess.run([sys.executable, "-m", "mapper", *arguments], cwd=cwd,
+                                env={**environment, **extra}, capture_output=True, text=True,
+                                timeout=300, check=False)
+        assert result.returncode == 2, (arguments, result.stdout + result.stderr)
+        for place in ("--source", "MAPPER_SOURCE_URL", ".env", "MAPPER_SORCE_URL"):
+            assert place in result.stderr, (arguments, result.stderr)
+        assert mongo_db.list_collection_names() == []
+        assert not (tmp_path / "home").exists()  # no demo database made
