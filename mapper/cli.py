@@ -120,6 +120,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from mapper import plan as p
     from mapper.engine.load import open_sink
     from mapper.engine.rejects import RejectFile
     from mapper.engine.run import RunOptions, run
@@ -136,7 +137,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--validate needs a mongodb:// or file: target")
     checkpoints = None
     if target.startswith("mongodb"):
-        checkpoints = Checkpoints(Path(args.state), fingerprint(plan, config.redact(target)))
+        checkpoints = Checkpoints(Path(args.state),
+                                  fingerprint(p.with_decimals(plan, args.decimal_as),
+                                              config.redact(target)),
+                                  {"--decimal-as": args.decimal_as})
         if args.resume:
             checkpoints.load()
     elif args.resume:
