@@ -155,10 +155,22 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
             database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
             connection.execute(sa.text(f'ALTER DATABASE "{database}" SET '
                                        "idle_in_transaction_session_timeout = '300ms'"))
-        admin.dispose()
         plan, engine, catalog = _plan(url)
+
+        def stall_until_the_server_ends_the_snapshot(collection: str, rows: int) -> None:
+            """The loader stalls after a batch until the server has ended the idle snapshot
+            transaction (a condition, not a guess at how long the timeout takes)."""
+            deadline = time.monotonic() + 120
+            with admin.connect() as connection:
+                while connection.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                        "AND state LIKE 'idle in transaction%'"), {"name": database}).scalar():
+                    assert time.monotonic() < deadline, "the idle timeout never fired"
+                    time.sleep(0.05)
+
         with pytest.raises(SourceError) as error:
             run(plan, engine, catalog, open_sink("null:"), RejectFile(tmp_path / "rejects"),
-                RunOptions(batch_size=50), lambda collection, rows: time.sleep(0.8))
+                RunOptions(batch_size=50), stall_until_the_server_ends_the_snapshot)
         engine.dispose()
+        admin.dispose()
     assert "idle_in_transaction_session_timeout" in str(error.value)
