@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import json
 import logging
 import os
@@ -12,8 +11,6 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from dotenv import dotenv_values
 
 from mapper import __version__, config
 from mapper.errors import (
@@ -72,8 +69,7 @@ def _source(args: argparse.Namespace) -> str:
 
 def _misspelt(name: str) -> str:
     """A hint naming the variables of the environment or `.env` that look like `name`."""
-    names = set(os.environ) | set(dotenv_values(".env") if Path(".env").is_file() else ())
-    close = difflib.get_close_matches(name, sorted(names - {name}), n=3, cutoff=0.8)
+    close = config.misspelt(name)
     return f" ({', '.join(close)} {'is' if len(close) == 1 else 'are'} set: a typo?)" \
         if close else ""
 

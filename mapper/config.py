@@ -5,6 +5,7 @@ Also hides passwords before anything prints them (`redact`, the one place that d
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -37,6 +38,12 @@ def setting(name: str, flag: str | None = None, env_file: Path = Path(".env")) -
     if value:
         redact(value)  # its password is known from now on, wherever a driver quotes it
     return value
+
+
+def misspelt(name: str, env_file: Path = Path(".env")) -> list[str]:
+    """The variables set in the environment or `.env` whose names look like `name`."""
+    names = set(os.environ) | set(dotenv_values(env_file) if env_file.is_file() else ())
+    return difflib.get_close_matches(name, sorted(names - {name}), n=3, cutoff=0.8)
 
 
 def source_url(flag: str | None = None) -> str:
