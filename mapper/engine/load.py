@@ -144,8 +144,10 @@ class MongoSink:
         self.uri = uri
         try:
             parsed = pymongo.uri_parser.parse_uri(uri)
+            timeout = {} if "serverSelectionTimeoutMS" in parsed["options"] \
+                else {"serverSelectionTimeoutMS": 10_000}  # the URL's own wins
             self.client = pymongo.MongoClient(uri, uuidRepresentation="standard",
-                                              tz_aware=True, serverSelectionTimeoutMS=10_000)
+                                              tz_aware=True, **timeout)
         except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
             raise UsageError(f"bad target URL {redact(uri)}: {redact(str(error))}",
                              setting=TARGET_VARIABLE) from None
