@@ -50,7 +50,8 @@ def source_url(flag: str | None = None) -> str:
     """The source's SQLAlchemy URL; `postgresql://` (as Supabase gives it) uses psycopg2."""
     url = setting(SOURCE_VARIABLE, flag)
     if not url:
-        raise UsageError(f"no source: pass --source URL or set {SOURCE_VARIABLE} (or in .env)")
+        raise UsageError(f"no source: pass --source URL or set {SOURCE_VARIABLE} (or in .env)",
+                         setting=SOURCE_VARIABLE)
     return sqlalchemy_url(url)
 
 

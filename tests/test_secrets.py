@@ -19,6 +19,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import is_ferretdb
 
+from mapper import pipeline
+from mapper.errors import PermissionDenied
+
 PASSWORD = "Canary-Pw-5e1f"  # every form of the password below holds it
 SECRET = f"{PASSWORD}/@:x"  # `/`, `@` and `:` need percent-encoding in a URL
 ROW = "Row-Canary-77c2"
@@ -156,6 +159,16 @@ def test_permission_denied_names_the_table_and_the_grant(role, tmp_path: Path) -
     assert "`people`" in line and f"GRANT SELECT ON people TO {name}" in line, line
     assert "Traceback" not in result.stderr and _leaks(result, tmp_path) == []
     assert not (tmp_path / "out").exists()
+
+    mappings = pipeline.read([tmp_path / "map.yaml"])  # the error, as the API raises it
+    engine = pipeline.connect(source)
+    plan, _ = pipeline.plan(mappings, catalog := pipeline.reflect(engine, mappings))
+    with pytest.raises(PermissionDenied) as denied:
+        pipeline.check_access(engine, catalog, plan)
+    engine.dispose()
+    assert (denied.value.table, denied.value.tables) == ("people", ("people",))
+    assert denied.value.grant == f"GRANT SELECT ON people TO {name}"
+    assert denied.value.exit_code == 2
 
 
 def test_a_rejected_write_keeps_the_code_and_the_path_not_the_values() -> None:

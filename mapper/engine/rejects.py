@@ -35,7 +35,7 @@ class RejectFile:
                 pass
         except OSError as error:
             raise UsageError(f"cannot write the reject file {self.path}: "
-                             f"{error.strerror or error}") from None
+                             f"{error.strerror or error}", setting="--rejects") from None
         if self.path.stat().st_size == 0:
             self.path.unlink()
 

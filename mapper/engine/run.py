@@ -179,7 +179,8 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
             except SourceError as error:
                 after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
                 raise SourceError(f"{error} ({after} of `{collection.table}`; nothing of the "
-                                  "failed batch was written: resume with --resume)") from None
+                                  "failed batch was written: resume with --resume)",
+                                  table=collection.table) from None
             if batch is None:
                 break
             _write(collection, batch, sink, rejects, result, seen)

@@ -48,19 +48,20 @@ class Checkpoints:
             self._write()
         except OSError as error:
             raise UsageError(f"cannot write the checkpoint file {self.path}: "
-                             f"{error.strerror or error}") from None
+                             f"{error.strerror or error}", setting="--state") from None
 
     def load(self) -> None:
         """Read the checkpoint to resume from; refuse one made for another plan or target."""
         if not self.path.exists():
-            raise UsageError(f"nothing to resume: no checkpoint at {self.path}")
+            raise UsageError(f"nothing to resume: no checkpoint at {self.path}",
+                             setting="--state")
         saved = json.loads(self.path.read_text())
         for option, value in self.options.items():
             made_with = saved.get("options", {}).get(option, value)
             if made_with != value:
                 raise UsageError(f"the checkpoint at {self.path} was made with {option} "
                                  f"{made_with}, not {value}: resume with {option} {made_with}, "
-                                 "or run without --resume to start over")
+                                 "or run without --resume to start over", setting=option)
         if saved.get("fingerprint") != self.fingerprint:
             raise UsageError(f"the checkpoint at {self.path} was made for another mapping or "
                              "target: run without --resume to start over")
