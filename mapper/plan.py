@@ -268,7 +268,8 @@ def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
     """(field path, conversion) of every value in a document shape, arrays included."""
     found: list[tuple[FieldPath, str]] = []
     for field in shape.fields:
-        if isinstance(field, Value | Template | Length):
+        if isinstance(field, Value | Template | Length) or (
+                isinstance(field, Constant) and field.conversion is not None):
             found.append((field.path, field.conversion))
         elif isinstance(field, SubDocument):
             found += [(field.path + path, c) for path, c in conversions(field)]
@@ -281,7 +282,7 @@ def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     """The same shape with every `old` conversion replaced by `new`."""
     fields: list[Shape] = []
     for field in shape.fields:
-        if isinstance(field, Value | Template | Length) and field.conversion == old:
+        if isinstance(field, Value | Template | Length | Constant) and field.conversion == old:
             field = replace(field, conversion=new)
         elif isinstance(field, SubDocument):
             field = replace(field, fields=with_conversion(field, old, new).fields)

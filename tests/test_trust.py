@@ -317,3 +317,36 @@ collections:
     assert problem.severity == "warning" and problem.line == 7
     assert "1 rows go deeper" in problem.message and "on_depth truncate" in problem.message
     assert "on_depth: reject rejects the documents" in problem.hint
+
+
+def test_decimal_as_applies_to_typed_constants_too(tmp_path) -> None:
+    code, _ = run_cli(tmp_path, PEOPLE, """
+version: 1
+collections:
+  people:
+    table: people
+    columns: []
+    fields:
+      price: {value: "1.50", type: decimal128}
+""", "--decimal-as", "string")
+    assert code == 0
+    assert {d["price"] for d in written(tmp_path, "people")} == {"1.50"}
+
+
+def test_a_field_out_of_range_policy_holds_on_min_and_max(pg_url, tmp_path) -> None:
+    with sa.create_engine(pg_url).begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE plans (id int PRIMARY KEY);"
+            "CREATE TABLE steps (id int PRIMARY KEY, plan_id int REFERENCES plans(id),"
+            " due timestamptz);"
+            "INSERT INTO plans VALUES (1); INSERT INTO steps VALUES (1, 1, 'infinity')")
+    documents, _ = build(tmp_path, "", """
+version: 1
+collections:
+  plans:
+    table: plans
+    _id: key
+    fields:
+      last: {max: steps.due, out_of_range: clamp}
+""", pg_url)
+    assert documents["plans"][0]["last"].year == 9999

@@ -129,7 +129,7 @@ class Relations:
                              self.filter(scope, spec.get("filter"), (*path, "filter")),
                              self.distinct_key(final, spec, where))
         conversion = {"count": "int", "avg": "double"}.get(function, with_policy(
-            DEFAULT_CONVERSION[kind], kind, self.out_of_range))
+            DEFAULT_CONVERSION[kind], kind, spec.get("out_of_range", self.out_of_range)))
         return p.Value(target, node.builder.select(ref), spec.get("type") or conversion,
                        keep_null, f"{function}({spec[function]})")
 
