@@ -239,28 +239,17 @@ class Plan:
         return next(c for c in self.collections if c.name == name)
 
 
-def children_of(shape: SubDocument) -> tuple[Children, ...]:
-    """The arrays fed by child queries of the row that builds `shape` (not their own)."""
+def children_of(shape: SubDocument, guards: bool = False) -> tuple[Children, ...]:
+    """The arrays fed by child queries of the row that builds `shape` (not their own); with
+    `guards`, also the child queries of its depth guards (the run reads them too)."""
     found: list[Children] = []
     for field in shape.fields:
         if isinstance(field, Children):
             found.append(field)
-        elif isinstance(field, SubDocument):
-            found.extend(children_of(field))
-    return tuple(found)
-
-
-def child_queries(shape: SubDocument) -> tuple[Children, ...]:
-    """The child queries a row that builds `shape` needs: its arrays and the rows that
-    depth guards look for."""
-    found: list[Children] = []
-    for field in shape.fields:
-        if isinstance(field, Children):
-            found.append(field)
-        elif isinstance(field, DepthGuard) and field.deeper is not None:
+        elif guards and isinstance(field, DepthGuard) and field.deeper is not None:
             found.append(field.deeper)
         elif isinstance(field, SubDocument):
-            found.extend(child_queries(field))
+            found.extend(children_of(field, guards))
     return tuple(found)
 
 

@@ -76,7 +76,8 @@ class Builder:
         self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
-        self._by_range = {id(children) for children in p.child_queries(collection.document)
+        self._by_range = {id(children)
+                          for children in p.children_of(collection.document, guards=True)
                           if p.read_by_range(collection, children)}
         self._elements: dict[int, Getter] = {}
         self._document = self._compile_document(collection.document)
@@ -124,7 +125,7 @@ class Builder:
     def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None
                ) -> Fetched:
         fetched: Fetched = {}
-        for children in p.child_queries(shape):
+        for children in p.children_of(shape, guards=True):
             if span is not None and rows and id(children) in self._by_range:
                 child_rows = self.fetch(children, span)
             else:
@@ -138,7 +139,7 @@ class Builder:
 
     def _arrays(self, shape: p.SubDocument, fetched: Fetched) -> Arrays:
         return {id(children): self._group(children, *fetched[id(children)])
-                for children in p.child_queries(shape)}
+                for children in p.children_of(shape, guards=True)}
 
     def _group(self, children: p.Children, rows: list[Row], fetched: Fetched
                ) -> dict[Any, Group]:
