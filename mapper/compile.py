@@ -237,8 +237,8 @@ class Compiler:
         value = sa.func.count()
         if item.column is not None:
             column = last.c[item.column]
-            if self.catalog.tables[item.hops[-1].table].column(item.column).kind == "money":
-                column = sa.cast(column, sa.Numeric(asdecimal=True))  # money is locale text
+            if item.cast:
+                column = sa.cast(column, sa.Numeric(asdecimal=True))
             value = getattr(sa.func, item.function)(column)
         return (sa.select(value).select_from(source).where(*conditions)
                 .correlate(outer[first.left_alias]).scalar_subquery())

@@ -77,6 +77,7 @@ class AggregateRef:
     column: str | None
     filter: Filter | None
     distinct_key: tuple[str, ...] = ()  # `distinct`: each row of the last table once, by key
+    cast: str | None = None  # as `ColumnRef.cast`: the column's SQL cast (money → numeric)
 
 
 Select = ColumnRef | AggregateRef

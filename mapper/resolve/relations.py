@@ -127,7 +127,8 @@ class Relations:
         scope = Node(final, left, node.builder, node.ancestors, node.nulls)
         ref = p.AggregateRef(function, tuple(hops), column,
                              self.filter(scope, spec.get("filter"), (*path, "filter")),
-                             self.distinct_key(final, spec, where))
+                             self.distinct_key(final, spec, where),
+                             "numeric" if kind == "money" else None)
         conversion = {"count": "int", "avg": "double"}.get(function, with_policy(
             DEFAULT_CONVERSION[kind], kind, spec.get("out_of_range", self.out_of_range)))
         return p.Value(target, node.builder.select(ref), spec.get("type") or conversion,
