@@ -35,18 +35,28 @@ def postmaster(url: str) -> int | None:
 
 
 def cpu_seconds(main: int) -> tuple[float, int]:
-    """The server's CPU seconds so far (ended backends included) and its live children."""
+    """The server's CPU seconds so far (ended backends included) and its live children.
+
+    Read again whenever a backend was reaped while /proc was read: it would have been in
+    neither the main process's children times (read before) nor the live ones (gone)."""
+    while True:
+        fields = _main_stat(main)
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+        children = 0
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None \
+                    and int(child[1]) == main:
+                ticks += int(child[11]) + int(child[12])
+                children += 1
+        if _main_stat(main)[13:15] == fields[13:15]:  # no backend reaped meanwhile
+            return ticks / TICK, children
+
+
+def _main_stat(main: int) -> list[str]:
     fields = _stat(main)
     if fields is None:
         raise OSError(f"PostgreSQL's main process {main} is gone")
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    children = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None \
-                and int(child[1]) == main:
-            ticks += int(child[11]) + int(child[12])
-            children += 1
-    return ticks / TICK, children
+    return fields
 
 
 def settled(main: int, children: int, timeout: float = 2.0) -> float:
@@ -55,7 +65,6 @@ def settled(main: int, children: int, timeout: float = 2.0) -> float:
     deadline = time.monotonic() + timeout
     while cpu_seconds(main)[1] > children and time.monotonic() < deadline:
         time.sleep(0.02)
-    # Read again: a backend reaped while the last read went over /proc was in neither sum.
     return cpu_seconds(main)[0]
 
 
