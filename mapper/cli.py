@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mapper import __version__, config
+from mapper import __version__, api, config
 from mapper.errors import (
     EXIT_DATA,
     EXIT_FAULT,
@@ -27,10 +27,8 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mapper.demo import create_demo
-
     url = config.source_url(args.source)
-    counts = create_demo(url, scale=args.scale, seed=args.seed, drop=args.drop)
+    counts = api.create_demo(url, scale=args.scale, seed=args.seed, drop=args.drop)
     print(f"demo database at {config.redact(url)} (scale {args.scale}, seed {args.seed}):")
     for table, count in counts.items():
         print(f"  {table:<16} {count:>9,} rows")
@@ -53,15 +51,13 @@ def _source(args: argparse.Namespace) -> str:
                          f"{_misspelt(config.SOURCE_VARIABLE)} (the demo database is used only "
                          "when neither a source nor a target is configured)",
                          setting=config.SOURCE_VARIABLE)
-    from mapper.demo import create_demo
-
     if not DEMO_CACHE.exists():
         DEMO_CACHE.parent.mkdir(parents=True, exist_ok=True)
         print(f"no source configured: creating the demo database in {DEMO_CACHE}",
               file=sys.stderr)
         partial = DEMO_CACHE.with_suffix(".partial")
         partial.unlink(missing_ok=True)
-        create_demo(f"sqlite:///{partial}", scale=1, seed=42)
+        api.create_demo(f"sqlite:///{partial}", scale=1, seed=42)
         partial.rename(DEMO_CACHE)
     args.using_demo = True
     return f"sqlite:///{DEMO_CACHE}"
@@ -74,93 +70,63 @@ def _misspelt(name: str) -> str:
         if close else ""
 
 
-def _prepare(args: argparse.Namespace):
-    from mapper import pipeline
-
-    mappings = pipeline.read(args.files)
-    engine = pipeline.connect(_source(args))
-    catalog = pipeline.reflect(engine, mappings)
-    plan, warnings = pipeline.plan(mappings, catalog)
-    args.mappings = mappings
-    for problem in warnings:
+def _prepare(args: argparse.Namespace) -> api.Prepared:
+    """The mapping files planned against the source, with the document options of `args`;
+    warnings are printed."""
+    options = api.DocumentOptions(decimal_as=getattr(args, "decimal_as", "decimal128"))
+    prepared = api.prepare(args.files, _source(args), options)
+    for problem in prepared.warnings:
         print(problem, file=sys.stderr)
-    if getattr(args, "only", None):
-        unknown = set(args.only) - {c.name for c in plan.collections}
-        if unknown:
-            raise UsageError(f"--only names unknown collections: {', '.join(sorted(unknown))}")
-    pipeline.check_access(engine, catalog, plan)
-    return engine, catalog, plan
+    prepared.collection_names(getattr(args, "only", None) or ())
+    return prepared
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from mapper.compile import Compiler
-    from mapper.report import plan_text
-
-    engine, catalog, plan = _prepare(args)
-    print(plan_text(plan, Compiler(catalog), engine.dialect))
+    with _prepare(args) as prepared:
+        print(api.explain(prepared))
     return 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from bson import json_util
 
-    from mapper.engine.preview import preview
-
-    engine, catalog, plan = _prepare(args)
     options = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
                                     uuid_representation=4)
-    for collection, document in preview(plan, engine, catalog, args.n, tuple(args.only or ())):
-        print(f"// {collection}")
-        print(json_util.dumps(document, json_options=options, indent=2, ensure_ascii=False))
+    with _prepare(args) as prepared:
+        for collection, document in api.preview(prepared, args.n, args.only or ()):
+            print(f"// {collection}")
+            print(json_util.dumps(document, json_options=options, indent=2,
+                                  ensure_ascii=False))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mapper import plan as p
-    from mapper.engine.load import open_sink
-    from mapper.engine.rejects import RejectFile
-    from mapper.engine.run import RunOptions, run
-    from mapper.engine.state import Checkpoints, fingerprint
-    from mapper.report import summary_text
-
-    engine, catalog, plan = _prepare(args)
     target = config.setting(config.TARGET_VARIABLE, args.target) or "file:out"
-    options = RunOptions(batch_size=args.batch_size, on_error=args.on_error,
-                         max_errors=args.max_errors, drop=args.drop,
-                         only=tuple(args.only or ()), decimal_as=args.decimal_as,
-                         workers=args.workers)
     if args.validate and not target.startswith(("mongodb", "file:")):
-        raise UsageError("--validate needs a mongodb:// or file: target")
-    checkpoints = None
-    if target.startswith("mongodb"):
-        checkpoints = Checkpoints(Path(args.state),
-                                  fingerprint(p.with_decimals(plan, args.decimal_as),
-                                              config.redact(target)),
-                                  {"--decimal-as": args.decimal_as})
-        if args.resume:
-            checkpoints.load()
-    elif args.resume:
-        raise UsageError("--resume needs a mongodb:// target (file: targets are rewritten "
-                         "whole on every run)")
-    print(f"source {config.redact(engine.url.render_as_string(hide_password=False))} → target "
-          f"{config.redact(target)}", file=sys.stderr)
-    with _progress() as progress, _stop_on_interrupt() as stop_requested:
-        summary = run(plan, engine, catalog, open_sink(target), RejectFile(Path(args.rejects)),
-                      options, progress, checkpoints, stop_requested)
-    print(summary_text(summary))
-    if summary.rejected:
-        print(f"{summary.rejected} rejected rows: see {args.rejects}")
-    if getattr(args, "using_demo", False):
-        print("(demo source; point at your database with --source URL or MAPPER_SOURCE_URL, "
-              "and at MongoDB with --target mongodb://HOST/DB or MAPPER_TARGET_URL)")
-    failed = bool(summary.rejected or summary.stopped or not summary.balanced)
-    if args.validate and not summary.stopped:
-        from mapper.validate import render, validate
-
-        report = validate(plan, engine, catalog, target, mappings=args.mappings,
-                          decimal_as=args.decimal_as, only=options.only)
-        print(render(report, "text"))
-        failed = failed or not report.ok
+        raise UsageError("--validate needs a mongodb:// or file: target", setting="--validate")
+    options = api.MigrateOptions(batch_size=args.batch_size, workers=args.workers,
+                                 on_error=args.on_error, max_errors=args.max_errors,
+                                 drop=args.drop, only=tuple(args.only or ()),
+                                 rejects=Path(args.rejects), state=Path(args.state),
+                                 resume=args.resume)
+    with _prepare(args) as prepared:
+        print(f"source {config.redact(prepared.engine.url.render_as_string(hide_password=False))}"
+              f" → target {config.redact(target)}", file=sys.stderr)
+        with _progress() as progress, _stop_on_interrupt() as stop_requested:
+            summary = api.migrate(prepared, target, options, progress=progress,
+                                  stop_requested=stop_requested)
+        print(api.summary_text(summary))
+        if summary.rejected:
+            print(f"{summary.rejected} rejected rows: see {args.rejects}")
+        if getattr(args, "using_demo", False):
+            print("(demo source; point at your database with --source URL or "
+                  "MAPPER_SOURCE_URL, and at MongoDB with --target mongodb://HOST/DB or "
+                  "MAPPER_TARGET_URL)")
+        failed = bool(summary.rejected or summary.stopped or not summary.balanced)
+        if args.validate and not summary.stopped:
+            report = api.validate(prepared, target, api.ValidateOptions(only=options.only))
+            print(api.render(report, "text"))
+            failed = failed or not report.ok
     return EXIT_DATA if failed else 0
 
 
@@ -205,29 +171,24 @@ class _progress:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mapper.validate import render, validate
-
-    if args.sample < 0:
-        raise UsageError("--sample must be 0 or more")
-    engine, catalog, plan = _prepare(args)
+    options = api.ValidateOptions(sample=None if args.full else args.sample, seed=args.seed,
+                                  only=tuple(args.only or ()), values=not args.no_values)
     target = config.setting(config.TARGET_VARIABLE, args.target)
     if not target:
         raise UsageError(f"no target: pass --target mongodb://HOST/DB (or file:DIR) or set "
-                         f"{config.TARGET_VARIABLE} (or in .env)")
-    try:
-        report = validate(plan, engine, catalog, target, mappings=args.mappings,
-                          sample=None if args.full else args.sample, decimal_as=args.decimal_as,
-                          seed=args.seed, only=tuple(args.only or ()),
-                          values=not args.no_values)
-    except MapperError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
-        if args.traceback:
+                         f"{config.TARGET_VARIABLE} (or in .env)", setting="--target")
+    with _prepare(args) as prepared:
+        try:
+            report = api.validate(prepared, target, options)
+        except MapperError:
             raise
-        print(f"mapper validate: fault: {type(error).__name__}: "
-              f"{config.redact(str(error))[:300]}", file=sys.stderr)
-        return EXIT_FAULT
-    output = render(report, args.format)
+        except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
+            if args.traceback:
+                raise
+            print(f"mapper validate: fault: {type(error).__name__}: "
+                  f"{config.redact(str(error))[:300]}", file=sys.stderr)
+            return EXIT_FAULT
+    output = api.render(report, args.format)
     if args.output:
         Path(args.output).write_text(output + "\n", encoding="utf-8")
         print(f"validation report written to {args.output}", file=sys.stderr)
@@ -237,10 +198,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from mapper.lint import lint
-
     url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
-    problems = lint(args.files, url, args.max_children)
+    problems = api.lint(args.files, url, args.max_children)
     if url is None and not args.offline:
         print("no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
               file=sys.stderr)

@@ -35,14 +35,20 @@ class Problem:
 
 class MapperError(Exception):
     """Root of mapper's errors; `exit_code` is what the CLI exits with. Besides the message,
-    what it is about, where known: the `table` and the `setting` (a flag or variable)."""
+    what it is about, where known: the `table`, `column`, the source `key` (a row's primary
+    key values) and the `setting` (a flag or variable). `transient` errors may succeed when
+    tried again (a lost connection, a timeout); the others will not."""
 
     exit_code = EXIT_FAULT
+    transient = False
 
     def __init__(self, message: str = "", *, table: str | None = None,
-                 setting: str | None = None):
+                 column: str | None = None, key: tuple | None = None,
+                 setting: str | None = None, transient: bool | None = None):
         super().__init__(message)
-        self.table, self.setting = table, setting
+        self.table, self.column, self.key, self.setting = table, column, key, setting
+        if transient is not None:
+            self.transient = transient
 
 
 class UsageError(MapperError):

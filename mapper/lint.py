@@ -1,18 +1,15 @@
-"""`mapper lint`: every problem of mapping files at once, offline and against the source.
-
-Against the source it also looks at the data: arrays whose largest parent has more elements
-than a threshold (unbounded arrays), and the largest documents against the 16 MiB limit.
+"""The data checks of `mapper lint` (`mapper.api.lint` runs the others first): arrays whose
+largest parent has more elements than a threshold (unbounded arrays), and the largest
+documents against the 16 MiB limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from mapper import pipeline
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -21,31 +18,10 @@ from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import MAX_DOCUMENT_BYTES, encode
 from mapper.errors import Problem
 from mapper.ids import key_text
-from mapper.resolve import resolve
-from mapper.spec import MappingFile, load_offline
+from mapper.spec import MappingFile
 
 MAX_CHILDREN = 1000
 SIZE_WARNING = MAX_DOCUMENT_BYTES * 3 // 4
-
-
-def lint(paths: Sequence[str | Path], source_url: str | None,
-         max_children: int = MAX_CHILDREN) -> list[Problem]:
-    """Schema and credential problems; with a source, also names, joins, types and data."""
-    mappings, problems = load_offline(paths)
-    if source_url is None:
-        return sorted(problems)
-    clean = [m for m in mappings if not any(pr.file == m.path and pr.severity == "error"
-                                            for pr in problems)]
-    engine = pipeline.connect(source_url)
-    try:
-        catalog = pipeline.reflect(engine, clean)
-        plan, semantic = resolve(clean, catalog)
-        problems += semantic
-        if not any(problem.severity == "error" for problem in semantic):
-            problems += data_problems(clean, plan, engine, catalog, max_children)
-    finally:
-        engine.dispose()
-    return sorted(problems)
 
 
 def data_problems(mappings: Sequence[MappingFile], plan: p.Plan, engine: sa.Engine,

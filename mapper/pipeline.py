@@ -1,24 +1,21 @@
-"""The stages wired together: read → lint → reflect → resolve → plan, for every command."""
+"""What `mapper.api` needs of the source besides the stages: connecting, the schemas that
+mappings name, and the read permissions a plan needs."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from mapper import catalog as catalog_module
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact, sqlalchemy_url
-from mapper.errors import PermissionDenied, Problem, SourceError, SpecError
+from mapper.errors import PermissionDenied, SourceError
 from mapper.plan import Plan
-from mapper.resolve import resolve
-from mapper.spec import MappingFile, load_offline
+from mapper.spec import MappingFile
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +61,6 @@ def _schemas(node) -> set[str]:
         for item in node:
             found |= _schemas(item)
     return found
-
-
-def read(paths: Sequence[str | Path]) -> list[MappingFile]:
-    """Read and schema-check mapping files; raise SpecError with every problem."""
-    mappings, problems = load_offline(paths)
-    errors = [problem for problem in problems if problem.severity == "error"]
-    if errors:
-        raise SpecError(problems)
-    return mappings
-
-
-def reflect(engine: sa.Engine, mappings: Sequence[MappingFile]) -> Catalog:
-    started = time.perf_counter()
-    catalog = catalog_module.reflect(engine, schemas_of(mappings))
-    log.debug("reflected %d tables in %.2fs", len(catalog.tables), time.perf_counter() - started)
-    return catalog
-
-
-def plan(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[Plan, list[Problem]]:
-    """Resolve into a plan; raise SpecError when any problem is an error."""
-    result, problems = resolve(mappings, catalog)
-    if any(problem.severity == "error" for problem in problems):
-        raise SpecError(problems)
-    return result, problems
 
 
 def check_access(engine: sa.Engine, catalog: Catalog, plan: Plan) -> None:

@@ -98,19 +98,11 @@ def postgres_database(server_url: str, script: str) -> Iterator[str]:
 
 def run_to_files(source: str | sa.Engine, paths: list[Path], out: Path, rejects: Path) -> list:
     """Run mapping files from a source URL (or engine) into `file:out`; the plan's problems."""
-    from mapper import pipeline
-    from mapper.engine.load import open_sink
-    from mapper.engine.rejects import RejectFile
-    from mapper.engine.run import run
+    from mapper import api
 
-    mappings = pipeline.read(paths)
-    engine = pipeline.connect(source) if isinstance(source, str) else source
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
-    run(plan, engine, catalog, open_sink(f"file:{out}"), RejectFile(rejects))
-    if isinstance(source, str):
-        engine.dispose()
-    return problems
+    with api.prepare(paths, source) as prepared:
+        api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=rejects))
+    return list(prepared.warnings)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ STAGES = {
     "mapper.engine": 5,
     "mapper.pipeline": 6, "mapper.validate": 6,
     "mapper.lint": 7, "mapper.report": 7, "mapper.demo": 7,
+    "mapper.api": 8,
     "mapper.cli": 9, "mapper.__main__": 9,
 }
 OWNERS = {

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import sqlite_database
 
-from mapper.lint import lint
+from mapper.api import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = """

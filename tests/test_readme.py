@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mapper.lint import lint
+from mapper.api import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "docs" / "mapping-language.md"]

@@ -17,7 +17,7 @@ from mapper import cli, pipeline
 from mapper.engine.preview import preview
 from mapper.errors import Problem, SpecError
 from mapper.ids import key_text, oid
-from mapper.lint import lint
+from mapper.api import lint
 
 PEOPLE = """
 CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT NOT NULL, company TEXT,

@@ -18,7 +18,7 @@ from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 from conftest import postgres_database, run_to_files, sqlite_database
 
-from mapper.lint import lint
+from mapper.api import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.UTC

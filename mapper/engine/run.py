@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine import batches, parallel
+from mapper.engine import batches
 from mapper.engine.batches import EncodedBatch
 from mapper.engine.duplicates import SeenIds
+from mapper.engine.executor import Executor, InProcess, KeyRange
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Sink
 from mapper.engine.rejects import RejectFile
@@ -36,13 +37,10 @@ Progress = Callable[[str, int], None]
 
 @dataclass(frozen=True)
 class RunOptions:
-    batch_size: int = 1000
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
     only: tuple[str, ...] = ()
-    decimal_as: Literal["decimal128", "string", "double"] = "decimal128"
-    workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
 
 
 @dataclass
@@ -102,17 +100,18 @@ class StopRun(Exception):
 
 
 def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: RejectFile,
-        options: RunOptions = RunOptions(), progress: Progress | None = None,
-        checkpoints: Checkpoints | None = None,
+        options: RunOptions = RunOptions(), executor: Executor = InProcess(),
+        progress: Progress | None = None, checkpoints: Checkpoints | None = None,
         stop_requested: Callable[[], bool] = lambda: False) -> RunSummary:
-    """Migrate every collection of the plan (or `options.only`) in one source snapshot.
+    """Migrate every collection of the plan (or `options.only`) in one source snapshot, the
+    batches made by `executor`. The plan is the one documents are made from (options that
+    change documents already applied: `mapper.api.prepare`).
 
     With `checkpoints` holding a loaded state, finished collections are skipped and the
     others continue after their last acknowledged key.
     """
     summary = RunSummary()
-    selected = [c for c in p.with_decimals(plan, options.decimal_as).collections
-                if not options.only or c.name in options.only]
+    selected = [c for c in plan.collections if not options.only or c.name in options.only]
     rejects.check_writable()
     if checkpoints is not None and checkpoints.rejects is not None:  # resumed
         rejects.rewind(checkpoints.rejects)  # the batches after the mark are read again
@@ -123,12 +122,6 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
         checkpoints.check_writable()
     if selected:
         sink.preflight(selected)
-    workers = options.workers
-    if workers > 1 and not parallel.supported(engine):
-        log.warning("running with one process: parallel workers share an exported "
-                    "PostgreSQL snapshot, which this source (%s) has not",
-                    engine.dialect.name)
-        workers = 1
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
@@ -139,7 +132,7 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
                     continue
                 try:
                     _collection(collection, extractor, sink, rejects, options, result,
-                                progress, checkpoints, stop_requested, workers)
+                                executor, progress, checkpoints, stop_requested)
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     break
@@ -159,18 +152,14 @@ def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
 
 def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 rejects: RejectFile, options: RunOptions, result: CollectionSummary,
-                progress: Progress | None, checkpoints: Checkpoints | None,
-                stop_requested: Callable[[], bool], workers: int) -> None:
+                executor: Executor, progress: Progress | None,
+                checkpoints: Checkpoints | None, stop_requested: Callable[[], bool]) -> None:
     started = time.perf_counter() - result.seconds
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
-    size, workers = parallel.sizing(result.read, options.batch_size, workers)
-    if workers > 1:
-        source = parallel.batches(collection, extractor, last_key, size, workers, sink.render)
-    else:
-        source = batches.local(collection, extractor, last_key, options.batch_size,
-                               sink.render)
+    source = executor.batches(KeyRange(collection, last_key, result.read, sink.render),
+                              extractor)
     seen = SeenIds()
     with contextlib.closing(source), batches.collector_paused():
         while True:

@@ -1,0 +1,233 @@
+"""The library: what the command line, the tests, the benchmarks and users' code call.
+
+    import mapper
+
+    with mapper.prepare(["mappings/tasks.yaml"], "postgresql://app@db/tasks") as prepared:
+        summary = mapper.migrate(prepared, "mongodb://localhost/tasks")
+        report = mapper.validate(prepared, "mongodb://localhost/tasks")
+
+`prepare` is the one place that reads mapping files, connects to the source, reflects it and
+plans; every option that changes documents (`DocumentOptions`) is applied to the plan there,
+once, so that a run, its checkpoints and `validate` all see the same plan. Errors are
+`MapperError`s (`mapper.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+
+from mapper import catalog as catalog_module
+from mapper import lint as lint_module
+from mapper import pipeline
+from mapper import plan as p
+from mapper.catalog import Catalog
+from mapper.compile import Compiler
+from mapper.config import redact
+from mapper.demo import create_demo
+from mapper.engine import executor as executors
+from mapper.engine.load import Sink, open_sink
+from mapper.engine.preview import preview as preview_documents
+from mapper.engine.rejects import RejectFile
+from mapper.engine.run import Progress, RunOptions, RunSummary, run
+from mapper.engine.state import Checkpoints, fingerprint
+from mapper.errors import Problem, SpecError, UsageError
+from mapper.report import plan_text, summary_text
+from mapper.resolve import resolve
+from mapper.spec import MappingFile, load_offline
+from mapper.validate import Report, render
+from mapper.validate import validate as validate_target
+
+log = logging.getLogger(__name__)
+DecimalAs = Literal["decimal128", "string", "double"]
+
+
+@dataclass(frozen=True)
+class DocumentOptions:
+    """The options that change documents: applied to the plan by `prepare`, recorded in
+    checkpoints (a resume with others is refused) and given to `validate`'s rebuild."""
+
+    decimal_as: DecimalAs = "decimal128"
+
+    def flags(self) -> dict[str, str]:
+        """By command-line flag, as checkpoints record them."""
+        return {"--decimal-as": self.decimal_as}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Mapping files planned against a live source: what `migrate` and `validate` take.
+    Close it (or use it as a context manager) to release the source's connections."""
+
+    mappings: tuple[MappingFile, ...]
+    engine: sa.Engine
+    catalog: Catalog
+    plan: p.Plan  # with `options` applied
+    options: DocumentOptions = DocumentOptions()
+    warnings: tuple[Problem, ...] = ()
+
+    def collection_names(self, only: Sequence[str] = ()) -> tuple[str, ...]:
+        """The plan's collections, or those of `only`; a name not in the plan is refused."""
+        names = tuple(c.name for c in self.plan.collections)
+        unknown = set(only) - set(names)
+        if unknown:
+            raise UsageError(f"--only names unknown collections: {', '.join(sorted(unknown))}",
+                             setting="--only")
+        return tuple(only) or names
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prepare(files: Sequence[str | Path], source: str | sa.Engine,
+            options: DocumentOptions = DocumentOptions(), *,
+            check_access: bool = True) -> Prepared:
+    """Read and check `files`, connect to `source` (a URL or an engine), reflect it and plan.
+    Raises `SpecError` with every problem when any is an error; warnings are kept in
+    `Prepared.warnings`. With `check_access`, tables the source's role may not read are
+    refused (`PermissionDenied`) before anything else happens."""
+    mappings = _read(files)
+    engine = pipeline.connect(source) if isinstance(source, str) else source
+    try:
+        catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
+        planned, problems = resolve(mappings, catalog)
+        if any(problem.severity == "error" for problem in problems):
+            raise SpecError(problems)
+        if check_access:
+            pipeline.check_access(engine, catalog, planned)
+    except BaseException:
+        if isinstance(source, str):
+            engine.dispose()
+        raise
+    return Prepared(tuple(mappings), engine, catalog,
+                    p.with_decimals(planned, options.decimal_as), options, tuple(problems))
+
+
+def _read(files: Sequence[str | Path]) -> list[MappingFile]:
+    mappings, problems = load_offline(files)
+    if any(problem.severity == "error" for problem in problems):
+        raise SpecError(problems)
+    return mappings
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    """How `migrate` runs; none of these change the documents (see `DocumentOptions`)."""
+
+    batch_size: int = 1000
+    workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
+    on_error: Literal["stop", "skip"] = "skip"
+    max_errors: int | None = None
+    drop: bool = False
+    only: tuple[str, ...] = ()
+    rejects: Path = Path("mapper-rejects.jsonl")
+    state: Path = Path(".mapper-state.json")  # checkpoints, for mongodb:// targets
+    resume: bool = False
+
+
+def migrate(prepared: Prepared, target: str | Sink,
+            options: MigrateOptions = MigrateOptions(), *,
+            progress: Progress | None = None,
+            stop_requested: Callable[[], bool] = lambda: False) -> RunSummary:
+    """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
+    a `Sink`. Into `mongodb://` targets the run keeps checkpoints in `options.state` and
+    `options.resume` continues from them."""
+    only = prepared.collection_names(options.only) if options.only else ()
+    checkpoints = _checkpoints(prepared, target, options)
+    sink = open_sink(target) if isinstance(target, str) else target
+    run_options = RunOptions(on_error=options.on_error, max_errors=options.max_errors,
+                             drop=options.drop, only=only)
+    return run(prepared.plan, prepared.engine, prepared.catalog, sink,
+               RejectFile(Path(options.rejects)), run_options,
+               executors.choose(prepared.engine, options.batch_size, options.workers),
+               progress, checkpoints, stop_requested)
+
+
+def _checkpoints(prepared: Prepared, target: str | Sink,
+                 options: MigrateOptions) -> Checkpoints | None:
+    if not (isinstance(target, str) and target.startswith("mongodb")):
+        if options.resume:
+            raise UsageError("--resume needs a mongodb:// target (file: targets are rewritten "
+                             "whole on every run)", setting="--resume")
+        return None
+    checkpoints = Checkpoints(Path(options.state), fingerprint(prepared.plan, redact(target)),
+                              prepared.options.flags())
+    if options.resume:
+        checkpoints.load()
+    return checkpoints
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    """What `validate` compares: `sample` documents per collection in full (None: every
+    document); `values=False` shows differences as paths and BSON types only."""
+
+    sample: int | None = 200
+    seed: int | None = None
+    only: tuple[str, ...] = ()
+    values: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sample is not None and self.sample < 0:
+            raise UsageError("--sample must be 0 or more", setting="--sample")
+
+
+def validate(prepared: Prepared, target: str,
+             options: ValidateOptions = ValidateOptions()) -> Report:
+    """Check a `mongodb://` or `file:` target against the source (`mapper.validate`)."""
+    only = prepared.collection_names(options.only) if options.only else ()
+    return validate_target(prepared.plan, prepared.engine, prepared.catalog, target,
+                           mappings=list(prepared.mappings), sample=options.sample,
+                           decimal_as=prepared.options.decimal_as, seed=options.seed,
+                           only=only, values=options.values)
+
+
+def lint(files: Sequence[str | Path], source: str | None = None,
+         max_children: int = lint_module.MAX_CHILDREN) -> list[Problem]:
+    """Every problem of `files`: the schema's offline; with a source URL, also names, joins
+    and types against it and the data's (unbounded arrays, oversized documents)."""
+    mappings, problems = load_offline(files)
+    if source is None:
+        return sorted(problems)
+    clean = [m for m in mappings if not any(pr.file == m.path and pr.severity == "error"
+                                            for pr in problems)]
+    engine = pipeline.connect(source)
+    try:
+        catalog = catalog_module.reflect(engine, pipeline.schemas_of(clean))
+        planned, semantic = resolve(clean, catalog)
+        problems += semantic
+        if not any(problem.severity == "error" for problem in semantic):
+            problems += lint_module.data_problems(clean, planned, engine, catalog, max_children)
+    finally:
+        engine.dispose()
+    return sorted(problems)
+
+
+def explain(prepared: Prepared) -> str:
+    """The plan as text: each collection's SQL as the source's dialect renders it, and its
+    document shape."""
+    return plan_text(prepared.plan, Compiler(prepared.catalog), prepared.engine.dialect)
+
+
+def preview(prepared: Prepared, count: int = 3,
+            only: Sequence[str] = ()) -> Iterator[tuple[str, dict]]:
+    """(collection, document) for the first `count` documents of each collection; writes
+    nothing."""
+    names = prepared.collection_names(only) if only else ()
+    return preview_documents(prepared.plan, prepared.engine, prepared.catalog, count, names)
+
+
+__all__ = ["DocumentOptions", "MigrateOptions", "Prepared", "Report", "RunSummary",
+           "ValidateOptions", "create_demo", "explain", "lint", "migrate", "prepare",
+           "preview", "render", "summary_text", "validate"]

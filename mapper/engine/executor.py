@@ -1,0 +1,80 @@
+"""Executors: what makes a collection's encoded batches for the run to write.
+
+The run hands an executor one collection's key range (after the last acknowledged key, to the
+end) and takes back `EncodedBatch`es in key order; it writes, counts and checkpoints them the
+same whoever made them. `InProcess` reads and builds in the run's own process; `ForkedWorkers`
+cuts the range into batches of keys that forked processes read in the run's snapshot. Another
+engine (a cluster) plugs in here without touching the builder or the sinks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from mapper import plan as p
+from mapper.engine import batches, parallel
+from mapper.engine.batches import EncodedBatch, Render
+from mapper.engine.extract import Extractor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """One collection's work: its root rows after key `after` (None: from the first), of
+    which the source holds `rows` in all, documents rendered by `render` where built."""
+
+    collection: p.CollectionPlan
+    after: tuple | None
+    rows: int
+    render: Render = None
+
+
+class Executor(Protocol):
+    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+        """The batches of `work` in key order, read through `extractor` (the run's snapshot
+        connection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """Read, build and encode in this process, the next batch read while this one is
+    written."""
+
+    batch_size: int = 1000
+
+    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+        return batches.local(work.collection, extractor, work.after, self.batch_size,
+                             work.render)
+
+
+@dataclass(frozen=True)
+class ForkedWorkers:
+    """Up to `workers` forked processes sharing the run's exported snapshot (PostgreSQL); a
+    table too small to repay them runs in this process."""
+
+    batch_size: int = 1000
+    workers: int = 2
+
+    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+        size, workers = parallel.sizing(work.rows, self.batch_size, self.workers)
+        if workers == 1:
+            return InProcess(self.batch_size).batches(work, extractor)
+        return parallel.batches(work.collection, extractor, work.after, size, workers,
+                                work.render)
+
+
+def choose(engine: sa.Engine, batch_size: int, workers: int) -> Executor:
+    """Forked workers when more than one is asked for and the source can share a snapshot;
+    otherwise this process."""
+    if workers > 1 and not parallel.supported(engine):
+        log.warning("running with one process: parallel workers share an exported "
+                    "PostgreSQL snapshot, which this source (%s) has not", engine.dialect.name)
+        workers = 1
+    return ForkedWorkers(batch_size, workers) if workers > 1 else InProcess(batch_size)
