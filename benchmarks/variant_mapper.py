@@ -8,10 +8,8 @@ import bson
 import sqlalchemy as sa
 from bson import json_util
 
-from mapper import pipeline
+from mapper import api
 from mapper.engine.load import CODEC, open_sink
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import RunOptions, run
 
 REPO = Path(__file__).resolve().parent.parent
 MAPPING = REPO / "mappings" / "tasks.yaml"
@@ -49,10 +47,8 @@ class Mapper:
         self.workdir = Path(job["workdir"])
 
     def setup(self) -> None:
-        self.mappings = pipeline.read([MAPPING])
-        self.engine = pipeline.connect(self.job["url"])
-        self.catalog = pipeline.reflect(self.engine, self.mappings)
-        self.plan, _ = pipeline.plan(self.mappings, self.catalog)
+        self.prepared = api.prepare([MAPPING], self.job["url"], self.document_options())
+        self.engine = self.prepared.engine
         sa.event.listen(self.engine, "before_cursor_execute", self._count)
         self.statements = 0
 
@@ -65,15 +61,20 @@ class Mapper:
     def workers(self) -> int:
         return self.job.get("workers", 1)
 
-    def options(self) -> RunOptions:
-        return RunOptions(batch_size=self.job["batch_size"], drop=True, workers=self.workers())
+    def document_options(self) -> api.DocumentOptions:
+        return api.DocumentOptions()
+
+    def options(self) -> api.MigrateOptions:
+        return api.MigrateOptions(batch_size=self.job["batch_size"], drop=True,
+                                  workers=self.workers(),
+                                  rejects=self.workdir / "rejects.jsonl",
+                                  state=self.workdir / "state.json")
 
     def run(self, wanted: set, kept: dict) -> int:
         sink = open_sink(self.sink_url())
         if self.target == "null":
             sink = SamplingSink(sink, wanted, kept)
-        self.summary = run(self.plan, self.engine, self.catalog, sink,
-                           RejectFile(self.workdir / "rejects.jsonl"), self.options())
+        self.summary = api.migrate(self.prepared, sink, self.options())
         collection = self.summary.collections[0]
         if collection.rejected or not self.summary.balanced or self.summary.stopped:
             raise RuntimeError(f"mapper run not clean: {collection}")
@@ -85,7 +86,7 @@ class Mapper:
         return None
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.prepared.close()
 
 
 class MapperSerial(Mapper):
@@ -120,22 +121,19 @@ class MapperMongo(Mapper):
     def sink_url(self) -> str:
         return self.job["mongo_uri"]
 
-    def options(self) -> RunOptions:
-        return RunOptions(batch_size=self.job["batch_size"], drop=True, decimal_as="string",
-                          workers=self.workers())
+    def document_options(self) -> api.DocumentOptions:
+        return api.DocumentOptions(decimal_as="string")
 
     def after(self) -> dict:
         """`mapper validate` (default sample, then `--full`) of what the run wrote, timed: the
         issue asks for at most 2× the run."""
         import time
 
-        from mapper.validate import validate
-
         timings, ok = {}, True
         for name, sample in (("validate_seconds", 200), ("validate_full_seconds", None)):
             started = time.perf_counter()
-            report = validate(self.plan, self.engine, self.catalog, self.job["mongo_uri"],
-                              sample=sample, decimal_as="string")
+            report = api.validate(self.prepared, self.job["mongo_uri"],
+                                  api.ValidateOptions(sample=sample))
             timings[name] = time.perf_counter() - started
             ok = ok and report.ok
         return {**timings, "validate_ok": ok}

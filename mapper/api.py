@@ -62,7 +62,8 @@ class DocumentOptions:
 @dataclass(frozen=True)
 class Prepared:
     """Mapping files planned against a live source: what `migrate` and `validate` take.
-    Close it (or use it as a context manager) to release the source's connections."""
+    Close it (or use it as a context manager) to release the source's connections (an
+    engine the caller passed to `prepare` stays the caller's to dispose of)."""
 
     mappings: tuple[MappingFile, ...]
     engine: sa.Engine
@@ -70,6 +71,7 @@ class Prepared:
     plan: p.Plan  # with `options` applied
     options: DocumentOptions = DocumentOptions()
     warnings: tuple[Problem, ...] = ()
+    owns_engine: bool = True  # made by `prepare` from a URL: `close` disposes of it
 
     def collection_names(self, only: Sequence[str] = ()) -> tuple[str, ...]:
         """The plan's collections, or those of `only`; a name not in the plan is refused."""
@@ -81,7 +83,8 @@ class Prepared:
         return tuple(only) or names
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self.owns_engine:
+            self.engine.dispose()
 
     def __enter__(self) -> Prepared:
         return self
@@ -111,7 +114,8 @@ def prepare(files: Sequence[str | Path], source: str | sa.Engine,
             engine.dispose()
         raise
     return Prepared(tuple(mappings), engine, catalog,
-                    p.with_decimals(planned, options.decimal_as), options, tuple(problems))
+                    p.with_decimals(planned, options.decimal_as), options, tuple(problems),
+                    owns_engine=isinstance(source, str))
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:

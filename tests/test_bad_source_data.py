@@ -14,7 +14,7 @@ import pytest
 from bson import json_util
 from conftest import postgres_database, sqlite_database
 
-from mapper import pipeline
+from mapper import api
 from mapper import plan as p
 from mapper.compile import Compiler
 from mapper.engine.extract import Extractor, snapshot
@@ -145,15 +145,11 @@ def test_an_enum_key_orders_and_links_as_text(source: str, tmp_path) -> None:
     assert [d["_id"] for d in written] == ["Zen", "calm", "happy", "ok", "sad"]
     assert [d["notes"] for d in written][:3] == [[{"body": "three"}], [],
                                                  [{"body": "one"}, {"body": "two"}]]
-    mappings = pipeline.read([moods])
-    engine = pipeline.connect(source)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    collection = plan.collections[0]
-    with snapshot(engine) as connection:
-        rows = Extractor(connection, Compiler(catalog)).rows(
-            p.in_key_range(collection, ("calm",), ("ok",)), "moods")
-    engine.dispose()
+    with api.prepare([moods], source) as prepared:
+        collection = prepared.plan.collections[0]
+        with snapshot(prepared.engine) as connection:
+            rows = Extractor(connection, Compiler(prepared.catalog)).rows(
+                p.in_key_range(collection, ("calm",), ("ok",)), "moods")
     assert [row[collection.source_key[0]] for row in rows] == ["happy", "ok"]
 
 

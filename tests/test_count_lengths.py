@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from conftest import sqlite_database
 
-from mapper import pipeline
+from mapper import api
 from mapper import plan as p
 from mapper.compile import Compiler, render
-from mapper.engine.preview import preview
 from mapper.report import plan_text
 
 SCHEMA = """
@@ -70,16 +70,12 @@ def shops(tmp_path_factory):
     folder = tmp_path_factory.mktemp("counts")
     url = sqlite_database(folder / "shops.db", SCHEMA)
     (folder / "shops.yaml").write_text(MAPPING, encoding="utf-8")
-    mappings = pipeline.read([folder / "shops.yaml"])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
-    assert problems == []
-    documents: dict = {}
-    for name, document in preview(plan, engine, catalog, 10):
-        documents.setdefault(name, []).append(document)
-    yield plan, catalog, documents
-    engine.dispose()
+    with api.prepare([folder / "shops.yaml"], url) as prepared:
+        assert prepared.warnings == ()
+        documents: dict = {}
+        for name, document in api.preview(prepared, 10):
+            documents.setdefault(name, []).append(document)
+        yield prepared.plan, prepared.catalog, documents
 
 
 def _kinds(collection: p.CollectionPlan) -> dict[str, str]:
@@ -101,7 +97,7 @@ def test_counts_of_an_unfiltered_unlimited_one_hop_array_are_lengths(shops) -> N
 
 def test_a_length_needs_no_sql_aggregate(shops) -> None:
     plan, catalog, _ = shops
-    dialect = pipeline.connect("sqlite://").dialect
+    dialect = sa.create_engine("sqlite://").dialect
     sql = render(Compiler(catalog).select(plan.collection("referenced").query), dialect)
     assert "count" not in sql.lower()
     assert "all_products: count(products) as int, the length of `product_ids`" in plan_text(

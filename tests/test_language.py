@@ -12,11 +12,10 @@ import bson
 import pytest
 from conftest import sqlite_database
 
-from mapper import pipeline
+from mapper import api
 from mapper.compile import Compiler
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
-from mapper.engine.preview import preview
 from mapper.ids import oid
 
 SCHEMA = """
@@ -88,14 +87,11 @@ def documents(tmp_path_factory) -> dict[str, list[dict]]:
     folder = tmp_path_factory.mktemp("language")
     url = sqlite_database(folder / "shop.db", SCHEMA)
     (folder / "shop.yaml").write_text(MAPPING)
-    mappings = pipeline.read([folder / "shop.yaml"])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
-    assert problems == []
     found: dict = {"url": url}
-    for name, document in preview(plan, engine, catalog, 100):
-        found.setdefault(name, []).append(document)
+    with api.prepare([folder / "shop.yaml"], url) as prepared:
+        assert prepared.warnings == ()
+        for name, document in api.preview(prepared, 100):
+            found.setdefault(name, []).append(document)
     return found
 
 
@@ -140,10 +136,6 @@ def test_self_reference_unfolds_to_max_depth(documents) -> None:
 def test_rows_deeper_than_max_depth_are_never_dropped_silently(
         documents, tmp_path: Path, on_depth: str, written: int, rejected: int,
         truncated: int) -> None:
-    from mapper.engine.load import open_sink
-    from mapper.engine.rejects import RejectFile
-    from mapper.engine.run import run
-
     url = documents["url"]
     path = tmp_path / "tree.yaml"
     path.write_text(f"""
@@ -156,11 +148,8 @@ collections:
       children: {{embed: categories, on: {{id: parent_id}}, max_depth: 2,
                  on_depth: {on_depth}}}
 """)
-    mappings = pipeline.read([path])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(tmp_path / "rejects"))
+    with api.prepare([path], url) as prepared:
+        summary = api.migrate(prepared, "null:", api.MigrateOptions(rejects=tmp_path / "rejects"))
     result = summary.collections[0]
     assert (result.written, result.rejected, result.truncated) == (written, rejected, truncated)
     assert summary.balanced
@@ -183,18 +172,16 @@ def test_missing_path_file(tmp_path: Path) -> None:
     from mapper.errors import SpecError
 
     with pytest.raises(SpecError):
-        pipeline.read([tmp_path / "nope.yaml"])
+        api.prepare([tmp_path / "nope.yaml"], "sqlite://")
 
 
 def test_generated_builder_matches_the_closure_builder(documents, tmp_path: Path) -> None:
     """The generated fast path and the per-field closures build the same documents."""
     path = tmp_path / "shops.yaml"
     path.write_text(MAPPING)
-    mappings = pipeline.read([path])
-    engine = pipeline.connect(documents["url"])
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    for collection in plan.collections:
+    prepared = api.prepare([path], documents["url"])
+    engine, catalog = prepared.engine, prepared.catalog
+    for collection in prepared.plan.collections:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
             rows = next(extractor.batches(collection.query, 100, collection.table))
@@ -212,11 +199,9 @@ def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> Non
     path = tmp_path / "t.yaml"
     path.write_text("version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
                     "      u: {column: n, type: uuid}\n")
-    mappings = pipeline.read([path])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    collection = plan.collection("t")
+    prepared = api.prepare([path], url)
+    engine, catalog = prepared.engine, prepared.catalog
+    collection = prepared.plan.collection("t")
     with snapshot(engine) as connection:
         extractor = Extractor(connection, Compiler(catalog))
         rows = next(extractor.batches(collection.query, 100, "t"))

@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mapper import cli, pipeline
+from mapper import api, cli
 from mapper.config import sqlalchemy_url
-from mapper.engine.load import open_sink
 from mapper.engine.parallel import sizing
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import RunOptions, RunSummary, run
-from mapper.engine.state import Checkpoints, fingerprint
+from mapper.engine.run import RunSummary
 from mapper.errors import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,21 +37,15 @@ collections:
 
 
 def migrate(url: str, mapping: Path, target: str, tmp_path: Path, checkpoints=None,
-            progress=None, **options) -> RunSummary:
-    mappings = pipeline.read([mapping])
-    engine = pipeline.connect(url)
-    try:
-        catalog = pipeline.reflect(engine, mappings)
-        plan, _ = pipeline.plan(mappings, catalog)
-        if checkpoints is not None:
-            checkpoints = Checkpoints(checkpoints, fingerprint(plan, target))
-            if checkpoints.path.exists():
-                checkpoints.load()
-        return run(plan, engine, catalog, open_sink(target),
-                   RejectFile(tmp_path / "rejects.jsonl"), RunOptions(**options),
-                   progress=progress, checkpoints=checkpoints)
-    finally:
-        engine.dispose()
+            progress=None, decimal_as="decimal128", **options) -> RunSummary:
+    """A run through the API; with `checkpoints` (a path), resumed from it when it exists."""
+    state = checkpoints or tmp_path / "state.json"
+    with api.prepare([mapping], url, api.DocumentOptions(decimal_as)) as prepared:
+        return api.migrate(prepared, target,
+                           api.MigrateOptions(rejects=tmp_path / "rejects.jsonl", state=state,
+                                              resume=checkpoints is not None and state.exists(),
+                                              **options),
+                           progress=progress)
 
 
 def test_workers_write_byte_for_byte_what_one_process_writes(demo_pg, tmp_path):

@@ -31,12 +31,11 @@ def test_plan_output_matches_golden(demo_sqlite: str, name: str) -> None:
 
 
 def test_plan_is_stable_and_comparable(demo_sqlite: str) -> None:
-    from mapper import pipeline
+    from mapper import api
 
-    mappings = pipeline.read([ROOT / "mappings" / "tasks.yaml"])
-    engine = pipeline.connect(demo_sqlite)
-    catalog = pipeline.reflect(engine, mappings)
-    first, _ = pipeline.plan(mappings, catalog)
-    second, _ = pipeline.plan(pipeline.read([ROOT / "mappings" / "tasks.yaml"]), catalog)
+    with api.prepare([ROOT / "mappings" / "tasks.yaml"], demo_sqlite) as prepared:
+        first = prepared.plan
+    with api.prepare([ROOT / "mappings" / "tasks.yaml"], demo_sqlite) as prepared:
+        second = prepared.plan
     assert first == second
     assert hash(first.collections[0].query) == hash(second.collections[0].query)

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import sqlite_database
 
-from mapper import pipeline
+from mapper import api
 from mapper import plan as p
 from mapper.compile import Compiler
 from mapper.config import sqlalchemy_url
@@ -45,12 +45,9 @@ collections:
 
 def _plan(url: str, mapping: Path, text: str) -> tuple[p.Plan, object]:
     mapping.write_text(text, encoding="utf-8")
-    mappings = pipeline.read([mapping])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
-    assert problems == []
-    return plan, (engine, catalog)
+    prepared = api.prepare([mapping], url)
+    assert prepared.warnings == ()
+    return prepared.plan, (prepared.engine, prepared.catalog)
 
 
 def _arrays(collection: p.CollectionPlan) -> dict[str, bool]:

@@ -23,10 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import COLLECTIONS, Oracle, with_decimal_as
 
-from mapper import pipeline
-from mapper.engine.load import open_sink
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import RunOptions, RunSummary, run
+from mapper import api
+from mapper.engine.run import RunSummary
 from mapper.ids import oid
 
 # SQLite has no decimal type; values with two places below 10000 survive its floats exactly.
@@ -55,17 +53,11 @@ def oracle(url: str) -> dict[str, dict]:
 def migrate(source: str, target: str, rejects: Path, *, files=MAPPINGS, batch_size=1000,
             decimal_as="decimal128", on_engine=None) -> RunSummary:
     """Run mapping files in-process, as `mapper run` does."""
-    mappings = pipeline.read(files)
-    engine = pipeline.connect(source)
-    try:
-        catalog = pipeline.reflect(engine, mappings)
-        plan, _ = pipeline.plan(mappings, catalog)
+    with api.prepare(files, source, api.DocumentOptions(decimal_as)) as prepared:
         if on_engine:
-            on_engine(engine)
-        return run(plan, engine, catalog, open_sink(target), RejectFile(rejects),
-                   RunOptions(batch_size=batch_size, decimal_as=decimal_as))
-    finally:
-        engine.dispose()
+            on_engine(prepared.engine)
+        return api.migrate(prepared, target, api.MigrateOptions(
+            batch_size=batch_size, rejects=rejects, state=rejects.with_suffix(".state")))
 
 
 def read_file_target(directory: Path, name: str) -> dict[Any, dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mapper import pipeline
+from mapper import api
 from mapper.engine.load import open_sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, run
@@ -93,10 +93,8 @@ class DiesOnBatch:
 
 
 def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
-    mappings = pipeline.read([write_mapping(tmp_path)])
-    engine = pipeline.connect(source)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
+    prepared = api.prepare([write_mapping(tmp_path)], source)
+    plan, engine, catalog = prepared.plan, prepared.engine, prepared.catalog
     rejects_path, state = tmp_path / "rejects.jsonl", tmp_path / "state.json"
     rejects_path.write_text('{"from": "an earlier run"}\n')  # a new run starts afresh
     options = RunOptions(batch_size=2)  # batches (1, 2) (3, 4) (5, 6); 2 and 5 are rejected

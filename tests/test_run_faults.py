@@ -13,23 +13,22 @@ import sqlalchemy as sa
 from conftest import fresh_postgres_database
 from tcp_proxy import Proxy
 
-from mapper import pipeline
+from mapper import api
 from mapper.demo import create_demo
-from mapper.engine.load import open_sink
-from mapper.engine.rejects import RejectFile
-from mapper.engine.run import RunOptions, run
 from mapper.errors import SourceError
 from mapper.ids import oid
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _plan(url: str, name: str = "tasks"):
-    mappings = pipeline.read([ROOT / "mappings" / f"{name}.yaml"])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    return plan, engine, catalog
+def _prepare(url: str, decimal_as: api.DecimalAs = "decimal128") -> api.Prepared:
+    return api.prepare([ROOT / "mappings" / "tasks.yaml"], url, api.DocumentOptions(decimal_as))
+
+
+def _options(tmp_path: Path, rejects: str = "rejects", batch_size: int = 1000
+             ) -> api.MigrateOptions:
+    return api.MigrateOptions(batch_size=batch_size, rejects=tmp_path / rejects,
+                              state=tmp_path / "state.json")
 
 
 def _hashes(collection) -> dict:
@@ -39,9 +38,8 @@ def _hashes(collection) -> dict:
 
 def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mongo_url,
                                                                mongo_db, tmp_path) -> None:
-    plan, engine, catalog = _plan(demo_sqlite)
-    reference = run(plan, engine, catalog, open_sink(mongo_url), RejectFile(tmp_path / "r1"),
-                    RunOptions(decimal_as="string"))
+    prepared = _prepare(demo_sqlite, "string")
+    reference = api.migrate(prepared, mongo_url, _options(tmp_path, "r1"))
     expected = _hashes(mongo_db.tasks)
     mongo_db.tasks.drop()
 
@@ -56,10 +54,11 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mong
             proxy.cut()
 
     try:
-        summary = run(plan, engine, catalog, open_sink(proxied), RejectFile(tmp_path / "r2"),
-                      RunOptions(batch_size=100, decimal_as="string"), cut_now_and_then)
+        summary = api.migrate(prepared, proxied, _options(tmp_path, "r2", 100),
+                              progress=cut_now_and_then)
     finally:
         proxy.close()
+        prepared.close()
     assert proxy.cuts >= 2
     result = summary.collections[0]
     assert result.written == 1000 and result.rejected == 0 and summary.balanced
@@ -71,7 +70,7 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mong
 def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_server, tmp_path):
     with fresh_postgres_database(postgres_server) as url:
         create_demo(url, scale=0.3, seed=7)
-        plan, engine, catalog = _plan(url)
+        prepared = _prepare(url)
         writer = sa.create_engine(url)
         with writer.connect() as connection:
             last_task, = connection.execute(sa.text(
@@ -93,11 +92,10 @@ def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_serve
 
         before = _count_comments(writer, last_task)
         out = tmp_path / "out"
-        summary = run(plan, engine, catalog, open_sink(f"file:{out}"),
-                      RejectFile(tmp_path / "rejects"), RunOptions(batch_size=50),
-                      write_concurrently)
+        summary = api.migrate(prepared, f"file:{out}", _options(tmp_path, batch_size=50),
+                              progress=write_concurrently)
         writer.dispose()
-        engine.dispose()
+        prepared.close()
     assert changed
     documents = [bson.json_util.loads(line) for line in
                  (out / "tasks.jsonl").read_text().splitlines()]
@@ -129,7 +127,7 @@ def _terminate_other_backends(url: str) -> None:
 def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp_path):
     with fresh_postgres_database(postgres_server) as url:
         create_demo(url, scale=0.3, seed=7)
-        plan, engine, catalog = _plan(url)
+        prepared = _prepare(url)
         calls = []
 
         def drop_source(collection: str, rows: int) -> None:
@@ -138,9 +136,9 @@ def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp
                 _terminate_other_backends(url)
 
         with pytest.raises(SourceError) as error:
-            run(plan, engine, catalog, open_sink(f"file:{tmp_path / 'out'}"),
-                RejectFile(tmp_path / "rejects"), RunOptions(batch_size=50), drop_source)
-        engine.dispose()
+            api.migrate(prepared, f"file:{tmp_path / 'out'}", _options(tmp_path, batch_size=50),
+                        progress=drop_source)
+        prepared.close()
     message = str(error.value)
     assert "`tasks`" in message and "after key `" in message and "--resume" in message
     assert not (tmp_path / "out" / "tasks.jsonl").exists()
@@ -155,7 +153,7 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
             database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
             connection.execute(sa.text(f'ALTER DATABASE "{database}" SET '
                                        "idle_in_transaction_session_timeout = '300ms'"))
-        plan, engine, catalog = _plan(url)
+        prepared = _prepare(url)
 
         def stall_until_the_server_ends_the_snapshot(collection: str, rows: int) -> None:
             """The loader stalls after a batch until the server has ended the idle snapshot
@@ -169,8 +167,8 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
                     time.sleep(0.05)
 
         with pytest.raises(SourceError) as error:
-            run(plan, engine, catalog, open_sink("null:"), RejectFile(tmp_path / "rejects"),
-                RunOptions(batch_size=50), stall_until_the_server_ends_the_snapshot)
-        engine.dispose()
+            api.migrate(prepared, "null:", _options(tmp_path, batch_size=50),
+                        progress=stall_until_the_server_ends_the_snapshot)
+        prepared.close()
         admin.dispose()
     assert "idle_in_transaction_session_timeout" in str(error.value)

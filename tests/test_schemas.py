@@ -6,8 +6,7 @@ import bson
 import sqlalchemy as sa
 from conftest import fresh_postgres_database
 
-from mapper import pipeline
-from mapper.engine.preview import preview
+from mapper import api
 from mapper.ids import oid
 
 SCHEMA = """
@@ -37,12 +36,9 @@ collections:
       items: {embed: sales.items, columns: [sku, qty], _id: false, order_by: [sku]}
       quantity: {sum: sales.items.qty}
 """)
-        mappings = pipeline.read([path])
-        source = pipeline.connect(url)
-        catalog = pipeline.reflect(source, mappings)
-        plan, problems = pipeline.plan(mappings, catalog)
-        documents = [document for _, document in preview(plan, source, catalog, 10)]
-        source.dispose()
+        with api.prepare([path], url) as prepared:
+            problems = list(prepared.warnings)
+            documents = [document for _, document in api.preview(prepared, 10)]
     assert problems == []
     assert documents == [
         {"_id": oid("orders", [1]), "id": 1, "customer": "Ada",

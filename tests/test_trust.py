@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from bson import json_util
 from conftest import sqlite_database
 
-from mapper import cli, pipeline
-from mapper.engine.preview import preview
+from mapper import api, cli
+from mapper.api import lint
 from mapper.errors import Problem, SpecError
 from mapper.ids import key_text, oid
-from mapper.api import lint
 
 PEOPLE = """
 CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT NOT NULL, company TEXT,
@@ -32,14 +31,11 @@ def build(tmp_path: Path, schema: str, mapping: str, url: str | None = None
     `url` is given), per collection, and lint's problems."""
     url = url or sqlite_database(tmp_path / "source.db", schema)
     (tmp_path / "m.yaml").write_text(mapping)
-    mappings = pipeline.read([tmp_path / "m.yaml"])
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, problems = pipeline.plan(mappings, catalog)
     found: dict[str, list[dict]] = {}
-    for name, document in preview(plan, engine, catalog, 1000):
-        found.setdefault(name, []).append(document)
-    return found, problems
+    with api.prepare([tmp_path / "m.yaml"], url) as prepared:
+        for name, document in api.preview(prepared, 1000):
+            found.setdefault(name, []).append(document)
+    return found, list(prepared.warnings)
 
 
 def failure(tmp_path: Path, schema: str, mapping: str) -> list[Problem]:
@@ -188,12 +184,8 @@ def orders(tmp_path: Path, reference: str, *more: str) -> list[dict]:
         files[-1].write_text(text)
     if not (tmp_path / "shop.db").exists():
         sqlite_database(tmp_path / "shop.db", SHOP)
-    mappings = pipeline.read(files)
-    engine = pipeline.connect(f"sqlite:///{tmp_path / 'shop.db'}")
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    return [document for name, document in preview(plan, engine, catalog, 10)
-            if name == "orders"]
+    with api.prepare(files, f"sqlite:///{tmp_path / 'shop.db'}") as prepared:
+        return [document for name, document in api.preview(prepared, 10) if name == "orders"]
 
 
 def test_a_reference_without_a_collection_is_an_oid_and_names_a_conflict(tmp_path) -> None:

@@ -461,16 +461,12 @@ def socket_free_port():
 
 
 def test_library_api_reports_the_same(target):
-    from mapper import pipeline
-    from mapper.validate import render
-    from mapper.validate import validate as validate_target
+    from mapper import api
 
     source, uri, _ = target
-    mappings = pipeline.read([MAPPINGS])
-    engine = pipeline.connect(source)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    report = validate_target(plan, engine, catalog, uri, sample=3, decimal_as="string", seed=1)
+    with api.prepare([MAPPINGS], source, api.DocumentOptions(decimal_as="string")) as prepared:
+        report = api.validate(prepared, uri, api.ValidateOptions(sample=3, seed=1))
+    render = api.render
     assert report.ok and [c.name for c in report.collections] == [
         "organizations", "projects", "tasks", "users"]
     assert all(c.checks["equality"].checked == 3 for c in report.collections)

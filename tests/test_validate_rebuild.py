@@ -15,7 +15,7 @@ from oracle import COLLECTIONS, Oracle
 from test_language import MAPPING as LANGUAGE
 from test_language import SCHEMA
 
-from mapper import pipeline
+from mapper import api
 from mapper.cli import main
 from mapper.engine.build import Builder
 from mapper.engine.extract import snapshot
@@ -28,12 +28,11 @@ MAPPINGS = str(Path(__file__).parents[1] / "mappings")
 
 def rebuilt(url: str, paths: list, batch_size: int = 64) -> dict[str, dict]:
     """{collection: {_id: document or Rejected}} as validate's rebuild gives them."""
-    mappings = pipeline.read(paths)
-    engine = pipeline.connect(url)
-    catalog = pipeline.reflect(engine, mappings)
+    prepared = api.prepare(paths, url)
+    engine, catalog = prepared.engine, prepared.catalog
     found: dict[str, dict] = {}
     with snapshot(engine) as connection:
-        rebuild = Rebuild(mappings, catalog, Source(connection, catalog))
+        rebuild = Rebuild(list(prepared.mappings), catalog, Source(connection, catalog))
         for name in rebuild.specs:
             documents = found.setdefault(name, {})
             for rows in rebuild.batches(name, batch_size):

@@ -6,24 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from mapper import pipeline
-from mapper.engine.preview import preview
+from mapper import api
 from mapper.validator import json_schema, violations
 
 ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def demo_plan(demo_sqlite: str):
-    mappings = pipeline.read([ROOT / "mappings"])
-    engine = pipeline.connect(demo_sqlite)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    return plan, engine, catalog
+    with api.prepare([ROOT / "mappings"], demo_sqlite) as prepared:
+        yield prepared
 
 
 def test_demo_documents_satisfy_their_generated_validators(demo_plan) -> None:
-    plan, engine, catalog = demo_plan
-    checked = 0
-    for name, document in preview(plan, engine, catalog, 200):
+    plan, checked = demo_plan.plan, 0
+    for name, document in api.preview(demo_plan, 200):
         schema = json_schema(plan.collection(name))["$jsonSchema"]
         assert violations(schema, document) == [], name
         checked += 1
@@ -31,8 +26,8 @@ def test_demo_documents_satisfy_their_generated_validators(demo_plan) -> None:
 
 
 def test_validator_catches_a_wrong_type(demo_plan) -> None:
-    plan, engine, catalog = demo_plan
-    _, document = next(preview(plan, engine, catalog, 1, ("tasks",)))
+    plan = demo_plan.plan
+    _, document = next(api.preview(demo_plan, 1, ("tasks",)))
     schema = json_schema(plan.collection("tasks"))["$jsonSchema"]
     document["comments"] = [{"body": 3}]
     document["extra"] = 1
@@ -42,7 +37,7 @@ def test_validator_catches_a_wrong_type(demo_plan) -> None:
 
 
 def test_validator_shape_of_tasks(demo_plan) -> None:
-    schema = json_schema(demo_plan[0].collection("tasks"))["$jsonSchema"]
+    schema = json_schema(demo_plan.plan.collection("tasks"))["$jsonSchema"]
     assert schema["required"] == ["_id", "labels", "assignees", "comments"]
     assert schema["properties"]["estimate_hours"] == {"bsonType": "decimal"}
     assert schema["properties"]["comments"]["items"]["properties"]["author"]["bsonType"] \
@@ -55,7 +50,7 @@ def test_server_enforces_the_validator(demo_plan, mongo_url: str, mongo_db) -> N
 
     from mapper.engine.load import open_sink
 
-    plan = demo_plan[0]
+    plan = demo_plan.plan
     collection = replace(plan.collection("projects"), validator=True)
     sink = open_sink(mongo_url)
     sink.preflight([collection])
@@ -75,7 +70,7 @@ def test_ferretdb_refuses_validators_before_writing(demo_plan, mongo_url: str, m
 
     if not is_ferretdb(mongo_client):
         pytest.skip("the target enforces validators")
-    collection = replace(demo_plan[0].collection("users"), validator=True)
+    collection = replace(demo_plan.plan.collection("users"), validator=True)
     with pytest.raises(TargetError, match="does not support collection validators"):
         open_sink(mongo_url).preflight([collection])
     assert mongo_db.list_collection_names() == []
@@ -86,21 +81,16 @@ def test_validate_checks_documents_against_the_validator_itself(demo_sqlite, mon
     """On a server that does not enforce validators, `validate` checks the schema."""
     from dataclasses import replace
 
-    from mapper.engine.load import open_sink
-    from mapper.engine.rejects import RejectFile
-    from mapper.engine.run import run
-    from mapper.validate import validate
+    with api.prepare([ROOT / "mappings" / "projects.yaml"], demo_sqlite) as prepared:
+        api.migrate(prepared, mongo_url, api.MigrateOptions(rejects=tmp_path / "rejects",
+                                                            state=tmp_path / "state"))
+        plan = prepared.plan
+        checked = replace(prepared, plan=replace(plan, collections=(
+            replace(plan.collections[0], validator=True),)))
+        assert api.validate(checked, mongo_url).ok
 
-    mappings = pipeline.read([ROOT / "mappings" / "projects.yaml"])
-    engine = pipeline.connect(demo_sqlite)
-    catalog = pipeline.reflect(engine, mappings)
-    plan, _ = pipeline.plan(mappings, catalog)
-    run(plan, engine, catalog, open_sink(mongo_url), RejectFile(tmp_path / "rejects"))
-    checked = replace(plan, collections=(replace(plan.collections[0], validator=True),))
-    assert validate(checked, engine, catalog, mongo_url).ok
-
-    mongo_db.projects.update_one({}, {"$set": {"status": 3, "surprise": True}})
-    report = validate(checked, engine, catalog, mongo_url)
+        mongo_db.projects.update_one({}, {"$set": {"status": 3, "surprise": True}})
+        report = api.validate(checked, mongo_url)
     assert not report.ok
     schema = [d for d in report.differences if d.check == "schema"]
     assert {d.path for d in schema} >= {"status", "surprise"}
