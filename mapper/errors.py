@@ -66,6 +66,11 @@ class PermissionDenied(UsageError):
         self.tables, self.grant = tables, grant
 
 
+class TargetAccessDenied(UsageError):
+    """The target refused the credentials or the roles of its URL (`setting`: the variable
+    that holds it); trying again will not help."""
+
+
 class SpecError(MapperError):
     """A mapping file is invalid: carries every problem found."""
 

@@ -3,15 +3,15 @@ refused before anything is written, from capabilities declared per server kind."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import is_ferretdb, sqlite_database
+from conftest import is_ferretdb, mapper_cli, sqlite_database
 
 from mapper import plan as p
 from mapper.engine import capabilities
+from mapper.engine.load import Sink, open_sink
+from mapper.errors import TargetError
 
 DOCUMENT = p.SubDocument((), (p.Value(("name",), 0, "string", False, "things.name"),))
 
@@ -45,6 +45,34 @@ def test_server_kinds_are_told_apart() -> None:
     assert capabilities.of_server({"ferretdbVersion": "unknown"}) is capabilities.FERRETDB_1
 
 
+def test_every_sink_implements_the_protocol(tmp_path: Path) -> None:
+    for url in ("null:", f"file:{tmp_path}", "mongodb://127.0.0.1:1/db"):
+        sink = open_sink(url)
+        assert isinstance(sink, Sink), url
+        sink.close()
+
+
+@pytest.mark.parametrize("url", ["null:", "file:{directory}"])
+def test_a_sinks_declared_capabilities_drive_its_preflight(url: str, tmp_path: Path) -> None:
+    decimals = collection(document=p.SubDocument((), (p.Value(("price",), 0, "decimal128",
+                                                                False),)))
+    sink = open_sink(url.format(directory=tmp_path))
+    sink.preflight([decimals])  # files and null hold Decimal128
+    sink.capabilities = lambda: capabilities.Capabilities("a test target", decimal128=False)
+    sink.preflight([collection()])
+    with pytest.raises(TargetError, match=r"the target \(a test target\) cannot store Decimal128"):
+        sink.preflight([collection(), decimals])
+
+
+def test_the_mongodb_sink_asks_its_server(mongo_url: str, mongo_client) -> None:
+    sink = open_sink(mongo_url)
+    try:
+        expected = capabilities.FERRETDB_1 if is_ferretdb(mongo_client) else capabilities.MONGODB
+        assert sink.capabilities() == expected
+    finally:
+        sink.close()
+
+
 def test_a_text_index_is_refused_before_anything_is_written(tmp_path: Path, mongo_url: str,
                                                            mongo_db, mongo_client) -> None:
     if not is_ferretdb(mongo_client):
@@ -54,9 +82,8 @@ def test_a_text_index_is_refused_before_anything_is_written(tmp_path: Path, mong
     (tmp_path / "things.yaml").write_text("version: 1\ncollections:\n  things:\n"
                                           "    table: things\n"
                                           "    indexes: [{keys: {name: text}}]\n")
-    result = subprocess.run([sys.executable, "-m", "mapper", "run", "things.yaml", "--source",
-                             url, "--target", mongo_url], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = mapper_cli("run", "things.yaml", "--source", url, "--target", mongo_url,
+                        cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot build the index `name: text` of `things`" in result.stdout + result.stderr
     assert mongo_db.list_collection_names() == []

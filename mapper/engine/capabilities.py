@@ -1,11 +1,13 @@
-"""What each kind of target server can store and build, declared as data; a sink's pre-flight
-refuses a plan that needs what its server lacks, before anything is written."""
+"""What each kind of target can store and build, declared as data (a sink's `capabilities`:
+its own, or its server's by `of_server`); a sink's pre-flight refuses, before anything is
+written, a plan that needs what its target lacks (`refuse`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mapper import plan as p
+from mapper.errors import TargetError
 from mapper.types import base
 
 ALL_INDEX_KINDS = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
@@ -13,7 +15,7 @@ ALL_INDEX_KINDS = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
 
 @dataclass(frozen=True)
 class Capabilities:
-    """A server kind's features that a plan may need."""
+    """A target kind's features that a plan may need; `name` is how messages call it."""
 
     name: str
     decimal128: bool = True
@@ -24,6 +26,10 @@ class Capabilities:
 MONGODB = Capabilities("MongoDB")
 FERRETDB_1 = Capabilities("FerretDB", decimal128=False, validators=False,
                           index_kinds=frozenset({1, -1}))
+# Extended JSON holds every BSON type; validators and indexes are the business of the
+# collection that the files are imported into, so a file target refuses none of them
+FILES = Capabilities("Extended JSON files")
+NULL = Capabilities("null")  # writes nothing, so it holds whatever a plan asks for
 
 
 def of_server(build_info: dict) -> Capabilities:
@@ -33,6 +39,14 @@ def of_server(build_info: dict) -> Capabilities:
     if version is None:
         return MONGODB
     return FERRETDB_1 if not str(version).lstrip("v").startswith("2") else MONGODB
+
+
+def refuse(collections: list[p.CollectionPlan], target: Capabilities) -> None:
+    """Raise `TargetError` for the first collection that `target` cannot hold as planned."""
+    for collection in collections:
+        problems = missing(collection, target)
+        if problems:
+            raise TargetError("; ".join(problems))
 
 
 def missing(collection: p.CollectionPlan, server: Capabilities) -> list[str]:

@@ -1,5 +1,6 @@
-"""What a target server's error may say in the reject file and on stderr: its code, its name
-and the field path, never its message, which quotes the document's values (FerretDB's
+"""A target server's errors as mapper's: which are transient (`target_error`), and what they
+may say in the reject file and on stderr: the code, its name and the field path, never the
+server's message, which quotes the document's values (FerretDB's
 `invalid value: { "arr": [ [ "<row text>", ...`, MongoDB's `dup key: { email: "..." }`).
 """
 
@@ -11,9 +12,29 @@ from typing import Any
 import bson
 from pymongo import errors as mongo_errors
 
-from mapper.config import redact
+from mapper.config import TARGET_VARIABLE, redact
+from mapper.errors import MapperError, TargetAccessDenied, TargetError
 
 _NESTED = ("details", "schemaRulesNotSatisfied", "propertiesNotSatisfied")
+# may succeed when sent again (AutoReconnect includes NetworkTimeout and server selection)
+_TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.WTimeoutError,
+              mongo_errors.ExecutionTimeout)
+_REFUSED = frozenset({13, 18})  # Unauthorized, AuthenticationFailed: a configuration problem
+
+
+def target_error(error: mongo_errors.PyMongoError, collection: str) -> MapperError:
+    """The mapper error of a failed command on `collection`: transient if sending it again
+    may succeed (a lost connection, a timeout), `TargetAccessDenied` if the target refused
+    the URL's user, a non-transient `TargetError` otherwise."""
+    if isinstance(error, _TRANSIENT):
+        return TargetError(f"target failed on `{collection}`: {command_error(error)}",
+                           transient=True)
+    if isinstance(error, mongo_errors.OperationFailure) and error.code in _REFUSED:
+        return TargetAccessDenied(f"the target refused `{collection}`: "
+                                  f"{command_error(error)}: check the user, password, "
+                                  "authSource and roles of the target URL",
+                                  setting=TARGET_VARIABLE)
+    return TargetError(f"target failed on `{collection}`: {command_error(error)}")
 
 
 def write_error(failure: Mapping[str, Any], document: bytes) -> str:

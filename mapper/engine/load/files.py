@@ -1,0 +1,55 @@
+"""The file sink: one canonical Extended JSON Lines file per collection (`mongoimport` reads it
+back)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+from mapper import plan as p
+from mapper.engine.capabilities import FILES, Capabilities, refuse
+from mapper.engine.extended_json import canonical
+from mapper.engine.load.sink import Encoded, WriteResult
+
+
+class FileSink:
+    """Each run rewrites a collection's file whole: written to `NAME.jsonl.partial`, renamed
+    when done."""
+
+    render = staticmethod(canonical)  # one line per document
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._files: dict[str, TextIO] = {}
+
+    def capabilities(self) -> Capabilities:
+        return FILES
+
+    def preflight(self, collections: list[p.CollectionPlan]) -> None:
+        refuse(collections, self.capabilities())
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, collection: p.CollectionPlan) -> Path:
+        return self.directory / f"{collection.name}.jsonl"
+
+    def open(self, collection: p.CollectionPlan, drop: bool) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self._path(collection).with_suffix(".jsonl.partial")
+        self._files[collection.name] = open(partial, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
+        out = self._files[collection.name]
+        out.writelines(item.text + "\n" for item in batch)  # rendered by `render`
+        return WriteResult(inserted=len(batch))
+
+    def finish(self, collection: p.CollectionPlan) -> None:
+        out = self._files.pop(collection.name)
+        out.close()
+        os.replace(out.name, self._path(collection))
+
+    def close(self) -> None:
+        for out in self._files.values():
+            out.close()
+            Path(out.name).unlink(missing_ok=True)
+        self._files.clear()

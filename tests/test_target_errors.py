@@ -1,0 +1,101 @@
+"""A target server's errors become mapper's in one place (`server_errors.target_error`), where
+being transient is a property of the error; the MongoDB sink retries exactly those. No server
+is needed: the errors are made here."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo import errors as mongo_errors
+
+from mapper.config import TARGET_VARIABLE
+from mapper.engine.load import mongodb
+from mapper.engine.server_errors import target_error
+from mapper.errors import EXIT_FAULT, EXIT_USAGE, TargetAccessDenied, TargetError
+
+TRANSIENT = [
+    mongo_errors.AutoReconnect("connection reset"),
+    mongo_errors.NetworkTimeout("timed out"),
+    mongo_errors.ServerSelectionTimeoutError("no server"),
+    mongo_errors.WTimeoutError("waiting for replication", code=64),
+    mongo_errors.ExecutionTimeout("operation exceeded time limit", code=50),
+]
+LASTING = [
+    mongo_errors.OperationFailure("E11000 dup key: { email: \"a@b\" }", code=11000,
+                                  details={"code": 11000, "codeName": "DuplicateKey",
+                                           "keyPattern": {"email": 1}}),
+    mongo_errors.OperationFailure("bad value", code=2),
+    mongo_errors.InvalidOperation("client closed"),
+]
+REFUSED = [mongo_errors.OperationFailure("not authorized", code=13),
+           mongo_errors.OperationFailure("Authentication failed.", code=18)]
+
+
+@pytest.mark.parametrize("error", TRANSIENT, ids=lambda e: type(e).__name__)
+def test_lost_connections_and_timeouts_are_transient(error) -> None:
+    translated = target_error(error, "things")
+    assert type(translated) is TargetError and translated.transient
+    assert translated.exit_code == EXIT_FAULT and "`things`" in str(translated)
+
+
+@pytest.mark.parametrize("error", LASTING, ids=lambda e: type(e).__name__)
+def test_server_refusals_are_not_transient(error) -> None:
+    translated = target_error(error, "things")
+    assert type(translated) is TargetError and not translated.transient
+    assert "a@b" not in str(translated)  # the server's message quotes values
+
+
+@pytest.mark.parametrize("error", REFUSED, ids=lambda e: str(e.code))
+def test_refused_credentials_are_a_configuration_problem(error) -> None:
+    translated = target_error(error, "things")
+    assert isinstance(translated, TargetAccessDenied) and not translated.transient
+    assert translated.exit_code == EXIT_USAGE and translated.setting == TARGET_VARIABLE
+    assert "authSource" in str(translated)
+
+
+def _failing(*errors: Exception):
+    """An action that raises `errors` in turn, then returns "done"; `calls` counts."""
+    pending = list(errors)
+
+    def action() -> str:
+        action.calls += 1
+        if pending:
+            raise pending.pop(0)
+        return "done"
+
+    action.calls = 0
+    return action
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(mongodb.time, "sleep", slept.append)
+    return slept
+
+
+def test_the_sink_retries_transient_errors(sleeps: list[float]) -> None:
+    action = _failing(*TRANSIENT[:2])
+    assert mongodb.retried(action, "things", "mongodb://host/db") == "done"
+    assert action.calls == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize("error", LASTING + REFUSED, ids=lambda e: type(e).__name__)
+def test_the_sink_does_not_retry_the_others(error, sleeps: list[float]) -> None:
+    action = _failing(error)
+    with pytest.raises(TargetError if error not in REFUSED else TargetAccessDenied):
+        mongodb.retried(action, "things", "mongodb://host/db")
+    assert action.calls == 1 and sleeps == []
+
+
+def test_a_target_that_stays_unreachable_is_a_transient_fault(sleeps: list[float]) -> None:
+    action = _failing(*[mongo_errors.AutoReconnect("down")] * mongodb.RETRIES)
+    with pytest.raises(TargetError, match="unreachable after 5 attempts on `things` "
+                                          r"\(mongodb://u:\*\*\*@host/db\)") as raised:
+        mongodb.retried(action, "things", "mongodb://u:secret@host/db")
+    assert raised.value.transient and action.calls == mongodb.RETRIES
+
+
+def test_per_document_failures_go_back_to_the_caller(sleeps: list[float]) -> None:
+    failure = mongo_errors.BulkWriteError({"writeErrors": [{"index": 0, "code": 2}]})
+    with pytest.raises(mongo_errors.BulkWriteError):
+        mongodb.retried(_failing(failure), "things", "mongodb://host/db")
