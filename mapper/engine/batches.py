@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from mapper import plan as p
 from mapper.engine.build import Builder, Row, RowRejected
 from mapper.engine.extract import Extractor
-from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, encode
+from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Render, encode
 
-Render = Callable[[dict], str] | None
 YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
 
 

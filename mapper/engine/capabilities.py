@@ -4,13 +4,15 @@ written, a plan that needs what its target lacks (`refuse`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mapper import plan as p
 from mapper.errors import TargetError
 from mapper.types import base
 
-ALL_INDEX_KINDS = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
+ALL_INDEX_KINDS: frozenset[int | str] = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Capabilities:
     name: str
     decimal128: bool = True
     validators: bool = True
-    index_kinds: frozenset = ALL_INDEX_KINDS  # index key values it builds (1, -1, "text", ...)
+    index_kinds: frozenset[int | str] = ALL_INDEX_KINDS  # index key values it builds (1, "text")
 
 
 MONGODB = Capabilities("MongoDB")
@@ -32,7 +34,7 @@ FILES = Capabilities("Extended JSON files")
 NULL = Capabilities("null")  # writes nothing, so it holds whatever a plan asks for
 
 
-def of_server(build_info: dict) -> Capabilities:
+def of_server(build_info: Mapping[str, Any]) -> Capabilities:
     """The capabilities of the server that answered `buildInfo` (FerretDB 1.x names itself
     with `ferretdbVersion`; its embedded builds say `unknown`)."""
     version = build_info.get("ferretdbVersion")

@@ -85,7 +85,8 @@ def _named_field(message: str, document: Mapping[str, Any]) -> str:
     """The deepest field of `document` whose name the message quotes (`"name"`), if any:
     FerretDB names the innermost key only."""
     found = {path for path in _paths(document, ()) if f'"{path[-1]}"' in message}
-    return ".".join(max(found, key=len)) if found else ""
+    deepest = max(found, key=len, default=())
+    return ".".join(deepest)
 
 
 def _paths(node: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:

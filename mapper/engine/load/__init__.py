@@ -9,7 +9,15 @@ from mapper.config import redact
 from mapper.engine.load.files import FileSink
 from mapper.engine.load.mongodb import MongoSink
 from mapper.engine.load.null import NullSink
-from mapper.engine.load.sink import CODEC, MAX_DOCUMENT_BYTES, Encoded, Sink, WriteResult, encode
+from mapper.engine.load.sink import (
+    CODEC,
+    MAX_DOCUMENT_BYTES,
+    Encoded,
+    Render,
+    Sink,
+    WriteResult,
+    encode,
+)
 from mapper.errors import UsageError
 
 
@@ -24,5 +32,5 @@ def open_sink(url: str, default_database: str | None = None) -> Sink:
     raise UsageError(f"unknown target {redact(url)}: use mongodb://, file:DIR or null:")
 
 
-__all__ = ["CODEC", "MAX_DOCUMENT_BYTES", "Encoded", "FileSink", "MongoSink", "NullSink", "Sink",
-           "WriteResult", "encode", "open_sink"]
+__all__ = ["CODEC", "MAX_DOCUMENT_BYTES", "Encoded", "FileSink", "MongoSink", "NullSink",
+           "Render", "Sink", "WriteResult", "encode", "open_sink"]

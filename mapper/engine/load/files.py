@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from mapper import plan as p
 from mapper.engine.capabilities import FILES, Capabilities, refuse
@@ -40,7 +40,7 @@ class FileSink:
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         out = self._files[collection.name]
-        out.writelines(item.text + "\n" for item in batch)  # rendered by `render`
+        out.writelines(cast(str, item.text) + "\n" for item in batch)  # by `render`
         return WriteResult(inserted=len(batch))
 
     def finish(self, collection: p.CollectionPlan) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 
 import bson
 import pymongo
 from bson.raw_bson import RawBSONDocument
 from pymongo import errors as mongo_errors
+from pymongo.collection import Collection
 
 from mapper import plan as p
 from mapper.config import TARGET_VARIABLE, redact
@@ -28,6 +30,7 @@ RETRIES = 5
 RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
                               uuid_representation=bson.binary.UuidRepresentation.STANDARD)
 T = TypeVar("T")
+Stored = bytes | memoryview  # a stored document's BSON
 
 
 class MongoSink:
@@ -41,10 +44,10 @@ class MongoSink:
         self.uri = uri
         try:
             parsed = pymongo.uri_parser.parse_uri(uri)
-            timeout = {} if "serverSelectionTimeoutMS" in parsed["options"] \
+            timeout: dict[str, Any] = {} if "serverSelectionTimeoutMS" in parsed["options"] \
                 else {"serverSelectionTimeoutMS": 10_000}  # the URL's own wins
-            self.client = pymongo.MongoClient(uri, uuidRepresentation="standard",
-                                              tz_aware=True, **timeout)
+            self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                uri, uuidRepresentation="standard", tz_aware=True, **timeout)
         except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
             raise UsageError(f"bad target URL {redact(uri)}: {redact(str(error))}",
                              setting=TARGET_VARIABLE) from None
@@ -52,7 +55,7 @@ class MongoSink:
         self._empty: set[str] = set()
         self._capabilities: Capabilities | None = None
 
-    def _collection(self, collection: p.CollectionPlan):
+    def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
         name = collection.database or self.database_name
         if not name:
             raise UsageError("no target database: put it in the URL path "
@@ -94,7 +97,8 @@ class MongoSink:
             self._write_chunk(collection, target, chunk, result)
         return result
 
-    def _write_chunk(self, collection, target, chunk: list[Encoded], result: WriteResult):
+    def _write_chunk(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
+                     chunk: list[Encoded], result: WriteResult) -> None:
         """Insert what is new, replace what changed, leave what is identical untouched.
 
         The documents already stored are fetched by `_id` (one query) and compared byte for
@@ -123,24 +127,26 @@ class MongoSink:
         if changed:
             self._send(collection, target, changed, result, insert=False)
 
-    def _stored(self, collection, target, ids: list) -> dict[bytes, bytes]:
+    def _stored(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
+                ids: list[object]) -> dict[bytes, Stored]:
         raw = target.with_options(codec_options=RAW_CODEC)
 
-        def fetch() -> dict[bytes, bytes]:
+        def fetch() -> dict[bytes, Stored]:
             return {bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
                     for document in raw.find({"_id": {"$in": ids}})}
 
         return self._retry(fetch, collection.name)
 
-    def _send(self, collection, target, items: list[Encoded], result: WriteResult,
-              insert: bool) -> None:
-        def requests(as_insert: bool) -> list:
+    def _send(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
+              items: list[Encoded], result: WriteResult, insert: bool) -> None:
+        def requests(as_insert: bool) -> list[Any]:
             if as_insert:
                 return [pymongo.InsertOne(RawBSONDocument(item.data)) for item in items]
             return [pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data),
                                        upsert=True) for item in items]
 
         attempts = iter([insert] + [False] * RETRIES)
+        outcome: Mapping[str, Any]
         try:
             outcome = self._retry(lambda: target.bulk_write(requests(next(attempts)),
                                                             ordered=False),
@@ -162,18 +168,20 @@ class MongoSink:
     def finish(self, collection: p.CollectionPlan) -> None:
         target = self._collection(collection)
         for index in collection.indexes:
-            options = {"unique": index.unique, "sparse": index.sparse}
+            options: dict[str, Any] = {"unique": index.unique, "sparse": index.sparse}
             if index.name:
                 options["name"] = index.name
-            self._retry(lambda index=index, options=options:
-                        target.create_index(list(index.keys), **options), collection.name)
+            self._retry(partial(target.create_index, list(index.keys), **options),
+                        collection.name)
 
     def close(self) -> None:
         self.client.close()
 
 
 def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
-    chunks, current, size = [], [], 0
+    chunks: list[list[Encoded]] = []
+    current: list[Encoded] = []
+    size = 0
     for item in batch:
         if current and size + len(item.data) > MAX_BATCH_BYTES:
             chunks.append(current)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import bson
 
@@ -14,8 +14,9 @@ from mapper import plan as p
 from mapper.engine.capabilities import Capabilities
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
-CODEC = bson.CodecOptions(uuid_representation=bson.binary.UuidRepresentation.STANDARD,
-                          tz_aware=True)
+Render = Callable[[dict[str, Any]], str] | None  # a document's text, for sinks that write text
+CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(
+    uuid_representation=bson.binary.UuidRepresentation.STANDARD, tz_aware=True)
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Encoded:
     """A built document: its source key, `_id`, BSON bytes and, for sinks that `render`
     documents, their text (made where the document was built: in a worker process)."""
 
-    key: tuple
+    key: tuple[Any, ...]
     id: object
     data: bytes
     text: str | None = None
@@ -43,7 +44,10 @@ class Sink(Protocol):
     `capabilities` lacks; `open`, `write` and `finish` go once per collection, in that order,
     `write` once per batch; `close` ends the run whatever happened."""
 
-    render: Callable[[dict], str] | None  # document text to make where it is built
+    @property
+    def render(self) -> Render:
+        """The document's text, made where it is built (in a worker process)."""
+        ...
 
     def capabilities(self) -> Capabilities:
         """What the target can store and build (declared, or asked of its server)."""
@@ -56,5 +60,5 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def encode(document: dict) -> bytes:
+def encode(document: dict[str, Any]) -> bytes:
     return bson.encode(document, codec_options=CODEC)
