@@ -18,6 +18,7 @@ __all__ = sorted(_API | {"MapperError", "__version__"})
 
 
 def __getattr__(name: str) -> Any:
+    """The API's names, loaded on first use (`mapper.api` then sets them here)."""
     if name in _API:
         return getattr(importlib.import_module("mapper.api"), name)
     if name == "MapperError":

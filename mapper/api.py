@@ -15,6 +15,7 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,3 +236,14 @@ def preview(prepared: Prepared, count: int = 3,
 __all__ = ["DocumentOptions", "MigrateOptions", "Prepared", "Report", "RunSummary",
            "ValidateOptions", "create_demo", "explain", "lint", "migrate", "prepare",
            "preview", "render", "summary_text", "validate"]
+
+
+def _export() -> None:
+    """`import mapper` exposes these names; `validate` and `lint` take the place of the
+    submodules of the same names as attributes of the package."""
+    package = sys.modules["mapper"]
+    for name in __all__:
+        setattr(package, name, globals()[name])
+
+
+_export()

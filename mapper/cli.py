@@ -35,7 +35,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_CACHE = Path.home() / ".cache" / "mapper" / "demo-scale1.sqlite"
+def _demo_cache() -> Path:
+    return Path.home() / ".cache" / "mapper" / "demo-scale1.sqlite"
 
 
 def _source(args: argparse.Namespace) -> str:
@@ -51,16 +52,17 @@ def _source(args: argparse.Namespace) -> str:
                          f"{_misspelt(config.SOURCE_VARIABLE)} (the demo database is used only "
                          "when neither a source nor a target is configured)",
                          setting=config.SOURCE_VARIABLE)
-    if not DEMO_CACHE.exists():
-        DEMO_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        print(f"no source configured: creating the demo database in {DEMO_CACHE}",
+    cache = _demo_cache()
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        print(f"no source configured: creating the demo database in {cache}",
               file=sys.stderr)
-        partial = DEMO_CACHE.with_suffix(".partial")
+        partial = cache.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         api.create_demo(f"sqlite:///{partial}", scale=1, seed=42)
-        partial.rename(DEMO_CACHE)
+        partial.rename(cache)
     args.using_demo = True
-    return f"sqlite:///{DEMO_CACHE}"
+    return f"sqlite:///{cache}"
 
 
 def _misspelt(name: str) -> str:

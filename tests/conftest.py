@@ -8,10 +8,13 @@ server cannot be had the integration tests are skipped loudly, or fail under `CI
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymongo
@@ -32,6 +35,42 @@ ROOT = Path(__file__).resolve().parent.parent
 # Subprocesses (`python -m mapper ...`) import this checkout's package, whatever is installed.
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a command left: its exit code and output (as `subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None
+               ) -> Finished:
+    """`mapper ARGS` as a user runs it in `cwd`, in this process (`cli.main`): the same
+    parsing, output and exit codes without a new interpreter's start. `env` replaces the
+    environment for the command. Tests where a real process is the point (signals, kills)
+    start one instead."""
+    from mapper import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            try:
+                code = cli.main([str(arg) for arg in args])
+            except SystemExit as exit_:  # argparse: --help, --version, usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        logging.getLogger().handlers.clear()  # the command's handler wrote to `err`
+    return Finished(code, out.getvalue(), err.getvalue())
 
 
 def _unavailable(reason: str) -> None:

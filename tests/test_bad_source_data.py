@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from bson import json_util
-from conftest import postgres_database, sqlite_database
+from conftest import Finished, mapper_cli, postgres_database, sqlite_database
 
 from mapper import api
 from mapper import plan as p
@@ -56,9 +54,8 @@ def source(postgres_server: str) -> str:
         yield url
 
 
-def mapper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, check=False)
+def mapper(*args: str, cwd: Path) -> Finished:
+    return mapper_cli(*args, cwd=cwd)
 
 
 def write(folder: Path, name: str, text: str) -> str:

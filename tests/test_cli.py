@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 from bson import json_util
+from conftest import Finished, mapper_cli
 
 from mapper import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def mapper(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, check=False)
+def mapper(*args: str, cwd: Path = ROOT) -> Finished:
+    return mapper_cli(*args, cwd=cwd)
 
 
 def test_a_driverless_postgresql_url_uses_psycopg2(postgres_server: str) -> None:
@@ -99,9 +97,7 @@ def test_a_target_without_a_source_is_an_error_never_the_demo(mongo_url: str, mo
              (("run", mappings), {}, tmp_path / "dotenv"),
              (("run", mappings, "--target", mongo_url), {}, tmp_path)]
     for arguments, extra, cwd in cases:
-        result = subprocess.run([sys.executable, "-m", "mapper", *arguments], cwd=cwd,
-                                env={**environment, **extra}, capture_output=True, text=True,
-                                timeout=300, check=False)
+        result = mapper_cli(*arguments, cwd=cwd, env={**environment, **extra})
         assert result.returncode == 2, (arguments, result.stdout + result.stderr)
         for place in ("--source", "MAPPER_SOURCE_URL", ".env", "MAPPER_SORCE_URL"):
             assert place in result.stderr, (arguments, result.stderr)

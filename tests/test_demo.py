@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import mapper_cli
 
 from mapper.demo import create_demo
 from mapper.demo.generate import DST_CHANGES
@@ -332,11 +331,11 @@ def test_values_are_unkind(demo_sqlite):
 
 def test_cli_creates_the_demo(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    command = [sys.executable, "-m", "mapper", "demo", "--source", url, "--scale", "0.2"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    command = ["demo", "--source", url, "--scale", "0.2"]
+    done = mapper_cli(*command)
     assert done.returncode == 0, done.stderr
     assert "tasks" in done.stdout and "200" in done.stdout
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    again = mapper_cli(*command)
     assert again.returncode == 2 and "--drop" in again.stderr
-    dropped = subprocess.run([*command, "--drop"], capture_output=True, text=True, timeout=120)
+    dropped = mapper_cli(*command, "--drop")
     assert dropped.returncode == 0, dropped.stderr

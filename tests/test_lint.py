@@ -7,14 +7,12 @@ demo in SQLite, PostgreSQL and offline.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import sqlite_database
+from conftest import Finished, mapper_cli, sqlite_database
 
 from mapper.api import lint
 
@@ -185,9 +183,8 @@ def test_self_reference_with_max_depth_resolves(source: str, tmp_path: Path) -> 
     assert lint([path], source) == []
 
 
-def _lint_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", "lint", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+def _lint_cli(*args: str) -> Finished:
+    return mapper_cli("lint", *args)
 
 
 def test_shipped_mappings_lint_clean_offline() -> None:

@@ -7,11 +7,10 @@ tests/test_plan_golden.py`, and review the diff.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import mapper_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -20,9 +19,7 @@ MAPPINGS = sorted(path.stem for path in (ROOT / "mappings").glob("*.yaml"))
 
 @pytest.mark.parametrize("name", MAPPINGS)
 def test_plan_output_matches_golden(demo_sqlite: str, name: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mapper", "plan", f"mappings/{name}.yaml", "--source",
-         demo_sqlite], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    result = mapper_cli("plan", f"mappings/{name}.yaml", "--source", demo_sqlite)
     assert result.returncode == 0, result.stderr
     golden = GOLDEN / f"plan-{name}.txt"
     if os.environ.get("MAPPER_UPDATE_GOLDEN"):

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import bson
 import pytest
 import sqlalchemy as sa
 from bson import json_util
+from conftest import mapper_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import COLLECTIONS, Oracle, with_decimal_as
@@ -524,10 +523,8 @@ def test_descending_order_keeps_nulls_last(tmp_path):
 
 def test_cli_run_writes_the_tasks_file(demo_sqlite, tmp_path):
     out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mapper", "run", "mappings/tasks.yaml", "--source", demo_sqlite,
-         "--target", f"file:{out}", "--rejects", str(tmp_path / "rejects.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = mapper_cli("run", "mappings/tasks.yaml", "--source", demo_sqlite,
+                           "--target", f"file:{out}", "--rejects", str(tmp_path / "rejects.jsonl"))
     assert completed.returncode == 0, completed.stderr + completed.stdout
     with open(out / "tasks.jsonl", encoding="utf-8") as lines:
         documents = [json_util.loads(line, json_options=JSON_OPTIONS) for line in lines]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import Finished, mapper_cli
 
 from mapper import api
+from mapper.engine.executor import InProcess
 from mapper.engine.load import open_sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, run
@@ -51,9 +51,8 @@ def write_mapping(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
-def mapper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+def mapper(*args: str, cwd: Path) -> Finished:
+    return mapper_cli(*args, cwd=cwd)
 
 
 def read_rejects(path: Path) -> list[dict]:
@@ -97,17 +96,17 @@ def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
     plan, engine, catalog = prepared.plan, prepared.engine, prepared.catalog
     rejects_path, state = tmp_path / "rejects.jsonl", tmp_path / "state.json"
     rejects_path.write_text('{"from": "an earlier run"}\n')  # a new run starts afresh
-    options = RunOptions(batch_size=2)  # batches (1, 2) (3, 4) (5, 6); 2 and 5 are rejected
+    batches = InProcess(batch_size=2)  # (1, 2) (3, 4) (5, 6); 2 and 5 are rejected
 
     with pytest.raises(SystemExit):  # dies writing (5, 6), after listing 5
-        run(plan, engine, catalog, DiesOnBatch(3), RejectFile(rejects_path), options,
-            checkpoints=Checkpoints(state, fingerprint(plan, "null:")))
+        run(plan, engine, catalog, DiesOnBatch(3), RejectFile(rejects_path), RunOptions(),
+            batches, checkpoints=Checkpoints(state, fingerprint(plan, "null:")))
     assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
 
     checkpoints = Checkpoints(state, fingerprint(plan, "null:"))
     checkpoints.load()
-    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(rejects_path), options,
-                  checkpoints=checkpoints)
+    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(rejects_path),
+                  RunOptions(), batches, checkpoints=checkpoints)
     assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
     assert summary.balanced and summary.collections[0].rejected == 2
     assert summary.collections[0].written == 4

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import quote
 import pymongo
 import pytest
 import sqlalchemy as sa
-from conftest import is_ferretdb
+from conftest import Finished, is_ferretdb, mapper_cli
 
 from mapper import api
 from mapper.errors import PermissionDenied
@@ -38,9 +37,8 @@ collections:
 """
 
 
-def mapper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", "-vv", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=180, check=False)
+def mapper(*args: str, cwd: Path) -> Finished:
+    return mapper_cli("-vv", *args, cwd=cwd)
 
 
 @pytest.fixture
