@@ -89,13 +89,9 @@ _DEPTH_EFFECTS = {"reject": "rejects the documents that hold them",
 def _depth_guards(shape: p.SubDocument, query: p.Query
                   ) -> Iterator[tuple[p.DepthGuard, p.Query]]:
     """Every depth guard of a document shape, with the query whose rows it looks at."""
-    for field in shape.fields:
-        if isinstance(field, p.DepthGuard):
-            yield field, query
-        elif isinstance(field, p.SubDocument):
-            yield from _depth_guards(field, query)
-        elif isinstance(field, p.Children) and isinstance(field.element, p.SubDocument):
-            yield from _depth_guards(field.element, field.query)
+    for place in p.walk(shape):
+        if isinstance(place.field, p.DepthGuard):
+            yield place.field, query if place.array is None else place.array.query
 
 
 def _parent_filter(query: p.Query, children: p.Children, key: tuple) -> p.Filter:

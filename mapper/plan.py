@@ -7,10 +7,12 @@ SQL; `engine/build.py` turns rows into documents by following its shapes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 FieldPath = tuple[str, ...]
+T = TypeVar("T")
 
 
 # --- Reading: what each query selects -------------------------------------------------------
@@ -240,45 +242,111 @@ class Plan:
         return next(c for c in self.collections if c.name == name)
 
 
+# --- Walking shapes: the one place that knows which shapes hold others --------------------
+
+
+SHAPES: tuple[type, ...] = (Value, Constant, Template, DocumentId, SubDocument, Children,
+                            Length, DepthGuard)
+ELEMENTS = "*"  # an array's elements in a walked path (`items.*.price`)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A field found by `walk`: its path in the walked document (an array's elements under
+    `*`), the array whose child rows build it (None: the walked document's row), and the
+    indexes whose NULL makes a sub-document enclosing it in that row absent."""
+
+    path: FieldPath
+    field: Shape
+    array: Children | None = None
+    present: tuple[int, ...] = ()
+
+
+def walk(shape: SubDocument, arrays: bool = True, guards: bool = False) -> Iterator[Place]:
+    """Every field of a document shape, depth first and in order: a sub-document before its
+    fields, an array before its elements (`arrays=False`: not entered, the fields of one
+    row); with `guards`, a depth guard's array of deeper rows (which the run reads) after it."""
+    yield from _walk(shape, (), None, (), arrays, guards)
+
+
+def _walk(shape: SubDocument, prefix: FieldPath, array: Children | None,
+          present: tuple[int, ...], arrays: bool, guards: bool) -> Iterator[Place]:
+    for field in shape.fields:
+        path = prefix + field.path
+        yield Place(path, field, array, present)
+        if isinstance(field, SubDocument):
+            inner = present if field.present_index is None else (*present, field.present_index)
+            yield from _walk(field, path, array, inner, arrays, guards)
+        elif guards and isinstance(field, DepthGuard) and field.deeper is not None:
+            yield Place(path, field.deeper, array, present)
+            if arrays:
+                yield from _elements(field.deeper, path, arrays, guards)
+        elif isinstance(field, Children) and arrays:
+            yield from _elements(field, path, arrays, guards)
+
+
+def _elements(children: Children, path: FieldPath, arrays: bool, guards: bool
+              ) -> Iterator[Place]:
+    element, path = children.element, (*path, ELEMENTS)
+    if isinstance(element, SubDocument):
+        yield from _walk(element, path, children, (), arrays, guards)
+    else:
+        yield Place(path, element, children)
+
+
+def by_kind(functions: Mapping[type, Callable[..., T]]) -> Callable[..., T]:
+    """A function of a field that calls the one of `functions` for its kind, with the same
+    arguments; `functions` must have one for every kind of `SHAPES` (refused here, when the
+    table is made, rather than when a plan first holds the kind it lacks)."""
+    if set(functions) != set(SHAPES):
+        missing = ", ".join(kind.__name__ for kind in SHAPES if kind not in functions)
+        raise TypeError(f"a function per shape kind is needed; missing: {missing or 'none'}")
+
+    def call(field: Shape, *args: Any) -> T:
+        return functions[type(field)](field, *args)
+
+    return call
+
+
 def children_of(shape: SubDocument, guards: bool = False) -> tuple[Children, ...]:
     """The arrays fed by child queries of the row that builds `shape` (not their own); with
     `guards`, also the child queries of its depth guards (the run reads them too)."""
-    found: list[Children] = []
-    for field in shape.fields:
-        if isinstance(field, Children):
-            found.append(field)
-        elif guards and isinstance(field, DepthGuard) and field.deeper is not None:
-            found.append(field.deeper)
-        elif isinstance(field, SubDocument):
-            found.extend(children_of(field, guards))
-    return tuple(found)
+    return tuple(place.field for place in walk(shape, arrays=False, guards=guards)
+                 if isinstance(place.field, Children))
 
 
 def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
-    """(field path, conversion) of every value in a document shape, arrays included."""
-    found: list[tuple[FieldPath, str]] = []
-    for field in shape.fields:
-        if isinstance(field, Value | Template | Length) or (
-                isinstance(field, Constant) and field.conversion is not None):
-            found.append((field.path, field.conversion))
-        elif isinstance(field, SubDocument):
-            found += [(field.path + path, c) for path, c in conversions(field)]
-        elif isinstance(field, Children) and isinstance(field.element, SubDocument):
-            found += [(field.path + path, c) for path, c in conversions(field.element)]
-    return found
+    """(field path, conversion) of every value in a document shape, arrays included (their
+    elements' fields continue the array's path)."""
+    return [(tuple(part for part in place.path if part != ELEMENTS), place.field.conversion)
+            for place in walk(shape) if _converted(place.field)]
+
+
+def _converted(field: Shape) -> bool:
+    return isinstance(field, Value | Template | Length) or (
+        isinstance(field, Constant) and field.conversion is not None)
 
 
 def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     """The same shape with every `old` conversion replaced by `new`."""
+    def change(field: Shape) -> Shape:
+        converted = isinstance(field, Value | Template | Length | Constant)
+        return replace(field, conversion=new) if converted and field.conversion == old \
+            else field
+
+    return mapped(shape, change)
+
+
+def mapped(shape: SubDocument, change: Callable[[Shape], Shape]) -> SubDocument:
+    """The shape with `change` applied to each of its fields, those of its sub-documents and
+    of its arrays' element documents included (inner fields first)."""
     fields: list[Shape] = []
     for field in shape.fields:
-        if isinstance(field, Value | Template | Length | Constant) and field.conversion == old:
-            field = replace(field, conversion=new)
-        elif isinstance(field, SubDocument):
-            field = replace(field, fields=with_conversion(field, old, new).fields)
+        if isinstance(field, SubDocument):
+            field = replace(field, fields=mapped(field, change).fields)
         elif isinstance(field, Children) and isinstance(field.element, SubDocument):
-            field = replace(field, element=with_conversion(field.element, old, new))
-        fields.append(field)
+            field = replace(field, element=mapped(field.element, change))
+        fields.append(change(field))
     return replace(shape, fields=tuple(fields))
 
 

@@ -29,10 +29,7 @@ def plan_text(plan: p.Plan, compiler: Compiler, dialect) -> str:
 
 
 def _all_children(shape: p.SubDocument):
-    for children in p.children_of(shape):
-        yield children
-        if isinstance(children.element, p.SubDocument):
-            yield from _all_children(children.element)
+    return (place.field for place in p.walk(shape) if isinstance(place.field, p.Children))
 
 
 def _indent(text: str, width: int) -> list[str]:
@@ -40,40 +37,37 @@ def _indent(text: str, width: int) -> list[str]:
 
 
 def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
-    pad, lines = " " * width, []
+    lines = []
     for field in shape.fields:
-        name = ".".join(field.path)
-        if isinstance(field, p.Value):
-            lines.append(f"{pad}{name}: {field.source} as {field.conversion}")
-        elif isinstance(field, p.Length):
-            lines.append(f"{pad}{name}: {field.source} as {field.conversion}, the length of "
-                         f"`{'.'.join(field.array)}`")
-        elif isinstance(field, p.DocumentId):
-            lines.append(f"{pad}{name}: {field.rule}({field.table}: {', '.join(field.columns)})")
-        elif isinstance(field, p.Constant):
-            lines.append(f"{pad}{name}: {field.value!r}")
-        elif isinstance(field, p.Template):
-            lines.append(f"{pad}{name}: template {field.template!r}")
-        elif isinstance(field, p.DepthGuard):
-            lines.append(f"{pad}{name}: not unfolded (max_depth; deeper rows: "
-                         f"{field.policy})")
-        elif isinstance(field, p.SubDocument):
-            lines.append(f"{pad}{name}: {{")
-            lines += _shape_lines(field, width + 2)
-            lines.append(f"{pad}}}")
-        elif isinstance(field, p.Children):
-            limit = (f", limit {field.limit} ({field.overflow})" if field.limit is not None
-                     else "")
-            element = field.element
-            if isinstance(element, p.DocumentId):
-                lines.append(f"{pad}{name}: [{element.rule}({element.table})]{limit}")
-            else:
-                lines.append(f"{pad}{name}: [ from `{field.query.table}`{limit}")
-                lines += _shape_lines(element, width + 2)
-                lines.append(f"{pad}]")
-        else:
-            raise TypeError(f"unknown shape {field!r}")
+        first, *rest = _field_lines(field, width)
+        lines += [f"{' ' * width}{'.'.join(field.path)}: {first}", *rest]
     return lines
+
+
+def _array_lines(field: p.Children, width: int) -> list[str]:
+    limit = f", limit {field.limit} ({field.overflow})" if field.limit is not None else ""
+    element = field.element
+    if isinstance(element, p.DocumentId):
+        return [f"[{element.rule}({element.table})]{limit}"]
+    return [f"[ from `{field.query.table}`{limit}", *_shape_lines(element, width + 2),
+            f"{' ' * width}]"]
+
+
+# a field's text after its name: its first line, and the lines of what it nests
+_field_lines = p.by_kind({
+    p.Value: lambda field, width: [f"{field.source} as {field.conversion}"],
+    p.Length: lambda field, width: [f"{field.source} as {field.conversion}, the length of "
+                                    f"`{'.'.join(field.array)}`"],
+    p.DocumentId: lambda field, width: [f"{field.rule}({field.table}: "
+                                        f"{', '.join(field.columns)})"],
+    p.Constant: lambda field, width: [f"{field.value!r}"],
+    p.Template: lambda field, width: [f"template {field.template!r}"],
+    p.DepthGuard: lambda field, width: [f"not unfolded (max_depth; deeper rows: "
+                                        f"{field.policy})"],
+    p.SubDocument: lambda field, width: ["{", *_shape_lines(field, width + 2),
+                                         f"{' ' * width}}}"],
+    p.Children: _array_lines,
+})
 
 
 def summary_text(summary: RunSummary) -> str:

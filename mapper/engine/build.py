@@ -80,6 +80,17 @@ class Builder:
                           for children in p.children_of(collection.document, guards=True)
                           if p.read_by_range(collection, children)}
         self._elements: dict[int, Getter] = {}
+        self._arrays_of: dict[int, tuple[p.Children, ...]] = {}
+        self._compile: Callable[[p.Shape, p.SubDocument | None], Getter] = p.by_kind({
+            p.Value: lambda field, _: _compile_value(field),
+            p.Constant: lambda field, _: _compile_constant(field),
+            p.Template: lambda field, _: _compile_template(field),
+            p.DocumentId: lambda field, _: self._compile_id(field),
+            p.SubDocument: lambda field, _: self._compile_subdocument(field),
+            p.Children: lambda field, _: _compile_children(field),
+            p.Length: _compile_length,  # of an array of its document
+            p.DepthGuard: lambda field, _: self._compile_depth_guard(field),
+        })
         self._document = self._compile_document(collection.document)
 
     def fetch_batch(self, rows: list[Row], span: p.Span | None = None) -> Fetched:
@@ -125,7 +136,7 @@ class Builder:
     def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None
                ) -> Fetched:
         fetched: Fetched = {}
-        for children in p.children_of(shape, guards=True):
+        for children in self._children_of(shape):
             if span is not None and rows and id(children) in self._by_range:
                 child_rows = self.fetch(children, span)
             else:
@@ -139,7 +150,14 @@ class Builder:
 
     def _arrays(self, shape: p.SubDocument, fetched: Fetched) -> Arrays:
         return {id(children): self._group(children, *fetched[id(children)])
-                for children in p.children_of(shape, guards=True)}
+                for children in self._children_of(shape)}
+
+    def _children_of(self, shape: p.SubDocument) -> tuple[p.Children, ...]:
+        """The arrays the rows of `shape` feed (depth guards' included), walked once."""
+        found = self._arrays_of.get(id(shape))
+        if found is None:
+            found = self._arrays_of[id(shape)] = p.children_of(shape, guards=True)
+        return found
 
     def _group(self, children: p.Children, rows: list[Row], fetched: Fetched
                ) -> dict[Any, Group]:
@@ -164,10 +182,7 @@ class Builder:
 
     def _compiled_element(self, children: p.Children) -> Getter:
         if id(children) not in self._elements:
-            element = children.element
-            self._elements[id(children)] = (self._compile_document(element)
-                                            if isinstance(element, p.SubDocument)
-                                            else self._compile_id(element))
+            self._elements[id(children)] = self._compile(children.element, None)
         return self._elements[id(children)]
 
     def _overflow(self, children: p.Children, group: Group) -> None:
@@ -183,8 +198,7 @@ class Builder:
     # --- compiling shapes into closures --------------------------------------------------
 
     def _compile_document(self, shape: p.SubDocument) -> Getter:
-        fields = [(field.path, _compile_length(field, shape) if isinstance(field, p.Length)
-                   else self._compile(field)) for field in shape.fields]
+        fields = [(field.path, self._compile(field, shape)) for field in shape.fields]
         named = [(path[0], getter) for path, getter in fields]
 
         def build_flat(row: Row, arrays: Arrays) -> dict:
@@ -209,26 +223,8 @@ class Builder:
             return build_flat
         compiled = {id(field): getter for field, (_, getter) in zip(shape.fields, fields,
                                                                      strict=True)}
-        return generate(shape, lambda field: compiled.get(id(field)) or self._compile(field),
+        return generate(shape, lambda field: compiled.get(id(field)) or self._compile(field, None),
                         build_flat, self._oids, OMIT)
-
-    def _compile(self, field: p.Shape) -> Getter:
-        if isinstance(field, p.Value):
-            return _compile_value(field)
-        if isinstance(field, p.DocumentId):
-            return self._compile_id(field)
-        if isinstance(field, p.SubDocument):
-            return self._compile_subdocument(field)
-        if isinstance(field, p.Children):
-            return _compile_children(field)
-        if isinstance(field, p.Constant):
-            value = convert.constant(field.conversion, field.value)
-            return lambda row, arrays: value
-        if isinstance(field, p.Template):
-            return _compile_template(field)
-        if isinstance(field, p.DepthGuard):
-            return self._compile_depth_guard(field)
-        raise TypeError(f"unknown shape {field!r}")
 
     def _compile_depth_guard(self, field: p.DepthGuard) -> Getter:
         """No field; a row with data deeper than `max_depth` is rejected or counted."""
@@ -314,6 +310,11 @@ def _compile_value(field: p.Value) -> Getter:
                               "convert") from None
 
     return value
+
+
+def _compile_constant(field: p.Constant) -> Getter:
+    value = convert.constant(field.conversion, field.value)
+    return lambda row, arrays: value
 
 
 def _compile_children(field: p.Children) -> Getter:

@@ -45,9 +45,7 @@ from mapper.validate.values import (
     bson_type,
     canon,
     diff,
-    fields,
     get,
-    leaves,
     show,
     type_ok,
 )
@@ -180,7 +178,7 @@ class _Checker:
             self._extras(result, collection, target)
 
     def _shapes(self, collection: p.CollectionPlan) -> _Shapes:
-        row_fields = list(fields(collection.document))
+        row_fields = _row_fields(collection.document)
         tops = [(path, shape, present, check) for path, shape, present in row_fields
                 if (check := r.top_check(collection.query, path, shape))]
         lengths = [(path, path[:len(path) - len(shape.path)] + shape.array, shape)
@@ -188,8 +186,8 @@ class _Checker:
         arrays = [(path, shape, present, [(where, length) for where, array, length in lengths
                                           if array == path])
                   for path, shape, present in row_fields if isinstance(shape, p.Children)]
-        typed = [(path, shape) for path, shape in leaves(collection.document)
-                 if isinstance(shape, p.Value | p.Template | p.Length)]
+        typed = [(place.path, place.field) for place in p.walk(collection.document)
+                 if isinstance(place.field, p.Value | p.Template | p.Length)]
         schema = json_schema(collection)["$jsonSchema"] if collection.validator else None
         databases = {c.name: c.database for c in self.plan.collections}
         references = [(path, self.targets.collection(name, databases.get(name)), name)
@@ -403,7 +401,7 @@ class _Checker:
         element, query = children.element, children.query
         if not isinstance(element, p.SubDocument) or children.limit is not None:
             return None
-        chosen = [(path, shape, present) for path, shape, present in fields(element)
+        chosen = [(path, shape, present) for path, shape, present in _row_fields(element)
                   if r.element_copy(query, shape)]
         if not chosen:
             return None
@@ -431,7 +429,7 @@ class _Checker:
         found = []
         link = [query.selects.index(ref) for ref in query.link]
         rows = ChildRows(self.compiler, query)
-        for path, inner, present in fields(element):
+        for path, inner, present in _row_fields(element):
             if not isinstance(inner, p.Children):
                 continue
             needed = sorted({*link, *inner.parent_key, *present})
@@ -476,6 +474,13 @@ class _Checker:
                 self.add(result, "equality", row.ident, row.key, path, self.show(want),
                          self.show(have), "differs from the document the source gives",
                          count=number == 0)
+
+
+def _row_fields(shape: p.SubDocument) -> list[tuple[p.FieldPath, p.Shape, tuple[int, ...]]]:
+    """(path, field, present indexes) of the fields one row builds: sub-documents entered
+    (not listed themselves), arrays not."""
+    return [(place.path, place.field, place.present) for place in p.walk(shape, arrays=False)
+            if not isinstance(place.field, p.SubDocument)]
 
 
 def _lengths(lengths: Counter) -> str:
