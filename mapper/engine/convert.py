@@ -48,6 +48,7 @@ from typing import Any
 
 from bson import Decimal128, Int64, ObjectId
 from bson.decimal128 import create_decimal128_context
+from bson.errors import InvalidId
 
 from mapper.ids import oid
 from mapper.plan import DocumentId
@@ -235,7 +236,7 @@ def to_uuid(value: Any) -> uuid.UUID:
 def to_objectid(value: Any) -> ObjectId:
     try:
         return ObjectId(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, InvalidId):
         raise ConversionFailed("not an ObjectId (24 hex digits or 12 bytes)") from None
 
 
