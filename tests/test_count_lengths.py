@@ -113,3 +113,33 @@ def test_lengths_and_sql_counts_give_the_counts_of_the_rows(shops) -> None:
     assert list(by_name["three"])[:3] == ["_id", "name", "counted_first"]  # field order kept
     assert [d["all_products"] for d in documents["limited"]] == [3, 0, 1]
     assert [d["all_products"] for d in documents["referenced"]] == [3, 0, 1]
+
+
+IN_A_SUB_DOCUMENT = """
+version: 1
+collections:
+  products:
+    table: products
+    columns: [title]
+    fields:
+      shop:
+        embed: shops
+        columns: [name]
+        fields:
+          tag_count: {count: shop_tags}
+          tag_links: {embed: shop_tags, columns: [tag_id], _id: false}
+"""
+
+
+def test_a_length_inside_an_embedded_sub_document_counts_its_array(tmp_path) -> None:
+    """The generated builder inlines a to-one sub-document; a length among its fields is the
+    closure compiled with that sub-document (it once failed: `unknown shape Length`)."""
+    url = sqlite_database(tmp_path / "shops.db", SCHEMA)
+    (tmp_path / "products.yaml").write_text(IN_A_SUB_DOCUMENT, encoding="utf-8")
+    with api.prepare([tmp_path / "products.yaml"], url) as prepared:
+        shop = prepared.plan.collection("products").document.fields[-1]
+        assert isinstance(shop.fields[-2], p.Length)
+        documents = [document for _, document in api.preview(prepared, 10)]
+    assert [(d["title"], d["shop"]["tag_count"], d["shop"]["tag_links"]) for d in documents] == [
+        ("a", 2, [{"tag_id": 1}, {"tag_id": 2}]), ("b", 2, [{"tag_id": 1}, {"tag_id": 2}]),
+        ("c", 2, [{"tag_id": 1}, {"tag_id": 2}]), ("d", 1, [{"tag_id": 2}])]

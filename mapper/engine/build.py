@@ -81,6 +81,7 @@ class Builder:
                           if p.read_by_range(collection, children)}
         self._elements: dict[int, Getter] = {}
         self._arrays_of: dict[int, tuple[p.Children, ...]] = {}
+        self._getters: dict[int, Getter] = {}  # of every field compiled, for generated code
         self._compile: Callable[[p.Shape, p.SubDocument | None], Getter] = p.by_kind({
             p.Value: lambda field, _: _compile_value(field),
             p.Constant: lambda field, _: _compile_constant(field),
@@ -199,6 +200,8 @@ class Builder:
 
     def _compile_document(self, shape: p.SubDocument) -> Getter:
         fields = [(field.path, self._compile(field, shape)) for field in shape.fields]
+        self._getters.update((id(field), getter) for field, (_, getter) in zip(
+            shape.fields, fields, strict=True))
         named = [(path[0], getter) for path, getter in fields]
 
         def build_flat(row: Row, arrays: Arrays) -> dict:
@@ -221,10 +224,8 @@ class Builder:
             return build_nested
         if not self.generated:
             return build_flat
-        compiled = {id(field): getter for field, (_, getter) in zip(shape.fields, fields,
-                                                                     strict=True)}
-        return generate(shape, lambda field: compiled.get(id(field)) or self._compile(field, None),
-                        build_flat, self._oids, OMIT)
+        return generate(shape, lambda field: self._getters[id(field)], build_flat, self._oids,
+                        OMIT)
 
     def _compile_depth_guard(self, field: p.DepthGuard) -> Getter:
         """No field; a row with data deeper than `max_depth` is rejected or counted."""
