@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from bson import Decimal128, Int64, ObjectId
+from conftest import fresh_postgres_database
 
 from mapper.cli import main
+from mapper.demo import create_demo
 from mapper.validate.values import MISSING, at, canon, diff, type_ok
 
 MAPPINGS = str(Path(__file__).parents[1] / "mappings")
@@ -61,16 +63,33 @@ def test_type_promises():
 # --- against real servers -----------------------------------------------------------------
 
 
+SCALE, TASKS = 0.3, 300  # a smaller demo: the tampering tests validate it ~25 times
+
+
 @pytest.fixture(scope="module")
-def target(demo_pg, mongodb_server, mongo_client, tmp_path_factory):
+def small_demo_pg(postgres_server):
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=SCALE, seed=42)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def small_demo_sqlite(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('small') / 'demo.db'}"
+    create_demo(url, scale=SCALE, seed=42)
+    return url
+
+
+@pytest.fixture(scope="module")
+def target(small_demo_pg, mongodb_server, mongo_client, tmp_path_factory):
     """(source URL, target URI, database) after one clean run of the shipped mappings."""
     name = f"mapper_validate_{uuid.uuid4().hex[:12]}"
     base = mongodb_server.split("?", 1)
     uri = base[0].rstrip("/") + "/" + name + (f"?{base[1]}" if len(base) > 1 else "")
     rejects = tmp_path_factory.mktemp("validate") / "rejects.jsonl"
-    assert main(["run", MAPPINGS, "--source", demo_pg, "--target", uri, "--decimal-as",
-                 "string", "--rejects", str(rejects)]) == 0
-    yield demo_pg, uri, mongo_client[name]
+    assert main(["run", MAPPINGS, "--source", small_demo_pg, "--target", uri, "--decimal-as",
+                 "string", "--rejects", str(rejects), "--state", str(rejects.with_name("s"))]) == 0
+    yield small_demo_pg, uri, mongo_client[name]
     mongo_client.drop_database(name)
 
 
@@ -119,8 +138,8 @@ def test_clean_run_validates_in_full(target, capsys):
     code, report = failures(target, capsys, "--full")
     assert code == 0, report["differences"][:5]
     tasks = next(c for c in report["collections"] if c["name"] == "tasks")
-    assert tasks["checks"]["equality"]["checked"] == tasks["source_rows"] == 1000
-    assert tasks["checks"]["arrays"]["checked"] == 3000
+    assert tasks["checks"]["equality"]["checked"] == tasks["source_rows"] == TASKS
+    assert tasks["checks"]["arrays"]["checked"] == 3 * TASKS
 
 
 def test_deleted_document_is_missing(target, capsys):
@@ -128,7 +147,7 @@ def test_deleted_document_is_missing(target, capsys):
     original = database.tasks.find_one(sort=[("_id", 1)])
     database.tasks.delete_one({"_id": original["_id"]})
     try:
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "tasks")
     finally:
         database.tasks.insert_one(original)
     assert code == 1
@@ -146,7 +165,7 @@ def test_missing_documents_leave_every_other_document_compared(target, capsys):
     removed = list(database.tasks.find(sort=[("_id", 1)]).limit(3))
     database.tasks.delete_many({"_id": {"$in": [document["_id"] for document in removed]}})
     try:
-        code, report = failures(target, capsys, "--full")
+        code, report = failures(target, capsys, "--only", "tasks", "--full")
     finally:
         database.tasks.insert_many(removed)
     assert code == 1
@@ -155,7 +174,8 @@ def test_missing_documents_leave_every_other_document_compared(target, capsys):
         str(document["_id"]) for document in removed)
     assert all("no document" in d["message"] for d in report["differences"])
     tasks = next(c for c in report["collections"] if c["name"] == "tasks")
-    assert tasks["checks"]["equality"] == {"checked": 997, "passed": 997, "failed": 0}
+    assert tasks["checks"]["equality"] == {"checked": TASKS - 3, "passed": TASKS - 3,
+                                                "failed": 0}
 
 
 def test_extra_document_is_reported(target, capsys):
@@ -163,7 +183,7 @@ def test_extra_document_is_reported(target, capsys):
     extra = ObjectId()
     database.users.insert_one({"_id": extra, "email": "ghost@example.com"})
     try:
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "users")
     finally:
         database.users.delete_one({"_id": extra})
     assert code == 1
@@ -178,7 +198,7 @@ def test_changed_nested_field_fails_deep_equality(target, capsys):
         document["labels"][0]["color"] = "#000000"
 
     with tampered(target[2], "organizations", change, {"labels.0": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "organizations")
     assert code == 1
     assert failed_checks(report, "organizations") == {"equality"}
     (item,) = report["differences"]
@@ -190,7 +210,7 @@ def test_dropped_array_element_is_caught(target, capsys):
         document["comments"] = document["comments"][:-1]
 
     with tampered(target[2], "tasks", change, {"comments.1": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "tasks")
     assert code == 1
     assert {"arrays", "denormalized"} <= failed_checks(report, "tasks")
     assert any(d["check"] == "arrays" and d["path"] == "comments" for d in report["differences"])
@@ -201,7 +221,7 @@ def test_duplicated_array_element_is_caught(target, capsys):
         document["labels"] = [*document["labels"], document["labels"][0]]
 
     with tampered(target[2], "tasks", change, {"labels.0": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "tasks")
     assert code == 1
     assert "arrays" in failed_checks(report, "tasks")
     item = next(d for d in report["differences"] if d["check"] == "arrays")
@@ -214,7 +234,7 @@ def test_broken_reference_in_an_array(target, capsys):
         document["project_ids"] = [ObjectId(), *document["project_ids"][1:]]
 
     with tampered(target[2], "organizations", change, {"project_ids.0": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "organizations")
     assert code == 1
     assert "references" in failed_checks(report, "organizations")
     assert any(d["check"] == "references" and d["path"] == "project_ids[0]"
@@ -226,7 +246,7 @@ def test_broken_reference_field(target, capsys):
         document["created_by"] = ObjectId()
 
     with tampered(target[2], "projects", change, {"created_by": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "projects")
     assert code == 1
     assert failed_checks(report, "projects") >= {"references"}
     assert {d["path"] for d in report["differences"] if d["check"] == "references"} \
@@ -238,7 +258,7 @@ def test_changed_denormalized_copy(target, capsys):
         document["project"] = {**document["project"], "name": "tampered name"}
 
     with tampered(target[2], "tasks", change):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "tasks")
     assert code == 1
     assert "denormalized" in failed_checks(report, "tasks")
     item = next(d for d in report["differences"] if d["check"] == "denormalized")
@@ -252,7 +272,7 @@ def test_changed_count_of_an_array(target, capsys):
         document["comment_count"] += 1
 
     with tampered(target[2], "tasks", change):
-        code, report = failures(target, capsys, "--sample", "0")
+        code, report = failures(target, capsys, "--only", "tasks", "--sample", "0")
     assert code == 1
     assert failed_checks(report, "tasks") == {"denormalized"}
     item = next(d for d in report["differences"] if d["check"] == "denormalized")
@@ -266,7 +286,7 @@ def test_changed_copy_inside_array_elements(target, capsys):
                                *document["members"][1:]]
 
     with tampered(target[2], "organizations", change, {"members.0": {"$exists": True}}):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "organizations")
     assert code == 1
     assert "denormalized" in failed_checks(report, "organizations")
     item = next(d for d in report["differences"] if d["check"] == "denormalized")
@@ -282,7 +302,7 @@ def test_changed_type(target, capsys, field, value, query):
         document[field] = value
 
     with tampered(target[2], "tasks", change, query):
-        code, report = failures(target, capsys)
+        code, report = failures(target, capsys, "--only", "tasks")
     assert code == 1
     assert "types" in failed_checks(report, "tasks")
     item = next(d for d in report["differences"] if d["check"] == "types")
@@ -369,8 +389,8 @@ def test_arrays_inside_array_elements(demo_pg, mongo_url, mongo_db, tmp_path, ca
     assert (item["check"], item["path"]) == ("arrays", "projects[].tasks")
 
 
-def test_the_same_rows_in_sqlite_validate_the_target(target, demo_sqlite, capsys):
-    code, out = validate((demo_sqlite, *target[1:]), capsys, "--sample", "50")
+def test_the_same_rows_in_sqlite_validate_the_target(target, small_demo_sqlite, capsys):
+    code, out = validate((small_demo_sqlite, *target[1:]), capsys, "--sample", "50")
     assert code == 0, out
 
 
@@ -380,8 +400,8 @@ def test_html_report_has_the_tables_and_escapes_values(target, capsys, tmp_path)
 
     output = tmp_path / "report.html"
     with tampered(target[2], "tasks", change):
-        code, _ = validate(target, capsys, "--full", "--format", "html", "--output",
-                           str(output))
+        code, _ = validate(target, capsys, "--only", "tasks", "--full", "--format", "html",
+                           "--output", str(output))
     assert code == 1
     page = output.read_text(encoding="utf-8")
     assert '<table id="summary">' in page and '<table id="differences">' in page
@@ -399,8 +419,8 @@ def test_no_values_shows_paths_and_types_only(target, capsys, tmp_path, form):
 
     output = tmp_path / f"report.{form}"
     with tampered(target[2], "tasks", change) as original:
-        code, _ = validate(target, capsys, "--full", "--no-values", "--format", form,
-                           "--output", str(output))
+        code, _ = validate(target, capsys, "--only", "tasks", "--full", "--no-values",
+                           "--format", form, "--output", str(output))
     assert code == 1
     page = output.read_text(encoding="utf-8")
     assert "title" in page and "priority" in page and "values hidden" in page
