@@ -13,15 +13,24 @@ import time
 from pathlib import Path
 
 import bson
+from conftest import Finished, mapper_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_arguments(source: str, target: str, tmp_path: Path, *extra: str) -> list[str]:
+    return ["run", str(ROOT / "mappings" / "tasks.yaml"), "--source", source, "--target",
+            target, "--decimal-as", "string", "--batch-size", "50", "--state",
+            str(tmp_path / "state.json"), "--rejects", str(tmp_path / "rejects.jsonl"), *extra]
+
+
 def mapper_command(source: str, target: str, tmp_path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mapper", "run", str(ROOT / "mappings" / "tasks.yaml"),
-            "--source", source, "--target", target, "--decimal-as", "string",
-            "--batch-size", "50", "--state", str(tmp_path / "state.json"),
-            "--rejects", str(tmp_path / "rejects.jsonl"), *extra]
+    """The run as a process of its own: for the tests that kill or interrupt it."""
+    return [sys.executable, "-m", "mapper", *run_arguments(source, target, tmp_path, *extra)]
+
+
+def in_process(source: str, target: str, tmp_path: Path, *extra: str) -> Finished:
+    return mapper_cli(*run_arguments(source, target, tmp_path, *extra), cwd=tmp_path)
 
 
 def batches_done(tmp_path: Path) -> int:
@@ -52,8 +61,7 @@ def hashes(collection) -> dict:
 
 
 def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db, tmp_path):
-    clean = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path), cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300, check=False)
+    clean = in_process(demo_sqlite, mongo_url, tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     expected = hashes(mongo_db.tasks)
     assert len(expected) == 1000
@@ -76,9 +84,7 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
             break
         resume = ("--resume",) if (tmp_path / "state.json").exists() else ()
     else:
-        final = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
-                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                               check=False)
+        final = in_process(demo_sqlite, mongo_url, tmp_path, *resume)
         assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 1
     assert mongo_db.tasks.count_documents({}) == 1000
@@ -97,15 +103,11 @@ def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo
     assert "interrupted after a complete batch: resume with --resume" in out
     written = mongo_db.tasks.count_documents({})
     assert 0 < written < 1000
-    other = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, "--resume",
-                                          "--decimal-as", "double"),
-                           cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    other = in_process(demo_sqlite, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
     assert other.returncode == 2, other.stdout + other.stderr  # never text and doubles mixed
     assert "made with --decimal-as string" in other.stderr
     assert mongo_db.tasks.count_documents({}) == written
-    resumed = subprocess.run(mapper_command(demo_sqlite, mongo_url, tmp_path, "--resume"),
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                             check=False)
+    resumed = in_process(demo_sqlite, mongo_url, tmp_path, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "every row accounted for" in resumed.stdout
     assert mongo_db.tasks.count_documents({}) == 1000
@@ -113,10 +115,8 @@ def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo
 
 def test_resume_refuses_without_or_with_a_foreign_checkpoint(demo_sqlite, tmp_path) -> None:
     target = "mongodb://127.0.0.1:1/db"
-    missing = subprocess.run(mapper_command(demo_sqlite, target, tmp_path, "--resume"),
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    missing = in_process(demo_sqlite, target, tmp_path, "--resume")
     assert missing.returncode == 2 and "nothing to resume" in missing.stderr
     (tmp_path / "state.json").write_text('{"fingerprint": "other", "collections": {}}')
-    foreign = subprocess.run(mapper_command(demo_sqlite, target, tmp_path, "--resume"),
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    foreign = in_process(demo_sqlite, target, tmp_path, "--resume")
     assert foreign.returncode == 2 and "another mapping or target" in foreign.stderr
