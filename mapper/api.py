@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -226,7 +226,7 @@ def explain(prepared: Prepared) -> str:
 
 
 def preview(prepared: Prepared, count: int = 3,
-            only: Sequence[str] = ()) -> Iterator[tuple[str, dict]]:
+            only: Sequence[str] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
     """(collection, document) for the first `count` documents of each collection; writes
     nothing."""
     names = prepared.collection_names(only) if only else ()

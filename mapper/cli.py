@@ -9,8 +9,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 from mapper import __version__, api, config
 from mapper.errors import (
@@ -133,11 +134,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt():
+def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     """First Ctrl-C: stop after the batch in flight (checkpoint consistent). Second: now."""
-    requested = []
+    requested: list[int] = []
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if requested:
             raise KeyboardInterrupt
         requested.append(signum)
@@ -153,10 +154,10 @@ def _stop_on_interrupt():
 class _progress:
     """A tqdm bar per collection on a terminal; silent otherwise."""
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str, int], None]:
         from tqdm import tqdm
 
-        self._bars: dict[str, tqdm] = {}
+        self._bars: dict[str, tqdm[None]] = {}
         self._tqdm = tqdm
 
         def update(collection: str, rows: int) -> None:
@@ -167,7 +168,7 @@ class _progress:
 
         return update
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()
 
@@ -353,8 +354,9 @@ def _logging(verbose: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _logging(args.verbose)
+    command: Command = args.func
     try:
-        return args.func(args)
+        return command(args)
     except SpecError as error:
         if args.traceback:
             raise

@@ -10,18 +10,20 @@ engine (a cluster) plugs in here without touching the builder or the sinks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from mapper import plan as p
 from mapper.engine import batches, parallel
-from mapper.engine.batches import EncodedBatch, Render
+from mapper.engine.batches import EncodedBatch
 from mapper.engine.extract import Extractor
+from mapper.engine.load import Render
 
 log = logging.getLogger(__name__)
+Batches = Generator[EncodedBatch, None, None]  # closed by the run when it stops early
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,13 @@ class KeyRange:
     which the source holds `rows` in all, documents rendered by `render` where built."""
 
     collection: p.CollectionPlan
-    after: tuple | None
+    after: tuple[Any, ...] | None
     rows: int
     render: Render = None
 
 
 class Executor(Protocol):
-    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+    def batches(self, work: KeyRange, extractor: Extractor) -> Batches:
         """The batches of `work` in key order, read through `extractor` (the run's snapshot
         connection)."""
         ...
@@ -49,7 +51,7 @@ class InProcess:
 
     batch_size: int = 1000
 
-    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+    def batches(self, work: KeyRange, extractor: Extractor) -> Batches:
         return batches.local(work.collection, extractor, work.after, self.batch_size,
                              work.render)
 
@@ -62,7 +64,7 @@ class ForkedWorkers:
     batch_size: int = 1000
     workers: int = 2
 
-    def batches(self, work: KeyRange, extractor: Extractor) -> Iterator[EncodedBatch]:
+    def batches(self, work: KeyRange, extractor: Extractor) -> Batches:
         size, workers = parallel.sizing(work.rows, self.batch_size, self.workers)
         if workers == 1:
             return InProcess(self.batch_size).batches(work, extractor)

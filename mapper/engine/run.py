@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -76,7 +76,7 @@ class CollectionSummary:
     def rate(self) -> float:
         return self.written / self.seconds if self.seconds else 0.0
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int | float]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in ("name", "done")}
 
@@ -214,7 +214,7 @@ def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
         _reject(collection, item.key, "write", reason, rejects, result)
 
 
-def _reject(collection: p.CollectionPlan, key: tuple, stage: str, reason: str,
+def _reject(collection: p.CollectionPlan, key: tuple[Any, ...], stage: str, reason: str,
             rejects: RejectFile, result: CollectionSummary) -> None:
     rejects.add(collection.name, key, stage, reason)
     result.rejected += 1
