@@ -1,16 +1,21 @@
 """Which BSON conversion each source value family gets, and which overrides can work.
 
-The conversions themselves live in `engine/convert.py`; this table is what lint checks. Also
-the marker a snapshot reads for a value that Python cannot hold (`Unrepresentable`).
+`CONVERSIONS` holds one record per conversion (`Conversion`): what convert, lint, codegen,
+the `$jsonSchema` generator and validate know of it. The functions themselves live in
+`engine/convert.py`, registered under the record's name. Also the marker a snapshot reads for
+a value that Python cannot hold (`Unrepresentable`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from bson import Decimal128, ObjectId
 
 # column kind (catalog.column_kind) -> the default conversion
 DEFAULT_CONVERSION: dict[str, str] = {
@@ -37,20 +42,81 @@ DEFAULT_CONVERSION: dict[str, str] = {
 _NUMBERS = {"int32", "int64", "decimal", "money", "double", "bool"}
 _CLAMPABLE = {"date", "datetime", "time", "array"}  # kinds whose values may be clamped
 
+
+def _parse_bool(text: str) -> bool:
+    try:
+        return {"true": True, "false": False, "1": True, "0": False}[text.lower()]
+    except KeyError:
+        raise ValueError("not true, false, 1 or 0") from None
+
+
+def _parse_decimal(text: str) -> decimal.Decimal:
+    try:
+        return decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        raise ValueError("not a decimal number") from None
+
+
+def _parse_datetime(text: str) -> dt.datetime | dt.date:
+    return dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """What is known of one conversion besides its function (`engine.convert.get(name)`).
+
+    `accepts`: the column kinds a mapping's `type: NAME` takes (lint refuses others); None
+    when a mapping cannot name it (a kind's default only). `bson_types`: the `bsonType`s of
+    its values in a `$jsonSchema` (empty: any). `python_types`: the Python types of its
+    values, as converted and as read back from the target (empty: not checked). `as_is`: a
+    Python test over `v` (with the names `datetime` and `UTC`) that holds when the function
+    would return `v` itself, so the generated builder skips the call. `parse`: how it reads
+    text (constants, rendered templates; None: the text itself). `clamps`: it has a
+    `NAME:clamp` variant (`with_policy`), for the kinds whose values may be clamped."""
+
+    name: str
+    accepts: frozenset[str] | None
+    bson_types: tuple[str, ...] = ()
+    python_types: tuple[type, ...] = ()
+    as_is: str | None = None
+    parse: Callable[[str], Any] | None = None
+    clamps: bool = False
+
+
+_ANY_KIND = frozenset(DEFAULT_CONVERSION)
+_NUMBER_KINDS = frozenset(_NUMBERS | {"other"})
+_DATES = frozenset({"date", "datetime", "other"})
+
+CONVERSIONS: dict[str, Conversion] = {record.name: record for record in (
+    Conversion("string", _ANY_KIND, ("string",), (str,), as_is="v.__class__ is str",
+               clamps=True),
+    Conversion("int", _NUMBER_KINDS, ("int", "long"), (int,), parse=int,
+               as_is="v.__class__ is int and -2147483648 <= v <= 2147483647"),
+    Conversion("long", _NUMBER_KINDS, ("long",), (int,), parse=int),
+    Conversion("double", _NUMBER_KINDS - {"bool"}, ("double",), (float,), parse=float,
+               as_is="v.__class__ is float"),
+    Conversion("decimal128", _NUMBER_KINDS - {"bool"}, ("decimal",), (Decimal128,),
+               parse=_parse_decimal),
+    Conversion("bool", frozenset({"bool", "int32", "int64", "other"}), ("bool",), (bool,),
+               parse=_parse_bool, as_is="v.__class__ is bool"),
+    Conversion("datetime", _DATES, ("date",), (dt.datetime,), parse=_parse_datetime,
+               as_is="v.__class__ is datetime and v.tzinfo is UTC", clamps=True),
+    Conversion("date", _DATES, ("date",), (dt.datetime,), parse=_parse_datetime, clamps=True),
+    Conversion("time", None, ("string",), (str,), clamps=True),
+    Conversion("interval", None, ("long",), (int,)),
+    Conversion("uuid", frozenset({"uuid", "text", "binary", "other"}), ("binData",),
+               (uuid.UUID,)),
+    Conversion("objectid", frozenset({"text", "binary", "other"}), ("objectId",), (ObjectId,)),
+    Conversion("binary", frozenset({"binary", "uuid", "text", "other"}), ("binData",),
+               (bytes,)),
+    Conversion("json", None, (), (dict, list, str, int, float, bool, Decimal128)),
+    Conversion("array", None, ("array",), (list,), clamps=True),
+    Conversion("auto", None),
+)}
+
 # a conversion named in a mapping's `type:` -> the column kinds it accepts
-ACCEPTS: dict[str, set[str]] = {
-    "string": set(DEFAULT_CONVERSION),
-    "decimal128": _NUMBERS - {"bool"} | {"other"},
-    "double": _NUMBERS - {"bool"} | {"other"},
-    "int": _NUMBERS | {"other"},
-    "long": _NUMBERS | {"other"},
-    "bool": {"bool", "int32", "int64", "other"},
-    "date": {"date", "datetime", "other"},
-    "datetime": {"date", "datetime", "other"},
-    "uuid": {"uuid", "text", "binary", "other"},
-    "objectid": {"text", "binary", "other"},
-    "binary": {"binary", "uuid", "text", "other"},
-}
+ACCEPTS: dict[str, frozenset[str]] = {
+    record.name: record.accepts for record in CONVERSIONS.values() if record.accepts is not None}
 
 # an aggregate function -> the column kinds it takes (PostgreSQL has no sum over text, no
 # min over json, bool, uuid, bytea or ranges): anything else is a lint error naming the column
@@ -126,32 +192,9 @@ def parse_text(conversion: str, text: str) -> Any:
     `"7"` → 7 for `int`, `"1.50"` → Decimal("1.50") for `decimal128`, ISO 8601 for `date` and
     `datetime`, `true`/`false`/`1`/`0` for `bool`; other conversions take the text itself.
     Raises ValueError when the text does not parse."""
-    parse = _TEXT_PARSERS.get(conversion)
-    return text if parse is None else parse(text.strip())
+    record = CONVERSIONS.get(conversion)
+    return text if record is None or record.parse is None else record.parse(text.strip())
 
-
-def _parse_bool(text: str) -> bool:
-    try:
-        return {"true": True, "false": False, "1": True, "0": False}[text.lower()]
-    except KeyError:
-        raise ValueError("not true, false, 1 or 0") from None
-
-
-def _parse_decimal(text: str) -> decimal.Decimal:
-    try:
-        return decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise ValueError("not a decimal number") from None
-
-
-def _parse_datetime(text: str) -> dt.datetime | dt.date:
-    return dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
-
-
-_TEXT_PARSERS: dict[str, Callable[[str], Any]] = {
-    "int": int, "long": int, "double": float, "decimal128": _parse_decimal,
-    "bool": _parse_bool, "date": _parse_datetime, "datetime": _parse_datetime,
-}
 
 # the column kind a constant of a Python type stands for, to check a `type:` like a column's
 CONSTANT_KINDS: tuple[tuple[type, str], ...] = (

@@ -14,14 +14,7 @@ from typing import Any
 import bson
 
 from mapper import plan as p
-from mapper.types import base
-
-BSON_TYPES: dict[str, list[str]] = {
-    "string": ["string"], "int": ["int", "long"], "long": ["long"], "double": ["double"],
-    "decimal128": ["decimal"], "bool": ["bool"], "datetime": ["date"], "date": ["date"],
-    "time": ["string"], "interval": ["long"], "uuid": ["binData"], "objectid": ["objectId"],
-    "binary": ["binData"], "array": ["array"],
-}
+from mapper.types import CONVERSIONS, base
 
 
 def json_schema(collection: p.CollectionPlan) -> dict[str, Any]:
@@ -63,7 +56,7 @@ def _types(names: list[str], keep_null: bool) -> dict[str, Any]:
 
 def _field(field: p.Shape) -> dict[str, Any]:
     if isinstance(field, p.Value | p.Template | p.Length):
-        names = BSON_TYPES.get(base(field.conversion))
+        names = list(CONVERSIONS[base(field.conversion)].bson_types)
         return _types(names, field.keep_null) if names else {}
     if isinstance(field, p.DocumentId):
         return _types(["objectId"], field.keep_null) if field.rule == "oid" else {}

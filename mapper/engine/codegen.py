@@ -17,18 +17,9 @@ from typing import Any
 from mapper import plan as p
 from mapper.engine import convert
 from mapper.ids import single_key_oid
+from mapper.types import CONVERSIONS
 
 Getter = Callable[[Sequence[Any], dict], Any]
-
-# Per conversion, a test that `v` needs no conversion (the conversion would return `v`
-# itself), so that the common case costs no call.
-AS_IS = {
-    "string": "v.__class__ is str",
-    "datetime": "v.__class__ is datetime and v.tzinfo is UTC",
-    "int": "v.__class__ is int and -2147483648 <= v <= 2147483647",
-    "double": "v.__class__ is float",
-    "bool": "v.__class__ is bool",
-}
 
 
 def flat(shape: p.SubDocument) -> bool:
@@ -65,7 +56,8 @@ class _Writer:
         keep_null = getattr(field, "keep_null", False)
         if isinstance(field, p.Value):
             c = self.name("c", convert.get(field.conversion))
-            as_is = AS_IS.get(field.conversion)
+            record = CONVERSIONS.get(field.conversion)  # none for `NAME:clamp`: no test
+            as_is = record and record.as_is  # `v` needs no conversion: no call
             value = f"v if {as_is} else {c}(v)" if as_is else f"{c}(v)"
             self.emit(indent, f"v = row[{field.index}]", "if v is not None:",
                       f"    {target}[{key}] = {value}")

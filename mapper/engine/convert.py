@@ -52,7 +52,7 @@ from bson.errors import InvalidId
 
 from mapper.ids import oid
 from mapper.plan import DocumentId
-from mapper.types import CLAMP, Unrepresentable, parse_text
+from mapper.types import CLAMP, CONVERSIONS, Unrepresentable, base, parse_text
 
 Converter = Callable[[Any], Any]
 _DECIMAL128 = create_decimal128_context()
@@ -68,9 +68,12 @@ _registry: dict[str, Converter] = {}
 
 
 def converter(name: str) -> Callable[[Converter], Converter]:
+    """Register the function of a conversion that `types.CONVERSIONS` records (by name)."""
     def register(function: Converter) -> Converter:
         if name in _registry:
             raise ValueError(f"conversion {name!r} registered twice")
+        if base(name) not in CONVERSIONS:
+            raise ValueError(f"conversion {name!r} has no record in types.CONVERSIONS")
         _registry[name] = function
         return function
 
@@ -355,8 +358,9 @@ def _clamping(conversion: Converter) -> Converter:
     return clamping
 
 
-for _name in ("date", "datetime", "time", "string", "array"):  # types.with_policy's kinds
-    converter(_name + CLAMP)(_clamping(_registry[_name]))
+for _record in CONVERSIONS.values():
+    if _record.clamps:  # for types.with_policy
+        converter(_record.name + CLAMP)(_clamping(_registry[_record.name]))
 
 
 def from_text(conversion: str, text: str) -> Any:

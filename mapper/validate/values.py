@@ -12,6 +12,7 @@ from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 
 from mapper import plan as p
+from mapper.types import CONVERSIONS
 
 SHOW_CHARS = 200
 _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
@@ -116,13 +117,6 @@ def get(document: Any, path: tuple[str, ...]) -> Any:
     return document
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "int": (int,), "long": (int,), "double": (float,),
-    "decimal128": (Decimal128,), "bool": (bool,), "datetime": (dt.datetime,),
-    "date": (dt.datetime,), "time": (str,), "interval": (int,), "uuid": (uuid.UUID,),
-    "objectid": (ObjectId,), "binary": (bytes,), "array": (list,),
-    "json": (dict, list, str, int, float, bool, Decimal128),
-}
 BSON_NAMES = {bool: "bool", int: "int", Int64: "long", float: "double", str: "string",
               Decimal128: "decimal", dt.datetime: "date", uuid.UUID: "uuid (binary 4)",
               ObjectId: "objectId", bytes: "binData", dict: "object", list: "array"}
@@ -130,8 +124,9 @@ BSON_NAMES = {bool: "bool", int: "int", Int64: "long", float: "double", str: "st
 
 def type_ok(conversion: str, value: Any) -> bool:
     """Whether a stored value has the BSON type that `conversion` promises."""
-    types = _TYPES.get(conversion)
-    if types is None:
+    record = CONVERSIONS.get(conversion)
+    types = record.python_types if record else ()
+    if not types:
         return True
     if isinstance(value, bool) and bool not in types:
         return False
