@@ -124,7 +124,7 @@ class Compiler:
                    for i, item in enumerate(query.selects)]
         statement = sa.select(*columns).select_from(source)
         if query.filter is not None:
-            statement = statement.where(self._filter(query.filter, aliases))
+            statement = statement.where(self.condition(query.filter, aliases))
         if query.link:
             statement = statement.where(self._link(query, aliases))
         if query.order:
@@ -227,7 +227,7 @@ class Compiler:
         last = aliases[item.hops[-1].alias]
         conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
         if item.filter is not None:
-            conditions.append(self._filter(item.filter, aliases))
+            conditions.append(self.condition(item.filter, aliases))
         if item.distinct_key:  # over the last table's rows that some join path reaches
             paths = (sa.select(*(last.c[c] for c in item.distinct_key)).select_from(source)
                      .where(*conditions).correlate(outer[first.left_alias]))
@@ -243,11 +243,15 @@ class Compiler:
         return (sa.select(value).select_from(source).where(*conditions)
                 .correlate(outer[first.left_alias]).scalar_subquery())
 
-    def _filter(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
+    def condition(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
+        """A plan's filter as SQL over the query's `aliases` (alias → table): the one home
+        of the operators' meaning, for the run and `validate` alike. A NULL column matches
+        `eq: null`, `is_null: true`, and `ne` or `not_in` of values (where SQL's `<>` alone
+        would drop it); a key range compares by code point (`collated`)."""
         if isinstance(node, p.KeyRange):
             return self._key_range(node, aliases)
         if isinstance(node, p.BoolOp):
-            parts = [self._filter(item, aliases) for item in node.items]
+            parts = [self.condition(item, aliases) for item in node.items]
             return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
         column = aliases[node.alias].c[node.column]
         match node.op:

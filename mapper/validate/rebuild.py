@@ -452,6 +452,8 @@ class Rebuild:
         return results
 
     # --- filters -------------------------------------------------------------------------
+    # The operators' meaning in Python, deliberately not `Compiler.condition` (which the run
+    # and validate's SQL checks share): this second reading is the oracle against it.
 
     def _passes(self, spec: Any, table: Table, context: Context,
                 via: tuple[str, ...] = ()) -> bool:

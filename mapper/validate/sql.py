@@ -2,21 +2,19 @@
 
 A child query's rows are `table AS alias` joined along its hops (inner joins for one-to-many
 hops, left outer joins for many-to-one) and narrowed by its filter; validation selects the
-columns it needs from them, for the parents of one batch (`keys`: their link values). Only
-the typed table objects come from `Compiler.table`, so UUIDs, decimals and dates read the
-same as in the run.
+columns it needs from them, for the parents of one batch (`keys`: their link values). The
+typed table objects come from `Compiler.table`, so UUIDs, decimals and dates read the same as
+in the run, and the filter from `Compiler.condition`, so its operators mean what they mean in
+the run.
 """
 
 from __future__ import annotations
-
-import operator
 
 import sqlalchemy as sa
 
 from mapper import plan as p
 from mapper.compile import Compiler
 
-_COMPARE = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
 CHUNK = 500  # parent keys per statement
 
 
@@ -25,7 +23,7 @@ class ChildRows:
     `count_by(indexes, keys)`."""
 
     def __init__(self, compiler: Compiler, query: p.Query):
-        self.query = query
+        self.compiler, self.query = compiler, query
         self.aliases = {query.alias: compiler.table(query.table).alias(query.alias)}
         self.source = self.aliases[query.alias]
         for hop in query.joins:
@@ -56,7 +54,7 @@ class ChildRows:
     def _where(self, statement: sa.Select) -> sa.Select:
         if self.query.filter is None:
             return statement
-        return statement.where(condition(self.query.filter, self.aliases))
+        return statement.where(self.compiler.condition(self.query.filter, self.aliases))
 
     def _chunks(self, statement: sa.Select, keys: list[tuple]) -> list[sa.Select]:
         link = [self.aliases[ref.alias].c[ref.column] for ref in self.query.link]
@@ -65,25 +63,3 @@ class ChildRows:
         if len(link) == 1:
             return [statement.where(link[0].in_([key[0] for key in chunk])) for chunk in chunks]
         return [statement.where(sa.tuple_(*link).in_(chunk)) for chunk in chunks]
-
-
-def condition(node: p.Filter, aliases: dict) -> sa.ColumnElement:
-    """A filter as SQL; `ne` and `not_in` keep rows whose column is NULL."""
-    if isinstance(node, p.BoolOp):
-        parts = [condition(item, aliases) for item in node.items]
-        return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
-    column, value = aliases[node.alias].c[node.column], node.value
-    if node.op == "eq":
-        return column.is_(None) if value is None else column == value
-    if node.op == "ne":
-        return column.is_not(None) if value is None else sa.or_(column != value,
-                                                                 column.is_(None))
-    if node.op == "in":
-        return column.in_(list(value))
-    if node.op == "not_in":
-        return sa.or_(column.not_in(list(value)), column.is_(None))
-    if node.op == "is_null":
-        return column.is_(None) if value else column.is_not(None)
-    if node.op not in _COMPARE:
-        raise ValueError(f"unknown filter operator {node.op!r}")
-    return _COMPARE[node.op](column, value)
