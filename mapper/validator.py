@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import bson
@@ -26,8 +27,9 @@ def _object(shape: p.SubDocument) -> dict[str, Any]:
     schema: dict[str, Any] = {"bsonType": "object", "properties": {}, "required": [],
                               "additionalProperties": False}
     for field in shape.fields:
-        if not isinstance(field, p.DepthGuard):  # no field of its own
-            _insert(schema, field.path, _field(field), _required(field))
+        value = _field(field)
+        if value is not None:  # None: a depth guard, no field of its own
+            _insert(schema, field.path, value, _required(field))
     return schema
 
 
@@ -54,27 +56,37 @@ def _types(names: list[str], keep_null: bool) -> dict[str, Any]:
     return {"bsonType": types[0] if len(types) == 1 else types}
 
 
-def _field(field: p.Shape) -> dict[str, Any]:
-    if isinstance(field, p.Value | p.Template | p.Length):
-        names = list(CONVERSIONS[base(field.conversion)].bson_types)
-        return _types(names, field.keep_null) if names else {}
-    if isinstance(field, p.DocumentId):
-        return _types(["objectId"], field.keep_null) if field.rule == "oid" else {}
-    if isinstance(field, p.SubDocument):
-        schema = _object(field)
-        if field.keep_null:
-            schema["bsonType"] = ["object", "null"]
-        return schema
-    if isinstance(field, p.Children):
-        element = field.element
-        items = _object(element) if isinstance(element, p.SubDocument) else _field(element)
-        schema = {"bsonType": "array", "items": items}
-        if field.limit is not None:
-            schema["maxItems"] = field.limit
-        return schema
-    if isinstance(field, p.Constant):
-        return {}
-    raise TypeError(f"unknown shape {field!r}")
+def _value(field: p.Value | p.Template | p.Length) -> dict[str, Any]:
+    names = list(CONVERSIONS[base(field.conversion)].bson_types)
+    return _types(names, field.keep_null) if names else {}
+
+
+def _sub_document(field: p.SubDocument) -> dict[str, Any]:
+    schema = _object(field)
+    if field.keep_null:
+        schema["bsonType"] = ["object", "null"]
+    return schema
+
+
+def _array(field: p.Children) -> dict[str, Any]:
+    schema = {"bsonType": "array", "items": _field(field.element)}
+    if field.limit is not None:
+        schema["maxItems"] = field.limit
+    return schema
+
+
+# a field's schema, by its kind (None: no field of its own)
+_field: Callable[[p.Shape], dict[str, Any] | None] = p.by_kind({
+    p.Value: _value,
+    p.Template: _value,
+    p.Length: _value,
+    p.DocumentId: lambda field: (_types(["objectId"], field.keep_null) if field.rule == "oid"
+                                 else {}),
+    p.SubDocument: _sub_document,
+    p.Children: _array,
+    p.Constant: lambda field: {},
+    p.DepthGuard: lambda field: None,
+})
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
