@@ -11,7 +11,6 @@ from typing import Any
 from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 
-from mapper import plan as p
 from mapper.types import CONVERSIONS
 
 SHOW_CHARS = 200
@@ -137,32 +136,3 @@ def type_ok(conversion: str, value: Any) -> bool:
 
 def bson_type(value: Any) -> str:
     return BSON_NAMES.get(type(value), type(value).__name__)
-
-
-def leaves(shape: p.SubDocument, prefix: tuple[str, ...] = ()) \
-        -> Iterator[tuple[tuple[str, ...], p.Shape]]:
-    """(abstract path, field) of every value and id of a shape, arrays entered as `*`."""
-    for field in shape.fields:
-        if isinstance(field, p.SubDocument):
-            yield from leaves(field, prefix + field.path)
-        elif isinstance(field, p.Children):
-            if isinstance(field.element, p.SubDocument):
-                yield from leaves(field.element, (*prefix, *field.path, "*"))
-            else:
-                yield (*prefix, *field.path, "*"), field.element
-        elif isinstance(field, p.Value | p.Template | p.DocumentId | p.Length):
-            yield prefix + field.path, field
-
-
-def fields(shape: p.SubDocument, prefix: tuple[str, ...] = (), present: tuple[int, ...] = ()) \
-        -> Iterator[tuple[tuple[str, ...], p.Shape, tuple[int, ...]]]:
-    """(path, field, present indexes) of one row's fields: subdocuments entered, arrays not.
-
-    `present` are the indexes whose NULL makes an enclosing subdocument absent.
-    """
-    for field in shape.fields:
-        if isinstance(field, p.SubDocument):
-            inner = present if field.present_index is None else (*present, field.present_index)
-            yield from fields(field, prefix + field.path, inner)
-        else:
-            yield prefix + field.path, field, present
