@@ -11,15 +11,20 @@ raises the exact `RowRejected`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
 
 from mapper import plan as p
 from mapper.engine import convert
 from mapper.ids import single_key_oid
 from mapper.types import CONVERSIONS
 
-Getter = Callable[[Sequence[Any], dict], Any]
+if TYPE_CHECKING:  # the builder imports this module; its types only, for the checker
+    from mapper.engine.build import Getter
+
+OidCaches = dict[str, dict[Any, ObjectId]]  # per table: a row's key value → its ObjectId
 
 
 def flat(shape: p.SubDocument) -> bool:
@@ -30,7 +35,7 @@ def flat(shape: p.SubDocument) -> bool:
 class _Writer:
     """Emits the statements that fill one dict variable, nesting for sub-documents."""
 
-    def __init__(self, compile_field: Callable[[p.Shape], Getter], oid_caches: dict,
+    def __init__(self, compile_field: Callable[[p.Shape], Getter], oid_caches: OidCaches,
                  omit: object):
         self.compile_field = compile_field
         self.oid_caches = oid_caches
@@ -93,7 +98,7 @@ class _Writer:
 
 
 def generate(shape: p.SubDocument, compile_field: Callable[[p.Shape], Getter], slow: Getter,
-             oid_caches: dict[str, dict], omit: object) -> Getter:
+             oid_caches: OidCaches, omit: object) -> Getter:
     """The fast builder of a flat shape; `compile_field` gives the closure of a field that is
     not generated inline, `slow` the whole shape's closure-based builder."""
     writer = _Writer(compile_field, oid_caches, omit)
@@ -105,4 +110,5 @@ def generate(shape: p.SubDocument, compile_field: Callable[[p.Shape], Getter], s
     namespace = writer.namespace
     exec(compile("\n".join(writer.lines), "<mapper document builder>", "exec"),  # noqa: S102
          namespace)
-    return namespace["build"]
+    build: Getter = namespace["build"]  # the `def build(row, arrays)` just executed
+    return build

@@ -44,7 +44,7 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import Decimal128, Int64, ObjectId
 from bson.decimal128 import create_decimal128_context
@@ -55,6 +55,7 @@ from mapper.plan import DocumentId
 from mapper.types import CLAMP, CONVERSIONS, Unrepresentable, base, parse_text
 
 Converter = Callable[[Any], Any]
+_Function = TypeVar("_Function", bound=Converter)  # a conversion keeps its own result type
 _DECIMAL128 = create_decimal128_context()
 MAX_JSON_DEPTH = 100
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -67,9 +68,9 @@ class ConversionFailed(ValueError):
 _registry: dict[str, Converter] = {}
 
 
-def converter(name: str) -> Callable[[Converter], Converter]:
+def converter(name: str) -> Callable[[_Function], _Function]:
     """Register the function of a conversion that `types.CONVERSIONS` records (by name)."""
-    def register(function: Converter) -> Converter:
+    def register(function: _Function) -> _Function:
         if name in _registry:
             raise ValueError(f"conversion {name!r} registered twice")
         if base(name) not in CONVERSIONS:
@@ -162,8 +163,9 @@ _LOW_64 = (1 << 64) - 1
 def _bid(sign: int, significand: int, exponent: int) -> Decimal128:
     """A finite Decimal128 from its parts, encoded directly (IEEE 754-2008 BID: a significand
     of at most 34 digits is below 2**113, so the short form always applies)."""
-    return Decimal128((sign << 63 | (exponent - BID_EXPONENTS[0]) << 49 | significand >> 64,
-                       significand & _LOW_64))
+    high = sign << 63 | (exponent - BID_EXPONENTS[0]) << 49 | significand >> 64
+    # bson annotates only a (sign, digits, exponent) tuple; Decimal128 takes (high, low) too
+    return Decimal128((high, significand & _LOW_64))  # type: ignore[arg-type]
 
 
 @converter("bool")
@@ -325,7 +327,7 @@ def to_auto(value: Any) -> Any:
 
 
 @converter("array")
-def to_array(value: Any) -> list:
+def to_array(value: Any) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise ConversionFailed("not an array")
     return [to_auto(item) for item in value]
