@@ -318,21 +318,21 @@ def children_of(shape: SubDocument, guards: bool = False) -> tuple[Children, ...
 def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
     """(field path, conversion) of every value in a document shape, arrays included (their
     elements' fields continue the array's path)."""
-    return [(tuple(part for part in place.path if part != ELEMENTS), place.field.conversion)
-            for place in walk(shape) if _converted(place.field)]
-
-
-def _converted(field: Shape) -> bool:
-    return isinstance(field, Value | Template | Length) or (
-        isinstance(field, Constant) and field.conversion is not None)
+    found: list[tuple[FieldPath, str]] = []
+    for place in walk(shape):
+        field = place.field
+        if isinstance(field, Value | Template | Length | Constant) and field.conversion is not None:
+            found.append((tuple(part for part in place.path if part != ELEMENTS),
+                          field.conversion))
+    return found
 
 
 def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     """The same shape with every `old` conversion replaced by `new`."""
     def change(field: Shape) -> Shape:
-        converted = isinstance(field, Value | Template | Length | Constant)
-        return replace(field, conversion=new) if converted and field.conversion == old \
-            else field
+        if isinstance(field, Value | Template | Length | Constant) and field.conversion == old:
+            return replace(field, conversion=new)
+        return field
 
     return mapped(shape, change)
 
@@ -360,8 +360,8 @@ def with_decimals(plan: Plan, decimal_as: str) -> Plan:
                       for c in plan.collections))
 
 
-def in_key_range(collection: CollectionPlan, after: tuple | None,
-                 through: tuple | None = None) -> Query:
+def in_key_range(collection: CollectionPlan, after: tuple[Any, ...] | None,
+                 through: tuple[Any, ...] | None = None) -> Query:
     """The root query for keys after `after` up to `through` (None: an open bound): the rest
     of a run after a checkpoint, or one worker's batch."""
     query = collection.query
@@ -394,7 +394,7 @@ def _narrowed(query: Query, condition: Filter) -> Query:
                    else BoolOp("and", (query.filter, condition)))
 
 
-def keys_after(collection: CollectionPlan, after: tuple | None) -> Query:
+def keys_after(collection: CollectionPlan, after: tuple[Any, ...] | None) -> Query:
     """The root table's keys after `after`, in the root query's order; without its joins or
     filter (a worker's batch applies them)."""
     query, columns = collection.query, collection.source_key_columns

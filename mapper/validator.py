@@ -33,7 +33,8 @@ def _object(shape: p.SubDocument) -> dict[str, Any]:
     return schema
 
 
-def _insert(schema: dict, path: p.FieldPath, value: dict, required: bool) -> None:
+def _insert(schema: dict[str, Any], path: p.FieldPath, value: dict[str, Any],
+            required: bool) -> None:
     for part in path[:-1]:
         schema = schema["properties"].setdefault(part, {
             "bsonType": "object", "properties": {}, "required": [],
@@ -69,7 +70,7 @@ def _sub_document(field: p.SubDocument) -> dict[str, Any]:
 
 
 def _array(field: p.Children) -> dict[str, Any]:
-    schema = {"bsonType": "array", "items": _field(field.element)}
+    schema: dict[str, Any] = {"bsonType": "array", "items": _field(field.element)}
     if field.limit is not None:
         schema["maxItems"] = field.limit
     return schema
