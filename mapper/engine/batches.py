@@ -13,13 +13,18 @@ import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from mapper import plan as p
-from mapper.engine.build import Builder, Row, RowRejected
+from mapper.engine.build import Builder, Fetched, Row, RowRejected
 from mapper.engine.extract import Extractor
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Render, encode
 
 YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
+Key = tuple[Any, ...]  # a root row's source key
+Rejected = tuple[Key, str, str]  # a rejected row: its key, the stage, the reason
+Columns = tuple[list[Key], list[object], list[bytes], list[str | None]]  # of Encoded, pickled
+Read = tuple[list[Row], p.Span, Fetched]  # a batch's root rows, its span, its child rows
 
 
 @dataclass
@@ -28,31 +33,36 @@ class EncodedBatch:
     root rows that passed the filter, arrays truncated, the last key covered."""
 
     documents: list[Encoded]
-    rejected: list[tuple[tuple, str, str]]
+    rejected: list[Rejected]
     passed: int
     truncated: int
-    last_key: tuple
+    last_key: Key
     statements: int = 0  # SQL statements a worker process sent for this batch
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[..., EncodedBatch], tuple[object, ...]]:
         """Pickled (from a worker process) as columns: lists of builtins pickle in C, where
         a list of dataclass instances costs a Python call per document each way."""
-        columns = ([d.key for d in self.documents], [d.id for d in self.documents],
+        columns: Columns = ([d.key for d in self.documents], [d.id for d in self.documents],
                    [d.data for d in self.documents], [d.text for d in self.documents])
         return _unpickle, (columns, self.rejected, self.passed, self.truncated, self.last_key,
                            self.statements)
 
 
-def _unpickle(columns: tuple[list, list, list, list], *rest) -> EncodedBatch:
-    return EncodedBatch(list(map(Encoded, *columns)), *rest)
+def _unpickle(columns: Columns, rejected: list[Rejected], passed: int, truncated: int,
+              last_key: Key, statements: int) -> EncodedBatch:
+    return EncodedBatch(list(map(Encoded, *columns)), rejected, passed, truncated, last_key,
+                        statements)
 
 
-def encode_batch(collection: p.CollectionPlan, built: Iterator[tuple[Row, dict | RowRejected]],
-                 truncated: int, last_key: tuple, render: Render = None) -> EncodedBatch:
+def encode_batch(collection: p.CollectionPlan,
+                 built: Iterator[tuple[Row, dict[str, Any] | RowRejected]],
+                 truncated: int, last_key: Key, render: Render = None) -> EncodedBatch:
     """BSON-encode built documents one by one (each dropped once encoded), rejecting rows
     that could not be built and documents over MongoDB's size limit; `render` makes the
     text a sink writes (a file's JSON lines)."""
-    documents, rejected, passed = [], [], 0
+    documents: list[Encoded] = []
+    rejected: list[Rejected] = []
+    passed = 0
     for row, document in built:
         passed += 1
         if isinstance(document, RowRejected):
@@ -104,11 +114,11 @@ def _id_columns(collection: p.CollectionPlan) -> str:
     return ", ".join(f"`{collection.table}.{c}`" for c in columns) or "(none)"
 
 
-def key_of(collection: p.CollectionPlan, row) -> tuple:
+def key_of(collection: p.CollectionPlan, row: Row) -> Key:
     return tuple(row[i] for i in collection.source_key)
 
 
-def local(collection: p.CollectionPlan, extractor: Extractor, after: tuple | None, size: int,
+def local(collection: p.CollectionPlan, extractor: Extractor, after: Key | None, size: int,
           render: Render = None) -> Iterator[EncodedBatch]:
     """The collection's batches after key `after`, read, built and encoded in this process."""
     builder = Builder(collection, extractor.children)
@@ -121,8 +131,8 @@ def local(collection: p.CollectionPlan, extractor: Extractor, after: tuple | Non
                                render)
 
 
-def spans(batches: Iterator[list], key: Callable[[Row], tuple], after: tuple | None
-          ) -> Iterator[tuple[list, p.Span]]:
+def spans(batches: Iterator[list[Row]], key: Callable[[Row], Key], after: Key | None
+          ) -> Iterator[tuple[list[Row], p.Span]]:
     """Consecutive batches of rows in key order, each with the keys it covers: (after the
     previous batch's last key, through its own last key]; the first one after `after`."""
     for rows in batches:
@@ -132,19 +142,19 @@ def spans(batches: Iterator[list], key: Callable[[Row], tuple], after: tuple | N
 
 
 @contextlib.contextmanager
-def _read_ahead(batches: Iterator[tuple[list, p.Span]], builder: Builder
-                ) -> Iterator[Iterator[tuple]]:
+def _read_ahead(batches: Iterator[tuple[list[Row], p.Span]], builder: Builder
+                ) -> Iterator[Iterator[Read]]:
     """Each batch of root rows with its span and child rows, the next batch read by a
     background thread while the caller builds and writes this one.
 
     The thread is the snapshot connection's only user while it runs; leaving the block waits
     for a read in flight and discards it.
     """
-    def read() -> tuple | None:
+    def read() -> Read | None:
         batch = next(batches, None)
         return None if batch is None else (*batch, builder.fetch_batch(*batch))
 
-    def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple]:
+    def ahead(pool: ThreadPoolExecutor) -> Iterator[Read]:
         pending = pool.submit(read)
         while (item := pending.result()) is not None:
             pending = pool.submit(read)

@@ -12,24 +12,27 @@ documents it writes itself.
 from __future__ import annotations
 
 from hashlib import blake2b
+from typing import Any
 
 import bson
 
 from mapper.engine.load import Encoded, encode
 from mapper.ids import key_text
 
+Repeated = tuple[tuple[Any, ...], str]  # a repeating document's source key, and why
+
 
 class SeenIds:
     """The `_id`s one collection's run has written so far, with their rows' source keys."""
 
     def __init__(self) -> None:
-        self._keys: dict[bytes, tuple] = {}
+        self._keys: dict[bytes, tuple[Any, ...]] = {}
 
-    def new(self, documents: list[Encoded]) -> tuple[list[Encoded], list[tuple[tuple, str]]]:
+    def new(self, documents: list[Encoded]) -> tuple[list[Encoded], list[Repeated]]:
         """The documents whose `_id` was not seen before (each now seen), and (source key,
         reason) for each that repeats one."""
         fresh: list[Encoded] = []
-        repeated: list[tuple[tuple, str]] = []
+        repeated: list[Repeated] = []
         for document in documents:
             first = self._keys.setdefault(_digest(document.id), document.key)
             if first is document.key:

@@ -25,6 +25,7 @@ OPTIONS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL,
 _INT32 = 2**31  # BSON encodes a Python int in [-2**31, 2**31) as int32, others as int64
 _EPOCH, _NAIVE_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(1970, 1, 1)
 _MILLISECOND = dt.timedelta(milliseconds=1)
+Wrapper = dict[str, object]  # a typed value's Extended JSON: `{"$numberLong": "5"}`
 
 
 def canonical(document: Mapping[str, Any]) -> str:
@@ -50,17 +51,18 @@ def _convert(value: Any) -> Any:
     return json_util.default(value, OPTIONS)
 
 
-def _int(value: int) -> dict:
+def _int(value: int) -> Wrapper:
     return {"$numberInt" if -_INT32 <= value < _INT32 else "$numberLong": str(value)}
 
 
-def _float(value: float) -> dict:
+def _float(value: float) -> Wrapper:
     if math.isfinite(value):
         return {"$numberDouble": repr(value)}
-    return json_util.default(value, OPTIONS)
+    special: Wrapper = json_util.default(value, OPTIONS)  # NaN, ±Infinity: as pymongo names them
+    return special
 
 
-def _datetime(value: dt.datetime) -> dict:
+def _datetime(value: dt.datetime) -> Wrapper:
     """Milliseconds since the epoch, rounded down, as BSON stores the instant (naive: UTC)."""
     if value.utcoffset() is None:
         since = value.replace(tzinfo=None) - _NAIVE_EPOCH
@@ -69,7 +71,7 @@ def _datetime(value: dt.datetime) -> dict:
     return {"$date": {"$numberLong": str(since // _MILLISECOND)}}
 
 
-_TYPED: dict[type, Callable[[Any], dict]] = {
+_TYPED: dict[type, Callable[[Any], Wrapper]] = {  # by exact type: each takes its own
     int: _int,
     float: _float,
     dt.datetime: _datetime,

@@ -7,13 +7,26 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
 from mapper import plan as p
 from mapper.compile import KEYS, Compiler
+from mapper.engine.build import Row
 from mapper.errors import SourceError
 from mapper.types import Unrepresentable, unrepresentable
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+
+    # psycopg2 has no stubs: these are Any to mypy, named for the reader
+    from psycopg2.extensions import QuotedString
+    from psycopg2.extensions import connection as PgConnection
+    from psycopg2.extensions import cursor as PgCursor
+
+    Parse = Callable[[str | None, PgCursor], object]  # a psycopg2 typecaster's function
 
 log = logging.getLogger(__name__)
 KEY_CHUNK = 10_000
@@ -27,7 +40,7 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
     `imported`, the snapshot another transaction exported (`Extractor.export_snapshot`).
     SQLite: one read transaction.
     """
-    options: dict = {}
+    options: dict[str, str | bool] = {}
     if engine.dialect.name == "postgresql":
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     log.debug("opening the source snapshot (%s)", options or "one read transaction")
@@ -43,7 +56,9 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                 if engine.dialect.driver == "psycopg2":
                     _typecasters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
-                    connection.connection.dbapi_connection.text_factory = _SQLITE_TEXT
+                    # the stub's DBAPIConnection names no driver's own attributes
+                    sqlite = cast("sqlite3.Connection", connection.connection.dbapi_connection)
+                    sqlite.text_factory = _SQLITE_TEXT
                     connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
                 yield connection
     except sa.exc.OperationalError as error:
@@ -68,7 +83,7 @@ FROM pg_type a JOIN pg_type e ON e.oid = a.typelem AND e.typarray = a.oid
 WHERE a.typcategory = 'A'"""
 
 
-def _typecasters(dbapi_connection) -> None:
+def _typecasters(dbapi_connection: PgConnection) -> None:
     """How a psycopg2 snapshot connection reads values, so that each value of a column reads
     as what its conversion expects, and none can fail a whole batch:
 
@@ -86,7 +101,7 @@ def _typecasters(dbapi_connection) -> None:
     casters: dict[int, object] = {}  # by scalar oid: the casters set here
     done: set[int] = set()  # array oids
 
-    def register(oid: int, array_oid: int, name: str, read) -> None:
+    def register(oid: int, array_oid: int, name: str, read: Parse) -> None:
         casters[oid] = scalar = extensions.new_type((oid,), name, read)
         extensions.register_type(scalar, dbapi_connection)
         extensions.register_type(extensions.new_array_type((array_oid,), f"{name}_ARRAY",
@@ -110,7 +125,7 @@ def _typecasters(dbapi_connection) -> None:
                 extensions.string_types.get(element, extensions.UNICODE)), dbapi_connection)
 
 
-def _marker_text(marker: Unrepresentable):
+def _marker_text(marker: Unrepresentable) -> QuotedString:
     """A marker bound as a parameter (a key of a batch, or a parent's key for its children)
     is the source's text it was read from: `'infinity'` compares equal to that value."""
     import psycopg2.extensions as extensions
@@ -118,13 +133,13 @@ def _marker_text(marker: Unrepresentable):
     return extensions.QuotedString(marker.text)
 
 
-def _as_text(value: str | None, _cursor) -> str | None:
+def _as_text(value: str | None, _cursor: PgCursor) -> str | None:
     return value
 
 
-def _or_marker(kind: str, parse):
+def _or_marker(kind: str, parse: Parse) -> Parse:
     """psycopg2's own parser of `kind`, giving a marker for what Python cannot hold."""
-    def read(value: str | None, cursor):
+    def read(value: str | None, cursor: PgCursor) -> object:
         if value is None:
             return None
         if value in _INFINITE or (kind == "time" and value.startswith("24:")):
@@ -191,40 +206,44 @@ class Extractor:
     def export_snapshot(self) -> str:
         """An id by which other connections read this one's snapshot (PostgreSQL only)."""
         try:
-            return self.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+            snapshot_id: str = self.connection.exec_driver_sql(
+                "SELECT pg_export_snapshot()").scalar_one()
+            return snapshot_id
         except sa.exc.DBAPIError as error:
             raise SourceError(f"cannot share the run's snapshot with worker processes: "
                               f"{_describe(error)} (run with --workers 1)") from None
 
-    def largest_group(self, children: p.Children) -> tuple[tuple, int] | None:
+    def largest_group(self, children: p.Children) -> tuple[tuple[Any, ...], int] | None:
         """The parent key with the most elements in an array, and how many."""
         row = self.connection.execute(self.compiler.largest_group(children)).first()
         return (tuple(row[:-1]), row[-1]) if row else None
 
     def count_rows(self, query: p.Query) -> int:
-        return self.connection.execute(self.compiler.count_rows(query)).scalar_one()
+        rows: int = self.connection.execute(self.compiler.count_rows(query)).scalar_one()
+        return rows
 
     def count(self, table: str) -> int:
-        return self.connection.execute(self.compiler.count(table)).scalar_one()
+        rows: int = self.connection.execute(self.compiler.count(table)).scalar_one()
+        return rows
 
-    def batches(self, query: p.Query, size: int, table: str) -> Iterator[list[sa.Row]]:
+    def batches(self, query: p.Query, size: int, table: str) -> Iterator[list[Row]]:
         """The root rows in batches, from a server-side cursor (memory bounded by `size`)."""
         with self._reading(f"`{table}`"):
             result = self.connection.execute(  # options of this statement, not the connection
                 *self.compiler.statement(query),
                 execution_options={"stream_results": True, "yield_per": size})
             for partition in result.partitions(size):
-                rows = list(partition)
+                rows: list[Row] = list(partition)
                 self._last_activity = time.monotonic()
                 yield rows
 
-    def rows(self, query: p.Query, table: str) -> list[sa.Row]:
+    def rows(self, query: p.Query, table: str) -> list[Row]:
         """All rows of a query that holds one batch at most (a worker's key range): one
         plain statement, without the round trips of a server-side cursor."""
         with self._reading(f"`{table}`"):
-            return self.connection.execute(*self.compiler.statement(query)).all()
+            return list(self.connection.execute(*self.compiler.statement(query)).all())
 
-    def children(self, children: p.Children, parents: list | p.Span) -> list[sa.Row]:
+    def children(self, children: p.Children, parents: list[Any] | p.Span) -> list[Row]:
         """Child rows of the given parents: their key values (tuples for composite keys),
         one statement per chunk of keys; or, for an array read by range
         (`plan.read_by_range`), the span of root keys they are in, one statement."""
@@ -234,7 +253,7 @@ class Extractor:
             statement, _ = self.compiler.statement(children.query)
             chunks = [(statement, {KEYS: parents[start:start + KEY_CHUNK]})
                       for start in range(0, len(parents), KEY_CHUNK)]
-        rows: list[sa.Row] = []
+        rows: list[Row] = []
         with self._reading(f"`{children.query.table}` for `{'.'.join(children.path)}`"):
             for statement, parameters in chunks:
                 rows += self.connection.execute(statement, parameters).all()

@@ -24,6 +24,7 @@ import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from multiprocessing import util
 
 import sqlalchemy as sa
@@ -31,9 +32,10 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine.batches import EncodedBatch, Render, collect_young, encode_batch, spans
+from mapper.engine.batches import EncodedBatch, Key, collect_young, encode_batch, spans
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
+from mapper.engine.load import Render
 from mapper.errors import MapperError, SourceError
 
 BATCHES_PER_WORKER = 4  # what small tables are cut into, for an even share
@@ -61,7 +63,7 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     return size, max(1, min(workers, rows // (2 * size)))
 
 
-def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | None,
+def batches(collection: p.CollectionPlan, extractor: Extractor, after: Key | None,
             size: int, workers: int, render: Render = None) -> Iterator[EncodedBatch]:
     """The collection's batches after key `after`, made by `workers` processes, in order;
     they read through the extractor's engine and catalog."""
@@ -73,7 +75,7 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | N
                                initializer=_start,
                                initargs=(collection, catalog, engine, snapshot_id, render,
                                          os.getpid()))
-    pending: collections.deque[Future] = collections.deque()
+    pending: collections.deque[Future[EncodedBatch]] = collections.deque()
     try:
         for _, span in ranges:
             pending.append(pool.submit(_work, *span))
@@ -90,13 +92,26 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: tuple | N
 
 # --- in the worker process -----------------------------------------------------------------
 
-_worker: dict = {}
+@dataclass
+class _Worker:
+    """What a worker process reads and builds with, set up once by `_start`."""
+
+    collection: p.CollectionPlan
+    extractor: Extractor
+    builder: Builder
+    render: Render
+    statements: list[int]  # SQL statements sent so far (a counter the engine's event bumps)
+    reported: int = 0  # of them, those counted in the batches returned so far
+
+
+_worker: _Worker | MapperError | None = None  # or the error `_start` met, for `_work` to raise
 
 
 def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
            snapshot_id: str, render: Render, leader: int) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
+    global _worker
     _die_with(leader)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the leader decides when to stop
     gc.disable()
@@ -109,10 +124,10 @@ def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
         connection = stack.enter_context(snapshot(engine, imported=snapshot_id))
         util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
         extractor = Extractor(connection, Compiler(catalog))
-        _worker.update(collection=collection, extractor=extractor, render=render,
-                       builder=Builder(collection, extractor.children), statements=statements)
+        _worker = _Worker(collection, extractor, Builder(collection, extractor.children),
+                          render, statements)
     except MapperError as error:
-        _worker["error"] = error
+        _worker = error
 
 
 def _die_with(leader: int) -> None:
@@ -124,16 +139,16 @@ def _die_with(leader: int) -> None:
         os._exit(1)
 
 
-def _work(after: tuple | None, through: tuple) -> EncodedBatch:
-    if "error" in _worker:
-        raise _worker["error"]
-    collection, extractor, builder = (_worker["collection"], _worker["extractor"],
-                                      _worker["builder"])
+def _work(after: Key | None, through: Key) -> EncodedBatch:
+    worker = _worker
+    if isinstance(worker, MapperError):
+        raise worker
+    assert worker is not None, "the pool runs `_start` first in each worker"
+    collection, extractor, builder = worker.collection, worker.extractor, worker.builder
     rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
     fetched = builder.fetch_batch(rows, (after, through))
-    batch = encode_batch(collection, *builder.build_each(rows, fetched), through,
-                         _worker["render"])
-    counted = _worker["statements"][0]  # this batch's statements, and the snapshot's first
-    batch.statements, _worker["reported"] = counted - _worker.get("reported", 0), counted
+    batch = encode_batch(collection, *builder.build_each(rows, fetched), through, worker.render)
+    counted = worker.statements[0]  # this batch's statements, and the snapshot's first
+    batch.statements, worker.reported = counted - worker.reported, counted
     collect_young()
     return batch

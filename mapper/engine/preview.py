@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,7 +15,7 @@ from mapper.engine.extract import Extractor, snapshot
 
 
 def preview(plan: p.Plan, engine: sa.Engine, catalog: Catalog, count: int,
-            only: tuple[str, ...] = ()) -> Iterator[tuple[str, dict]]:
+            only: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
     """(collection, document) for the first `count` root rows of each collection."""
     with snapshot(engine) as connection:
         extractor = Extractor(connection, Compiler(catalog))

@@ -68,12 +68,12 @@ class Checkpoints:
         self.collections = saved["collections"]
         self.rejects = saved.get("rejects")
 
-    def last_key(self, collection: str) -> tuple | None:
+    def last_key(self, collection: str) -> tuple[Any, ...] | None:
         state = self.collections.get(collection, {})
         key = state.get("last_key")
         return tuple(json_util.loads(key, json_options=_KEYS)["k"]) if key else None
 
-    def save(self, collection: str, counts: dict[str, Any], last_key: tuple | None,
+    def save(self, collection: str, counts: dict[str, Any], last_key: tuple[Any, ...] | None,
              rejects: dict[str, Any], done: bool = False) -> None:
         encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS,
                                   default=_marker_text) if last_key else None
