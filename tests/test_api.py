@@ -87,3 +87,17 @@ def test_an_engine_the_caller_made_stays_open(demo_sqlite: str, tmp_path: Path) 
     with engine.connect() as connection:  # still usable: not disposed behind the caller
         assert connection.exec_driver_sql("SELECT count(*) FROM tasks").scalar() == 1000
     engine.dispose()
+
+
+def test_a_target_that_cannot_be_written_is_a_mapper_error(demo_sqlite: str,
+                                                           tmp_path: Path) -> None:
+    from mapper.errors import TargetError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with api.prepare([ROOT / "mappings" / "tasks.yaml"], demo_sqlite) as prepared, \
+            pytest.raises(TargetError) as error:
+        api.migrate(prepared, f"file:{blocker / 'out'}", api.MigrateOptions(
+            rejects=tmp_path / "rejects.jsonl"))
+    assert error.value.setting == "--target" and str(blocker) in str(error.value)
+    assert not error.value.transient and error.value.exit_code == 3

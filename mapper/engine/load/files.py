@@ -3,7 +3,9 @@ back)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -11,6 +13,7 @@ from mapper import plan as p
 from mapper.engine.capabilities import FILES, Capabilities, refuse
 from mapper.engine.extended_json import canonical
 from mapper.engine.load.sink import Encoded, WriteResult
+from mapper.errors import TargetError
 
 
 class FileSink:
@@ -28,28 +31,43 @@ class FileSink:
 
     def preflight(self, collections: list[p.CollectionPlan]) -> None:
         refuse(collections, self.capabilities())
-        self.directory.mkdir(parents=True, exist_ok=True)
+        with _file_errors(self.directory):
+            self.directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, collection: p.CollectionPlan) -> Path:
         return self.directory / f"{collection.name}.jsonl"
 
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         partial = self._path(collection).with_suffix(".jsonl.partial")
-        self._files[collection.name] = open(partial, "w", encoding="utf-8")  # noqa: SIM115
+        with _file_errors(partial):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._files[collection.name] = open(partial, "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         out = self._files[collection.name]
-        out.writelines(cast(str, item.text) + "\n" for item in batch)  # by `render`
+        with _file_errors(Path(out.name)):
+            out.writelines(cast(str, item.text) + "\n" for item in batch)  # by `render`
         return WriteResult(inserted=len(batch))
 
     def finish(self, collection: p.CollectionPlan) -> None:
         out = self._files.pop(collection.name)
-        out.close()
-        os.replace(out.name, self._path(collection))
+        with _file_errors(self._path(collection)):
+            out.close()
+            os.replace(out.name, self._path(collection))
 
     def close(self) -> None:
         for out in self._files.values():
             out.close()
             Path(out.name).unlink(missing_ok=True)
         self._files.clear()
+
+
+@contextlib.contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """A file that cannot be made or written (permissions, a full disk) as a `TargetError`
+    naming it: not transient, nothing of the collection is renamed into place."""
+    try:
+        yield
+    except OSError as error:
+        raise TargetError(f"cannot write {path}: {error.strerror or error}",
+                          setting="--target") from None
