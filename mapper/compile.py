@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from mapper import plan as p
 from mapper.catalog import Catalog, Column
-from mapper.types import unrepresentable
+from mapper.types import Unrepresentable, unrepresentable
 
 KEYS = "keys"
 
+Statement = sa.Select[*tuple[Any, ...]]  # a SELECT of columns of any types
+TableAlias = NamedFromClause[ReadOnlyColumnCollection[str, sa.Column[Any]]]
+Aliases = dict[str, TableAlias]  # a query's alias → its table under that alias
+Source = sa.FromClause[ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]]  # FROM: joins
+_Value = TypeVar("_Value")
 
-class TextUuid(sa.types.TypeDecorator):
+
+class TextUuid(sa.types.TypeDecorator[str]):
     """A uuid column, read as text. psycopg2 gives the text itself (the snapshot connection
     is set up so, `extract.snapshot`): no conversion per value; other drivers keep
     SQLAlchemy's (which also normalizes uuids stored as 32 hex digits)."""
@@ -23,40 +34,43 @@ class TextUuid(sa.types.TypeDecorator):
     impl = sa.Uuid(as_uuid=False)
     cache_ok = True
 
-    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object
+                         ) -> Callable[[Any], str | None] | None:
         if dialect.driver == "psycopg2":
             return None
         return super().result_processor(dialect, coltype)
 
 
-class EnumText(sa.types.TypeDecorator):
+class EnumText(sa.types.TypeDecorator[str]):
     """An enum column, read as its labels' text and compared as text (`Compiler.collated`)."""
 
     impl = sa.Text
     cache_ok = True
 
 
-class Guarded(sa.types.TypeDecorator):
+class Guarded(sa.types.TypeDecorator[_Value | Unrepresentable]):
     """A column type whose driver-side reading cannot fail a batch: a value that does not
     read as `kind` becomes an `Unrepresentable` marker, which conversions reject naming its
     column and key. SQLite keeps any value in any column (text in a DATE, `10000-01-01`,
     invalid JSON); psycopg2 reads through the snapshot's typecasters (`extract.snapshot`)."""
 
-    impl = sa.types.NullType
+    # the wrapped type, given to __init__ (declared as broadly as TypeDecorator declares it)
+    impl: sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]] = sa.types.NullType
     cache_ok = True
 
-    def __init__(self, impl: sa.types.TypeEngine, kind: str):
+    def __init__(self, impl: sa.types.TypeEngine[_Value], kind: str):
         super().__init__()
         self.impl = impl
         self.kind = kind
 
-    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
-        process = self.impl.dialect_impl(dialect).result_processor(dialect, coltype)
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object
+                         ) -> Callable[[Any], _Value | Unrepresentable | None] | None:
+        process = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
         if process is None or dialect.driver == "psycopg2":
             return process
         kind = self.kind
 
-        def guarded(value: Any) -> Any:
+        def guarded(value: Any) -> _Value | Unrepresentable | None:
             try:
                 return process(value)
             except (ValueError, TypeError, ArithmeticError):
@@ -65,7 +79,7 @@ class Guarded(sa.types.TypeDecorator):
         return guarded
 
 
-class AsStored(sa.types.TypeDecorator):
+class AsStored(sa.types.TypeDecorator[decimal.Decimal | int | float | str]):
     """A numeric column without a declared scale, read as the driver gives it (PostgreSQL:
     a Decimal; SQLite: the integer, float or text it stores), so that no scale is invented
     (SQLAlchemy would give SQLite's 3 as 3.0000000000)."""
@@ -73,11 +87,11 @@ class AsStored(sa.types.TypeDecorator):
     impl = sa.Numeric
     cache_ok = True
 
-    def result_processor(self, dialect: sa.engine.Dialect, coltype: object):
+    def result_processor(self, dialect: sa.engine.Dialect, coltype: object) -> None:
         return None
 
 
-_TYPES: dict[str, sa.types.TypeEngine] = {
+_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "bool": Guarded(sa.Boolean(), "bool"), "int32": sa.Integer(), "int64": sa.BigInteger(),
     "double": sa.Float(), "uuid": Guarded(TextUuid(), "uuid"),
     "text": sa.Text(), "enum": EnumText(), "datetime": Guarded(sa.DateTime(), "timestamp"),
@@ -87,7 +101,7 @@ _TYPES: dict[str, sa.types.TypeEngine] = {
 }
 
 
-def _column_type(column: Column) -> sa.types.TypeEngine:
+def _column_type(column: Column) -> sa.types.TypeEngine[Any]:
     if column.kind == "decimal" and column.scale is None:
         return AsStored(asdecimal=True)
     if column.kind == "decimal":
@@ -102,7 +116,7 @@ class Compiler:
         self.catalog = catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._statements: dict[p.Query, sa.Select] = {}
+        self._statements: dict[p.Query, Statement] = {}
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -112,10 +126,10 @@ class Compiler:
                                           schema=info.schema)
         return self._tables[name]
 
-    def select(self, query: p.Query) -> sa.Select:
+    def select(self, query: p.Query) -> Statement:
         """The statement for a query; child queries take the parent keys as `:keys`."""
-        aliases = {query.alias: self.table(query.table).alias(query.alias)}
-        source = aliases[query.alias]
+        aliases: Aliases = {query.alias: self.table(query.table).alias(query.alias)}
+        source: Source = aliases[query.alias]
         for hop in query.joins:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
             condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
@@ -132,7 +146,7 @@ class Compiler:
                                              for ordering in query.order))
         return statement
 
-    def statement(self, query: p.Query) -> tuple[sa.Select, dict[str, Any]]:
+    def statement(self, query: p.Query) -> tuple[Statement, dict[str, Any]]:
         """The statement of a query with its parameters, built once whatever the bounds of
         its key range: those come as parameters (each batch has bounds of its own, and
         building a statement costs more than reading a few rows)."""
@@ -141,34 +155,36 @@ class Compiler:
             self._statements[shape] = self.select(shape)
         return self._statements[shape], parameters
 
-    def _link(self, query: p.Query, aliases: dict) -> sa.ColumnElement:
+    def _link(self, query: p.Query, aliases: Aliases) -> sa.ColumnElement[bool]:
         """`link IN (:keys)`; in PostgreSQL one array parameter, `link = ANY(:keys)`."""
         link = [aliases[ref.alias].c[ref.column] for ref in query.link]
         if len(link) > 1:
             return sa.tuple_(*link).in_(sa.bindparam(KEYS, expanding=True))
         if self.catalog.dialect == "postgresql":
-            column = link[0]
+            column: sa.ColumnElement[Any] = link[0]
             if isinstance(column.type, EnumText):  # no enum = text operator
                 column = sa.cast(column, sa.Text)
             keys = sa.cast(sa.bindparam(KEYS), postgresql.ARRAY(column.type))
             return column == sa.any_(keys)
         return link[0].in_(sa.bindparam(KEYS, expanding=True))
 
-    def _order(self, query: p.Query, ordering: p.Ordering, columns: list) -> sa.ColumnElement:
+    def _order(self, query: p.Query, ordering: p.Ordering, columns: list[sa.Label[Any]]
+               ) -> sa.UnaryExpression[Any]:
         """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
-        expression = columns[ordering.index]
+        label = columns[ordering.index]
+        expression: sa.ColumnElement[Any] = label
         if isinstance(query.selects[ordering.index], p.ColumnRef):
-            collated = self.collated(expression.element)
-            expression = expression if collated is expression.element else collated
-        expression = expression.desc() if ordering.descending else expression.asc()
-        return expression.nulls_last()
+            collated = self.collated(label.element)
+            expression = label if collated is label.element else collated
+        ordered = expression.desc() if ordering.descending else expression.asc()
+        return ordered.nulls_last()
 
-    def _key_range(self, node: p.KeyRange, aliases: dict) -> sa.ColumnElement:
+    def _key_range(self, node: p.KeyRange, aliases: Aliases) -> sa.ColumnElement[bool]:
         """The bounds compared in the order the root query sorts by (text by code point)."""
         columns = [self.collated(aliases[node.alias].c[name]) for name in node.columns]
         key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
-        def bound(side: str, values: tuple) -> sa.ColumnElement:
+        def bound(side: str, values: tuple[Any, ...]) -> sa.ColumnElement[Any]:
             binds = [sa.bindparam(name, value, type_=column.type) for name, column, value
                      in zip(_bound_names(node, side), columns, values, strict=True)]
             return binds[0] if len(binds) == 1 else sa.tuple_(*binds)
@@ -177,7 +193,7 @@ class Compiler:
             ([key <= bound("through", node.through)] if node.through is not None else [])
         return sa.and_(*parts) if parts else sa.true()
 
-    def collated(self, column: sa.ColumnElement) -> sa.ColumnElement:
+    def collated(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """A column as it compares by code point, whatever the database's collation: text
         `COLLATE "C"` in PostgreSQL, an enum cast to text first (enums compare by their
         declaration order, and take no collation); other columns as they are."""
@@ -187,27 +203,28 @@ class Compiler:
             return sa.cast(column, sa.Text).collate("C")
         return column.collate("C") if isinstance(column.type, sa.Text) else column
 
-    def largest_group(self, children: p.Children) -> sa.Select:
+    def largest_group(self, children: p.Children) -> Statement:
         """The parent key with the most child rows of an array, and that number."""
         rows = self.select(replace(children.query, link=(), order=())).subquery()
         link = [rows.c[f"s{children.query.selects.index(ref)}"] for ref in children.query.link]
         size = sa.func.count().label("size")
         return (sa.select(*link, size).group_by(*link).order_by(size.desc()).limit(1))
 
-    def count_rows(self, query: p.Query) -> sa.Select:
+    def count_rows(self, query: p.Query) -> sa.Select[int]:
         """How many rows a query gives (for all parents, when it is a child query)."""
         rows = self.select(replace(query, link=(), order=())).subquery()
         return sa.select(sa.func.count()).select_from(rows)
 
-    def count(self, table: str) -> sa.Select:
+    def count(self, table: str) -> sa.Select[int]:
         """Rows of a table: the `read` side of the run's accounting."""
         return sa.select(sa.func.count()).select_from(self.table(table))
 
     @staticmethod
-    def _on(left: sa.Alias, right: sa.Alias, on) -> sa.ColumnElement:
+    def _on(left: TableAlias, right: TableAlias, on: tuple[tuple[str, str], ...]
+            ) -> sa.ColumnElement[bool]:
         return sa.and_(*(left.c[a] == right.c[b] for a, b in on))
 
-    def _select(self, item: p.Select, aliases: dict) -> sa.ColumnElement:
+    def _select(self, item: p.Select, aliases: Aliases) -> sa.ColumnElement[Any]:
         if isinstance(item, p.ColumnRef):
             column = aliases[item.alias].c[item.column]
             return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
@@ -215,11 +232,11 @@ class Compiler:
             return self._aggregate(item, aliases)
         raise TypeError(f"unknown select {item!r}")
 
-    def _aggregate(self, item: p.AggregateRef, outer: dict) -> sa.ColumnElement:
+    def _aggregate(self, item: p.AggregateRef, outer: Aliases) -> sa.ColumnElement[Any]:
         aliases = dict(outer)
         first = item.hops[0]
         aliases[first.alias] = self.table(first.table).alias(first.alias)
-        source = aliases[first.alias]
+        source: Source = aliases[first.alias]
         for hop in item.hops[1:]:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
             source = source.join(aliases[hop.alias],
@@ -234,16 +251,16 @@ class Compiler:
             last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
             source = last
             conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
-        value = sa.func.count()
+        value: sa.ColumnElement[Any] = sa.func.count()
         if item.column is not None:
-            column = last.c[item.column]
+            column: sa.ColumnElement[Any] = last.c[item.column]
             if item.cast:
                 column = sa.cast(column, sa.Numeric(asdecimal=True))
             value = getattr(sa.func, item.function)(column)
         return (sa.select(value).select_from(source).where(*conditions)
                 .correlate(outer[first.left_alias]).scalar_subquery())
 
-    def condition(self, node: p.Filter, aliases: dict) -> sa.ColumnElement:
+    def condition(self, node: p.Filter, aliases: Aliases) -> sa.ColumnElement[bool]:
         """A plan's filter as SQL over the query's `aliases` (alias → table): the one home
         of the operators' meaning, for the run and `validate` alike. A NULL column matches
         `eq: null`, `is_null: true`, and `ne` or `not_in` of values (where SQL's `<>` alone
@@ -254,6 +271,7 @@ class Compiler:
             parts = [self.condition(item, aliases) for item in node.items]
             return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
         column = aliases[node.alias].c[node.column]
+        operand: object = node.value  # not Any: a comparison with Any would lose its SQL type
         match node.op:
             case "eq":
                 return column.is_(None) if node.value is None else column == node.value
@@ -261,13 +279,13 @@ class Compiler:
                 return column.is_not(None) if node.value is None else sa.or_(
                     column != node.value, column.is_(None))
             case "lt":
-                return column < node.value
+                return column < operand
             case "lte":
-                return column <= node.value
+                return column <= operand
             case "gt":
-                return column > node.value
+                return column > operand
             case "gte":
-                return column >= node.value
+                return column >= operand
             case "in":
                 return column.in_(list(node.value))
             case "not_in":
@@ -288,7 +306,7 @@ def _bounds_apart(query: p.Query) -> tuple[p.Query, dict[str, Any]]:
     the bounds' values by parameter name."""
     parameters: dict[str, Any] = {}
 
-    def blank(node: p.Filter | None) -> p.Filter | None:
+    def blank(node: p.Filter) -> p.Filter:
         if isinstance(node, p.BoolOp):
             return replace(node, items=tuple(map(blank, node.items)))
         if not isinstance(node, p.KeyRange):
@@ -299,9 +317,9 @@ def _bounds_apart(query: p.Query) -> tuple[p.Query, dict[str, Any]]:
         return replace(node, after=node.after and (None,) * len(node.after),
                        through=node.through and (None,) * len(node.through))
 
-    return replace(query, filter=blank(query.filter)), parameters
+    return replace(query, filter=None if query.filter is None else blank(query.filter)), parameters
 
 
-def render(statement: sa.Select, dialect: sa.engine.Dialect) -> str:
+def render(statement: Statement, dialect: sa.engine.Dialect) -> str:
     """SQL text as the source's dialect renders it (parameters stay placeholders)."""
     return str(statement.compile(dialect=dialect))
