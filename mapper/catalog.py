@@ -5,9 +5,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.ranges import AbstractMultiRange, AbstractRange
+from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from mapper.errors import SourceError
 
@@ -76,8 +79,8 @@ _KINDS: tuple[tuple[type, str], ...] = (
     (sa.Numeric, "decimal"),
     (sa.Uuid, "uuid"),
     (sa.Enum, "enum"),
-    (postgresql.AbstractRange, "range"),
-    (postgresql.AbstractMultiRange, "range"),
+    (AbstractRange, "range"),
+    (AbstractMultiRange, "range"),
     (sa.DateTime, "datetime"),
     (sa.Date, "date"),
     (sa.Time, "time"),
@@ -92,7 +95,7 @@ _KINDS: tuple[tuple[type, str], ...] = (
 )
 
 
-def column_kind(sql_type: sa.types.TypeEngine) -> str:
+def column_kind(sql_type: sa.types.TypeEngine[Any]) -> str:
     """The value family of a SQL type (a domain's: its base type's): decides the default BSON
     conversion (`types.DEFAULT_CONVERSION`)."""
     sql_type = _base_type(sql_type)
@@ -102,13 +105,13 @@ def column_kind(sql_type: sa.types.TypeEngine) -> str:
     return "other"
 
 
-def _base_type(sql_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
+def _base_type(sql_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     while isinstance(sql_type, postgresql.DOMAIN):
         sql_type = sql_type.data_type
     return sql_type
 
 
-def _type_name(sql_type: sa.types.TypeEngine) -> str:
+def _type_name(sql_type: sa.types.TypeEngine[Any]) -> str:
     """How messages name a column's type: enums and domains by their own name."""
     if isinstance(sql_type, sa.ARRAY):
         return _type_name(sql_type.item_type) + "[]"
@@ -117,7 +120,7 @@ def _type_name(sql_type: sa.types.TypeEngine) -> str:
     return str(sql_type)
 
 
-def _column(info: dict, declared: str | None = None) -> Column:
+def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
     """A reflected column; `declared`: its type as SQLite's schema writes it, whose affinity
     SQLAlchemy reflects (NUMERIC for `UUID` or any other name it does not know): a value of
     such a column is read as stored (kind `other`), a number as a number, text as text."""
@@ -143,7 +146,8 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             tables: dict[str, Table] = {}
             for schema in dict.fromkeys(schemas):
                 for table_name in inspector.get_table_names(schema=schema):
-                    table = _reflect_table(inspector, schema, table_name)
+                    table = _reflect_table(inspector, schema, table_name,
+                                           _declared_types(engine, schema, table_name))
                     tables[table.name] = table
     except sa.exc.SQLAlchemyError as error:
         raise SourceError(f"cannot read the source schema: {error.__class__.__name__}: "
@@ -155,20 +159,25 @@ def _qualified(schema: str | None, table_name: str) -> str:
     return f"{schema}.{table_name}" if schema else table_name
 
 
-def _declared_types(inspector: sa.Inspector, schema: str | None, table_name: str
-                    ) -> dict[str, str]:
+def _declared_types(engine: sa.Engine, schema: str | None, table_name: str) -> dict[str, str]:
     """SQLite: each column's type as declared (`PRAGMA table_info`); other sources: none."""
-    if inspector.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
         return {}
-    quote = inspector.dialect.identifier_preparer.quote
+    quote = engine.dialect.identifier_preparer.quote
     prefix = f"{quote(schema)}." if schema else ""
-    with inspector.bind.connect() as connection:
+    with engine.connect() as connection:
         rows = connection.exec_driver_sql(f"PRAGMA {prefix}table_info({quote(table_name)})")
         return {row[1]: row[2] for row in rows}
 
 
-def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str) -> Table:
-    declared = _declared_types(inspector, schema, table_name)
+def _named(columns: list[str | None]) -> tuple[str, ...] | None:
+    """An index's columns, or None for an index on an expression (whose column is None)."""
+    names = tuple(name for name in columns if name is not None)
+    return names if len(names) == len(columns) else None
+
+
+def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str,
+                   declared: dict[str, str]) -> Table:
     columns = tuple(_column(info, declared.get(info["name"]))
                     for info in inspector.get_columns(table_name, schema=schema))
     primary_key = tuple(inspector.get_pk_constraint(table_name, schema=schema)
@@ -181,9 +190,8 @@ def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str)
     )
     unique = tuple(tuple(constraint["column_names"])
                    for constraint in inspector.get_unique_constraints(table_name, schema=schema))
-    unique += tuple(tuple(index["column_names"])
-                    for index in inspector.get_indexes(table_name, schema=schema)
-                    if index.get("unique") and all(index["column_names"]))
+    unique += tuple(named for index in inspector.get_indexes(table_name, schema=schema)
+                    if index.get("unique") and (named := _named(index["column_names"])) is not None)
     return Table(name=_qualified(schema, table_name), schema=schema, table_name=table_name,
                  columns=columns, primary_key=primary_key, foreign_keys=foreign_keys,
                  unique=unique)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -49,7 +49,8 @@ def variables(source: str) -> set[str]:
     attribute access (`__class__` and the like: sandbox escape attempts)."""
     tree = _parsed(source)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+        name = node.attr if isinstance(node, nodes.Getattr) else \
+            getattr(node.arg, "value", "") if isinstance(node, nodes.Getitem) else None
         if isinstance(name, str) and name.startswith("_"):
             raise TemplateProblem(f"template reads the private attribute `{name}`: "
                                   "not allowed in the sandbox")
@@ -96,7 +97,7 @@ def _parsed(source: str) -> nodes.Template:
 
 
 @lru_cache(maxsize=256)
-def _compiled(source: str):
+def _compiled(source: str) -> Template:
     return _environment.from_string(source)
 
 
@@ -104,7 +105,10 @@ def render(source: str, values: Mapping[str, Any]) -> str | None:
     """Render a template over a row's values (None for NULL); None when a NULL reached the
     output or a computation (see the module's NULL rule). jinja2's sandbox and undefined
     errors propagate."""
-    bound = {name: Null(name=name, exc=NullInTemplate) if value is None else value
+    # jinja2 raises whatever `exc` is given; its stub asks for a TemplateRuntimeError, which
+    # NullInTemplate is not: it is the NULL rule's signal, not a template error
+    bound = {name: Null(name=name, exc=NullInTemplate)  # type: ignore[arg-type]
+             if value is None else value
              for name, value in values.items()}
     try:
         return _compiled(source).render(bound)

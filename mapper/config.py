@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ _SECRET_OPTION = re.compile(r"pass|pwd|secret|token|key|mechanismproperties",
 _HIDDEN = "***"
 _MIN_SECRET = 4  # shorter passwords are hidden in URLs, not searched for in free text
 _secrets: set[str] = set()  # every password seen in a URL, as given and percent-encoded
+Option = TypeVar("Option")  # a query parameter's value: text, or a list of texts
 
 
 def setting(name: str, flag: str | None = None, env_file: Path = Path(".env")) -> str | None:
@@ -114,7 +116,7 @@ def _shown(user: str | None) -> str:
     return "" if not user else user if user == _HIDDEN else quote_plus(user)
 
 
-def _secret_option(name: str, value):
+def _secret_option(name: str, value: Option) -> Option | str:
     """A query parameter's value, or `***` (and remembered) when its name says secret."""
     if not _SECRET_OPTION.search(name):
         return value

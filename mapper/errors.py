@@ -6,9 +6,10 @@ Exit codes: 0 success, 1 data problems, 2 bad mapping or usage (nothing written)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 EXIT_DATA, EXIT_USAGE, EXIT_FAULT = 1, 2, 3
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True, order=True)
@@ -21,13 +22,13 @@ class Problem:
     message: str
     path: tuple[str | int, ...] = field(default=(), compare=False)
     hint: str = field(default="", compare=False)
-    severity: Literal["error", "warning"] = field(default="error", compare=False)
+    severity: Severity = field(default="error", compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
         return f"{where} ({self.hint})" if self.hint else where
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "column": self.column,
                 "severity": self.severity, "path": list(self.path), "message": self.message,
                 "hint": self.hint}
@@ -43,7 +44,7 @@ class MapperError(Exception):
     transient = False
 
     def __init__(self, message: str = "", *, table: str | None = None,
-                 column: str | None = None, key: tuple | None = None,
+                 column: str | None = None, key: tuple[Any, ...] | None = None,
                  setting: str | None = None, transient: bool | None = None):
         super().__init__(message)
         self.table, self.column, self.key, self.setting = table, column, key, setting

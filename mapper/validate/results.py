@@ -17,7 +17,7 @@ class Tally:
     def passed(self) -> int:
         return self.checked - self.failed
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int]:
         return {"checked": self.checked, "passed": self.passed, "failed": self.failed}
 
 
@@ -34,7 +34,7 @@ class Difference:
     actual: str
     message: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
 
 
@@ -64,7 +64,7 @@ class Report:
     def ok(self) -> bool:
         return all(result.failed == 0 for result in self.collections)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "source": self.source, "target": self.target, "mode": self.mode,
                 "collections": [{"name": c.name, "source_rows": c.source_rows,
                                  "documents": c.documents, "rejected": c.rejected,
