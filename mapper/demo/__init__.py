@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 
 from mapper.config import redact, sqlalchemy_url
@@ -9,6 +11,11 @@ from mapper.demo.generate import generate
 from mapper.demo.load import load
 from mapper.demo.schema import METADATA, TABLES
 from mapper.errors import SourceError, UsageError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = ["create_demo"]
 
@@ -51,6 +58,7 @@ def _refuse_filled_tables(connection: sa.Connection, where: str) -> None:
                          "pass --drop to replace them")
 
 
-def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+def _sqlite_foreign_keys(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+                         ) -> None:
     """SQLite checks foreign keys only when asked, per connection."""
     dbapi_connection.execute("PRAGMA foreign_keys = ON")

@@ -207,7 +207,8 @@ class _Generator:
                 "nothing": None, "ratio": rng.randint(-100_000, 100_000) / 1000,
                 "deep": {"level2": {"level3": {"values": [1, "two", {"three": 3.5}, None]}}},
             }
-        return _jsonb_order(meta)
+        ordered: Row = _jsonb_order(meta)
+        return ordered
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -276,19 +277,19 @@ class _Generator:
                 joined.add(org)
                 roles[org][user] = rng.choices(("member", "admin", "owner"), (82, 15, 3))[0]
         rows = []
-        for org, members in zip(organizations, roles, strict=True):
-            self.members[org["id"]] = []
+        for org_row, members in zip(organizations, roles, strict=True):
+            self.members[org_row["id"]] = []
             previous: datetime | None = None
             for user_index, role in members.items():
-                user = users[user_index]
-                low = max(org["created_at"], user["created_at"])
+                user_row = users[user_index]
+                low = max(org_row["created_at"], user_row["created_at"])
                 if previous is not None and previous >= low and self.chance(0.1):
                     joined_at = previous  # joined together: a tie on joined_at
                 else:
                     joined_at = self.after(low, 180)
                 previous = joined_at
-                self.members[org["id"]].append((user["id"], joined_at))
-                rows.append({"org_id": org["id"], "user_id": user["id"], "role": role,
+                self.members[org_row["id"]].append((user_row["id"], joined_at))
+                rows.append({"org_id": org_row["id"], "user_id": user_row["id"], "role": role,
                              "joined_at": joined_at})
         return rows
 
@@ -368,7 +369,7 @@ class _Generator:
 
     def task_labels(self, tasks: list[Row]) -> list[Row]:
         """About 1.5 labels per task, from the task's own organization; some have none."""
-        rows = []
+        rows: list[Row] = []
         for task in tasks:
             org_labels = self.labels_of_org[self.org_of_task[task["id"]]]
             count = self.rng.choices((0, 1, 2, 3, 4, 6, 8), (30, 28, 22, 12, 4, 2, 2))[0]

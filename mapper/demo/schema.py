@@ -8,6 +8,7 @@ so that keys, their text and their order are the same in both.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -24,34 +25,36 @@ JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=Tru
 TIMESTAMP = sa.DateTime(timezone=True)
 
 
-class UuidText(sa.types.TypeDecorator):
+class UuidText(sa.types.TypeDecorator[uuid.UUID]):
     """Native uuid in PostgreSQL; `8-4-4-4-12` lowercase text elsewhere (UUID in Python)."""
 
     impl = sa.Uuid
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(sa.Uuid())
         return dialect.type_descriptor(sa.String(36))
 
-    def process_bind_param(self, value, dialect: sa.Dialect):
+    def process_bind_param(self, value: uuid.UUID | None, dialect: sa.Dialect
+                           ) -> uuid.UUID | str | None:
         if value is None or dialect.name == "postgresql":
             return value
         return str(value)
 
-    def process_result_value(self, value, dialect: sa.Dialect):
+    def process_result_value(self, value: uuid.UUID | str | None, dialect: sa.Dialect
+                             ) -> uuid.UUID | None:
         if value is None or isinstance(value, uuid.UUID):
             return value
         return uuid.UUID(value)
 
 
-def _id() -> sa.Column:
+def _id() -> sa.Column[uuid.UUID]:
     return sa.Column("id", UuidText, primary_key=True)
 
 
 def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None,
-        primary_key: bool = False) -> sa.Column:
+        primary_key: bool = False) -> sa.Column[uuid.UUID]:
     """A uuid column referencing `target`, with an index of its own."""
     return sa.Column(name, UuidText, sa.ForeignKey(target, ondelete=ondelete),
                      nullable=nullable, primary_key=primary_key, index=True)

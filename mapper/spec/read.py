@@ -44,7 +44,7 @@ _TAG_HINT = ("mapping files hold plain YAML (mappings, lists, strings, numbers, 
 class _Loader(yaml.SafeLoader):
     """SafeLoader used to compose nodes only, resolving plain scalars by YAML 1.2 core."""
 
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}  # by first char
 
 
 for _tag, (_pattern, _first) in _SCALARS.items():
@@ -139,7 +139,8 @@ class _Builder:
             self.ancestors.discard(id(node))
 
     def _mapping(self, node: MappingNode, path: JsonPath, in_alias: bool) -> dict[str, Any]:
-        entries, sources = [], []
+        entries: list[tuple[Node, Node]] = []
+        sources: list[Node] = []
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
                 merged = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
@@ -174,7 +175,8 @@ def _key(node: Node) -> str:
         raise _Refused(node, "a key must be a plain name, not a list or a mapping")
     if node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL):
         raise _Refused(node, _unsupported(node.tag), _TAG_HINT)
-    return node.value
+    key: str = node.value  # a scalar's text
+    return key
 
 
 def _scalar(node: ScalarNode) -> Any:

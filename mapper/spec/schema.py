@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from mapper.errors import Problem
 from mapper.spec.read import JsonPath, MappingFile
 
+Schema = dict[str, Any]  # a JSON Schema, or a part of one, as parsed
 KINDS = ("column", "value", "template", "embed", "reference", "denormalize",
          "count", "sum", "min", "max", "avg")
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
@@ -42,10 +43,11 @@ _NAME_MAPS = {"collections", "fields", "on", "keys", "filter"}  # keys there are
 
 
 @functools.cache
-def mapping_schema() -> dict[str, Any]:
+def mapping_schema() -> Schema:
     """The JSON Schema of the mapping language, as shipped in the package."""
     resource = files("mapper") / "schemas" / "mapping.schema.json"
-    return json.loads(resource.read_text(encoding="utf-8"))
+    schema: Schema = json.loads(resource.read_text(encoding="utf-8"))
+    return schema
 
 
 @functools.cache
@@ -98,8 +100,8 @@ def _problems(mapping: MappingFile, error: ValidationError) -> Iterator[Problem]
         yield _problem(mapping, path, f"{_name(path)} {_predicate(error, schema)}", close)
 
 
-def _unknown_keys(mapping: MappingFile, path: JsonPath, schema: dict,
-                  instance: dict) -> Iterator[Problem]:
+def _unknown_keys(mapping: MappingFile, path: JsonPath, schema: Schema,
+                  instance: dict[str, Any]) -> Iterator[Problem]:
     allowed = list(schema.get("properties", {}))
     kinds = [key for key in instance if key in KINDS]
     if schema.get("title", "").endswith(" field") and len(kinds) > 1:
@@ -111,12 +113,13 @@ def _unknown_keys(mapping: MappingFile, path: JsonPath, schema: dict,
                        _did_you_mean([key], allowed) or f"allowed here: {_either(allowed, 'and')}")
 
 
-def _predicate(error: ValidationError, schema: dict) -> str:
+def _predicate(error: ValidationError, schema: Schema) -> str:
     """What the value should be, without repeating the value itself."""
     value = error.validator_value
     match error.validator:
         case _ if "errorMessage" in schema:
-            return schema["errorMessage"]
+            message: str = schema["errorMessage"]
+            return message
         case "type":
             expected = [value] if isinstance(value, str) else value
             return (f"must be {' or '.join(_TYPE_NAMES[name] for name in expected)}, "
@@ -137,7 +140,7 @@ def _predicate(error: ValidationError, schema: dict) -> str:
             return f"is invalid here (`{error.validator}`)"
 
 
-def _where(path: JsonPath, schema: dict) -> str:
+def _where(path: JsonPath, schema: Schema) -> str:
     return f"{schema.get('title', 'mapping')} {_name(path)}" if path else "the top-level mapping"
 
 
@@ -172,9 +175,10 @@ def _type_of(value: Any) -> str:
     return _TYPE_NAMES.get(names.get(type(value), ""), "something else")
 
 
-def _describe(schema: dict, key: str) -> str:
+def _describe(schema: Schema, key: str) -> str:
     """The description of `key` in `schema`, as a hint."""
-    return schema.get("properties", {}).get(key, {}).get("description", "")
+    description: str = schema.get("properties", {}).get(key, {}).get("description", "")
+    return description
 
 
 def _did_you_mean(words: list[Any], choices: Iterable[Any]) -> str:
