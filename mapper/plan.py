@@ -13,6 +13,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 FieldPath = tuple[str, ...]
 T = TypeVar("T")
+AggregateFunction = Literal["count", "sum", "min", "max", "avg"]
+IdKind = Literal["oid", "key", "column"]  # how a `DocumentId` is made from its key values
+Excess = Literal["reject", "truncate"]  # a row past an array's limit or `max_depth`: its fate
 
 
 # --- Reading: what each query selects -------------------------------------------------------
@@ -74,7 +77,7 @@ class AggregateRef:
     """A correlated aggregate over the rows reached by `hops` from `hops[0].left_alias`: one
     per join path, or with `distinct_key`, one per row of the last table."""
 
-    function: Literal["count", "sum", "min", "max", "avg"]
+    function: AggregateFunction
     hops: tuple[Hop, ...]
     column: str | None
     filter: Filter | None
@@ -151,7 +154,7 @@ class DocumentId:
     """An `_id` computed from key values: oid(table, key text), the key itself, or a column."""
 
     path: FieldPath
-    rule: Literal["oid", "key", "column"]
+    rule: IdKind
     table: str
     columns: tuple[str, ...]
     indexes: tuple[int, ...]
@@ -178,7 +181,7 @@ class Children:
     parent_key: tuple[int, ...]
     element: SubDocument | DocumentId
     limit: int | None = None
-    overflow: Literal["reject", "truncate"] | None = None
+    overflow: Excess | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ class DepthGuard:
     rows for it, for an array) is rejected (`policy` reject) or counted as truncated."""
 
     path: FieldPath
-    policy: Literal["reject", "truncate"]
+    policy: Excess
     present_index: int | None = None
     deeper: Children | None = None
     keep_null: ClassVar[bool] = False

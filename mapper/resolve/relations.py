@@ -5,22 +5,23 @@ arrays of embeds and references (the documents an embed nests: `resolver`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_args
 
 from mapper import plan as p
 from mapper.catalog import Table
-from mapper.resolve.scope import Field, Path, QueryBuilder, Scope, Step
+from mapper.resolve.scope import Field, On, Path, QueryBuilder, Scope, Spec, Step
 from mapper.resolve.values import filter_of, value
 from mapper.types import AGGREGATES, DEFAULT_CONVERSION, with_policy
 
 # column kinds whose values compare equal across kinds in Python (1 == 1.0 == Decimal(1))
 _JOIN_FAMILIES = {"int32": "number", "int64": "number", "decimal": "number",
                   "money": "number", "double": "number", "uuid": "text"}
-AGGREGATE_KINDS = ("count", "sum", "min", "max", "avg")
+AGGREGATE_KINDS: tuple[p.AggregateFunction, ...] = get_args(p.AggregateFunction)
 # the keys of a field that follows a relation path
 RELATION_KINDS = ("embed", "reference", "denormalize", *AGGREGATE_KINDS)
 
 
-def steps_to(scope: Scope, spec: dict, target_table: str, path: Path) -> list[Step]:
+def steps_to(scope: Scope, spec: Spec, target_table: str, path: Path) -> list[Step]:
     """The hops from the scope's table through `via` to `target_table`."""
     hops = [*(spec.get("via") or []), {"table": target_table, "on": spec.get("on")}]
     steps: list[Step] = []
@@ -37,21 +38,22 @@ def steps_to(scope: Scope, spec: dict, target_table: str, path: Path) -> list[St
     return steps
 
 
-def check_comparable(scope: Scope, left: Table, right: Table, on, path: Path) -> None:
+def check_comparable(scope: Scope, left: Table, right: Table, on: On, path: Path) -> None:
     """The columns that link an array's rows to their parent must hold values of one
     kind: the run matches them by value, and a number never equals its text (SQLite lets
     such keys be; joins in SQL convert them)."""
     for local, remote in on:
-        kinds = [_JOIN_FAMILIES.get(column.kind, column.kind)
-                 for column in (left.column(local), right.column(remote))]
+        columns = (scope.column(left, local, path), scope.column(right, remote, path))
+        kinds = [_JOIN_FAMILIES.get(column.kind, column.kind) for column in columns]
         if kinds[0] != kinds[1] and "other" not in kinds:
             raise scope.fail(path, f"cannot join `{left.name}.{local}` "
-                             f"({left.column(local).sql_type}) to `{right.name}.{remote}` "
-                             f"({right.column(remote).sql_type}): their values never match",
+                             f"({columns[0].sql_type}) to `{right.name}.{remote}` "
+                             f"({columns[1].sql_type}): their values never match",
                              "give both columns the same type")
 
 
-def join_columns(scope: Scope, left: Table, right: Table, on: dict | None, path: Path):
+def join_columns(scope: Scope, left: Table, right: Table, on: dict[str, str] | None,
+                 path: Path) -> On:
     if on:
         for local, remote in on.items():
             scope.column(left, local, (*path, "on", local))
@@ -86,7 +88,8 @@ def join_to_one(scope: Scope, steps: list[Step]) -> tuple[str, dict[str, str]]:
 def split_column(scope: Scope, value: str, path: Path) -> tuple[str, str]:
     if "." not in value:
         raise scope.fail(path, f"`{value}` must be `TABLE.COLUMN`")
-    return tuple(value.rsplit(".", 1))
+    table, column = value.rsplit(".", 1)
+    return table, column
 
 
 def denormalize(scope: Scope, field: Field) -> p.Value:
@@ -99,7 +102,6 @@ def denormalize(scope: Scope, field: Field) -> p.Value:
                          f"`{scope.table.name}` → `{table_name}` is one-to-many",
                          "use `embed` for arrays, or an aggregate")
     alias, _ = join_to_one(scope, steps)
-    scope.column(steps[-1].table, column, where)
     return value(scope, field.target, steps[-1].table, alias, column, field.spec, where)
 
 
@@ -107,6 +109,7 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
     """An aggregate in SQL (`count`, `sum`, ...: the field's kind); a `count` of the rows
     one of the document's arrays embeds is that array's length."""
     function, spec, path = field.kind, field.spec, field.path
+    assert function in AGGREGATE_KINDS, "FIELD_KINDS sends only aggregate kinds here"
     where = (*path, function)
     if function == "count":
         table_name, column = spec[function], None
@@ -118,7 +121,8 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
         if array is not None:
             return p.Length(field.target, array.path, spec.get("type") or "int",
                             f"count({spec[function]})")
-    hops, left = [], scope.alias
+    hops: list[p.Hop] = []
+    left = scope.alias
     for index, step in enumerate(steps):
         alias = f"a{len(scope.builder.selects)}_{index}"
         hops.append(p.Hop(step.table.name, alias, left, step.on, step.many))
@@ -126,10 +130,11 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
     final = steps[-1].table
     kind = "int64"
     if column is not None:
-        kind = final.column(scope.column(final, column, where)).kind
+        aggregated = scope.column(final, column, where)
+        kind = aggregated.kind
         if kind not in AGGREGATES[function]:
             raise scope.fail(where, f"cannot `{function}` `{final.name}.{column}` "
-                             f"({final.column(column).sql_type})", "`sum` takes numbers or "
+                             f"({aggregated.sql_type})", "`sum` takes numbers or "
                              "intervals, `avg` numbers, `min` and `max` also text and dates")
     ref = p.AggregateRef(function, tuple(hops), column,
                          filter_of(scope.at(final, left), spec.get("filter"), (*path, "filter")),
@@ -141,7 +146,7 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
                    field.keep_null, f"{function}({spec[function]})")
 
 
-def distinct_key(scope: Scope, table: Table, spec: dict, path: Path) -> tuple[str, ...]:
+def distinct_key(scope: Scope, table: Table, spec: Spec, path: Path) -> tuple[str, ...]:
     if not spec.get("distinct"):
         return ()
     if not table.primary_key:
@@ -162,12 +167,13 @@ def reference(scope: Scope, field: Field) -> p.DocumentId | p.Children:
                     lambda child: reference_id(child, (), spec, path, False))
 
 
-def reference_id(scope: Scope, target: tuple[str, ...], spec: dict, path: Path,
+def reference_id(scope: Scope, target: tuple[str, ...], spec: Spec, path: Path,
                  keep_null: bool) -> p.DocumentId:
     """The `_id` a reference holds: by the id rule of the collection it names, else
     `oid` of the referenced row's key; the same whichever other files are loaded."""
     table, id_rules = scope.table, scope.context.id_rules
-    rule, columns = "oid", table.primary_key
+    rule: p.IdKind = "oid"
+    columns = table.primary_key
     if "collection" in spec:
         named = id_rules.get(spec["collection"])
         if named is None:
@@ -195,7 +201,7 @@ def reference_id(scope: Scope, target: tuple[str, ...], spec: dict, path: Path,
 
 def id_conversions(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The default conversions of key columns (an `_id` made of them converts them so)."""
-    return tuple(DEFAULT_CONVERSION[table.column(c).kind] if table.column(c) else "auto"
+    return tuple(DEFAULT_CONVERSION[column.kind] if (column := table.column(c)) else "auto"
                  for c in columns)
 
 

@@ -8,7 +8,7 @@ nest documents). Every function takes the `Scope` it resolves in and the `Field`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,10 +24,12 @@ from mapper.resolve.scope import (
     Path,
     QueryBuilder,
     Scope,
+    Spec,
     Step,
     Unresolved,
     did_you_mean,
 )
+from mapper.spec import MappingFile
 
 FieldKind = Callable[[Scope, Field], p.Shape | None]
 
@@ -35,10 +37,12 @@ FieldKind = Callable[[Scope, Field], p.Shape | None]
 # --- collections -------------------------------------------------------------------------
 
 
-def resolve(mappings: Sequence, catalog: Catalog) -> tuple[p.Plan, list[Problem]]:
+def resolve(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[p.Plan, list[Problem]]:
     """Resolve schema-valid mapping files against the catalog; problems, if any, say why."""
     rules = id_rules(mappings, catalog)
-    collections, problems, seen = [], [], {}
+    collections: list[p.CollectionPlan] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}  # collection name → the file that defines it
     for mapping in mappings:
         context = Context(mapping, catalog, rules)
         for name, spec in (mapping.data.get("collections") or {}).items():
@@ -54,7 +58,7 @@ def resolve(mappings: Sequence, catalog: Catalog) -> tuple[p.Plan, list[Problem]
     return p.Plan(tuple(collections)), sorted(problems)
 
 
-def id_rules(mappings: Sequence, catalog: Catalog) -> dict[str, IdRule]:
+def id_rules(mappings: Sequence[MappingFile], catalog: Catalog) -> dict[str, IdRule]:
     """Each collection's `_id` rule, by collection name (references name them)."""
     rules: dict[str, IdRule] = {}
     for mapping in mappings:
@@ -63,14 +67,14 @@ def id_rules(mappings: Sequence, catalog: Catalog) -> dict[str, IdRule]:
             table = catalog.table(spec["table"])
             if isinstance(rule, dict):
                 rules.setdefault(name, IdRule(name, mapping.path, spec["table"], "column",
-                                              (rule.get("column"),)))
-            elif isinstance(rule, str):
+                                              _id_columns(rule)))
+            elif rule in ("oid", "key"):
                 rules.setdefault(name, IdRule(name, mapping.path, spec["table"], rule,
                                               table.primary_key if table else ()))
     return rules
 
 
-def resolve_collection(context: Context, name: str, spec: dict,
+def resolve_collection(context: Context, name: str, spec: Spec,
                        database: str | None) -> p.CollectionPlan | None:
     path: Path = ("collections", name)
     try:
@@ -121,7 +125,7 @@ def _id_columns(rule: Any) -> tuple[str, ...]:
 # --- documents ---------------------------------------------------------------------------
 
 
-def node_document(scope: Scope, spec: dict, path: Path, id_rule: Any,
+def node_document(scope: Scope, spec: Spec, path: Path, id_rule: Any,
                   present_index: int | None = None) -> p.SubDocument:
     """The document of a node: its `_id`, copied columns and fields (counts last)."""
     shapes: list[p.Shape] = []
@@ -152,7 +156,8 @@ def node_document(scope: Scope, spec: dict, path: Path, id_rule: Any,
     return p.SubDocument((), tuple(shapes), present_index)
 
 
-def _claim(context: Context, names: dict, target: tuple[str, ...], path: Path) -> None:
+def _claim(context: Context, names: dict[tuple[str, ...], Path], target: tuple[str, ...],
+           path: Path) -> None:
     for taken, taken_path in names.items():
         shorter = min(len(taken), len(target))
         if taken[:shorter] == target[:shorter]:
@@ -164,7 +169,7 @@ def _claim(context: Context, names: dict, target: tuple[str, ...], path: Path) -
     names[target] = path
 
 
-def _copied_columns(scope: Scope, spec: dict, path: Path):
+def _copied_columns(scope: Scope, spec: Spec, path: Path) -> Iterator[tuple[str, Path]]:
     table = scope.table
     columns = spec.get("columns", "all")
     excluded = spec.get("exclude") or []
@@ -180,7 +185,7 @@ def _copied_columns(scope: Scope, spec: dict, path: Path):
         return
     for index, name in enumerate(columns or []):
         try:
-            yield scope.column(table, name, (*path, "columns", index)), \
+            yield scope.column(table, name, (*path, "columns", index)).name, \
                 (*path, "columns", index)
         except Unresolved:
             continue
@@ -192,7 +197,7 @@ def document_id(scope: Scope, rule: Any, path: Path) -> p.DocumentId | None:
         return None
     if isinstance(rule, dict):
         try:
-            column = scope.column(table, rule.get("column", ""), (*path, "column"))
+            column = scope.column(table, rule.get("column", ""), (*path, "column")).name
         except Unresolved:
             return None
         index = scope.builder.select(p.ColumnRef(scope.alias, column))
@@ -253,7 +258,7 @@ def _depth_guard(scope: Scope, field: Field, steps: list[Step]) -> p.DepthGuard:
     """Past `max_depth`: no field; rows deeper follow `on_depth` (reject, or truncate:
     the default for a sub-document), never silently dropped from an array."""
     many = any(step.many for step in steps)
-    policy = field.spec.get("on_depth") or ("reject" if many else "truncate")
+    policy: p.Excess = field.spec.get("on_depth") or ("reject" if many else "truncate")
     if not many:
         alias, _ = join_to_one(scope, steps)
         present = scope.builder.select(p.ColumnRef(alias, steps[-1].on[-1][1]))
@@ -264,7 +269,7 @@ def _depth_guard(scope: Scope, field: Field, steps: list[Step]) -> p.DepthGuard:
     return p.DepthGuard(field.target, policy, deeper=deeper)
 
 
-def _elements(spec: dict, path: Path) -> Callable[[Scope], p.SubDocument]:
+def _elements(spec: Spec, path: Path) -> Callable[[Scope], p.SubDocument]:
     """How an embedded array's elements are made, in the scope of its child rows."""
     return lambda child: node_document(child, spec, path, spec.get("_id", "oid"))
 
@@ -280,7 +285,7 @@ FIELD_KINDS: dict[str, FieldKind] = {
 }
 
 
-def _may_count_an_array(spec: Any, siblings) -> bool:
+def _may_count_an_array(spec: Any, siblings: Iterable[Any]) -> bool:
     """A `count` without a filter beside an `embed` or `reference` of the same table: it is
     resolved after the document's arrays, as it may count the rows one of them holds."""
     return isinstance(spec, dict) and "count" in spec and not spec.get("filter") and any(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from mapper import plan as p
-from mapper.catalog import Catalog, Table
+from mapper.catalog import Catalog, Column, Table
 from mapper.errors import Problem
 from mapper.spec import MappingFile
 
 Path = tuple[str | int, ...]
+Spec = dict[str, Any]  # a mapping entry as read: schema-valid, its values whatever the file holds
+On = tuple[tuple[str, str], ...]  # join columns: (left column, right column) pairs
 
 
 class Unresolved(Exception):
@@ -32,7 +34,7 @@ class IdRule:
     collection: str
     file: str
     table: str
-    rule: str
+    rule: p.IdKind
     columns: tuple[str, ...]
 
 
@@ -46,7 +48,8 @@ class Context:
     id_rules: Mapping[str, IdRule]
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, path: Path, message: str, hint: str = "", severity: str = "error"):
+    def problem(self, path: Path, message: str, hint: str = "",
+                severity: Literal["error", "warning"] = "error") -> None:
         line, column = self.mapping.position(path)
         self.problems.append(Problem(self.mapping.path, line, column, message, tuple(path),
                                      hint, severity))
@@ -55,10 +58,10 @@ class Context:
         self.problem(path, message, hint)
         return Unresolved()
 
-    def node_at(self, path: Path) -> Any:
+    def node_at(self, path: Path) -> Spec:
         node = self.mapping.data
         for part in path:
-            node = node[part] if isinstance(node, dict | list) else None
+            node = _child(node, part)
         return node if isinstance(node, dict) else {"table": node}
 
     def table(self, name: str, path: Path) -> Table:
@@ -68,11 +71,22 @@ class Context:
                             did_you_mean(name, self.catalog.tables))
         return table
 
-    def column(self, table: Table, name: str, path: Path) -> str:
-        if table.column(name) is None:
+    def column(self, table: Table, name: str, path: Path) -> Column:
+        """The column `name` of `table`; unknown, a problem (and the field is abandoned)."""
+        column = table.column(name)
+        if column is None:
             raise self.fail(path, f"unknown column `{name}` in table `{table.name}`",
                             did_you_mean(name, table.column_names))
-        return name
+        return column
+
+
+def _child(node: object, part: str | int) -> Any:
+    """`node[part]` of a mapping or a list (as read), or None under a scalar."""
+    if isinstance(node, dict):
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int):
+        return node[part]
+    return None
 
 
 @dataclass
@@ -84,12 +98,12 @@ class QueryBuilder:
     prefix: str
     joins: list[p.Hop] = field(default_factory=list)
     selects: list[p.Select] = field(default_factory=list)
-    _aliases: dict[tuple, str] = field(default_factory=dict)
+    _aliases: dict[tuple[str, str, On], str] = field(default_factory=dict)
 
     def new_alias(self) -> str:
         return f"{self.prefix}{len(self._aliases) + 1}"
 
-    def join(self, left_alias: str, table: str, on: tuple, many: bool) -> str:
+    def join(self, left_alias: str, table: str, on: On, many: bool) -> str:
         key = (left_alias, table, on)
         if key not in self._aliases:
             alias = self.new_alias()
@@ -102,7 +116,8 @@ class QueryBuilder:
             self.selects.append(ref)
         return self.selects.index(ref)
 
-    def query(self, filter_: p.Filter | None = None, link=(), order=()) -> p.Query:
+    def query(self, filter_: p.Filter | None = None, link: Iterable[p.ColumnRef] = (),
+              order: Iterable[p.Ordering] = ()) -> p.Query:
         return p.Query(self.table, self.alias, tuple(self.joins), tuple(self.selects),
                        filter_, tuple(link), tuple(order))
 
@@ -130,7 +145,7 @@ class Scope:
     def fail(self, path: Path, message: str, hint: str = "") -> Unresolved:
         return self.context.fail(path, message, hint)
 
-    def column(self, table: Table, name: str, path: Path) -> str:
+    def column(self, table: Table, name: str, path: Path) -> Column:
         return self.context.column(table, name, path)
 
 
@@ -143,7 +158,7 @@ class Field:
 
     target: tuple[str, ...]
     kind: str
-    spec: dict
+    spec: Spec
     path: Path
     keep_null: bool
     arrays: tuple[p.Children, ...] = ()
@@ -154,5 +169,5 @@ class Step:
     """One resolved hop of a relation path."""
 
     table: Table
-    on: tuple[tuple[str, str], ...]
+    on: On
     many: bool

@@ -8,7 +8,7 @@ from typing import Any
 from mapper import plan as p
 from mapper.catalog import Table
 from mapper.computed import TemplateProblem, unguarded, variables
-from mapper.resolve.scope import Field, Path, Scope, Unresolved, did_you_mean
+from mapper.resolve.scope import Field, Path, Scope, Spec, Unresolved, did_you_mean
 from mapper.types import (
     ACCEPTS,
     DEFAULT_CONVERSION,
@@ -27,33 +27,34 @@ def column(scope: Scope, field: Field) -> p.Value:
                         (*field.path, "column"))
 
 
-def column_value(scope: Scope, target: tuple[str, ...], name: str, spec: dict,
+def column_value(scope: Scope, target: tuple[str, ...], name: str, spec: Spec,
                  path: Path) -> p.Value:
     alias, table = scope.alias, scope.table
     if "." in name and name.rsplit(".", 1)[0] in scope.via:
         table_name, name = name.rsplit(".", 1)
         alias, table = scope.via[table_name], scope.context.catalog.tables[table_name]
-    scope.column(table, name, path)
     return value(scope, target, table, alias, name, spec, path)
 
 
 def value(scope: Scope, target: tuple[str, ...], table: Table, alias: str, name: str,
-          spec: dict, path: Path) -> p.Value:
-    """The value of `alias.name` (a column of `table`), by its conversion."""
-    kind = table.column(name).kind
+          spec: Spec, path: Path) -> p.Value:
+    """The value of `alias.name` (a column of `table`, an unknown one a problem at `path`),
+    by its conversion."""
+    column = scope.column(table, name, path)
+    kind = column.kind
     conversion = spec.get("type") or DEFAULT_CONVERSION[kind]
     if conversion not in DEFAULT_CONVERSION.values() and kind not in ACCEPTS.get(
             conversion, ()):
         raise scope.fail((*path[:-1], "type"), f"cannot convert `{table.name}.{name}` "
-                         f"({table.column(name).sql_type}) to `{conversion}`",
+                         f"({column.sql_type}) to `{conversion}`",
                          "accepted: " + ", ".join(sorted(ACCEPTS.get(conversion, ()))))
     if spec.get("type") and kind not in ACCEPTS.get(conversion, {kind}):
         raise scope.fail((*path[:-1], "type"), f"cannot convert `{table.name}.{name}` "
-                         f"({table.column(name).sql_type}) to `{conversion}`")
-    if kind == "array" and table.column(name).element in UNREADABLE_ELEMENTS:
+                         f"({column.sql_type}) to `{conversion}`")
+    element = column.element
+    if kind == "array" and element is not None and element in UNREADABLE_ELEMENTS:
         raise scope.fail(path, f"no conversion for `{table.name}.{name}` "
-                         f"({table.column(name).sql_type})",
-                         UNREADABLE_ELEMENTS[table.column(name).element])
+                         f"({column.sql_type})", UNREADABLE_ELEMENTS[element])
     conversion = with_policy(conversion, kind, spec.get("out_of_range", scope.out_of_range))
     cast = "numeric" if kind == "money" else None
     index = scope.builder.select(p.ColumnRef(alias, name, cast))
@@ -92,7 +93,7 @@ def template(scope: Scope, field: Field) -> p.Template:
             f"`{n}`" for n in unknown) + f" in template (columns of `{table.name}`)",
             did_you_mean(unknown[0], table.column_names))
     nullable = sorted(n for n in unguarded(spec["template"]) & names
-                      if table.column(n).nullable)
+                      if (column := table.column(n)) is not None and column.nullable)
     if nullable:
         listed = ", ".join(f"`{n}`" for n in nullable)
         scope.context.problem((*path, "template"), f"template `{'.'.join(field.target)}` is "
