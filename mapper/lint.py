@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,9 +17,10 @@ from mapper.compile import Compiler
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import MAX_DOCUMENT_BYTES, encode
-from mapper.errors import Problem
+from mapper.errors import Problem, Severity
 from mapper.ids import key_text
 from mapper.spec import MappingFile
+from mapper.spec.read import JsonPath
 
 MAX_CHILDREN = 1000
 SIZE_WARNING = MAX_DOCUMENT_BYTES * 3 // 4
@@ -65,7 +67,7 @@ def _depth_problems(mapping: MappingFile, collection: p.CollectionPlan,
         if guard.deeper is not None:
             deeper = extractor.count_rows(guard.deeper.query)
         else:
-            ref = query.selects[guard.present_index]
+            ref = _column(query, guard.present_index)
             present = p.Condition(ref.alias, ref.column, "is_null", False)
             deeper = extractor.count_rows(replace(query, filter=present if query.filter is None
                                                   else p.BoolOp("and", (query.filter, present))))
@@ -94,19 +96,28 @@ def _depth_guards(shape: p.SubDocument, query: p.Query
             yield place.field, query if place.array is None else place.array.query
 
 
-def _parent_filter(query: p.Query, children: p.Children, key: tuple) -> p.Filter:
+def _parent_filter(query: p.Query, children: p.Children, key: tuple[Any, ...]) -> p.Filter:
     conditions = []
     for index, value in zip(children.parent_key, key, strict=True):
-        ref = query.selects[index]
+        ref = _column(query, index)
         conditions.append(p.Condition(ref.alias, ref.column, "eq", value))
     return p.BoolOp("and", tuple(conditions))
+
+
+def _column(query: p.Query, index: int | None) -> p.ColumnRef:
+    """The column a query selects at `index`: a key's or a row's presence, never an
+    aggregate (and a depth guard without `deeper` always has its `present_index`)."""
+    ref = None if index is None else query.selects[index]
+    if not isinstance(ref, p.ColumnRef):
+        raise AssertionError(f"the plan selects no column at {index} of `{query.table}`")
+    return ref
 
 
 def _size_problems(mapping: MappingFile, collection: p.CollectionPlan, extractor: Extractor,
                    candidates: list[p.Filter]) -> Iterator[Problem]:
     """Build the documents of the parents with the most elements and weigh them."""
     builder = Builder(collection, extractor.children)
-    worst: tuple[int, tuple] = (0, ())
+    worst: tuple[int, tuple[Any, ...]] = (0, ())
     for condition in candidates:
         items = tuple(x for x in (collection.query.filter, condition) if x is not None)
         query = replace(collection.query, filter=p.BoolOp("and", items))
@@ -127,7 +138,7 @@ def _size_problems(mapping: MappingFile, collection: p.CollectionPlan, extractor
                        f"{size / 2**20:.1f} MiB, close to MongoDB's 16 MiB limit")
 
 
-def _problem(mapping: MappingFile, path: tuple, severity: str, message: str,
+def _problem(mapping: MappingFile, path: JsonPath, severity: Severity, message: str,
              hint: str = "") -> Problem:
     line, column = mapping.position(path)
     return Problem(mapping.path, line, column, message, path, hint, severity)

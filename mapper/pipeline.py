@@ -46,7 +46,7 @@ _TABLE_KEYS = ("table", "embed", "reference", "count")
 _COLUMN_KEYS = ("denormalize", "sum", "min", "max", "avg")
 
 
-def _schemas(node) -> set[str]:
+def _schemas(node: object) -> set[str]:
     found: set[str] = set()
     if isinstance(node, dict):
         for key, value in node.items():
@@ -96,7 +96,7 @@ def tables_read(plan: Plan) -> set[str]:
     return {node.table for node in _nodes(plan) if isinstance(node, p.Query | p.Hop)}
 
 
-def _nodes(value) -> Iterator:
+def _nodes(value: object) -> Iterator[object]:
     if dataclasses.is_dataclass(value):
         yield value
         for item in dataclasses.fields(value):
@@ -113,5 +113,6 @@ def _denied(error: sa.exc.DBAPIError) -> bool:
 
 def _role(connection: sa.Connection) -> str:
     if connection.dialect.name == "postgresql":
-        return connection.exec_driver_sql("SELECT current_user").scalar_one()
+        role: str = connection.exec_driver_sql("SELECT current_user").scalar_one()
+        return role
     return connection.engine.url.username or "?"

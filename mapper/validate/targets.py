@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,37 +24,43 @@ from mapper.validate.values import canon
 CHUNK = 1000  # ids per `$in`
 _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
                               uuid_representation=UuidRepresentation.STANDARD)
+Document = dict[str, Any]  # a document read back from the target
 
 
 class Collection(Protocol):
-    duplicates: set  # canonical ids held by more than one document
+    """A target collection; documents and ids are keyed by their canonical `_id`
+    (`values.canon`)."""
+
+    duplicates: set[Hashable]  # canonical ids held by more than one document
 
     def count(self) -> int: ...
-    def find(self, ids: list) -> dict[Any, dict]: ...
-    def present(self, ids: list) -> set: ...
-    def ids(self) -> Iterator[Any]: ...
+    def find(self, ids: list[object]) -> dict[Hashable, Document]: ...
+    def present(self, ids: list[object]) -> set[Hashable]: ...
+    def ids(self) -> Iterator[object]: ...
 
 
 class MongoCollection:
-    def __init__(self, collection: pymongo.collection.Collection):
-        self.collection, self.duplicates = collection, set()
+    def __init__(self, collection: pymongo.collection.Collection[Document]):
+        self.collection = collection
+        self.duplicates: set[Hashable] = set()
 
     def count(self) -> int:
         return self.collection.count_documents({})
 
-    def find(self, ids: list, projection: dict | None = None) -> dict[Any, dict]:
+    def find(self, ids: list[object], projection: dict[str, int] | None = None
+             ) -> dict[Hashable, Document]:
         """The documents with these `_id`s, by canonical `_id`."""
-        found = {}
+        found: dict[Hashable, Document] = {}
         for start in range(0, len(ids), CHUNK):
             for document in self.collection.find({"_id": {"$in": ids[start:start + CHUNK]}},
                                                  projection):
                 found[canon(document.get("_id"))] = document
         return found
 
-    def present(self, ids: list) -> set:
+    def present(self, ids: list[object]) -> set[Hashable]:
         return set(self.find(ids, {"_id": 1}))
 
-    def ids(self) -> Iterator[Any]:
+    def ids(self) -> Iterator[object]:
         for document in self.collection.find({}, {"_id": 1}):
             yield document.get("_id")
 
@@ -64,11 +70,11 @@ class FileCollection:
 
     def __init__(self, path: Path):
         self.path = path
-        self.duplicates: set = set()
-        self._offsets: dict[Any, int] | None = None
+        self.duplicates: set[Hashable] = set()
+        self._offsets: dict[Hashable, int] | None = None
         self._lines = 0
 
-    def _index(self) -> dict[Any, int]:
+    def _index(self) -> dict[Hashable, int]:
         if self._offsets is None:
             self._offsets = {}
             for offset, line in self._read():
@@ -93,8 +99,9 @@ class FileCollection:
         self._index()
         return self._lines
 
-    def find(self, ids: list) -> dict[Any, dict]:
-        index, found = self._index(), {}
+    def find(self, ids: list[object]) -> dict[Hashable, Document]:
+        index = self._index()
+        found: dict[Hashable, Document] = {}
         if not index:
             return found
         wanted = sorted((index[form], form) for form in map(canon, ids) if form in index)
@@ -104,16 +111,16 @@ class FileCollection:
                 found[form] = json_util.loads(lines.readline(), json_options=_JSON)
         return found
 
-    def present(self, ids: list) -> set:
+    def present(self, ids: list[object]) -> set[Hashable]:
         index = self._index()
         return {form for form in map(canon, ids) if form in index}
 
-    def ids(self) -> Iterator[Any]:
+    def ids(self) -> Iterator[object]:
         for _, line in self._read():
             yield _decode(json.loads(line).get("_id"))
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: object) -> object:
     """An `_id` from its Extended JSON (already parsed as plain JSON)."""
     return json_util.loads(json.dumps(value), json_options=_JSON)
 
@@ -122,15 +129,18 @@ class Targets:
     """The collections of a `mongodb://` or `file:DIR` target."""
 
     def __init__(self, url: str):
-        self.url, self.client, self.directory, self.database = url, None, None, None
-        self._open: dict[tuple, Collection] = {}
+        self.url = url
+        self.client: pymongo.MongoClient[Document] | None = None
+        self.directory: Path | None = None
+        self.database: str | None = None
+        self._open: dict[tuple[str, str | None], Collection] = {}
         if url.startswith(("mongodb://", "mongodb+srv://")):
             try:
                 self.database = pymongo.uri_parser.parse_uri(url).get("database")
             except mongo_errors.InvalidURI as error:
                 raise UsageError(f"bad target URL {redact(url)}: {error}") from None
-            options = {} if "serverselectiontimeoutms" in url.lower() else {
-                "serverSelectionTimeoutMS": 10_000}
+            options: dict[str, Any] = {} if "serverselectiontimeoutms" in url.lower() else {
+                "serverSelectionTimeoutMS": 10_000}  # MongoClient's **kwargs, as load's sink
             self.client = pymongo.MongoClient(url, uuidRepresentation="standard",
                                               tz_aware=True, **options)
         elif url.startswith("file:"):
@@ -144,9 +154,9 @@ class Targets:
 
     def collection(self, name: str, database: str | None) -> Collection:
         if (name, database) not in self._open:
-            if self.client is None:
+            if self.directory is not None:  # a file: target (else a mongodb:// one)
                 self._open[name, database] = FileCollection(self.directory / f"{name}.jsonl")
-            else:
+            elif self.client is not None:
                 database = database or self.database
                 if not database:
                     raise UsageError("no target database: put it in the URL path "
