@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bson import Decimal128, Int64, ObjectId
@@ -55,6 +55,7 @@ from mapper.plan import DocumentId
 from mapper.types import CLAMP, CONVERSIONS, Unrepresentable, base, parse_text
 
 Converter = Callable[[Any], Any]
+RowValues = Sequence[Any] | Mapping[int, Any]  # a row's values by select index
 _Function = TypeVar("_Function", bound=Converter)  # a conversion keeps its own result type
 _DECIMAL128 = create_decimal128_context()
 MAX_JSON_DEPTH = 100
@@ -383,7 +384,7 @@ def constant(conversion: str | None, value: Any) -> Any:
     return from_text(conversion, value) if isinstance(value, str) else get(conversion)(value)
 
 
-def document_id(shape: DocumentId, row: Sequence[Any]) -> Any:
+def document_id(shape: DocumentId, row: RowValues) -> Any:
     """An `_id` from a row's key values: oid, the key itself (composite: a sub-document), or a
     column's value; None when a key value is NULL (no related row)."""
     values = [row[i] for i in shape.indexes]

@@ -14,16 +14,17 @@ from mapper.engine import convert
 from mapper.validate.values import MISSING
 
 SKIP = object()  # a source value the conversion rejects: the run rejected its row
+Copied = p.Value | p.DocumentId  # a field whose value comes from its row's selected values
 
 
-def indexes(shape: p.Shape) -> tuple[int, ...]:
+def indexes(shape: Copied) -> tuple[int, ...]:
     return shape.indexes if isinstance(shape, p.DocumentId) else (shape.index,)
 
 
 def copied(query: p.Query, *indexes: int) -> bool:
     """Whether selected values come from another table than the query's own (or aggregate)."""
-    return any(isinstance(query.selects[i], p.AggregateRef) or query.selects[i].alias != query.alias
-               for i in indexes)
+    return any(isinstance(select := query.selects[i], p.AggregateRef)
+               or select.alias != query.alias for i in indexes)
 
 
 def element_copy(query: p.Query, shape: p.Shape) -> bool:
@@ -34,7 +35,7 @@ def element_copy(query: p.Query, shape: p.Shape) -> bool:
     return all(isinstance(s, p.ColumnRef) for s in selects) and copied(query, *indexes(shape))
 
 
-def expected(shape: p.Shape, row, present: tuple[int, ...]) -> Any:
+def expected(shape: Copied, row: convert.RowValues, present: tuple[int, ...]) -> Any:
     """What a field holds for a row: a value, None (kept null), MISSING, or SKIP."""
     if any(row[i] is None for i in present):
         return MISSING
@@ -49,18 +50,18 @@ def expected(shape: p.Shape, row, present: tuple[int, ...]) -> Any:
     return MISSING if value is None and not shape.keep_null else value
 
 
-def key(collection: p.CollectionPlan, row) -> str:
+def key(collection: p.CollectionPlan, row: convert.RowValues) -> str:
     return ids.key_text([row[i] for i in collection.source_key])
 
 
-def key_filter(collection: p.CollectionPlan, keys: list[tuple]) -> p.Filter:
+def key_filter(collection: p.CollectionPlan, keys: list[tuple[Any, ...]]) -> p.Filter:
     """`key IN (...)` for the given root keys (OR of ANDs for composite keys)."""
-    refs = [collection.query.selects[i] for i in collection.source_key]
-    if len(refs) == 1:
-        return p.Condition(refs[0].alias, refs[0].column, "in", tuple(k[0] for k in keys))
+    alias, columns = collection.query.alias, collection.source_key_columns
+    if len(columns) == 1:
+        return p.Condition(alias, columns[0], "in", tuple(k[0] for k in keys))
     return p.BoolOp("or", tuple(
-        p.BoolOp("and", tuple(p.Condition(ref.alias, ref.column, "eq", value)
-                              for ref, value in zip(refs, values, strict=True)))
+        p.BoolOp("and", tuple(p.Condition(alias, column, "eq", value)
+                              for column, value in zip(columns, values, strict=True)))
         for values in keys))
 
 

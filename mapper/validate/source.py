@@ -19,9 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from mapper.catalog import Catalog
+from mapper.compile import Statement
 from mapper.types import unrepresentable
 
 Row = dict[str, Any]
+Key = tuple[Any, ...]  # the values of a lookup's columns
+Reader = Callable[[Any], Any]  # a column's processing of the values the driver gives
 CHUNK = 500  # values per `IN (...)`
 
 
@@ -30,9 +33,11 @@ class Source:
         self.connection, self.catalog = connection, catalog
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._readers: dict[str, dict[str, Callable | None]] = {}
+        self._readers: dict[str, dict[str, Reader | None]] = {}
         self._raw = connection.dialect.driver != "psycopg2"  # values processed by `_read`
-        self._cache: dict[tuple, dict[tuple, list[Row]]] = {}
+        # by (table, columns, only): the rows of each key looked up
+        self._cache: dict[tuple[str, tuple[str, ...], tuple[str, ...] | None],
+                          dict[Key, list[Row]]] = {}
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
@@ -41,7 +46,7 @@ class Source:
                                           autoload_with=self.connection)
         return self._tables[name]
 
-    def _select(self, name: str, only: tuple[str, ...] | None = None) -> sa.Select:
+    def _select(self, name: str, only: tuple[str, ...] | None = None) -> Statement:
         """The columns (all, or `only`), as the driver gives them for `_read` to process
         (unless psycopg2)."""
         table, info = self.table(name), self.catalog.tables[name]
@@ -53,14 +58,14 @@ class Source:
         return sa.select(*(sa.type_coerce(expression, sa.types.NullType()).label(column.name)
                            for expression, column in zip(columns, chosen, strict=True)))
 
-    def _read(self, name: str, row: sa.Row) -> Row:
+    def _read(self, name: str, row: sa.Row[*tuple[Any, ...]]) -> Row:
         if not self._raw:
             return dict(row._mapping)
         if name not in self._readers:
             table, dialect = self.table(name), self.connection.dialect
-            readers = {}
+            readers: dict[str, Reader | None] = {}
             for column in self.catalog.tables[name].columns:
-                process = None
+                process: Reader | None = None
                 if column.kind not in ("other", "money") and not (
                         column.kind == "decimal" and column.scale is None):
                     process = table.c[column.name].type.dialect_impl(dialect) \
@@ -68,8 +73,8 @@ class Source:
                 readers[column.name] = process and _guarded(process, column.kind)
             self._readers[name] = readers
         readers = self._readers[name]
-        return {column: value if value is None or readers[column] is None
-                else readers[column](value) for column, value in row._mapping.items()}
+        return {column: value if value is None or (read := readers[column]) is None
+                else read(value) for column, value in row._mapping.items()}
 
     def scan(self, name: str, order: tuple[str, ...], size: int) -> Iterator[list[Row]]:
         """Every row of a table in batches of `size`, from a server-side cursor."""
@@ -80,15 +85,15 @@ class Source:
         for partition in result.partitions(size):
             yield [self._read(name, row) for row in partition]
 
-    def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[tuple],
-             only: tuple[str, ...] | None = None) -> dict[tuple, list[Row]]:
+    def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[Key],
+             only: tuple[str, ...] | None = None) -> dict[Key, list[Row]]:
         """The rows of `name` whose `columns` hold each key (NULLs match nothing), by key;
         with `only`, just those columns (and `columns`)."""
         only = None if only is None else tuple(dict.fromkeys((*columns, *only)))
         cache = self._cache.setdefault((name, columns, only), {})
         wanted = list({key for key in keys if None not in key and key not in cache})
         table = self.table(name)
-        found: dict[tuple, list[Row]] = defaultdict(list)
+        found: dict[Key, list[Row]] = defaultdict(list)
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
             if len(columns) == 1:
@@ -110,7 +115,7 @@ class Source:
 _MARKER_KINDS = {"datetime": "timestamp"}
 
 
-def _guarded(process: Callable, kind: str) -> Callable:
+def _guarded(process: Reader, kind: str) -> Reader:
     def read(value: Any) -> Any:
         try:
             return process(value)
