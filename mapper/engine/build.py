@@ -21,8 +21,10 @@ from mapper.engine.codegen import flat, generate
 from mapper.ids import oid
 
 Row = Sequence[Any]
-Fetch = Callable[[p.Children, list | p.Span], list[Row]]  # by parent keys, or root key span
-Arrays = dict[int, dict[tuple, "Group"]]
+Document = dict[str, Any]
+Fetch = Callable[[p.Children, list[Any] | p.Span], list[Row]]  # by parent keys, or key span
+# per array: its groups by parent key (a value, or a tuple of several: `key_getter`)
+Arrays = dict[int, dict[Any, "Group"]]
 Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, nested arrays
 Getter = Callable[[Row, Arrays], Any]
 
@@ -45,7 +47,7 @@ class RowRejected(Exception):
 class Built:
     """Documents of one batch, the rows rejected while building, and arrays truncated."""
 
-    documents: list[tuple[Row, dict]]
+    documents: list[tuple[Row, Document]]
     rejected: list[tuple[Row, RowRejected]]
     truncated: int = 0
 
@@ -103,13 +105,17 @@ class Builder:
     def build_batch(self, rows: list[Row], fetched: Fetched | None = None) -> Built:
         """The documents of a batch, from its child rows (fetched now unless given)."""
         each, truncated = self.build_each(rows, fetched)
-        built, rejected = [], []
+        built: list[tuple[Row, Document]] = []
+        rejected: list[tuple[Row, RowRejected]] = []
         for row, result in each:
-            (rejected if isinstance(result, RowRejected) else built).append((row, result))
+            if isinstance(result, RowRejected):
+                rejected.append((row, result))
+            else:
+                built.append((row, result))
         return Built(built, rejected, truncated)
 
     def build_each(self, rows: list[Row], fetched: Fetched | None = None
-                   ) -> tuple[Iterator[tuple[Row, dict | RowRejected]], int]:
+                   ) -> tuple[Iterator[tuple[Row, Document | RowRejected]], int]:
         """Each row's document (or why it is rejected), built only when asked for, so that
         a document can be encoded and dropped before the next is built; and the number of
         arrays truncated. The iterator must be used up before the next batch is built."""
@@ -122,7 +128,8 @@ class Builder:
         truncated, self.truncated = self.truncated, 0
         return self._each(rows, arrays), truncated
 
-    def _each(self, rows: list[Row], arrays: Arrays) -> Iterator[tuple[Row, dict | RowRejected]]:
+    def _each(self, rows: list[Row], arrays: Arrays
+              ) -> Iterator[tuple[Row, Document | RowRejected]]:
         build = self._document
         for row in rows:
             try:
@@ -141,8 +148,8 @@ class Builder:
             if span is not None and rows and id(children) in self._by_range:
                 child_rows = self.fetch(children, span)
             else:
-                keys = set(map(key_getter(children.parent_key), rows))
-                keys = [key for key in keys if not _has_null(key)]
+                keys = [key for key in set(map(key_getter(children.parent_key), rows))
+                        if not _has_null(key)]
                 child_rows = self.fetch(children, keys) if keys else []
             element = children.element
             fetched[id(children)] = (child_rows, self._fetch(element, child_rows)
@@ -204,7 +211,7 @@ class Builder:
             shape.fields, fields, strict=True))
         named = [(path[0], getter) for path, getter in fields]
 
-        def build_flat(row: Row, arrays: Arrays) -> dict:
+        def build_flat(row: Row, arrays: Arrays) -> Document:
             document = {}
             for name, getter in named:
                 value = getter(row, arrays)
@@ -212,8 +219,8 @@ class Builder:
                     document[name] = value
             return document
 
-        def build_nested(row: Row, arrays: Arrays) -> dict:
-            document: dict = {}
+        def build_nested(row: Row, arrays: Arrays) -> Document:
+            document: Document = {}
             for path, getter in fields:
                 value = getter(row, arrays)
                 if value is not OMIT:
@@ -235,6 +242,7 @@ class Builder:
             def deeper(row: Row, arrays: Arrays) -> bool:
                 return row[present] is not None
         else:
+            assert field.deeper is not None, "a depth guard reads a row's or its children's"
             elements = _elements_of(field.deeper)
 
             def deeper(row: Row, arrays: Arrays) -> bool:
@@ -321,7 +329,7 @@ def _compile_constant(field: p.Constant) -> Getter:
 def _compile_children(field: p.Children) -> Getter:
     elements = _elements_of(field)
 
-    def array(row: Row, arrays: Arrays) -> list:
+    def array(row: Row, arrays: Arrays) -> list[Any]:
         return list(elements(row, arrays))
 
     return array
@@ -339,12 +347,12 @@ def _compile_length(field: p.Length, shape: p.SubDocument) -> Getter:
     return length
 
 
-def _elements_of(field: p.Children) -> Callable[[Row, Arrays], list]:
+def _elements_of(field: p.Children) -> Callable[[Row, Arrays], list[Any]]:
     """A row's elements of an array (none when it has no child rows); a child row that
     could not be built rejects the row."""
     key, children_id = key_getter(field.parent_key), id(field)
 
-    def elements(row: Row, arrays: Arrays) -> list:
+    def elements(row: Row, arrays: Arrays) -> list[Any]:
         group = arrays[children_id].get(key(row))
         if group is None:
             return []
@@ -393,7 +401,7 @@ def _has_null(key: Any) -> bool:
     return key is None or (type(key) is tuple and None in key)
 
 
-def _put(document: dict, path: tuple[str, ...], value: Any) -> None:
+def _put(document: Document, path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         document = document.setdefault(part, {})
     document[path[-1]] = value
