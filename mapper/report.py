@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from sqlalchemy.engine import Dialect
+
 from mapper import plan as p
 from mapper.compile import Compiler, render
 from mapper.engine.run import RunSummary
 
 
-def plan_text(plan: p.Plan, compiler: Compiler, dialect) -> str:
+def plan_text(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> str:
     """Per collection: the SQL statements as the dialect renders them, then the shape."""
     lines: list[str] = []
     for collection in plan.collections:
@@ -28,7 +32,7 @@ def plan_text(plan: p.Plan, compiler: Compiler, dialect) -> str:
     return "\n".join(lines)
 
 
-def _all_children(shape: p.SubDocument):
+def _all_children(shape: p.SubDocument) -> Iterator[p.Children]:
     return (place.field for place in p.walk(shape) if isinstance(place.field, p.Children))
 
 
