@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -119,7 +119,7 @@ def key_of(collection: p.CollectionPlan, row: Row) -> Key:
 
 
 def local(collection: p.CollectionPlan, extractor: Extractor, after: Key | None, size: int,
-          render: Render = None) -> Iterator[EncodedBatch]:
+          render: Render = None) -> Generator[EncodedBatch, None, None]:
     """The collection's batches after key `after`, read, built and encoded in this process."""
     builder = Builder(collection, extractor.children)
     query = collection.query if after is None else p.in_key_range(collection, after)

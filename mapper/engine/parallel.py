@@ -21,7 +21,7 @@ import gc
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -64,7 +64,7 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
 
 
 def batches(collection: p.CollectionPlan, extractor: Extractor, after: Key | None,
-            size: int, workers: int, render: Render = None) -> Iterator[EncodedBatch]:
+            size: int, workers: int, render: Render = None) -> Generator[EncodedBatch, None, None]:
     """The collection's batches after key `after`, made by `workers` processes, in order;
     they read through the extractor's engine and catalog."""
     engine, catalog = extractor.connection.engine, extractor.compiler.catalog
