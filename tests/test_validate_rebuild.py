@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from bson import ObjectId, json_util
 from conftest import sqlite_database
 from oracle import COLLECTIONS, Oracle
@@ -15,9 +16,11 @@ from test_language import MAPPING as LANGUAGE
 from test_language import SCHEMA
 
 from mapper import api
+from mapper.catalog import Catalog, Column, Table
 from mapper.cli import main
 from mapper.engine.build import Builder
 from mapper.engine.extract import snapshot
+from mapper.spec import MappingFile
 from mapper.validate.rebuild import Rebuild, Rejected
 from mapper.validate.source import Source
 from mapper.validate.values import diff
@@ -268,3 +271,19 @@ def test_a_repeated_id_is_the_run_rejecting_the_later_row(tmp_path, capsys):
     assert main(["validate", *common, "--full", "--format", "json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["collections"]
     assert (result["documents"], result["rejected"]) == (2, 1)
+
+
+def test_a_key_that_does_not_convert_expects_the_rejected_row():
+    """`_id: {column: ...}` whose value its conversion refuses: the run rejects the row, so
+    the rebuild expects that rejection for its id and its document (no reads, no server)."""
+    table = Table("things", None, "things", (Column("id", "int32", "INTEGER", False),
+                                             Column("code", "uuid", "TEXT", False)), ("id",), ())
+    catalog = Catalog("sqlite", {"things": table})
+    spec = {"table": "things", "_id": {"column": "code"}, "columns": []}
+    mapping = MappingFile("things.yaml", {"version": 1, "collections": {"things": spec}}, {})
+    row = {"id": 1, "code": "not a uuid"}
+    with sa.create_engine("sqlite://").connect() as connection:
+        rebuild = Rebuild([mapping], catalog, Source(connection, catalog))
+        rejected = Rejected("convert", "cannot convert the key of `things`")
+        assert rebuild.document_id("things", row) == rejected
+        assert rebuild.documents("things", [row]) == [rejected]

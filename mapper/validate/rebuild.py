@@ -21,9 +21,9 @@ import datetime as dt
 import decimal
 import math
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import bson
 from bson.binary import UuidRepresentation
@@ -33,12 +33,18 @@ from mapper.catalog import Catalog, Table
 from mapper.computed import render
 from mapper.engine import convert
 from mapper.errors import UsageError
+from mapper.spec import MappingFile
 from mapper.types import DEFAULT_CONVERSION, with_policy
 from mapper.validate.source import Row, Source
 from mapper.validate.values import Approximately
 
 AGGREGATES = ("count", "sum", "min", "max", "avg")
 MAX_BYTES = 16 * 1024 * 1024  # MongoDB's document size limit
+
+Spec = dict[str, Any]  # a node of a mapping file's data (a collection, a field, a filter)
+IdRule = str | Literal[False] | dict[str, str]  # `_id:` oid, key, {column: NAME}, or none
+Way = dict[str, Row]  # the rows of the tables on a join path, by table name
+Document = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,14 @@ class Rejected:
 
     stage: str
     reason: str
+
+
+class _Refusal(Exception):
+    """Raised where a value cannot be made; `_attempt` (or the caller) returns its `Rejected`."""
+
+    def __init__(self, rejected: Rejected):
+        super().__init__(rejected.reason)
+        self.rejected = rejected
 
 
 class _Omit:
@@ -69,7 +83,7 @@ class Context:
     """A row being shaped, and the rows of the tables on its way (`TABLE.COLUMN` names)."""
 
     row: Row
-    via: dict[str, Row]
+    via: Way
 
 
 @dataclass(frozen=True)
@@ -83,10 +97,10 @@ class _Node:
 
 
 class Rebuild:
-    def __init__(self, mappings: Sequence, catalog: Catalog, source: Source,
+    def __init__(self, mappings: Sequence[MappingFile], catalog: Catalog, source: Source,
                  decimal_as: str = "decimal128"):
         self.catalog, self.source, self.decimal_as = catalog, source, decimal_as
-        self.specs: dict[str, dict] = {}
+        self.specs: dict[str, Spec] = {}
         self.out_of_range = "reject"  # the policy of the collection being rebuilt
         for mapping in mappings:
             for name, spec in (mapping.data.get("collections") or {}).items():
@@ -113,10 +127,10 @@ class Rebuild:
         be converted)."""
         try:
             return self._identity(self.root(name), self.specs[name].get("_id", "oid"), row)
-        except Rejected as error:
-            return error
+        except _Refusal as refusal:
+            return refusal.rejected
 
-    def documents(self, name: str, rows: list[Row]) -> list[dict | Rejected]:
+    def documents(self, name: str, rows: list[Row]) -> list[Document | Rejected]:
         spec, table = self.specs[name], self.root(name)
         self.out_of_range = spec.get("out_of_range", "reject")
         node = _Node(table, (), (table.name,), spec.get("nulls", "omit"))
@@ -126,13 +140,13 @@ class Rebuild:
 
     # --- nodes ---------------------------------------------------------------------------
 
-    def _node(self, node: _Node, spec: dict, contexts: list[Context], rule: Any
-              ) -> list[dict | Rejected]:
+    def _node(self, node: _Node, spec: Spec, contexts: list[Context], rule: IdRule
+              ) -> list[Document | Rejected]:
         """The documents of a node (a collection or an embed) for many rows at once."""
-        documents: list[dict] = [{} for _ in contexts]
+        documents: list[Document] = [{} for _ in contexts]
         failed: list[Rejected | None] = [None] * len(contexts)
 
-        def put(path: tuple[str, ...], values: list) -> None:
+        def put(path: tuple[str, ...], values: list[Any]) -> None:
             for index, value in enumerate(values):
                 if isinstance(value, Rejected):
                     failed[index] = failed[index] or value
@@ -142,29 +156,32 @@ class Rebuild:
                         target = target.setdefault(part, {})
                     target[path[-1]] = value
 
+        def identity(context: Context) -> Any:
+            return _attempt(lambda: _absent(self._identity(node.table, rule, context.row)))
+
         if rule is not False:
-            put(("_id",), [_attempt(lambda c=c: _absent(self._identity(node.table, rule, c.row)))
-                           for c in contexts])
+            put(("_id",), [identity(c) for c in contexts])
         for column in self._copied(node.table, spec):
             put((column,), self._column(node, column, {}, contexts))
         for name, field in (spec.get("fields") or {}).items():
             put(tuple(name.split(".")), self._field(node, name, field, contexts))
         return [failed[i] or documents[i] for i in range(len(contexts))]
 
-    def _copied(self, table: Table, spec: dict) -> list[str]:
+    def _copied(self, table: Table, spec: Spec) -> list[str]:
         columns = spec.get("columns", "all")
         if columns == "all":
             return [c for c in table.column_names if c not in (spec.get("exclude") or [])]
         return list(columns or [])
 
-    def _field(self, node: _Node, name: str, spec: Any, contexts: list[Context]) -> list:
+    def _field(self, node: _Node, name: str, spec: str | Spec, contexts: list[Context]
+               ) -> list[Any]:
         if isinstance(spec, str):
             return self._column(node, spec, {}, contexts)
         keep = spec.get("nulls", node.nulls) == "keep"
         if "column" in spec:
             return self._column(node, spec["column"], spec, contexts)
         if "value" in spec:
-            conversion = self._conversion(spec.get("type")) if spec.get("type") else None
+            conversion = self._conversion(spec["type"]) if spec.get("type") else None
             value = _attempt(lambda: convert.constant(conversion, spec["value"]))
             return [value] * len(contexts)
         if "template" in spec:
@@ -188,7 +205,8 @@ class Rebuild:
     def _conversion(self, name: str) -> str:
         return self.decimal_as if name == "decimal128" else name
 
-    def _column(self, node: _Node, name: str, spec: dict, contexts: list[Context]) -> list:
+    def _column(self, node: _Node, name: str, spec: Spec, contexts: list[Context]
+                ) -> list[Any]:
         table, keep = node.table, spec.get("nulls", node.nulls) == "keep"
         owner = name.rsplit(".", 1)[0] if "." in name else None
         if owner in node.via:
@@ -196,10 +214,10 @@ class Rebuild:
             return [self._value(table, name, spec, c.via[owner][name], keep) for c in contexts]
         return [self._value(table, name, spec, c.row[name], keep) for c in contexts]
 
-    def _value(self, table: Table, column: str, spec: dict, raw: Any, keep: bool) -> Any:
+    def _value(self, table: Table, column: str, spec: Spec, raw: Any, keep: bool) -> Any:
         if raw is None:
             return None if keep else OMIT
-        kind = table.column(column).kind
+        kind = _kind(table, column)
         conversion = with_policy(self._conversion(spec.get("type") or DEFAULT_CONVERSION[kind]),
                                  kind, spec.get("out_of_range", self.out_of_range))
         try:
@@ -208,7 +226,7 @@ class Rebuild:
             return Rejected("convert", f"cannot convert `{table.name}.{column}` to "
                             f"{conversion}")
 
-    def _template(self, spec: dict, keep: bool, row: Row) -> Any:
+    def _template(self, spec: Spec, keep: bool, row: Row) -> Any:
         try:
             text = render(spec["template"], row)
         except Exception as error:  # noqa: BLE001 - any template error rejects the row
@@ -218,7 +236,7 @@ class Rebuild:
         conversion = self._conversion(spec.get("type", "string"))
         return _attempt(lambda: convert.from_text(conversion, text))
 
-    def _identity(self, table: Table, rule: Any, row: Row) -> Any:
+    def _identity(self, table: Table, rule: IdRule, row: Row) -> Any:
         """An `_id` by a rule: oid, key (composite: a sub-document), {column: NAME}."""
         columns = (rule["column"],) if isinstance(rule, dict) else table.primary_key
         values = [row[c] for c in columns]
@@ -227,10 +245,11 @@ class Rebuild:
         if rule == "oid":
             return ids.oid(table.table_name, values)
         try:
-            converted = [convert.get(DEFAULT_CONVERSION[table.column(c).kind])(value)
+            converted = [convert.get(DEFAULT_CONVERSION[_kind(table, c)])(value)
                          for c, value in zip(columns, values, strict=True)]
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError):
-            raise Rejected("convert", f"cannot convert the key of `{table.name}`") from None
+            raise _Refusal(Rejected("convert", f"cannot convert the key of `{table.name}`")
+                           ) from None
         if len(converted) > 1:
             return dict(zip(columns, converted, strict=True))
         return converted[0]
@@ -243,10 +262,10 @@ class Rebuild:
             raise UsageError(f"unknown table `{name}`")
         return table
 
-    def _hops(self, left: Table, spec: dict, target: str) -> list[Hop]:
+    def _hops(self, left: Table, spec: Spec, target: str) -> list[Hop]:
         """The joins from `left` to `target` through `via`: given by `on`, or the one foreign
         key that links two tables; many-to-one where the joined columns are unique."""
-        hops = []
+        hops: list[Hop] = []
         for hop in [*(spec.get("via") or []), {"table": target, "on": spec.get("on")}]:
             hop = hop if isinstance(hop, dict) else {"table": hop}
             right = self._table(hop["table"])
@@ -266,11 +285,12 @@ class Rebuild:
         return hops
 
     def _paths(self, hops: list[Hop], contexts: list[Context],
-               final: tuple[str, ...] | None = None) -> list[list[tuple[Row, dict[str, Row]]]]:
+               final: tuple[str, ...] | None = None) -> list[list[tuple[Row, Way]]]:
         """Each context's join paths along the hops (inner joins): (final row, the rows of
         the way by table name), in the order the rows were found. With `final`, the rows
         hold only the columns the joins need and those (an aggregate's)."""
-        frontier = [(index, context.row, {}) for index, context in enumerate(contexts)]
+        frontier: list[tuple[int, Row, Way]] = [(index, context.row, {})
+                                                for index, context in enumerate(contexts)]
         for number, hop in enumerate(hops):
             locals_ = [local for local, _ in hop.on]
             remotes = tuple(remote for _, remote in hop.on)
@@ -284,7 +304,7 @@ class Rebuild:
             frontier = [(index, match, {**way, hop.table.name: match})
                         for index, row, way in frontier
                         for match in found.get(tuple(row[c] for c in locals_), ())]
-        paths: list[list] = [[] for _ in contexts]
+        paths: list[list[tuple[Row, Way]]] = [[] for _ in contexts]
         for index, row, way in frontier:
             paths[index].append((row, way))
         return paths
@@ -292,7 +312,7 @@ class Rebuild:
     def _to_one(self, table: Table, hops: list[Hop], contexts: list[Context]
                 ) -> list[list[Row] | None]:
         """Each context's rows along a many-to-one way (None where a row is missing)."""
-        found = []
+        found: list[list[Row] | None] = []
         for paths in self._paths(hops, contexts):
             if not paths:
                 found.append(None)
@@ -301,7 +321,8 @@ class Rebuild:
             found.append([way[hop.table.name] for hop in hops[:-1]] + [row])
         return found
 
-    def _embed(self, node: _Node, name: str, spec: dict, contexts: list[Context]) -> list:
+    def _embed(self, node: _Node, name: str, spec: Spec, contexts: list[Context]
+               ) -> list[Any]:
         hops = self._hops(node.table, spec, spec["embed"])
         final, many = hops[-1].table, any(hop.many for hop in hops)
         if node.ancestors.count(final.name) > spec.get("max_depth", 0):
@@ -323,8 +344,8 @@ class Rebuild:
         absent = None if nulls == "keep" else OMIT
         return [absent if path is None else next(built) for path in found]
 
-    def _depth_guard(self, node: _Node, name: str, spec: dict, hops: list[Hop],
-                     contexts: list[Context]) -> list:
+    def _depth_guard(self, node: _Node, name: str, spec: Spec, hops: list[Hop],
+                     contexts: list[Context]) -> list[Any]:
         """Past `max_depth`: no field; a row whose data goes deeper is rejected (`on_depth:
         reject`, the default for an array) or left out (`truncate`, for a sub-document)."""
         many = any(hop.many for hop in hops)
@@ -337,7 +358,7 @@ class Rebuild:
         rejected = Rejected("depth", f"rows nested deeper than `max_depth` under `{name}`")
         return [rejected if found else OMIT for found in deeper]
 
-    def _elements(self, node: _Node, spec: dict, hops: list[Hop], contexts: list[Context]
+    def _elements(self, node: _Node, spec: Spec, hops: list[Hop], contexts: list[Context]
                   ) -> list[list[Context]]:
         """Each context's related rows along a one-to-many way: filtered and ordered."""
         final = hops[-1].table
@@ -347,12 +368,13 @@ class Rebuild:
                   for paths in self._paths(hops, contexts)]
         return self._ordered(final, spec.get("order_by") or [], groups)
 
-    def _array(self, node: _Node, name: str, spec: dict, hops: list[Hop],
-               contexts: list[Context], build) -> list:
+    def _array(self, node: _Node, name: str, spec: Spec, hops: list[Hop],
+               contexts: list[Context], build: Callable[[list[Context]], Sequence[Any]]
+               ) -> list[Any]:
         """An array per context: its elements built for all contexts at once, then limited."""
         groups = self._elements(node, spec, hops, contexts)
         built = iter(build([element for group in groups for element in group]))
-        arrays: list = []
+        arrays: list[Any] = []
         for group in groups:
             elements = [next(built) for _ in group]
             rejected = next((e for e in elements if isinstance(e, Rejected)), None)
@@ -378,14 +400,14 @@ class Rebuild:
         ordered = []
         for group in groups:
             for (descending, _), values in reversed(list(zip(items, keys, strict=True))):
-                def value(element: Context, values=values) -> Any:
+                def value(element: Context, values: list[Any] = values) -> Any:
                     return values[position[id(element)]]
                 group = sorted((e for e in group if value(e) is not None), key=value,
                                reverse=descending) + [e for e in group if value(e) is None]
             ordered.append(group)
         return ordered
 
-    def _order_values(self, table: Table, name: str, elements: list[Context]) -> list:
+    def _order_values(self, table: Table, name: str, elements: list[Context]) -> list[Any]:
         if "." not in name:
             return [element.row[name] for element in elements]
         owner, column = name.rsplit(".", 1)
@@ -394,7 +416,8 @@ class Rebuild:
         found = self._to_one(table, self._hops(table, {}, owner), elements)
         return [None if path is None else path[-1][column] for path in found]
 
-    def _reference(self, node: _Node, spec: dict, contexts: list[Context], keep: bool) -> list:
+    def _reference(self, node: _Node, spec: Spec, contexts: list[Context], keep: bool
+                   ) -> list[Any]:
         hops = self._hops(node.table, spec, spec["reference"])
         final = hops[-1].table
         rule = self._reference_rule(spec)
@@ -409,7 +432,7 @@ class Rebuild:
         return [absent if path is None else identity(Context(path[-1], {}))
                 for path in self._to_one(node.table, hops, contexts)]
 
-    def _reference_rule(self, spec: dict) -> Any:
+    def _reference_rule(self, spec: Spec) -> IdRule:
         """The `_id` rule of the referenced collection named by `collection:`, else oid."""
         name = spec.get("collection")
         if name is None:
@@ -417,10 +440,11 @@ class Rebuild:
         if name not in self.specs:
             raise UsageError(f"reference to collection `{name}`, which no loaded mapping "
                              "file defines")
-        return self.specs[name].get("_id", "oid")
+        rule: IdRule = self.specs[name].get("_id", "oid")
+        return rule
 
-    def _aggregate(self, node: _Node, function: str, spec: dict, contexts: list[Context],
-                   keep: bool) -> list:
+    def _aggregate(self, node: _Node, function: str, spec: Spec, contexts: list[Context],
+                   keep: bool) -> list[Any]:
         """count, sum, min, max, avg over every join path (each final row once with
         `distinct`); `count` of nothing is 0, the others NULL."""
         table_name, column = (spec["count"], None) if function == "count" else \
@@ -428,34 +452,37 @@ class Rebuild:
         hops = self._hops(node.table, spec, table_name)
         final = hops[-1].table
         scope = _Node(final, (), (), node.nulls)
-        kind = "int64" if column is None else final.column(column).kind
+        kind = "int64" if column is None else _kind(final, column)
         conversion = self._conversion(spec.get("type") or {"count": "int", "avg": "double"}.get(
             function, with_policy(DEFAULT_CONVERSION[kind], kind,
                                   spec.get("out_of_range", self.out_of_range))))
         needed = (*_filter_columns(spec.get("filter")), *([column] if column else []))
-        results = []
+        def converted(value: Any) -> Any:
+            return _attempt(lambda: convert.get(conversion)(value))
+
+        results: list[Any] = []
         for paths in self._paths(hops, contexts, needed):
             rows = [row for row, _ in paths
                     if self._passes(spec.get("filter"), final, Context(row, {}), scope.via)]
             if spec.get("distinct") and final.primary_key:
                 rows = list({tuple(row[c] for c in final.primary_key): row
                              for row in rows}.values())
-            value = _aggregated(function, len(rows) if column is None
-                                else [row[column] for row in rows if row[column] is not None])
+            value = len(rows) if column is None else _aggregated(
+                function, [row[column] for row in rows if row[column] is not None])
             if value is None:
                 results.append(None if keep else OMIT)
                 continue
-            converted = _attempt(lambda value=value: convert.get(conversion)(value))
-            if isinstance(converted, float) and (function == "avg" or kind == "double"):
-                converted = Approximately(converted)  # summed in another order by SQL
-            results.append(converted)
+            result = converted(value)
+            if isinstance(result, float) and (function == "avg" or kind == "double"):
+                result = Approximately(result)  # summed in another order by SQL
+            results.append(result)
         return results
 
     # --- filters -------------------------------------------------------------------------
     # The operators' meaning in Python, deliberately not `Compiler.condition` (which the run
     # and validate's SQL checks share): this second reading is the oracle against it.
 
-    def _passes(self, spec: Any, table: Table, context: Context,
+    def _passes(self, spec: Spec | None, table: Table, context: Context,
                 via: tuple[str, ...] = ()) -> bool:
         """A declarative filter in Python, with SQL's meaning: NULL matches only `is_null`,
         `ne` and `not_in`; constants are read as the column's type (`'2024-01-01'`)."""
@@ -469,7 +496,7 @@ class Rebuild:
             if "." in key and key.rsplit(".", 1)[0] in via:
                 name, column = key.rsplit(".", 1)
                 owner, row = self._table(name), context.via[name]
-            kind = owner.column(column).kind
+            kind = _kind(owner, column)
             conditions = value if isinstance(value, dict) else {"eq": value}
             if not all(_holds(op, row[column], operand, kind)
                        for op, operand in conditions.items()):
@@ -484,7 +511,7 @@ class Rebuild:
         spec, table = self.specs[name], self.root(name)
         return list(self._references(spec, table, (), (table.name,)))
 
-    def _references(self, spec: dict, table: Table, prefix: tuple[str, ...],
+    def _references(self, spec: Spec, table: Table, prefix: tuple[str, ...],
                     ancestors: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str | None]]:
         for name, field in (spec.get("fields") or {}).items():
             if not isinstance(field, dict) or not ({"embed", "reference"} & set(field)):
@@ -501,19 +528,28 @@ class Rebuild:
                     if "max_depth" in field else field
                 yield from self._references(inner, final, path, (*ancestors, final.name))
 
-    def _referenced(self, spec: dict, table: Table) -> str | None:
+    def _referenced(self, spec: Spec, table: Table) -> str | None:
         """The collection holding a reference's documents: `collection:`, else one built
         from the table with `oid` ids (None when no loaded file builds one)."""
-        if spec.get("collection"):
-            return spec["collection"]
+        named: str | None = spec.get("collection")
+        if named:
+            return named
         return next((name for name, other in self.specs.items()
                      if other.get("table") == table.name
                      and other.get("_id", "oid") == "oid"), None)
 
 
-def _filter_columns(spec: Any) -> list[str]:
+def _kind(table: Table, column: str) -> str:
+    """The kind of a column the mapping names (lint has checked that it exists)."""
+    found = table.column(column)
+    if found is None:
+        raise UsageError(f"unknown column `{table.name}.{column}`")
+    return found.kind
+
+
+def _filter_columns(spec: Spec | None) -> list[str]:
     """The columns a filter (of an aggregate: the final table's) reads."""
-    found = []
+    found: list[str] = []
     for key, value in (spec or {}).items():
         if key in ("and", "or"):
             found += [column for part in value for column in _filter_columns(part)]
@@ -522,12 +558,12 @@ def _filter_columns(spec: Any) -> list[str]:
     return found
 
 
-def _attempt(make) -> Any:
+def _attempt(make: Callable[[], Any]) -> Any:
     """A value, or Rejected when converting it fails."""
     try:
         return make()
-    except Rejected as error:
-        return error
+    except _Refusal as refusal:
+        return refusal.rejected
     except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
         reason = str(error) if isinstance(error, convert.ConversionFailed) \
             else type(error).__name__
@@ -538,7 +574,7 @@ def _absent(value: Any) -> Any:
     return OMIT if value is None else value
 
 
-def _sized(document: dict | Rejected) -> dict | Rejected:
+def _sized(document: Document | Rejected) -> Document | Rejected:
     """Documents over MongoDB's size limit are rejected by the run."""
     if isinstance(document, Rejected):
         return document
@@ -552,12 +588,12 @@ def _sized(document: dict | Rejected) -> dict | Rejected:
 
 
 _EXACT = decimal.Context(prec=1000)
-_CODEC = bson.CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(
+    uuid_representation=UuidRepresentation.STANDARD)
 
 
-def _aggregated(function: str, values: int | list) -> Any:
-    if function == "count":
-        return values
+def _aggregated(function: str, values: list[Any]) -> Any:
+    """sum, min, max or avg of the non-NULL values (None for none)."""
     if not values:
         return None
     if function == "min":
@@ -605,7 +641,8 @@ def _compare(value: Any, operand: Any, kind: str) -> int | None:
             value, operand = str(value).lower(), str(uuid.UUID(str(operand)))
         elif isinstance(operand, str) and not isinstance(value, str):
             operand = _typed(value, operand)
-        return (value > operand) - (value < operand)
+        order: int = (value > operand) - (value < operand)
+        return order
     except (TypeError, ValueError, ArithmeticError):
         return None
 
