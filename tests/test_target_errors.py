@@ -5,12 +5,15 @@ is needed: the errors are made here."""
 from __future__ import annotations
 
 import pytest
+from conftest import sqlite_database
 from pymongo import errors as mongo_errors
 
+from mapper.cli import main
 from mapper.config import TARGET_VARIABLE
 from mapper.engine.load import mongodb
 from mapper.engine.server_errors import target_error
 from mapper.errors import EXIT_FAULT, EXIT_USAGE, TargetAccessDenied, TargetError
+from mapper.validate import checks
 
 TRANSIENT = [
     mongo_errors.AutoReconnect("connection reset"),
@@ -99,3 +102,29 @@ def test_per_document_failures_go_back_to_the_caller(sleeps: list[float]) -> Non
     failure = mongo_errors.BulkWriteError({"writeErrors": [{"index": 0, "code": 2}]})
     with pytest.raises(mongo_errors.BulkWriteError):
         mongodb.retried(_failing(failure), "things", "mongodb://host/db")
+
+
+class _Refusing:
+    """A target whose server refuses the URL's user at the first command."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def collection(self, name: str, database: str | None) -> None:
+        raise REFUSED[0]
+
+    def close(self) -> None:
+        pass
+
+
+def test_validate_translates_the_target_errors_as_the_run_does(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    url = sqlite_database(tmp_path / "t.db", "CREATE TABLE things (id INTEGER PRIMARY KEY);")
+    mapping = tmp_path / "things.yaml"
+    mapping.write_text("version: 1\ncollections:\n  things: {table: things}\n",
+                       encoding="utf-8")
+    monkeypatch.setattr(checks, "Targets", _Refusing)
+    assert main(["validate", str(mapping), "--source", url, "--target",
+                 "mongodb://u:secret@host/db"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "the target refused `things`" in error and "authSource" in error

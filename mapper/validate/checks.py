@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,12 +31,13 @@ from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.engine import convert
 from mapper.engine.extract import snapshot
-from mapper.errors import SourceError, TargetError
-from mapper.spec import read_mapping
+from mapper.engine.server_errors import target_error
+from mapper.errors import SourceError
+from mapper.spec import MappingFile, read_mapping
 from mapper.validate import rows as r
-from mapper.validate.rebuild import Rebuild, Rejected
+from mapper.validate.rebuild import Document, Rebuild, Rejected
 from mapper.validate.results import CollectionResult, Difference, Report
-from mapper.validate.source import Source
+from mapper.validate.source import Row, Source
 from mapper.validate.sql import ChildRows
 from mapper.validate.targets import Collection, Targets
 from mapper.validate.values import (
@@ -55,9 +56,22 @@ MAX_DIFFERENCES = 1000
 DIFFERENCES_PER_DOCUMENT = 20
 BATCH_SIZE = 1000
 
+Key = tuple[Any, ...]  # the values of a parent key (or of an element's link to its parent)
+Form = tuple[Hashable, ...]  # the canonical values copied into one array element
+PlanRow = sa.Row[*tuple[Any, ...]]  # a row of the plan's root query
+LengthAt = tuple[p.FieldPath, p.Length]  # where a document holds an array's length
+Top = tuple[p.FieldPath, r.Copied, tuple[int, ...], str]  # path, field, present, its check
+ArrayShape = tuple[p.FieldPath, p.Children, tuple[int, ...], list[LengthAt]]  # path, ..., lengths
+Copies = tuple[list[p.FieldPath], dict[Key, Counter[Form]]]  # elements' paths, per parent
+Nested = list[tuple[p.FieldPath, dict[Key, Counter[int | None]]]]  # inner arrays' lengths
+# an array's shape, then its child rows per parent key, its elements' copies, nested lengths
+ArraySources = tuple[p.FieldPath, p.Children, tuple[int, ...], list[LengthAt], dict[Key, int],
+                     Copies | None, Nested]
+
 
 def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
-             mappings=None, sample: int | None = 200, decimal_as: str = "decimal128",
+             mappings: Sequence[MappingFile] | None = None, sample: int | None = 200,
+             decimal_as: str = "decimal128",
              seed: int | None = None, only: tuple[str, ...] = (), values: bool = True,
              batch_size: int = BATCH_SIZE) -> Report:
     """Compare a `mongodb://` or `file:` target with the source; `sample=None` compares
@@ -71,6 +85,7 @@ def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
     report = Report(redact(engine.url.render_as_string(hide_password=True)), redact(target),
                     mode if values else f"{mode}; values hidden: paths and BSON types only")
     targets = Targets(target)
+    checking = ""  # the collection being checked, named by a target's error
     try:
         with snapshot(engine) as connection:
             rebuild = Rebuild(mappings, catalog, Source(connection, catalog), decimal_as)
@@ -78,10 +93,10 @@ def validate(plan: p.Plan, engine: sa.Engine, catalog: Catalog, target: str, *,
                                rebuild, targets, show if values else _type_of)
             for collection in plan.collections:
                 if not only or collection.name in only:
+                    checking = collection.name
                     checker.collection(collection, sample, batch_size)
     except mongo_errors.PyMongoError as error:
-        raise TargetError(f"target failed: {type(error).__name__}: "
-                          f"{redact(str(error))[:300]}") from None
+        raise target_error(error, checking) from None
     except sa.exc.DBAPIError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
         raise SourceError(f"source failed: {redact(reason)}") from None
@@ -99,21 +114,21 @@ def _type_of(value: Any) -> str:
 class _Shapes:
     """What the plan says a collection's documents hold, for the checks but equality."""
 
-    tops: list      # (path, shape, present indexes, check) of copied values and ids
-    arrays: list    # (path, children, present indexes, lengths at (path, Length))
-    typed: list     # (abstract path, shape) of every converted value
-    schema: dict | None
-    references: list  # (abstract path, its collection's target, its name)
+    tops: list[Top]  # copied values and ids
+    arrays: list[ArrayShape]
+    typed: list[tuple[p.FieldPath, p.Value | p.Template | p.Length]]  # every converted value
+    schema: dict[str, Any] | None
+    references: list[tuple[p.FieldPath, Collection, str]]  # abstract path, target, name
 
 
 @dataclass
 class _Row:
     """One source row of a batch: its rebuild row, key text, expected `_id`, document."""
 
-    row: dict
+    row: Row
     key: str
-    value: Any
-    document: Any = None
+    value: Any  # the _id, None (a NULL key) or Rejected
+    document: Document | None = None
 
     @property
     def ident(self) -> str:
@@ -127,7 +142,7 @@ class _Checker:
         self.plan, self.connection, self.compiler = plan, connection, Compiler(catalog)
         self.report, self.rng, self.rebuild, self.targets = report, rng, rebuild, targets
         self.show = shown
-        self.shown: dict[tuple, list] = {}
+        self.shown: dict[Form, list[Any]] = {}  # the values a copied form is shown as
 
     def add(self, result: CollectionResult, check: str, ident: str = "", key: str = "",
             path: str = "", expected: str = "", actual: str = "", message: str = "",
@@ -149,8 +164,8 @@ class _Checker:
         shapes = self._shapes(collection)
         reservoir: list[_Row] = []
         offered = matched = 0
-        unique = None if self.rebuild.specs[collection.name].get("_id", "oid") in (
-            "oid", "key") else set()  # only `_id: {column}` can repeat an _id
+        unique: set[Hashable] | None = None if self.rebuild.specs[collection.name].get(
+            "_id", "oid") in ("oid", "key") else set()  # only `_id: {column}` can repeat one
         for rows in self.rebuild.batches(collection.name, batch_size):
             batch = self._batch(result, collection, target, shapes, rows, unique)
             matched += sum(row.document is not None for row in batch)
@@ -180,7 +195,8 @@ class _Checker:
     def _shapes(self, collection: p.CollectionPlan) -> _Shapes:
         row_fields = _row_fields(collection.document)
         tops = [(path, shape, present, check) for path, shape, present in row_fields
-                if (check := r.top_check(collection.query, path, shape))]
+                if isinstance(shape, p.Value | p.DocumentId)
+                and (check := r.top_check(collection.query, path, shape))]
         lengths = [(path, path[:len(path) - len(shape.path)] + shape.array, shape)
                    for path, shape, _ in row_fields if isinstance(shape, p.Length)]
         arrays = [(path, shape, present, [(where, length) for where, array, length in lengths
@@ -196,8 +212,8 @@ class _Checker:
         return _Shapes(tops, arrays, typed, schema, references)
 
     def _batch(self, result: CollectionResult, collection: p.CollectionPlan,
-               target: Collection, shapes: _Shapes, rows: list[dict], unique: set | None
-               ) -> list[_Row]:
+               target: Collection, shapes: _Shapes, rows: list[Row],
+               unique: set[Hashable] | None) -> list[_Row]:
         """Counts, arrays, copies, references, types and schema of one batch of root rows;
         the rows without a document are rebuilt here, to tell a row the run rejects."""
         key_columns = self.rebuild.key_columns(collection.name)
@@ -250,7 +266,7 @@ class _Checker:
                       tuple(row[i] for i in children.parent_key) for row in plan_rows.values()
                       if not any(row[i] is None for i in where)]))
                   for path, children, where, lengths in shapes.arrays]
-        pending: dict[int, list] = defaultdict(list)
+        pending: dict[int, list[tuple[_Row, str, Any]]] = defaultdict(list)  # row, where, _id
         for row in present:
             document = row.document
             self._types(result, shapes.typed, document, row.ident, row.key)
@@ -271,7 +287,8 @@ class _Checker:
                     self.add(result, "references", row.ident, row.key, where,
                              f"an _id in {name}", self.show(value), f"no such document in {name}")
 
-    def _plan_rows(self, collection: p.CollectionPlan, present: list[_Row]) -> dict[str, Any]:
+    def _plan_rows(self, collection: p.CollectionPlan, present: list[_Row]
+                   ) -> dict[str, PlanRow]:
         """The plan's root rows of a batch, by key text (for the SQL-side checks)."""
         if not present:
             return {}
@@ -285,7 +302,7 @@ class _Checker:
     def _extras(self, result: CollectionResult, collection: p.CollectionPlan,
                 target: Collection) -> None:
         """Name the documents from no source row: the expected ids (only they) in memory."""
-        expected = set()
+        expected: set[Hashable] = set()
         for rows in self.rebuild.batches(collection.name, BATCH_SIZE):
             expected.update(canon(self.rebuild.document_id(collection.name, row))
                             for row in rows)
@@ -294,7 +311,8 @@ class _Checker:
                 result.checks["counts"].checked += 1
                 self.add(result, "counts", _ident(value), message="document from no source row")
 
-    def _row(self, result, row, document, ident, key, tops, arrays) -> None:
+    def _row(self, result: CollectionResult, row: PlanRow, document: object, ident: str,
+             key: str, tops: list[Top], arrays: list[ArraySources]) -> None:
         """Copied values and reference ids at the top level, then every array of the row."""
         for path, shape, present, check in tops:
             want = r.expected(shape, row, present)
@@ -330,20 +348,22 @@ class _Checker:
                          f"{len(have)} elements", "array length differs from its child rows")
             for inner, by_parent in nested:
                 result.checks["arrays"].checked += 1
-                lengths = Counter(len(v) if isinstance(v, list) else None
-                                  for v in (get(element, inner) for element in have))
-                if lengths != by_parent.get(parent, Counter()):
+                held = Counter(len(v) if isinstance(v, list) else None
+                               for v in (get(element, inner) for element in have))
+                if held != by_parent.get(parent, Counter()):
                     self.add(result, "arrays", ident, key, f"{name}[].{'.'.join(inner)}",
-                             _lengths(by_parent.get(parent, Counter())), _lengths(lengths),
+                             _lengths(by_parent.get(parent, Counter())), _lengths(held),
                              "lengths of arrays in elements differ from their child rows")
             if copies is not None:
                 self._element_copies(result, ident, key, name, parent, have, *copies)
 
-    def _element_copies(self, result, ident, key, name, parent, elements, paths, by_parent):
+    def _element_copies(self, result: CollectionResult, ident: str, key: str, name: str,
+                        parent: Key, elements: list[Any], paths: list[p.FieldPath],
+                        by_parent: dict[Key, Counter[Form]]) -> None:
         """The copies held by an array's elements, compared as multisets (order aside)."""
         result.checks["denormalized"].checked += 1
         want = by_parent.get(parent, Counter())
-        have: Counter = Counter()
+        have: Counter[Form] = Counter()
         for element in elements:
             values = [get(element, path) for path in paths]
             form = tuple(canon(v) for v in values)
@@ -352,7 +372,7 @@ class _Checker:
         if want != have:
             labels = [".".join(path) for path in paths]
 
-            def listed(forms: Counter) -> str:
+            def listed(forms: Counter[Form]) -> str:
                 items = [dict(zip(labels, self.shown[f], strict=True))
                          for f in list(forms.elements())[:3]]
                 return self.show(items) + (" …" if sum(forms.values()) > 3 else "")
@@ -360,7 +380,9 @@ class _Checker:
             self.add(result, "denormalized", ident, key, name, listed(want - have),
                      listed(have - want), "copies in array elements differ from the source")
 
-    def _types(self, result, typed, document, ident, key) -> None:
+    def _types(self, result: CollectionResult,
+               typed: list[tuple[p.FieldPath, p.Value | p.Template | p.Length]],
+               document: object, ident: str, key: str) -> None:
         tally = result.checks["types"]
         for path, shape in typed:
             for where, value in at(document, path):
@@ -374,7 +396,8 @@ class _Checker:
                     self.add(result, "types", ident, key, where, shape.conversion, actual,
                              f"the {shape.conversion} conversion promises another BSON type")
 
-    def _schema(self, result, schema: dict, document: dict, ident: str, key: str) -> None:
+    def _schema(self, result: CollectionResult, schema: dict[str, Any], document: object,
+                ident: str, key: str) -> None:
         """The generated `$jsonSchema` validator, checked here (FerretDB does not)."""
         result.checks["schema"].checked += 1
         for number, problem in enumerate(violations(schema, document)[:5]):
@@ -384,31 +407,32 @@ class _Checker:
 
     # --- source queries for one batch ----------------------------------------------------
 
-    def _array_sources(self, children: p.Children, keys: list[tuple]) -> tuple:
+    def _array_sources(self, children: p.Children, keys: list[Key]
+                       ) -> tuple[dict[Key, int], Copies | None, Nested]:
         """(child rows per parent key, copies, nested lengths) of an array, for `keys`."""
         return (self._counts(children, keys), self._copies(children, keys),
                 self._nested(children, keys))
 
-    def _counts(self, children: p.Children, keys: list[tuple]) -> dict[tuple, int]:
+    def _counts(self, children: p.Children, keys: list[Key]) -> dict[Key, int]:
         """Child rows per parent key: GROUP BY over the batch's parents."""
         link = [children.query.selects.index(ref) for ref in children.query.link]
         rows = ChildRows(self.compiler, children.query)
         return {tuple(row[:-1]): row[-1] for statement in rows.count_by(link, keys)
                 for row in self.connection.execute(statement)}
 
-    def _copies(self, children: p.Children, keys: list[tuple]):
+    def _copies(self, children: p.Children, keys: list[Key]) -> Copies | None:
         """(paths, parent key → multiset of copied values) of an array's elements, or None."""
         element, query = children.element, children.query
         if not isinstance(element, p.SubDocument) or children.limit is not None:
             return None
         chosen = [(path, shape, present) for path, shape, present in _row_fields(element)
-                  if r.element_copy(query, shape)]
+                  if isinstance(shape, p.Value | p.DocumentId) and r.element_copy(query, shape)]
         if not chosen:
             return None
         link = [query.selects.index(ref) for ref in query.link]
         needed = sorted({*link, *(i for _, shape, present in chosen
                                   for i in (*r.indexes(shape), *present))})
-        by_parent: dict[tuple, Counter] = defaultdict(Counter)
+        by_parent: dict[Key, Counter[Form]] = defaultdict(Counter)
         for statement in ChildRows(self.compiler, query).select(needed, keys):
             for values in self.connection.execute(statement):
                 row = dict(zip(needed, values, strict=True))
@@ -420,13 +444,12 @@ class _Checker:
                 by_parent[tuple(row[i] for i in link)][form] += 1
         return [path for path, _, _ in chosen], by_parent
 
-    def _nested(self, children: p.Children, keys: list[tuple]
-                ) -> list[tuple[tuple[str, ...], dict]]:
+    def _nested(self, children: p.Children, keys: list[Key]) -> Nested:
         """(path, parent key → multiset of lengths) of the arrays inside an array's elements."""
         element, query = children.element, children.query
         if not isinstance(element, p.SubDocument) or children.limit is not None:
             return []
-        found = []
+        found: Nested = []
         link = [query.selects.index(ref) for ref in query.link]
         rows = ChildRows(self.compiler, query)
         for path, inner, present in _row_fields(element):
@@ -438,7 +461,7 @@ class _Checker:
                         for values in self.connection.execute(statement)]
             counts = self._counts(inner, [tuple(row[i] for i in inner.parent_key)
                                           for row in elements])
-            by_parent: dict[tuple, Counter] = defaultdict(Counter)
+            by_parent: dict[Key, Counter[int | None]] = defaultdict(Counter)
             for row in elements:
                 key = tuple(row[i] for i in inner.parent_key)
                 length = None if any(row[i] is None for i in present) else \
@@ -483,7 +506,7 @@ def _row_fields(shape: p.SubDocument) -> list[tuple[p.FieldPath, p.Shape, tuple[
             if not isinstance(place.field, p.SubDocument)]
 
 
-def _lengths(lengths: Counter) -> str:
+def _lengths(lengths: Counter[int | None]) -> str:
     """A multiset of array lengths as text: `3 ×2, 0 ×1` (absent arrays as `absent`)."""
     items = sorted(lengths.items(), key=lambda item: (item[0] is None, item[0] or 0))
     return ", ".join(f"{'absent' if n is None else n} ×{k}" for n, k in items) or "none"

@@ -27,10 +27,8 @@ def copied(query: p.Query, *indexes: int) -> bool:
                or select.alias != query.alias for i in indexes)
 
 
-def element_copy(query: p.Query, shape: p.Shape) -> bool:
+def element_copy(query: p.Query, shape: Copied) -> bool:
     """Whether an array element's value or id copies another table's columns (no aggregate)."""
-    if not isinstance(shape, p.Value | p.DocumentId):
-        return False
     selects = [query.selects[i] for i in indexes(shape)]
     return all(isinstance(s, p.ColumnRef) for s in selects) and copied(query, *indexes(shape))
 
