@@ -73,6 +73,16 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
     return Finished(code, out.getvalue(), err.getvalue())
 
 
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries of an unreachable target wait a millisecond, not seconds, in tests run in this
+    process: the waits are the product's, not a condition a test waits for
+    (`tests/test_target_errors.py` checks how many retries and waits there are)."""
+    from mapper.engine.load import mongodb
+
+    monkeypatch.setattr(mongodb, "BACKOFF_SECONDS", 0.001)
+
+
 def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"test server unavailable under CI=true: {reason}", pytrace=False)

@@ -27,6 +27,7 @@ from mapper.validator import json_schema
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
+BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
                               uuid_representation=bson.binary.UuidRepresentation.STANDARD)
 T = TypeVar("T")
@@ -207,6 +208,6 @@ def retried(action: Callable[[], T], collection: str, uri: str) -> T:
                 raise failure from None
             log.warning("transient target error on %s (attempt %d): %s",
                         collection, attempt + 1, type(error).__name__)
-            time.sleep(min(0.2 * 2 ** attempt, 5))
+            time.sleep(min(BACKOFF_SECONDS * 2 ** attempt, 5))
     raise TargetError(f"target unreachable after {RETRIES} attempts on `{collection}` "
                       f"({redact(uri)})", transient=True)
