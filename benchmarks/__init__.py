@@ -5,6 +5,13 @@ scale and measures every variant in a fresh subprocess (`python -m benchmarks.wo
 benchmarks/README.md.
 """
 
-VARIANTS = ("mapper-null", "mapper-serial", "mapper-file", "mapper-mongo", "nplus1", "handtuned",
-            "indb")
+VARIANTS = (
+    "mapper-null",
+    "mapper-serial",
+    "mapper-file",
+    "mapper-mongo",
+    "nplus1",
+    "handtuned",
+    "indb",
+)
 REFERENCE = "mapper-null"

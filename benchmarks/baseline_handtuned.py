@@ -59,8 +59,11 @@ class HandTuned(Baseline):
 
     def run(self, wanted: set, kept: dict) -> int:
         # Only rows that repeat are memoized: caching every task's id would grow with scale.
-        projects, organizations, users = (OidCache("projects"), OidCache("organizations"),
-                                          OidCache("users"))
+        projects, organizations, users = (
+            OidCache("projects"),
+            OidCache("organizations"),
+            OidCache("users"),
+        )
         encode = bson.encode
         children = self.connection.cursor()
         documents = 0
@@ -69,8 +72,12 @@ class HandTuned(Baseline):
             return {"name": row[1], "color": row[2]}
 
         def assignee(row):
-            return {"_id": users[row[1]], "full_name": row[2], "email": row[3],
-                    "assigned_at": row[4]}
+            return {
+                "_id": users[row[1]],
+                "full_name": row[2],
+                "email": row[3],
+                "assigned_at": row[4],
+            }
 
         def comment(row):
             element = {"_id": oid("comments", row[1]), "body": row[2], "created_at": row[3]}
@@ -86,9 +93,27 @@ class HandTuned(Baseline):
             assignees = _grouped(children, ASSIGNEES, keys, assignee)
             comments = _grouped(children, COMMENTS, keys, comment)
             self.statements += 3
-            for (key, title, description, status, priority, due, estimate, metadata,
-                 created, updated, p_id, p_name, p_status, o_id, o_name, o_slug,
-                 u_id, u_name, u_email) in rows:
+            for (
+                key,
+                title,
+                description,
+                status,
+                priority,
+                due,
+                estimate,
+                metadata,
+                created,
+                updated,
+                p_id,
+                p_name,
+                p_status,
+                o_id,
+                o_name,
+                o_slug,
+                u_id,
+                u_name,
+                u_email,
+            ) in rows:
                 _id = oid("tasks", key)
                 document = {"_id": _id, "title": title}
                 if description is not None:
@@ -103,13 +128,18 @@ class HandTuned(Baseline):
                     document["metadata"] = metadata
                 document["created_at"] = created
                 document["updated_at"] = updated
-                document["project"] = {"_id": projects[p_id], "name": p_name,
-                                       "status": p_status}
-                document["organization"] = {"_id": organizations[o_id], "name": o_name,
-                                            "slug": o_slug}
+                document["project"] = {"_id": projects[p_id], "name": p_name, "status": p_status}
+                document["organization"] = {
+                    "_id": organizations[o_id],
+                    "name": o_name,
+                    "slug": o_slug,
+                }
                 if u_id is not None:
-                    document["created_by"] = {"_id": users[u_id], "full_name": u_name,
-                                              "email": u_email}
+                    document["created_by"] = {
+                        "_id": users[u_id],
+                        "full_name": u_name,
+                        "email": u_email,
+                    }
                 document["labels"] = labels.get(key, [])
                 document["assignees"] = assignees.get(key, [])
                 document["comments"] = task_comments = comments.get(key, [])

@@ -17,22 +17,24 @@ from benchmarks.common import UTC, Baseline
 
 
 def _oid(table: str, column: str) -> str:
-    return (f"encode(substring(sha256(convert_to('{table}:' || {column}::text, 'UTF8')) "
-            "from 1 for 12), 'hex')")
+    return (
+        f"encode(substring(sha256(convert_to('{table}:' || {column}::text, 'UTF8')) "
+        "from 1 for 12), 'hex')"
+    )
 
 
 QUERY = f"""
 SELECT json_build_object(
-  '_id', {_oid('tasks', 't.id')},
+  '_id', {_oid("tasks", "t.id")},
   'title', t.title, 'description', t.description, 'status', t.status,
   'priority', t.priority, 'due_date', t.due_date, 'estimate_hours', t.estimate_hours::text,
   'metadata', t.metadata, 'created_at', t.created_at, 'updated_at', t.updated_at,
-  'project', json_build_object('_id', {_oid('projects', 'p.id')}, 'name', p.name,
+  'project', json_build_object('_id', {_oid("projects", "p.id")}, 'name', p.name,
                                'status', p.status),
-  'organization', json_build_object('_id', {_oid('organizations', 'o.id')}, 'name', o.name,
+  'organization', json_build_object('_id', {_oid("organizations", "o.id")}, 'name', o.name,
                                     'slug', o.slug),
   'created_by', CASE WHEN u.id IS NOT NULL THEN
-      json_build_object('_id', {_oid('users', 'u.id')}, 'full_name', u.full_name,
+      json_build_object('_id', {_oid("users", "u.id")}, 'full_name', u.full_name,
                         'email', u.email) END,
   'labels', lb.labels, 'assignees', asg.assignees, 'comments', cm.comments,
   'comment_count', cm.comment_count)
@@ -45,17 +47,17 @@ CROSS JOIN LATERAL (
                            ORDER BY l.name COLLATE "C", l.id), '[]') AS labels
   FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = t.id) lb
 CROSS JOIN LATERAL (
-  SELECT coalesce(json_agg(json_build_object('_id', {_oid('users', 'au.id')},
+  SELECT coalesce(json_agg(json_build_object('_id', {_oid("users", "au.id")},
                                              'full_name', au.full_name, 'email', au.email,
                                              'assigned_at', ta.assigned_at)
                            ORDER BY ta.assigned_at, au.id), '[]') AS assignees
   FROM task_assignees ta JOIN users au ON au.id = ta.user_id WHERE ta.task_id = t.id) asg
 CROSS JOIN LATERAL (
   SELECT coalesce(json_agg(json_build_object(
-           '_id', {_oid('comments', 'c.id')}, 'body', c.body, 'created_at', c.created_at,
+           '_id', {_oid("comments", "c.id")}, 'body', c.body, 'created_at', c.created_at,
            'edited_at', c.edited_at,
            'author', CASE WHEN cu.id IS NOT NULL THEN
-               json_build_object('_id', {_oid('users', 'cu.id')}, 'full_name', cu.full_name)
+               json_build_object('_id', {_oid("users", "cu.id")}, 'full_name', cu.full_name)
                END)
            ORDER BY c.created_at, c.id), '[]') AS comments,
          count(*)::int AS comment_count

@@ -20,12 +20,19 @@ ONE = "ANY(%s::uuid[])"
 
 
 def _per_task(sql: str) -> str:
-    return sql.replace(ONE, "%s").replace("ORDER BY tl.task_id, ", "ORDER BY ") \
-        .replace("ORDER BY ta.task_id, ", "ORDER BY ").replace("ORDER BY c.task_id, ", "ORDER BY ")
+    return (
+        sql.replace(ONE, "%s")
+        .replace("ORDER BY tl.task_id, ", "ORDER BY ")
+        .replace("ORDER BY ta.task_id, ", "ORDER BY ")
+        .replace("ORDER BY c.task_id, ", "ORDER BY ")
+    )
 
 
-TASK_LABELS, TASK_ASSIGNEES, TASK_COMMENTS = (_per_task(LABELS), _per_task(ASSIGNEES),
-                                              _per_task(COMMENTS))
+TASK_LABELS, TASK_ASSIGNEES, TASK_COMMENTS = (
+    _per_task(LABELS),
+    _per_task(ASSIGNEES),
+    _per_task(COMMENTS),
+)
 
 
 class NPlusOne(Baseline):
@@ -67,18 +74,25 @@ class NPlusOne(Baseline):
             document["metadata"] = row[7]
         document["created_at"] = row[8]
         document["updated_at"] = row[9]
-        document["project"] = {"_id": oid("projects", row[10]), "name": row[11],
-                               "status": row[12]}
-        document["organization"] = {"_id": oid("organizations", row[13]), "name": row[14],
-                                    "slug": row[15]}
+        document["project"] = {"_id": oid("projects", row[10]), "name": row[11], "status": row[12]}
+        document["organization"] = {
+            "_id": oid("organizations", row[13]),
+            "name": row[14],
+            "slug": row[15],
+        }
         if row[16] is not None:
-            document["created_by"] = {"_id": oid("users", row[16]), "full_name": row[17],
-                                      "email": row[18]}
-        document["labels"] = [{"name": name, "color": color}
-                              for _, name, color in self.query(TASK_LABELS, row[0])]
+            document["created_by"] = {
+                "_id": oid("users", row[16]),
+                "full_name": row[17],
+                "email": row[18],
+            }
+        document["labels"] = [
+            {"name": name, "color": color} for _, name, color in self.query(TASK_LABELS, row[0])
+        ]
         document["assignees"] = [
             {"_id": oid("users", user), "full_name": name, "email": email, "assigned_at": at}
-            for _, user, name, email, at in self.query(TASK_ASSIGNEES, row[0])]
+            for _, user, name, email, at in self.query(TASK_ASSIGNEES, row[0])
+        ]
         comments = []
         for _, key, body, created, edited, user, name in self.query(TASK_COMMENTS, row[0]):
             comment = {"_id": oid("comments", key), "body": body, "created_at": created}

@@ -25,11 +25,13 @@ def connect(url: str, fast_types: bool = False):
     straight from the wire text (no Decimal in between).
     """
     connection = psycopg2.connect(libpq_url(url))
-    connection.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
-                           readonly=True)
+    connection.set_session(
+        isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+    )
     if fast_types:
         numeric = psycopg2.extensions.new_type(
-            (1700,), "BENCH_DECIMAL128", lambda text, _: None if text is None else Decimal128(text))
+            (1700,), "BENCH_DECIMAL128", lambda text, _: None if text is None else Decimal128(text)
+        )
         date = psycopg2.extensions.new_type((1082,), "BENCH_DATE", _date)
         psycopg2.extensions.register_type(numeric, connection)
         psycopg2.extensions.register_type(date, connection)

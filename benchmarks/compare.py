@@ -46,10 +46,15 @@ def first_difference(left: Any, right: Any, path: str = "") -> str | None:
             if found:
                 return found
         return None
-    if left != right or type(left) is not type(right) and not (
-            isinstance(left, int) and isinstance(right, int)):
-        return f"{path}: {type(left).__name__} {str(left)[:40]!r} against " \
-               f"{type(right).__name__} {str(right)[:40]!r}"
+    if (
+        left != right
+        or type(left) is not type(right)
+        and not (isinstance(left, int) and isinstance(right, int))
+    ):
+        return (
+            f"{path}: {type(left).__name__} {str(left)[:40]!r} against "
+            f"{type(right).__name__} {str(right)[:40]!r}"
+        )
     return None
 
 
@@ -66,5 +71,10 @@ def compare(reference: dict[str, str], samples: dict[str, str], expected: list[s
             if found:
                 problems.append(f"{key}{found}")
     identical = sum(1 for key in expected if key in samples and samples[key] == reference.get(key))
-    return {"compared": len(expected), "equal": len(expected) - len(problems),
-            "identical_bytes": identical, "ok": not problems, "problems": problems[:10]}
+    return {
+        "compared": len(expected),
+        "equal": len(expected) - len(problems),
+        "identical_bytes": identical,
+        "ok": not problems,
+        "problems": problems[:10],
+    }

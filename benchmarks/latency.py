@@ -18,8 +18,7 @@ import sqlalchemy as sa
 CHUNK = 256 * 1024
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                delay: float) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -65,13 +64,13 @@ class DelayProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, upstream_writer, self.delay),
-                             _pipe(upstream_reader, writer, self.delay))
+        await asyncio.gather(
+            _pipe(reader, upstream_writer, self.delay), _pipe(upstream_reader, writer, self.delay)
+        )
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", 0))
+        server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", 0))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         try:
@@ -96,10 +95,8 @@ def delayed(url: str, latency_ms: float) -> Iterator[str]:
         yield url
         return
     parsed = sa.make_url(url)
-    proxy = DelayProxy(parsed.host or "127.0.0.1", parsed.port or 5432,
-                       latency_ms / 2000).start()
+    proxy = DelayProxy(parsed.host or "127.0.0.1", parsed.port or 5432, latency_ms / 2000).start()
     try:
-        yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False)
+        yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     finally:
         proxy.stop()

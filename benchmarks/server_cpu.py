@@ -44,8 +44,11 @@ def cpu_seconds(main: int) -> tuple[float, int]:
         ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
         children = 0
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None \
-                    and int(child[1]) == main:
+            if (
+                entry.name.isdigit()
+                and (child := _stat(int(entry.name))) is not None
+                and int(child[1]) == main
+            ):
                 ticks += int(child[11]) + int(child[12])
                 children += 1
         if _main_stat(main)[13:15] == fields[13:15]:  # no backend reaped meanwhile

@@ -49,10 +49,12 @@ def measured(command: list[str], work: str) -> tuple[int, float, float]:
     """(exit code, peak RSS in MB, seconds) of `mapper COMMAND...` in a process of its own."""
     peak = Path(work) / "peak"
     started = time.perf_counter()
-    code = subprocess.run([sys.executable, "-c", _PROBE, *command], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, env={**os.environ,
-                                                          "MAPPER_PEAK_FILE": str(peak)}
-                          ).returncode
+    code = subprocess.run(
+        [sys.executable, "-c", _PROBE, *command],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "MAPPER_PEAK_FILE": str(peak)},
+    ).returncode
     return code, int(peak.read_text()) / 1024, time.perf_counter() - started
 
 
@@ -64,20 +66,27 @@ def main(argv: list[str] | None = None) -> int:
     from mapper.demo import create_demo
 
     config = Config(variants=["mapper-mongo"] if args.target == "mongo" else [])
-    with servers(config) as (postgres, mongo), \
-            database(postgres, f"mapper_validate_{_tag(args.scale)}_{os.getpid()}",
-                     False) as url, tempfile.TemporaryDirectory() as work:
+    with (
+        servers(config) as (postgres, mongo),
+        database(postgres, f"mapper_validate_{_tag(args.scale)}_{os.getpid()}", False) as url,
+        tempfile.TemporaryDirectory() as work,
+    ):
         create_demo(url, scale=args.scale, seed=42)
         settle(url)
-        target = f"file:{work}/out" if args.target == "file" else \
-            _mongo_database(mongo, f"mapper_validate_{os.getpid()}")
+        target = (
+            f"file:{work}/out"
+            if args.target == "file"
+            else _mongo_database(mongo, f"mapper_validate_{os.getpid()}")
+        )
         common = [str(ROOT / "mappings"), "--source", url, "--target", target]
         decimals = [] if args.target == "file" else ["--decimal-as", "string"]
         try:
-            runs = {"run": measured(["run", *common, *decimals,
-                                     "--rejects", f"{work}/rejects.jsonl"], work),
-                    "validate --full": measured(["validate", *common, *decimals, "--full"],
-                                                work)}
+            runs = {
+                "run": measured(
+                    ["run", *common, *decimals, "--rejects", f"{work}/rejects.jsonl"], work
+                ),
+                "validate --full": measured(["validate", *common, *decimals, "--full"], work),
+            }
         finally:
             if args.target == "mongo":
                 _drop_mongo(target)

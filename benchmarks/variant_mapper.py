@@ -65,10 +65,13 @@ class Mapper:
         return api.DocumentOptions()
 
     def options(self) -> api.MigrateOptions:
-        return api.MigrateOptions(batch_size=self.job["batch_size"], drop=True,
-                                  workers=self.workers(),
-                                  rejects=self.workdir / "rejects.jsonl",
-                                  state=self.workdir / "state.json")
+        return api.MigrateOptions(
+            batch_size=self.job["batch_size"],
+            drop=True,
+            workers=self.workers(),
+            rejects=self.workdir / "rejects.jsonl",
+            state=self.workdir / "state.json",
+        )
 
     def run(self, wanted: set, kept: dict) -> int:
         sink = open_sink(self.sink_url())
@@ -132,8 +135,9 @@ class MapperMongo(Mapper):
         timings, ok = {}, True
         for name, sample in (("validate_seconds", 200), ("validate_full_seconds", None)):
             started = time.perf_counter()
-            report = api.validate(self.prepared, self.job["mongo_uri"],
-                                  api.ValidateOptions(sample=sample))
+            report = api.validate(
+                self.prepared, self.job["mongo_uri"], api.ValidateOptions(sample=sample)
+            )
             timings[name] = time.perf_counter() - started
             ok = ok and report.ok
         return {**timings, "validate_ok": ok}

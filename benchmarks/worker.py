@@ -28,9 +28,15 @@ def variants() -> dict:
     from benchmarks.baseline_nplus1 import NPlusOne
     from benchmarks.variant_mapper import Mapper, MapperFile, MapperMongo, MapperSerial
 
-    return {"mapper-null": Mapper, "mapper-serial": MapperSerial, "mapper-file": MapperFile,
-            "mapper-mongo": MapperMongo,
-            "nplus1": NPlusOne, "handtuned": HandTuned, "indb": InDatabase}
+    return {
+        "mapper-null": Mapper,
+        "mapper-serial": MapperSerial,
+        "mapper-file": MapperFile,
+        "mapper-mongo": MapperMongo,
+        "nplus1": NPlusOne,
+        "handtuned": HandTuned,
+        "indb": InDatabase,
+    }
 
 
 def _status_mb(field: str) -> float | None:
@@ -109,8 +115,9 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
             profiler.disable()
         seconds, after = time.perf_counter() - started, _cpu()
     peak = _rss_mb()
-    server_seconds = (server_cpu.settled(server, server_before[1]) - server_before[0]
-                      if server_before else None)
+    server_seconds = (
+        server_cpu.settled(server, server_before[1]) - server_before[0] if server_before else None
+    )
     if profiler:
         profiler.dump_stats(profile)
     extra = getattr(variant, "after", dict)()
@@ -119,13 +126,20 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
         kept = read_back
     variant.close()
     return {
-        "variant": name, "scope": variant.scope, "documents": documents,
-        "seconds": seconds, "cpu_user": after[0] - before[0],
+        "variant": name,
+        "scope": variant.scope,
+        "documents": documents,
+        "seconds": seconds,
+        "cpu_user": after[0] - before[0],
         "cpu_system": after[1] - before[1],
-        "cpu_seconds": sum(after) - sum(before), "server_cpu_seconds": server_seconds,
-        "rss_before_mb": rss_before, "peak_rss_mb": peak, "peak_pss_mb": memory.peak_mb,
+        "cpu_seconds": sum(after) - sum(before),
+        "server_cpu_seconds": server_seconds,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak,
+        "peak_pss_mb": memory.peak_mb,
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "statements": variant.statements, "batches": variant.batches,
+        "statements": variant.statements,
+        "batches": variant.batches,
         "profiled": bool(profile),
         "samples": {str(key): data.hex() for key, data in kept.items()},
         **extra,
@@ -135,8 +149,10 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
 def _cpu() -> tuple[float, float]:
     """User and system CPU seconds of this process and its reaped children (mapper's
     worker processes, which have exited when `run` returns)."""
-    own, children = (resource.getrusage(resource.RUSAGE_SELF),
-                     resource.getrusage(resource.RUSAGE_CHILDREN))
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 

@@ -11,9 +11,23 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"DocumentOptions", "MigrateOptions", "Prepared", "Report", "RunSummary",
-        "ValidateOptions", "create_demo", "explain", "lint", "migrate", "prepare", "preview",
-        "render", "summary_text", "validate"}
+_API = {
+    "DocumentOptions",
+    "MigrateOptions",
+    "Prepared",
+    "Report",
+    "RunSummary",
+    "ValidateOptions",
+    "create_demo",
+    "explain",
+    "lint",
+    "migrate",
+    "prepare",
+    "preview",
+    "render",
+    "summary_text",
+    "validate",
+}
 __all__ = sorted(_API | {"MapperError", "__version__"})
 
 

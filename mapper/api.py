@@ -79,8 +79,9 @@ class Prepared:
         names = tuple(c.name for c in self.plan.collections)
         unknown = set(only) - set(names)
         if unknown:
-            raise UsageError(f"--only names unknown collections: {', '.join(sorted(unknown))}",
-                             setting="--only")
+            raise UsageError(
+                f"--only names unknown collections: {', '.join(sorted(unknown))}", setting="--only"
+            )
         return tuple(only) or names
 
     def close(self) -> None:
@@ -94,9 +95,13 @@ class Prepared:
         self.close()
 
 
-def prepare(files: Sequence[str | Path], source: str | sa.Engine,
-            options: DocumentOptions = DocumentOptions(), *,
-            check_access: bool = True) -> Prepared:
+def prepare(
+    files: Sequence[str | Path],
+    source: str | sa.Engine,
+    options: DocumentOptions = DocumentOptions(),
+    *,
+    check_access: bool = True,
+) -> Prepared:
     """Read and check `files`, connect to `source` (a URL or an engine), reflect it and plan.
     Raises `SpecError` with every problem when any is an error; warnings are kept in
     `Prepared.warnings`. With `check_access`, tables the source's role may not read are
@@ -114,9 +119,15 @@ def prepare(files: Sequence[str | Path], source: str | sa.Engine,
         if isinstance(source, str):
             engine.dispose()
         raise
-    return Prepared(tuple(mappings), engine, catalog,
-                    p.with_decimals(planned, options.decimal_as), options, tuple(problems),
-                    owns_engine=isinstance(source, str))
+    return Prepared(
+        tuple(mappings),
+        engine,
+        catalog,
+        p.with_decimals(planned, options.decimal_as),
+        options,
+        tuple(problems),
+        owns_engine=isinstance(source, str),
+    )
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -141,33 +152,51 @@ class MigrateOptions:
     resume: bool = False
 
 
-def migrate(prepared: Prepared, target: str | Sink,
-            options: MigrateOptions = MigrateOptions(), *,
-            progress: Progress | None = None,
-            stop_requested: Callable[[], bool] = lambda: False) -> RunSummary:
+def migrate(
+    prepared: Prepared,
+    target: str | Sink,
+    options: MigrateOptions = MigrateOptions(),
+    *,
+    progress: Progress | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> RunSummary:
     """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
     a `Sink`. Into `mongodb://` targets the run keeps checkpoints in `options.state` and
     `options.resume` continues from them."""
     only = prepared.collection_names(options.only) if options.only else ()
     checkpoints = _checkpoints(prepared, target, options)
     sink = open_sink(target) if isinstance(target, str) else target
-    run_options = RunOptions(on_error=options.on_error, max_errors=options.max_errors,
-                             drop=options.drop, only=only)
-    return run(prepared.plan, prepared.engine, prepared.catalog, sink,
-               RejectFile(Path(options.rejects)), run_options,
-               executors.choose(prepared.engine, options.batch_size, options.workers),
-               progress, checkpoints, stop_requested)
+    run_options = RunOptions(
+        on_error=options.on_error, max_errors=options.max_errors, drop=options.drop, only=only
+    )
+    return run(
+        prepared.plan,
+        prepared.engine,
+        prepared.catalog,
+        sink,
+        RejectFile(Path(options.rejects)),
+        run_options,
+        executors.choose(prepared.engine, options.batch_size, options.workers),
+        progress,
+        checkpoints,
+        stop_requested,
+    )
 
 
-def _checkpoints(prepared: Prepared, target: str | Sink,
-                 options: MigrateOptions) -> Checkpoints | None:
+def _checkpoints(
+    prepared: Prepared, target: str | Sink, options: MigrateOptions
+) -> Checkpoints | None:
     if not (isinstance(target, str) and target.startswith("mongodb")):
         if options.resume:
-            raise UsageError("--resume needs a mongodb:// target (file: targets are rewritten "
-                             "whole on every run)", setting="--resume")
+            raise UsageError(
+                "--resume needs a mongodb:// target (file: targets are rewritten "
+                "whole on every run)",
+                setting="--resume",
+            )
         return None
-    checkpoints = Checkpoints(Path(options.state), fingerprint(prepared.plan, redact(target)),
-                              prepared.options.flags())
+    checkpoints = Checkpoints(
+        Path(options.state), fingerprint(prepared.plan, redact(target)), prepared.options.flags()
+    )
     if options.resume:
         checkpoints.load()
     return checkpoints
@@ -188,25 +217,40 @@ class ValidateOptions:
             raise UsageError("--sample must be 0 or more", setting="--sample")
 
 
-def validate(prepared: Prepared, target: str,
-             options: ValidateOptions = ValidateOptions()) -> Report:
+def validate(
+    prepared: Prepared, target: str, options: ValidateOptions = ValidateOptions()
+) -> Report:
     """Check a `mongodb://` or `file:` target against the source (`mapper.validate`)."""
     only = prepared.collection_names(options.only) if options.only else ()
-    return validate_target(prepared.plan, prepared.engine, prepared.catalog, target,
-                           mappings=list(prepared.mappings), sample=options.sample,
-                           decimal_as=prepared.options.decimal_as, seed=options.seed,
-                           only=only, values=options.values)
+    return validate_target(
+        prepared.plan,
+        prepared.engine,
+        prepared.catalog,
+        target,
+        mappings=list(prepared.mappings),
+        sample=options.sample,
+        decimal_as=prepared.options.decimal_as,
+        seed=options.seed,
+        only=only,
+        values=options.values,
+    )
 
 
-def lint(files: Sequence[str | Path], source: str | None = None,
-         max_children: int = lint_module.MAX_CHILDREN) -> list[Problem]:
+def lint(
+    files: Sequence[str | Path],
+    source: str | None = None,
+    max_children: int = lint_module.MAX_CHILDREN,
+) -> list[Problem]:
     """Every problem of `files`: the schema's offline; with a source URL, also names, joins
     and types against it and the data's (unbounded arrays, oversized documents)."""
     mappings, problems = load_offline(files)
     if source is None:
         return sorted(problems)
-    clean = [m for m in mappings if not any(pr.file == m.path and pr.severity == "error"
-                                            for pr in problems)]
+    clean = [
+        m
+        for m in mappings
+        if not any(pr.file == m.path and pr.severity == "error" for pr in problems)
+    ]
     engine = pipeline.connect(source)
     try:
         catalog = catalog_module.reflect(engine, pipeline.schemas_of(clean))
@@ -225,17 +269,32 @@ def explain(prepared: Prepared) -> str:
     return plan_text(prepared.plan, Compiler(prepared.catalog), prepared.engine.dialect)
 
 
-def preview(prepared: Prepared, count: int = 3,
-            only: Sequence[str] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
+def preview(
+    prepared: Prepared, count: int = 3, only: Sequence[str] = ()
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(collection, document) for the first `count` documents of each collection; writes
     nothing."""
     names = prepared.collection_names(only) if only else ()
     return preview_documents(prepared.plan, prepared.engine, prepared.catalog, count, names)
 
 
-__all__ = ["DocumentOptions", "MigrateOptions", "Prepared", "Report", "RunSummary",
-           "ValidateOptions", "create_demo", "explain", "lint", "migrate", "prepare",
-           "preview", "render", "summary_text", "validate"]
+__all__ = [
+    "DocumentOptions",
+    "MigrateOptions",
+    "Prepared",
+    "Report",
+    "RunSummary",
+    "ValidateOptions",
+    "create_demo",
+    "explain",
+    "lint",
+    "migrate",
+    "prepare",
+    "preview",
+    "render",
+    "summary_text",
+    "validate",
+]
 
 
 def _export() -> None:

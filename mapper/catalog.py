@@ -127,14 +127,20 @@ def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
     sql_type = info["type"]
     element = _base_type(sql_type)
     kind = column_kind(sql_type)
-    if declared is not None and kind == "decimal" and not declared.upper().startswith(
-            ("NUMERIC", "DECIMAL")):
+    if (
+        declared is not None
+        and kind == "decimal"
+        and not declared.upper().startswith(("NUMERIC", "DECIMAL"))
+    ):
         kind = "other"
-    return Column(name=info["name"], kind=kind, sql_type=declared or _type_name(sql_type),
-                  nullable=bool(info.get("nullable", True)),
-                  scale=getattr(element, "scale", None),
-                  element=column_kind(element.item_type) if isinstance(element, sa.ARRAY)
-                  else None)
+    return Column(
+        name=info["name"],
+        kind=kind,
+        sql_type=declared or _type_name(sql_type),
+        nullable=bool(info.get("nullable", True)),
+        scale=getattr(element, "scale", None),
+        element=column_kind(element.item_type) if isinstance(element, sa.ARRAY) else None,
+    )
 
 
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
@@ -146,12 +152,15 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             tables: dict[str, Table] = {}
             for schema in dict.fromkeys(schemas):
                 for table_name in inspector.get_table_names(schema=schema):
-                    table = _reflect_table(inspector, schema, table_name,
-                                           _declared_types(engine, schema, table_name))
+                    table = _reflect_table(
+                        inspector, schema, table_name, _declared_types(engine, schema, table_name)
+                    )
                     tables[table.name] = table
     except sa.exc.SQLAlchemyError as error:
-        raise SourceError(f"cannot read the source schema: {error.__class__.__name__}: "
-                          f"{getattr(error, 'orig', error)}") from None
+        raise SourceError(
+            f"cannot read the source schema: {error.__class__.__name__}: "
+            f"{getattr(error, 'orig', error)}"
+        ) from None
     return Catalog(dialect=engine.dialect.name, tables=tables)
 
 
@@ -176,22 +185,39 @@ def _named(columns: list[str | None]) -> tuple[str, ...] | None:
     return names if len(names) == len(columns) else None
 
 
-def _reflect_table(inspector: sa.Inspector, schema: str | None, table_name: str,
-                   declared: dict[str, str]) -> Table:
-    columns = tuple(_column(info, declared.get(info["name"]))
-                    for info in inspector.get_columns(table_name, schema=schema))
-    primary_key = tuple(inspector.get_pk_constraint(table_name, schema=schema)
-                        .get("constrained_columns") or ())
+def _reflect_table(
+    inspector: sa.Inspector, schema: str | None, table_name: str, declared: dict[str, str]
+) -> Table:
+    columns = tuple(
+        _column(info, declared.get(info["name"]))
+        for info in inspector.get_columns(table_name, schema=schema)
+    )
+    primary_key = tuple(
+        inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns") or ()
+    )
     foreign_keys = tuple(
-        ForeignKey(columns=tuple(fk["constrained_columns"]),
-                   referred_table=_qualified(fk.get("referred_schema"), fk["referred_table"]),
-                   referred_columns=tuple(fk["referred_columns"]))
+        ForeignKey(
+            columns=tuple(fk["constrained_columns"]),
+            referred_table=_qualified(fk.get("referred_schema"), fk["referred_table"]),
+            referred_columns=tuple(fk["referred_columns"]),
+        )
         for fk in inspector.get_foreign_keys(table_name, schema=schema)
     )
-    unique = tuple(tuple(constraint["column_names"])
-                   for constraint in inspector.get_unique_constraints(table_name, schema=schema))
-    unique += tuple(named for index in inspector.get_indexes(table_name, schema=schema)
-                    if index.get("unique") and (named := _named(index["column_names"])) is not None)
-    return Table(name=_qualified(schema, table_name), schema=schema, table_name=table_name,
-                 columns=columns, primary_key=primary_key, foreign_keys=foreign_keys,
-                 unique=unique)
+    unique = tuple(
+        tuple(constraint["column_names"])
+        for constraint in inspector.get_unique_constraints(table_name, schema=schema)
+    )
+    unique += tuple(
+        named
+        for index in inspector.get_indexes(table_name, schema=schema)
+        if index.get("unique") and (named := _named(index["column_names"])) is not None
+    )
+    return Table(
+        name=_qualified(schema, table_name),
+        schema=schema,
+        table_name=table_name,
+        columns=columns,
+        primary_key=primary_key,
+        foreign_keys=foreign_keys,
+        unique=unique,
+    )

@@ -48,16 +48,17 @@ def _source(args: argparse.Namespace) -> str:
     if url:
         return url
     if config.setting(config.TARGET_VARIABLE, getattr(args, "target", None)):
-        raise UsageError(f"no source, but a target is configured: pass --source URL, or set "
-                         f"{config.SOURCE_VARIABLE} in the environment or in .env"
-                         f"{_misspelt(config.SOURCE_VARIABLE)} (the demo database is used only "
-                         "when neither a source nor a target is configured)",
-                         setting=config.SOURCE_VARIABLE)
+        raise UsageError(
+            f"no source, but a target is configured: pass --source URL, or set "
+            f"{config.SOURCE_VARIABLE} in the environment or in .env"
+            f"{_misspelt(config.SOURCE_VARIABLE)} (the demo database is used only "
+            "when neither a source nor a target is configured)",
+            setting=config.SOURCE_VARIABLE,
+        )
     cache = _demo_cache()
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        print(f"no source configured: creating the demo database in {cache}",
-              file=sys.stderr)
+        print(f"no source configured: creating the demo database in {cache}", file=sys.stderr)
         partial = cache.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         api.create_demo(f"sqlite:///{partial}", scale=1, seed=42)
@@ -69,8 +70,9 @@ def _source(args: argparse.Namespace) -> str:
 def _misspelt(name: str) -> str:
     """A hint naming the variables of the environment or `.env` that look like `name`."""
     close = config.misspelt(name)
-    return f" ({', '.join(close)} {'is' if len(close) == 1 else 'are'} set: a typo?)" \
-        if close else ""
+    return (
+        f" ({', '.join(close)} {'is' if len(close) == 1 else 'are'} set: a typo?)" if close else ""
+    )
 
 
 def _prepare(args: argparse.Namespace) -> api.Prepared:
@@ -93,13 +95,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from bson import json_util
 
-    options = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
-                                    uuid_representation=4)
+    options = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED, uuid_representation=4)
     with _prepare(args) as prepared:
         for collection, document in api.preview(prepared, args.n, args.only or ()):
             print(f"// {collection}")
-            print(json_util.dumps(document, json_options=options, indent=2,
-                                  ensure_ascii=False))
+            print(json_util.dumps(document, json_options=options, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -107,24 +107,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = config.setting(config.TARGET_VARIABLE, args.target) or "file:out"
     if args.validate and not target.startswith(("mongodb", "file:")):
         raise UsageError("--validate needs a mongodb:// or file: target", setting="--validate")
-    options = api.MigrateOptions(batch_size=args.batch_size, workers=args.workers,
-                                 on_error=args.on_error, max_errors=args.max_errors,
-                                 drop=args.drop, only=tuple(args.only or ()),
-                                 rejects=Path(args.rejects), state=Path(args.state),
-                                 resume=args.resume)
+    options = api.MigrateOptions(
+        batch_size=args.batch_size,
+        workers=args.workers,
+        on_error=args.on_error,
+        max_errors=args.max_errors,
+        drop=args.drop,
+        only=tuple(args.only or ()),
+        rejects=Path(args.rejects),
+        state=Path(args.state),
+        resume=args.resume,
+    )
     with _prepare(args) as prepared:
-        print(f"source {config.redact(prepared.engine.url.render_as_string(hide_password=False))}"
-              f" → target {config.redact(target)}", file=sys.stderr)
+        print(
+            f"source {config.redact(prepared.engine.url.render_as_string(hide_password=False))}"
+            f" → target {config.redact(target)}",
+            file=sys.stderr,
+        )
         with _progress() as progress, _stop_on_interrupt() as stop_requested:
-            summary = api.migrate(prepared, target, options, progress=progress,
-                                  stop_requested=stop_requested)
+            summary = api.migrate(
+                prepared, target, options, progress=progress, stop_requested=stop_requested
+            )
         print(api.summary_text(summary))
         if summary.rejected:
             print(f"{summary.rejected} rejected rows: see {args.rejects}")
         if getattr(args, "using_demo", False):
-            print("(demo source; point at your database with --source URL or "
-                  "MAPPER_SOURCE_URL, and at MongoDB with --target mongodb://HOST/DB or "
-                  "MAPPER_TARGET_URL)")
+            print(
+                "(demo source; point at your database with --source URL or "
+                "MAPPER_SOURCE_URL, and at MongoDB with --target mongodb://HOST/DB or "
+                "MAPPER_TARGET_URL)"
+            )
         failed = bool(summary.rejected or summary.stopped or not summary.balanced)
         if args.validate and not summary.stopped:
             report = api.validate(prepared, target, api.ValidateOptions(only=options.only))
@@ -162,8 +174,9 @@ class _progress:
 
         def update(collection: str, rows: int) -> None:
             if collection not in self._bars:
-                self._bars[collection] = self._tqdm(desc=collection, unit=" docs",
-                                                    disable=None, leave=False)
+                self._bars[collection] = self._tqdm(
+                    desc=collection, unit=" docs", disable=None, leave=False
+                )
             self._bars[collection].update(rows)
 
         return update
@@ -174,12 +187,19 @@ class _progress:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    options = api.ValidateOptions(sample=None if args.full else args.sample, seed=args.seed,
-                                  only=tuple(args.only or ()), values=not args.no_values)
+    options = api.ValidateOptions(
+        sample=None if args.full else args.sample,
+        seed=args.seed,
+        only=tuple(args.only or ()),
+        values=not args.no_values,
+    )
     target = config.setting(config.TARGET_VARIABLE, args.target)
     if not target:
-        raise UsageError(f"no target: pass --target mongodb://HOST/DB (or file:DIR) or set "
-                         f"{config.TARGET_VARIABLE} (or in .env)", setting="--target")
+        raise UsageError(
+            f"no target: pass --target mongodb://HOST/DB (or file:DIR) or set "
+            f"{config.TARGET_VARIABLE} (or in .env)",
+            setting="--target",
+        )
     with _prepare(args) as prepared:
         try:
             report = api.validate(prepared, target, options)
@@ -188,8 +208,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
             if args.traceback:
                 raise
-            print(f"mapper validate: fault: {type(error).__name__}: "
-                  f"{config.redact(str(error))[:300]}", file=sys.stderr)
+            print(
+                f"mapper validate: fault: {type(error).__name__}: "
+                f"{config.redact(str(error))[:300]}",
+                file=sys.stderr,
+            )
             return EXIT_FAULT
     output = api.render(report, args.format)
     if args.output:
@@ -204,8 +227,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
     problems = api.lint(args.files, url, args.max_children)
     if url is None and not args.offline:
-        print("no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
-              file=sys.stderr)
+        print(
+            "no source given (--source, MAPPER_SOURCE_URL or .env): checked offline only",
+            file=sys.stderr,
+        )
     _print_problems(problems, args.format)
     errors = sum(problem.severity == "error" for problem in problems)
     warnings = len(problems) - errors
@@ -228,16 +253,23 @@ def _print_problems(problems: list[Problem], form: str, limit: int = 200) -> Non
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mapper", description="Migrate a relational database into MongoDB, declaratively.")
+        prog="mapper", description="Migrate a relational database into MongoDB, declaratively."
+    )
     parser.add_argument("--version", action="version", version=f"mapper {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-v info, -vv debug with phase timings and the plan)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more (-v info, -vv debug with phase timings and the plan)",
+    )
     parser.add_argument("--traceback", action="store_true", help="show the stack on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="create and fill the demo task database")
-    demo.add_argument("--source", help="SQLAlchemy URL of the database to fill "
-                      "(default: $MAPPER_SOURCE_URL)")
+    demo.add_argument(
+        "--source", help="SQLAlchemy URL of the database to fill (default: $MAPPER_SOURCE_URL)"
+    )
     demo.add_argument("--scale", type=float, default=1.0, help="size multiplier (default 1)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--drop", action="store_true", help="drop the demo tables first")
@@ -245,87 +277,145 @@ def build_parser() -> argparse.ArgumentParser:
 
     def mapping_command(name: str, text: str, func: Command) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("files", nargs="+", metavar="FILE",
-                         help="mapping files or folders of them")
-        sub.add_argument("--source", help="SQLAlchemy URL of the source (default: "
-                         "$MAPPER_SOURCE_URL, .env, else the demo database)")
+        sub.add_argument(
+            "files", nargs="+", metavar="FILE", help="mapping files or folders of them"
+        )
+        sub.add_argument(
+            "--source",
+            help="SQLAlchemy URL of the source (default: "
+            "$MAPPER_SOURCE_URL, .env, else the demo database)",
+        )
         sub.set_defaults(func=func)
         return sub
 
-    lint = mapping_command("lint", "check mapping files against the schema and the source",
-                           cmd_lint)
-    lint.add_argument("--offline", action="store_true", help="skip the checks that need "
-                      "the source")
+    lint = mapping_command(
+        "lint", "check mapping files against the schema and the source", cmd_lint
+    )
+    lint.add_argument("--offline", action="store_true", help="skip the checks that need the source")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings")
     lint.add_argument("--format", choices=("text", "json"), default="text")
-    lint.add_argument("--max-children", type=int, default=1000, metavar="N",
-                      help="warn about arrays whose largest parent has more elements "
-                      "(default %(default)s)")
+    lint.add_argument(
+        "--max-children",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="warn about arrays whose largest parent has more elements (default %(default)s)",
+    )
 
     mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
 
-    preview_parser = mapping_command("preview", "print a few documents, write nothing",
-                                     cmd_preview)
+    preview_parser = mapping_command("preview", "print a few documents, write nothing", cmd_preview)
     preview_parser.add_argument("-n", type=int, default=3, help="documents per collection")
     preview_parser.add_argument("--only", action="append", metavar="COLLECTION")
 
     run_parser = mapping_command("run", "migrate the source into the target", cmd_run)
-    run_parser.add_argument("--target", help="mongodb://HOST/DB, file:DIR or null: (default: "
-                            "$MAPPER_TARGET_URL, .env, else file:out)")
-    run_parser.add_argument("--only", action="append", metavar="COLLECTION",
-                            help="migrate only this collection (repeatable)")
+    run_parser.add_argument(
+        "--target",
+        help="mongodb://HOST/DB, file:DIR or null: (default: "
+        "$MAPPER_TARGET_URL, .env, else file:out)",
+    )
+    run_parser.add_argument(
+        "--only",
+        action="append",
+        metavar="COLLECTION",
+        help="migrate only this collection (repeatable)",
+    )
     run_parser.add_argument("--batch-size", type=int, default=1000)
-    run_parser.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
-                            help="processes that read, build and encode in parallel, sharing "
-                            "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
-                            "default 1)")
+    run_parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N|auto",
+        help="processes that read, build and encode in parallel, sharing "
+        "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
+        "default 1)",
+    )
     run_parser.add_argument("--on-error", choices=("stop", "skip"), default="skip")
-    run_parser.add_argument("--max-errors", type=int, metavar="K",
-                            help="with --on-error skip: stop after K rejected rows")
-    run_parser.add_argument("--drop", action="store_true", help="rebuild the target "
-                            "collections")
-    run_parser.add_argument("--decimal-as", choices=("decimal128", "string", "double"),
-                            default="decimal128", help="store decimals as Decimal128 (default), "
-                            "exact text, or double (for servers without Decimal128)")
-    run_parser.add_argument("--validate", action="store_true", help="validate the target "
-                            "against the source right after the run (a sample)")
-    run_parser.add_argument("--resume", action="store_true", help="continue an interrupted "
-                            "run from its checkpoint (mongodb:// targets)")
-    run_parser.add_argument("--state", default=".mapper-state.json", help="checkpoint file "
-                            "(default %(default)s; removed after a complete run)")
-    run_parser.add_argument("--rejects", default="mapper-rejects.jsonl",
-                            help="where rejected rows are listed (default %(default)s)")
+    run_parser.add_argument(
+        "--max-errors",
+        type=int,
+        metavar="K",
+        help="with --on-error skip: stop after K rejected rows",
+    )
+    run_parser.add_argument("--drop", action="store_true", help="rebuild the target collections")
+    run_parser.add_argument(
+        "--decimal-as",
+        choices=("decimal128", "string", "double"),
+        default="decimal128",
+        help="store decimals as Decimal128 (default), "
+        "exact text, or double (for servers without Decimal128)",
+    )
+    run_parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="validate the target against the source right after the run (a sample)",
+    )
+    run_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint (mongodb:// targets)",
+    )
+    run_parser.add_argument(
+        "--state",
+        default=".mapper-state.json",
+        help="checkpoint file (default %(default)s; removed after a complete run)",
+    )
+    run_parser.add_argument(
+        "--rejects",
+        default="mapper-rejects.jsonl",
+        help="where rejected rows are listed (default %(default)s)",
+    )
 
-    validate = mapping_command("validate", "prove that the target equals the source",
-                               cmd_validate)
+    validate = mapping_command("validate", "prove that the target equals the source", cmd_validate)
     validate.description = (
         "Check the target against the source with queries of its own and documents rebuilt "
         "independently of the run. Each difference shows the expected and the actual value, "
-        "which are row contents: use --no-values for paths and BSON types only.")
-    validate.add_argument("--target", help="mongodb://HOST/DB or file:DIR (default: "
-                          "$MAPPER_TARGET_URL, .env)")
-    validate.add_argument("--only", action="append", metavar="COLLECTION",
-                          help="validate only this collection (repeatable)")
+        "which are row contents: use --no-values for paths and BSON types only."
+    )
+    validate.add_argument(
+        "--target", help="mongodb://HOST/DB or file:DIR (default: $MAPPER_TARGET_URL, .env)"
+    )
+    validate.add_argument(
+        "--only",
+        action="append",
+        metavar="COLLECTION",
+        help="validate only this collection (repeatable)",
+    )
     depth = validate.add_mutually_exclusive_group()
-    depth.add_argument("--sample", type=int, default=200, metavar="N", help="compare N random "
-                       "documents per collection in full (default %(default)s)")
+    depth.add_argument(
+        "--sample",
+        type=int,
+        default=200,
+        metavar="N",
+        help="compare N random documents per collection in full (default %(default)s)",
+    )
     depth.add_argument("--full", action="store_true", help="compare every document in full")
     validate.add_argument("--format", choices=("text", "json", "html"), default="text")
     validate.add_argument("--output", metavar="PATH", help="write the report here, not stdout")
-    validate.add_argument("--decimal-as", choices=("decimal128", "string", "double"),
-                          default="decimal128", help="how the run stored decimals "
-                          "(as its --decimal-as)")
+    validate.add_argument(
+        "--decimal-as",
+        choices=("decimal128", "string", "double"),
+        default="decimal128",
+        help="how the run stored decimals (as its --decimal-as)",
+    )
     validate.add_argument("--seed", type=int, help="random seed of the sample")
-    validate.add_argument("--no-values", action="store_true", help="show differences as "
-                          "paths and BSON types only, never the expected and actual values "
-                          "(which are row contents)")
+    validate.add_argument(
+        "--no-values",
+        action="store_true",
+        help="show differences as "
+        "paths and BSON types only, never the expected and actual values "
+        "(which are row contents)",
+    )
     return parser
 
 
 def _workers(text: str) -> int:
     if text == "auto":
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1
+        )
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a number of processes (1 or more), or auto")
     return int(text)
@@ -347,7 +437,8 @@ def _logging(verbose: int) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("mapper").setLevel(
-        [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+        [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
     logging.captureWarnings(True)  # pymongo warns about URL options: through the filter too
 
 
@@ -373,7 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a bug or an unforeseen fault: no traceback
         if args.traceback:  # by default, which could quote a URL or a row
             raise
-        print(f"mapper {args.command}: fault: {type(error).__name__}: "
-              f"{config.redact(str(error))[:300]} (run with --traceback for the stack)",
-              file=sys.stderr)
+        print(
+            f"mapper {args.command}: fault: {type(error).__name__}: "
+            f"{config.redact(str(error))[:300]} (run with --traceback for the stack)",
+            file=sys.stderr,
+        )
         return EXIT_FAULT

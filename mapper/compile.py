@@ -34,8 +34,9 @@ class TextUuid(sa.types.TypeDecorator[str]):
     impl = sa.Uuid(as_uuid=False)
     cache_ok = True
 
-    def result_processor(self, dialect: sa.engine.Dialect, coltype: object
-                         ) -> Callable[[Any], str | None] | None:
+    def result_processor(
+        self, dialect: sa.engine.Dialect, coltype: object
+    ) -> Callable[[Any], str | None] | None:
         if dialect.driver == "psycopg2":
             return None
         return super().result_processor(dialect, coltype)
@@ -63,8 +64,9 @@ class Guarded(sa.types.TypeDecorator[_Value | Unrepresentable]):
         self.impl = impl
         self.kind = kind
 
-    def result_processor(self, dialect: sa.engine.Dialect, coltype: object
-                         ) -> Callable[[Any], _Value | Unrepresentable | None] | None:
+    def result_processor(
+        self, dialect: sa.engine.Dialect, coltype: object
+    ) -> Callable[[Any], _Value | Unrepresentable | None] | None:
         process = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
         if process is None or dialect.driver == "psycopg2":
             return process
@@ -92,11 +94,18 @@ class AsStored(sa.types.TypeDecorator[decimal.Decimal | int | float | str]):
 
 
 _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
-    "bool": Guarded(sa.Boolean(), "bool"), "int32": sa.Integer(), "int64": sa.BigInteger(),
-    "double": sa.Float(), "uuid": Guarded(TextUuid(), "uuid"),
-    "text": sa.Text(), "enum": EnumText(), "datetime": Guarded(sa.DateTime(), "timestamp"),
-    "date": Guarded(sa.Date(), "date"), "time": Guarded(sa.Time(), "time"),
-    "interval": Guarded(sa.Interval(), "interval"), "json": Guarded(sa.JSON(), "json"),
+    "bool": Guarded(sa.Boolean(), "bool"),
+    "int32": sa.Integer(),
+    "int64": sa.BigInteger(),
+    "double": sa.Float(),
+    "uuid": Guarded(TextUuid(), "uuid"),
+    "text": sa.Text(),
+    "enum": EnumText(),
+    "datetime": Guarded(sa.DateTime(), "timestamp"),
+    "date": Guarded(sa.Date(), "date"),
+    "time": Guarded(sa.Time(), "time"),
+    "interval": Guarded(sa.Interval(), "interval"),
+    "json": Guarded(sa.JSON(), "json"),
     "binary": sa.LargeBinary(),
 }
 
@@ -122,8 +131,9 @@ class Compiler:
         if name not in self._tables:
             info = self.catalog.tables[name]
             columns = [sa.Column(c.name, _column_type(c)) for c in info.columns]
-            self._tables[name] = sa.Table(info.table_name, self.metadata, *columns,
-                                          schema=info.schema)
+            self._tables[name] = sa.Table(
+                info.table_name, self.metadata, *columns, schema=info.schema
+            )
         return self._tables[name]
 
     def select(self, query: p.Query) -> Statement:
@@ -134,16 +144,18 @@ class Compiler:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
             condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
             source = source.join(aliases[hop.alias], condition, isouter=not hop.many)
-        columns = [self._select(item, aliases).label(f"s{i}")
-                   for i, item in enumerate(query.selects)]
+        columns = [
+            self._select(item, aliases).label(f"s{i}") for i, item in enumerate(query.selects)
+        ]
         statement = sa.select(*columns).select_from(source)
         if query.filter is not None:
             statement = statement.where(self.condition(query.filter, aliases))
         if query.link:
             statement = statement.where(self._link(query, aliases))
         if query.order:
-            statement = statement.order_by(*(self._order(query, ordering, columns)
-                                             for ordering in query.order))
+            statement = statement.order_by(
+                *(self._order(query, ordering, columns) for ordering in query.order)
+            )
         return statement
 
     def statement(self, query: p.Query) -> tuple[Statement, dict[str, Any]]:
@@ -168,8 +180,9 @@ class Compiler:
             return column == sa.any_(keys)
         return link[0].in_(sa.bindparam(KEYS, expanding=True))
 
-    def _order(self, query: p.Query, ordering: p.Ordering, columns: list[sa.Label[Any]]
-               ) -> sa.UnaryExpression[Any]:
+    def _order(
+        self, query: p.Query, ordering: p.Ordering, columns: list[sa.Label[Any]]
+    ) -> sa.UnaryExpression[Any]:
         """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
         label = columns[ordering.index]
         expression: sa.ColumnElement[Any] = label
@@ -185,12 +198,17 @@ class Compiler:
         key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
         def bound(side: str, values: tuple[Any, ...]) -> sa.ColumnElement[Any]:
-            binds = [sa.bindparam(name, value, type_=column.type) for name, column, value
-                     in zip(_bound_names(node, side), columns, values, strict=True)]
+            binds = [
+                sa.bindparam(name, value, type_=column.type)
+                for name, column, value in zip(
+                    _bound_names(node, side), columns, values, strict=True
+                )
+            ]
             return binds[0] if len(binds) == 1 else sa.tuple_(*binds)
 
-        parts = ([key > bound("after", node.after)] if node.after is not None else []) + \
-            ([key <= bound("through", node.through)] if node.through is not None else [])
+        parts = ([key > bound("after", node.after)] if node.after is not None else []) + (
+            [key <= bound("through", node.through)] if node.through is not None else []
+        )
         return sa.and_(*parts) if parts else sa.true()
 
     def collated(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -208,7 +226,7 @@ class Compiler:
         rows = self.select(replace(children.query, link=(), order=())).subquery()
         link = [rows.c[f"s{children.query.selects.index(ref)}"] for ref in children.query.link]
         size = sa.func.count().label("size")
-        return (sa.select(*link, size).group_by(*link).order_by(size.desc()).limit(1))
+        return sa.select(*link, size).group_by(*link).order_by(size.desc()).limit(1)
 
     def count_rows(self, query: p.Query) -> sa.Select[int]:
         """How many rows a query gives (for all parents, when it is a child query)."""
@@ -220,8 +238,9 @@ class Compiler:
         return sa.select(sa.func.count()).select_from(self.table(table))
 
     @staticmethod
-    def _on(left: TableAlias, right: TableAlias, on: tuple[tuple[str, str], ...]
-            ) -> sa.ColumnElement[bool]:
+    def _on(
+        left: TableAlias, right: TableAlias, on: tuple[tuple[str, str], ...]
+    ) -> sa.ColumnElement[bool]:
         return sa.and_(*(left.c[a] == right.c[b] for a, b in on))
 
     def _select(self, item: p.Select, aliases: Aliases) -> sa.ColumnElement[Any]:
@@ -239,15 +258,20 @@ class Compiler:
         source: Source = aliases[first.alias]
         for hop in item.hops[1:]:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
-            source = source.join(aliases[hop.alias],
-                                 self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on))
+            source = source.join(
+                aliases[hop.alias], self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
+            )
         last = aliases[item.hops[-1].alias]
         conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
         if item.filter is not None:
             conditions.append(self.condition(item.filter, aliases))
         if item.distinct_key:  # over the last table's rows that some join path reaches
-            paths = (sa.select(*(last.c[c] for c in item.distinct_key)).select_from(source)
-                     .where(*conditions).correlate(outer[first.left_alias]))
+            paths = (
+                sa.select(*(last.c[c] for c in item.distinct_key))
+                .select_from(source)
+                .where(*conditions)
+                .correlate(outer[first.left_alias])
+            )
             last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
             source = last
             conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
@@ -257,8 +281,13 @@ class Compiler:
             if item.cast:
                 column = sa.cast(column, sa.Numeric(asdecimal=True))
             value = getattr(sa.func, item.function)(column)
-        return (sa.select(value).select_from(source).where(*conditions)
-                .correlate(outer[first.left_alias]).scalar_subquery())
+        return (
+            sa.select(value)
+            .select_from(source)
+            .where(*conditions)
+            .correlate(outer[first.left_alias])
+            .scalar_subquery()
+        )
 
     def condition(self, node: p.Filter, aliases: Aliases) -> sa.ColumnElement[bool]:
         """A plan's filter as SQL over the query's `aliases` (alias → table): the one home
@@ -276,8 +305,11 @@ class Compiler:
             case "eq":
                 return column.is_(None) if node.value is None else column == node.value
             case "ne":
-                return column.is_not(None) if node.value is None else sa.or_(
-                    column != node.value, column.is_(None))
+                return (
+                    column.is_not(None)
+                    if node.value is None
+                    else sa.or_(column != node.value, column.is_(None))
+                )
             case "lt":
                 return column < operand
             case "lte":
@@ -314,8 +346,11 @@ def _bounds_apart(query: p.Query) -> tuple[p.Query, dict[str, Any]]:
         for side in ("after", "through"):
             values = getattr(node, side) or ()
             parameters.update(zip(_bound_names(node, side), values, strict=False))
-        return replace(node, after=node.after and (None,) * len(node.after),
-                       through=node.through and (None,) * len(node.through))
+        return replace(
+            node,
+            after=node.after and (None,) * len(node.after),
+            through=node.through and (None,) * len(node.through),
+        )
 
     return replace(query, filter=None if query.filter is None else blank(query.filter)), parameters
 

@@ -49,11 +49,17 @@ def variables(source: str) -> set[str]:
     attribute access (`__class__` and the like: sandbox escape attempts)."""
     tree = _parsed(source)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else \
-            getattr(node.arg, "value", "") if isinstance(node, nodes.Getitem) else None
+        name = (
+            node.attr
+            if isinstance(node, nodes.Getattr)
+            else getattr(node.arg, "value", "")
+            if isinstance(node, nodes.Getitem)
+            else None
+        )
         if isinstance(name, str) and name.startswith("_"):
-            raise TemplateProblem(f"template reads the private attribute `{name}`: "
-                                  "not allowed in the sandbox")
+            raise TemplateProblem(
+                f"template reads the private attribute `{name}`: not allowed in the sandbox"
+            )
     return meta.find_undeclared_variables(tree)
 
 
@@ -73,8 +79,9 @@ def _walk(node: nodes.Node, guarded: frozenset[str], found: set[str]) -> None:
         return
     if isinstance(node, nodes.If | nodes.CondExpr):  # a test on a name handles it
         guarded = guarded | _names(node.test)
-    if isinstance(node, nodes.Test) or (isinstance(node, nodes.Filter)
-                                        and node.name in ("default", "d")):
+    if isinstance(node, nodes.Test) or (
+        isinstance(node, nodes.Filter) and node.name in ("default", "d")
+    ):
         guarded = guarded | (_names(node.node) if node.node is not None else frozenset())
     elif isinstance(node, nodes.Or):
         guarded = guarded | _names(node.left)
@@ -84,7 +91,8 @@ def _walk(node: nodes.Node, guarded: frozenset[str], found: set[str]) -> None:
 
 def _names(node: nodes.Node) -> frozenset[str]:
     return frozenset(name.name for name in node.find_all(nodes.Name)) | (
-        {node.name} if isinstance(node, nodes.Name) else set())
+        {node.name} if isinstance(node, nodes.Name) else set()
+    )
 
 
 @lru_cache(maxsize=256)
@@ -92,8 +100,9 @@ def _parsed(source: str) -> nodes.Template:
     try:
         return _environment.parse(source)
     except TemplateSyntaxError as error:
-        raise TemplateProblem(f"template syntax error at line {error.lineno}: "
-                              f"{error.message}") from None
+        raise TemplateProblem(
+            f"template syntax error at line {error.lineno}: {error.message}"
+        ) from None
 
 
 @lru_cache(maxsize=256)
@@ -107,9 +116,12 @@ def render(source: str, values: Mapping[str, Any]) -> str | None:
     errors propagate."""
     # jinja2 raises whatever `exc` is given; its stub asks for a TemplateRuntimeError, which
     # NullInTemplate is not: it is the NULL rule's signal, not a template error
-    bound = {name: Null(name=name, exc=NullInTemplate)  # type: ignore[arg-type]
-             if value is None else value
-             for name, value in values.items()}
+    bound = {
+        name: Null(name=name, exc=NullInTemplate)  # type: ignore[arg-type]
+        if value is None
+        else value
+        for name, value in values.items()
+    }
     try:
         return _compiled(source).render(bound)
     except NullInTemplate:

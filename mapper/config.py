@@ -24,8 +24,9 @@ TARGET_VARIABLE = "MAPPER_TARGET_URL"
 _DRIVERLESS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
 # finds URLs in text (without the punctuation after one); parsing them is left to the drivers
 _URL = re.compile(r"""[a-z][a-z0-9+.-]*://\S+?(?=[)\]'",;:.]*(?:\s|$))""", re.IGNORECASE)
-_SECRET_OPTION = re.compile(r"pass|pwd|secret|token|key|mechanismproperties",
-                            re.IGNORECASE)  # names of query parameters that hold secrets
+_SECRET_OPTION = re.compile(
+    r"pass|pwd|secret|token|key|mechanismproperties", re.IGNORECASE
+)  # names of query parameters that hold secrets
 _HIDDEN = "***"
 _MIN_SECRET = 4  # shorter passwords are hidden in URLs, not searched for in free text
 _secrets: set[str] = set()  # every password seen in a URL, as given and percent-encoded
@@ -52,8 +53,10 @@ def source_url(flag: str | None = None) -> str:
     """The source's SQLAlchemy URL; `postgresql://` (as Supabase gives it) uses psycopg2."""
     url = setting(SOURCE_VARIABLE, flag)
     if not url:
-        raise UsageError(f"no source: pass --source URL or set {SOURCE_VARIABLE} (or in .env)",
-                         setting=SOURCE_VARIABLE)
+        raise UsageError(
+            f"no source: pass --source URL or set {SOURCE_VARIABLE} (or in .env)",
+            setting=SOURCE_VARIABLE,
+        )
     return sqlalchemy_url(url)
 
 
@@ -97,13 +100,16 @@ def _redacted_sqlalchemy(url: str) -> str:
 def _redacted_mongodb(url: str, scheme: str) -> str:
     rest = url.partition("://")[2]
     # the plain scheme: the same parsing without the DNS lookup of an SRV name
-    parsed = uri_parser.parse_uri(f"mongodb://{rest}", default_port=None, validate=False,
-                                  normalize=False)
+    parsed = uri_parser.parse_uri(
+        f"mongodb://{rest}", default_port=None, validate=False, normalize=False
+    )
     _remember(parsed["password"], rest.partition("?")[0].rpartition("@")[0].partition(":")[2])
     user = _shown(parsed["username"]) + (f":{_HIDDEN}" if parsed["password"] else "")
     user += "@" if user else ""
-    hosts = ",".join((f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-                     for host, port in parsed["nodelist"])
+    hosts = ",".join(
+        (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+        for host, port in parsed["nodelist"]
+    )
     database = parsed["database"] or ""
     if parsed["collection"]:
         database += f".{parsed['collection']}"
@@ -138,6 +144,10 @@ def _remember(*passwords: str | None) -> None:
     """Know a password from now on, as given, percent-encoded, and cut at the characters
     where a parser that misread its URL would cut it (a driver may quote such a piece)."""
     for password in filter(None, passwords):
-        forms = {password, quote(password, safe=""), quote_plus(password),
-                 *re.split(r"[/@:?#]", password)}
+        forms = {
+            password,
+            quote(password, safe=""),
+            quote_plus(password),
+            *re.split(r"[/@:?#]", password),
+        }
         _secrets.update(form for form in forms if len(form) >= _MIN_SECRET)

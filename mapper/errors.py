@@ -29,9 +29,15 @@ class Problem:
         return f"{where} ({self.hint})" if self.hint else where
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.column,
-                "severity": self.severity, "path": list(self.path), "message": self.message,
-                "hint": self.hint}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "path": list(self.path),
+            "message": self.message,
+            "hint": self.hint,
+        }
 
 
 class MapperError(Exception):
@@ -43,9 +49,16 @@ class MapperError(Exception):
     exit_code = EXIT_FAULT
     transient = False
 
-    def __init__(self, message: str = "", *, table: str | None = None,
-                 column: str | None = None, key: tuple[Any, ...] | None = None,
-                 setting: str | None = None, transient: bool | None = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        table: str | None = None,
+        column: str | None = None,
+        key: tuple[Any, ...] | None = None,
+        setting: str | None = None,
+        transient: bool | None = None,
+    ):
         super().__init__(message)
         self.table, self.column, self.key, self.setting = table, column, key, setting
         if transient is not None:

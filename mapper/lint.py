@@ -26,21 +26,28 @@ MAX_CHILDREN = 1000
 SIZE_WARNING = MAX_DOCUMENT_BYTES * 3 // 4
 
 
-def data_problems(mappings: Sequence[MappingFile], plan: p.Plan, engine: sa.Engine,
-                  catalog: Catalog, max_children: int) -> list[Problem]:
+def data_problems(
+    mappings: Sequence[MappingFile],
+    plan: p.Plan,
+    engine: sa.Engine,
+    catalog: Catalog,
+    max_children: int,
+) -> list[Problem]:
     """Unbounded arrays and oversized documents, found in the source's data."""
     files = {mapping.path: mapping for mapping in mappings}
     found: list[Problem] = []
     with snapshot(engine) as connection:
         extractor = Extractor(connection, Compiler(catalog))
         for collection in plan.collections:
-            found += _collection_problems(files[collection.file], collection, extractor,
-                                          max_children)
+            found += _collection_problems(
+                files[collection.file], collection, extractor, max_children
+            )
     return found
 
 
-def _collection_problems(mapping: MappingFile, collection: p.CollectionPlan,
-                         extractor: Extractor, max_children: int) -> Iterator[Problem]:
+def _collection_problems(
+    mapping: MappingFile, collection: p.CollectionPlan, extractor: Extractor, max_children: int
+) -> Iterator[Problem]:
     candidates: list[p.Filter] = []
     for children in p.children_of(collection.document):
         largest = extractor.largest_group(children)
@@ -49,18 +56,23 @@ def _collection_problems(mapping: MappingFile, collection: p.CollectionPlan,
         key, size = largest
         where = ("collections", collection.name, "fields", ".".join(children.path))
         if children.limit is None and size > max_children:
-            yield _problem(mapping, where, "warning",
-                           f"array `{'.'.join(children.path)}` of `{collection.name}` is "
-                           f"unbounded: its largest parent (key `{key_text(key)}`) has "
-                           f"{size:,} elements, more than {max_children:,}",
-                           "add `limit` with an `overflow` policy, or reference instead")
+            yield _problem(
+                mapping,
+                where,
+                "warning",
+                f"array `{'.'.join(children.path)}` of `{collection.name}` is "
+                f"unbounded: its largest parent (key `{key_text(key)}`) has "
+                f"{size:,} elements, more than {max_children:,}",
+                "add `limit` with an `overflow` policy, or reference instead",
+            )
         candidates.append(_parent_filter(collection.query, children, key))
     yield from _size_problems(mapping, collection, extractor, candidates)
     yield from _depth_problems(mapping, collection, extractor)
 
 
-def _depth_problems(mapping: MappingFile, collection: p.CollectionPlan,
-                    extractor: Extractor) -> Iterator[Problem]:
+def _depth_problems(
+    mapping: MappingFile, collection: p.CollectionPlan, extractor: Extractor
+) -> Iterator[Problem]:
     """How many rows go deeper than a self-embed's `max_depth`, and what `on_depth` does
     with them (exact for the root's own chains; a bound inside arrays)."""
     for guard, query in _depth_guards(collection.document, collection.query):
@@ -69,8 +81,14 @@ def _depth_problems(mapping: MappingFile, collection: p.CollectionPlan,
         else:
             ref = _column(query, guard.present_index)
             present = p.Condition(ref.alias, ref.column, "is_null", False)
-            deeper = extractor.count_rows(replace(query, filter=present if query.filter is None
-                                                  else p.BoolOp("and", (query.filter, present))))
+            deeper = extractor.count_rows(
+                replace(
+                    query,
+                    filter=present
+                    if query.filter is None
+                    else p.BoolOp("and", (query.filter, present)),
+                )
+            )
         if not deeper:
             continue
         name = ".".join(guard.path)
@@ -78,18 +96,24 @@ def _depth_problems(mapping: MappingFile, collection: p.CollectionPlan,
         other = "truncate" if guard.policy == "reject" else "reject"
         fields = mapping.data["collections"][collection.name].get("fields") or {}
         where = ("collections", collection.name, *(("fields", name) if name in fields else ()))
-        yield _problem(mapping, where, "warning", f"`{name}` of `{collection.name}`: {rows} "
-                       f"go deeper than its `max_depth`: on_depth {guard.policy} "
-                       f"{_DEPTH_EFFECTS[guard.policy]}",
-                       f"on_depth: {other} {_DEPTH_EFFECTS[other]} instead")
+        yield _problem(
+            mapping,
+            where,
+            "warning",
+            f"`{name}` of `{collection.name}`: {rows} "
+            f"go deeper than its `max_depth`: on_depth {guard.policy} "
+            f"{_DEPTH_EFFECTS[guard.policy]}",
+            f"on_depth: {other} {_DEPTH_EFFECTS[other]} instead",
+        )
 
 
-_DEPTH_EFFECTS = {"reject": "rejects the documents that hold them",
-                  "truncate": "leaves their deeper levels out (counted as truncated)"}
+_DEPTH_EFFECTS = {
+    "reject": "rejects the documents that hold them",
+    "truncate": "leaves their deeper levels out (counted as truncated)",
+}
 
 
-def _depth_guards(shape: p.SubDocument, query: p.Query
-                  ) -> Iterator[tuple[p.DepthGuard, p.Query]]:
+def _depth_guards(shape: p.SubDocument, query: p.Query) -> Iterator[tuple[p.DepthGuard, p.Query]]:
     """Every depth guard of a document shape, with the query whose rows it looks at."""
     for place in p.walk(shape):
         if isinstance(place.field, p.DepthGuard):
@@ -113,8 +137,12 @@ def _column(query: p.Query, index: int | None) -> p.ColumnRef:
     return ref
 
 
-def _size_problems(mapping: MappingFile, collection: p.CollectionPlan, extractor: Extractor,
-                   candidates: list[p.Filter]) -> Iterator[Problem]:
+def _size_problems(
+    mapping: MappingFile,
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    candidates: list[p.Filter],
+) -> Iterator[Problem]:
     """Build the documents of the parents with the most elements and weigh them."""
     builder = Builder(collection, extractor.children)
     worst: tuple[int, tuple[Any, ...]] = (0, ())
@@ -129,16 +157,28 @@ def _size_problems(mapping: MappingFile, collection: p.CollectionPlan, extractor
     size, key = worst
     where = ("collections", collection.name)
     if size > MAX_DOCUMENT_BYTES:
-        yield _problem(mapping, where, "error", f"the largest document of `{collection.name}` "
-                       f"(key `{key_text(key)}`) is {size / 2**20:.1f} MiB, over MongoDB's "
-                       "16 MiB limit", "limit or reference its largest arrays")
+        yield _problem(
+            mapping,
+            where,
+            "error",
+            f"the largest document of `{collection.name}` "
+            f"(key `{key_text(key)}`) is {size / 2**20:.1f} MiB, over MongoDB's "
+            "16 MiB limit",
+            "limit or reference its largest arrays",
+        )
     elif size > SIZE_WARNING:
-        yield _problem(mapping, where, "warning", f"the largest document of "
-                       f"`{collection.name}` (key `{key_text(key)}`) is "
-                       f"{size / 2**20:.1f} MiB, close to MongoDB's 16 MiB limit")
+        yield _problem(
+            mapping,
+            where,
+            "warning",
+            f"the largest document of "
+            f"`{collection.name}` (key `{key_text(key)}`) is "
+            f"{size / 2**20:.1f} MiB, close to MongoDB's 16 MiB limit",
+        )
 
 
-def _problem(mapping: MappingFile, path: JsonPath, severity: Severity, message: str,
-             hint: str = "") -> Problem:
+def _problem(
+    mapping: MappingFile, path: JsonPath, severity: Severity, message: str, hint: str = ""
+) -> Problem:
     line, column = mapping.position(path)
     return Problem(mapping.path, line, column, message, path, hint, severity)

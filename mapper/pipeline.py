@@ -29,8 +29,9 @@ def connect(url: str) -> sa.Engine:
             pass
     except (sa.exc.SQLAlchemyError, ImportError, ValueError) as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else ""
-        raise SourceError(f"cannot connect to the source {redact(url)}: "
-                          f"{type(error).__name__}: {redact(reason)}") from None
+        raise SourceError(
+            f"cannot connect to the source {redact(url)}: {type(error).__name__}: {redact(reason)}"
+        ) from None
     return engine
 
 
@@ -82,13 +83,18 @@ def check_access(engine: sa.Engine, catalog: Catalog, plan: Plan) -> None:
             return
         role = _role(connection)
     preparer = engine.dialect.identifier_preparer
-    grant = (f"GRANT SELECT ON {', '.join(preparer.format_table(t) for t in denied)} "
-             f"TO {preparer.quote(role)}")
+    grant = (
+        f"GRANT SELECT ON {', '.join(preparer.format_table(t) for t in denied)} "
+        f"TO {preparer.quote(role)}"
+    )
     names = tuple(t.fullname for t in denied)
     listed = ", ".join(f"`{name}`" for name in names)
-    raise PermissionDenied(f"the source role `{role}` may not read the table"
-                           f"{'s' if len(names) > 1 else ''} {listed} (missing grant: {grant})",
-                           tables=names, grant=grant)
+    raise PermissionDenied(
+        f"the source role `{role}` may not read the table"
+        f"{'s' if len(names) > 1 else ''} {listed} (missing grant: {grant})",
+        tables=names,
+        grant=grant,
+    )
 
 
 def tables_read(plan: Plan) -> set[str]:

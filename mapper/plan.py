@@ -248,8 +248,16 @@ class Plan:
 # --- Walking shapes: the one place that knows which shapes hold others --------------------
 
 
-SHAPES: tuple[type, ...] = (Value, Constant, Template, DocumentId, SubDocument, Children,
-                            Length, DepthGuard)
+SHAPES: tuple[type, ...] = (
+    Value,
+    Constant,
+    Template,
+    DocumentId,
+    SubDocument,
+    Children,
+    Length,
+    DepthGuard,
+)
 ELEMENTS = "*"  # an array's elements in a walked path (`items.*.price`)
 
 
@@ -272,8 +280,14 @@ def walk(shape: SubDocument, arrays: bool = True, guards: bool = False) -> Itera
     yield from _walk(shape, (), None, (), arrays, guards)
 
 
-def _walk(shape: SubDocument, prefix: FieldPath, array: Children | None,
-          present: tuple[int, ...], arrays: bool, guards: bool) -> Iterator[Place]:
+def _walk(
+    shape: SubDocument,
+    prefix: FieldPath,
+    array: Children | None,
+    present: tuple[int, ...],
+    arrays: bool,
+    guards: bool,
+) -> Iterator[Place]:
     for field in shape.fields:
         path = prefix + field.path
         yield Place(path, field, array, present)
@@ -288,8 +302,7 @@ def _walk(shape: SubDocument, prefix: FieldPath, array: Children | None,
             yield from _elements(field, path, arrays, guards)
 
 
-def _elements(children: Children, path: FieldPath, arrays: bool, guards: bool
-              ) -> Iterator[Place]:
+def _elements(children: Children, path: FieldPath, arrays: bool, guards: bool) -> Iterator[Place]:
     element, path = children.element, (*path, ELEMENTS)
     if isinstance(element, SubDocument):
         yield from _walk(element, path, children, (), arrays, guards)
@@ -314,8 +327,11 @@ def by_kind(functions: Mapping[type, Callable[..., T]]) -> Callable[..., T]:
 def children_of(shape: SubDocument, guards: bool = False) -> tuple[Children, ...]:
     """The arrays fed by child queries of the row that builds `shape` (not their own); with
     `guards`, also the child queries of its depth guards (the run reads them too)."""
-    return tuple(place.field for place in walk(shape, arrays=False, guards=guards)
-                 if isinstance(place.field, Children))
+    return tuple(
+        place.field
+        for place in walk(shape, arrays=False, guards=guards)
+        if isinstance(place.field, Children)
+    )
 
 
 def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
@@ -325,13 +341,13 @@ def conversions(shape: SubDocument) -> list[tuple[FieldPath, str]]:
     for place in walk(shape):
         field = place.field
         if isinstance(field, Value | Template | Length | Constant) and field.conversion is not None:
-            found.append((tuple(part for part in place.path if part != ELEMENTS),
-                          field.conversion))
+            found.append((tuple(part for part in place.path if part != ELEMENTS), field.conversion))
     return found
 
 
 def with_conversion(shape: SubDocument, old: str, new: str) -> SubDocument:
     """The same shape with every `old` conversion replaced by `new`."""
+
     def change(field: Shape) -> Shape:
         if isinstance(field, Value | Template | Length | Constant) and field.conversion == old:
             return replace(field, conversion=new)
@@ -359,12 +375,19 @@ def with_decimals(plan: Plan, decimal_as: str) -> Plan:
     (a checkpoint's fingerprint) or compares with it (validate)."""
     if decimal_as == "decimal128":
         return plan
-    return Plan(tuple(replace(c, document=with_conversion(c.document, "decimal128", decimal_as))
-                      for c in plan.collections))
+    return Plan(
+        tuple(
+            replace(c, document=with_conversion(c.document, "decimal128", decimal_as))
+            for c in plan.collections
+        )
+    )
 
 
-def in_key_range(collection: CollectionPlan, after: tuple[Any, ...] | None,
-                 through: tuple[Any, ...] | None = None) -> Query:
+def in_key_range(
+    collection: CollectionPlan,
+    after: tuple[Any, ...] | None,
+    through: tuple[Any, ...] | None = None,
+) -> Query:
     """The root query for keys after `after` up to `through` (None: an open bound): the rest
     of a run after a checkpoint, or one worker's batch."""
     query = collection.query
@@ -378,9 +401,12 @@ def read_by_range(collection: CollectionPlan, children: Children) -> bool:
     comparing an indexed column with two bounds is far cheaper for the database than
     matching it against a thousand keys)."""
     query = children.query
-    return collection.query.filter is None and children.parent_key == collection.source_key \
-        and len({ref.alias for ref in query.link}) == 1 \
+    return (
+        collection.query.filter is None
+        and children.parent_key == collection.source_key
+        and len({ref.alias for ref in query.link}) == 1
         and any(children is field for field in children_of(collection.document))
+    )
 
 
 def children_in_range(children: Children, span: Span) -> Query:
@@ -393,15 +419,21 @@ def children_in_range(children: Children, span: Span) -> Query:
 
 def _narrowed(query: Query, condition: Filter) -> Query:
     """The query with `condition` added to its filter."""
-    return replace(query, filter=condition if query.filter is None
-                   else BoolOp("and", (query.filter, condition)))
+    return replace(
+        query,
+        filter=condition if query.filter is None else BoolOp("and", (query.filter, condition)),
+    )
 
 
 def keys_after(collection: CollectionPlan, after: tuple[Any, ...] | None) -> Query:
     """The root table's keys after `after`, in the root query's order; without its joins or
     filter (a worker's batch applies them)."""
     query, columns = collection.query, collection.source_key_columns
-    return Query(query.table, query.alias, (),
-                 tuple(ColumnRef(query.alias, column) for column in columns),
-                 KeyRange(query.alias, columns, after),
-                 order=tuple(Ordering(index) for index in range(len(columns))))
+    return Query(
+        query.table,
+        query.alias,
+        (),
+        tuple(ColumnRef(query.alias, column) for column in columns),
+        KeyRange(query.alias, columns, after),
+        order=tuple(Ordering(index) for index in range(len(columns))),
+    )

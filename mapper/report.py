@@ -15,13 +15,16 @@ def plan_text(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> str:
     """Per collection: the SQL statements as the dialect renders them, then the shape."""
     lines: list[str] = []
     for collection in plan.collections:
-        lines.append(f"collection {collection.name}  (from `{collection.table}`, "
-                     f"{collection.file}, write: {collection.write})")
+        lines.append(
+            f"collection {collection.name}  (from `{collection.table}`, "
+            f"{collection.file}, write: {collection.write})"
+        )
         lines.append("  root query:")
         lines += _indent(render(compiler.select(collection.query), dialect), 4)
         for children in _all_children(collection.document):
-            lines.append(f"  child query for `{'.'.join(children.path)}` "
-                         f"(one per batch of parents):")
+            lines.append(
+                f"  child query for `{'.'.join(children.path)}` (one per batch of parents):"
+            )
             lines += _indent(render(compiler.select(children.query), dialect), 4)
         lines.append("  document:")
         lines += _shape_lines(collection.document, 4)
@@ -53,36 +56,51 @@ def _array_lines(field: p.Children, width: int) -> list[str]:
     element = field.element
     if isinstance(element, p.DocumentId):
         return [f"[{element.rule}({element.table})]{limit}"]
-    return [f"[ from `{field.query.table}`{limit}", *_shape_lines(element, width + 2),
-            f"{' ' * width}]"]
+    return [
+        f"[ from `{field.query.table}`{limit}",
+        *_shape_lines(element, width + 2),
+        f"{' ' * width}]",
+    ]
 
 
 # a field's text after its name: its first line, and the lines of what it nests
-_field_lines = p.by_kind({
-    p.Value: lambda field, width: [f"{field.source} as {field.conversion}"],
-    p.Length: lambda field, width: [f"{field.source} as {field.conversion}, the length of "
-                                    f"`{'.'.join(field.array)}`"],
-    p.DocumentId: lambda field, width: [f"{field.rule}({field.table}: "
-                                        f"{', '.join(field.columns)})"],
-    p.Constant: lambda field, width: [f"{field.value!r}"],
-    p.Template: lambda field, width: [f"template {field.template!r}"],
-    p.DepthGuard: lambda field, width: [f"not unfolded (max_depth; deeper rows: "
-                                        f"{field.policy})"],
-    p.SubDocument: lambda field, width: ["{", *_shape_lines(field, width + 2),
-                                         f"{' ' * width}}}"],
-    p.Children: _array_lines,
-})
+_field_lines = p.by_kind(
+    {
+        p.Value: lambda field, width: [f"{field.source} as {field.conversion}"],
+        p.Length: lambda field, width: [
+            f"{field.source} as {field.conversion}, the length of `{'.'.join(field.array)}`"
+        ],
+        p.DocumentId: lambda field, width: [
+            f"{field.rule}({field.table}: {', '.join(field.columns)})"
+        ],
+        p.Constant: lambda field, width: [f"{field.value!r}"],
+        p.Template: lambda field, width: [f"template {field.template!r}"],
+        p.DepthGuard: lambda field, width: [
+            f"not unfolded (max_depth; deeper rows: {field.policy})"
+        ],
+        p.SubDocument: lambda field, width: [
+            "{",
+            *_shape_lines(field, width + 2),
+            f"{' ' * width}}}",
+        ],
+        p.Children: _array_lines,
+    }
+)
 
 
 def summary_text(summary: RunSummary) -> str:
     """The end-of-run table: read / written (inserted, updated, unchanged) / filtered / ..."""
-    header = (f"{'collection':<20} {'read':>9} {'written':>9} {'inserted':>9} {'updated':>9} "
-              f"{'unchanged':>9} {'filtered':>9} {'rejected':>9} {'time':>8} {'docs/s':>9}")
+    header = (
+        f"{'collection':<20} {'read':>9} {'written':>9} {'inserted':>9} {'updated':>9} "
+        f"{'unchanged':>9} {'filtered':>9} {'rejected':>9} {'time':>8} {'docs/s':>9}"
+    )
     lines = [header, "-" * len(header)]
     for c in summary.collections:
-        lines.append(f"{c.name:<20} {c.read:>9,} {c.written:>9,} {c.inserted:>9,} "
-                     f"{c.updated:>9,} {c.unchanged:>9,} {c.filtered:>9,} {c.rejected:>9,} "
-                     f"{c.seconds:>7.2f}s {c.rate:>9,.0f}")
+        lines.append(
+            f"{c.name:<20} {c.read:>9,} {c.written:>9,} {c.inserted:>9,} "
+            f"{c.updated:>9,} {c.unchanged:>9,} {c.filtered:>9,} {c.rejected:>9,} "
+            f"{c.seconds:>7.2f}s {c.rate:>9,.0f}"
+        )
         if c.truncated:
             lines.append(f"  {c.truncated} arrays of `{c.name}` truncated at their limit")
     if summary.stopped:

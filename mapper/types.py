@@ -87,44 +87,81 @@ _ANY_KIND = frozenset(DEFAULT_CONVERSION)
 _NUMBER_KINDS = frozenset(_NUMBERS | {"other"})
 _DATES = frozenset({"date", "datetime", "other"})
 
-CONVERSIONS: dict[str, Conversion] = {record.name: record for record in (
-    Conversion("string", _ANY_KIND, ("string",), (str,), as_is="v.__class__ is str",
-               clamps=True),
-    Conversion("int", _NUMBER_KINDS, ("int", "long"), (int,), parse=int,
-               as_is="v.__class__ is int and -2147483648 <= v <= 2147483647"),
-    Conversion("long", _NUMBER_KINDS, ("long",), (int,), parse=int),
-    Conversion("double", _NUMBER_KINDS - {"bool"}, ("double",), (float,), parse=float,
-               as_is="v.__class__ is float"),
-    Conversion("decimal128", _NUMBER_KINDS - {"bool"}, ("decimal",), (Decimal128,),
-               parse=_parse_decimal),
-    Conversion("bool", frozenset({"bool", "int32", "int64", "other"}), ("bool",), (bool,),
-               parse=_parse_bool, as_is="v.__class__ is bool"),
-    Conversion("datetime", _DATES, ("date",), (dt.datetime,), parse=_parse_datetime,
-               as_is="v.__class__ is datetime and v.tzinfo is UTC", clamps=True),
-    Conversion("date", _DATES, ("date",), (dt.datetime,), parse=_parse_datetime, clamps=True),
-    Conversion("time", None, ("string",), (str,), clamps=True),
-    Conversion("interval", None, ("long",), (int,)),
-    Conversion("uuid", frozenset({"uuid", "text", "binary", "other"}), ("binData",),
-               (uuid.UUID,)),
-    Conversion("objectid", frozenset({"text", "binary", "other"}), ("objectId",), (ObjectId,)),
-    Conversion("binary", frozenset({"binary", "uuid", "text", "other"}), ("binData",),
-               (bytes,)),
-    Conversion("json", None, (), (dict, list, str, int, float, bool, Decimal128)),
-    Conversion("array", None, ("array",), (list,), clamps=True),
-    Conversion("auto", None),
-)}
+CONVERSIONS: dict[str, Conversion] = {
+    record.name: record
+    for record in (
+        Conversion(
+            "string", _ANY_KIND, ("string",), (str,), as_is="v.__class__ is str", clamps=True
+        ),
+        Conversion(
+            "int",
+            _NUMBER_KINDS,
+            ("int", "long"),
+            (int,),
+            parse=int,
+            as_is="v.__class__ is int and -2147483648 <= v <= 2147483647",
+        ),
+        Conversion("long", _NUMBER_KINDS, ("long",), (int,), parse=int),
+        Conversion(
+            "double",
+            _NUMBER_KINDS - {"bool"},
+            ("double",),
+            (float,),
+            parse=float,
+            as_is="v.__class__ is float",
+        ),
+        Conversion(
+            "decimal128",
+            _NUMBER_KINDS - {"bool"},
+            ("decimal",),
+            (Decimal128,),
+            parse=_parse_decimal,
+        ),
+        Conversion(
+            "bool",
+            frozenset({"bool", "int32", "int64", "other"}),
+            ("bool",),
+            (bool,),
+            parse=_parse_bool,
+            as_is="v.__class__ is bool",
+        ),
+        Conversion(
+            "datetime",
+            _DATES,
+            ("date",),
+            (dt.datetime,),
+            parse=_parse_datetime,
+            as_is="v.__class__ is datetime and v.tzinfo is UTC",
+            clamps=True,
+        ),
+        Conversion("date", _DATES, ("date",), (dt.datetime,), parse=_parse_datetime, clamps=True),
+        Conversion("time", None, ("string",), (str,), clamps=True),
+        Conversion("interval", None, ("long",), (int,)),
+        Conversion(
+            "uuid", frozenset({"uuid", "text", "binary", "other"}), ("binData",), (uuid.UUID,)
+        ),
+        Conversion("objectid", frozenset({"text", "binary", "other"}), ("objectId",), (ObjectId,)),
+        Conversion(
+            "binary", frozenset({"binary", "uuid", "text", "other"}), ("binData",), (bytes,)
+        ),
+        Conversion("json", None, (), (dict, list, str, int, float, bool, Decimal128)),
+        Conversion("array", None, ("array",), (list,), clamps=True),
+        Conversion("auto", None),
+    )
+}
 
 # a conversion named in a mapping's `type:` -> the column kinds it accepts
 ACCEPTS: dict[str, frozenset[str]] = {
-    record.name: record.accepts for record in CONVERSIONS.values() if record.accepts is not None}
+    record.name: record.accepts for record in CONVERSIONS.values() if record.accepts is not None
+}
 
 # an aggregate function -> the column kinds it takes (PostgreSQL has no sum over text, no
 # min over json, bool, uuid, bytea or ranges): anything else is a lint error naming the column
 AGGREGATES: dict[str, set[str]] = {
     "sum": _NUMBERS - {"bool"} | {"interval"},
     "avg": _NUMBERS - {"bool"},
-    "min": _NUMBERS - {"bool"} | {"text", "enum", "datetime", "date", "time", "interval",
-                                  "array", "other"},
+    "min": _NUMBERS - {"bool"}
+    | {"text", "enum", "datetime", "date", "time", "interval", "array", "other"},
 }
 AGGREGATES["max"] = AGGREGATES["min"]
 
@@ -198,13 +235,21 @@ def parse_text(conversion: str, text: str) -> Any:
 
 # the column kind a constant of a Python type stands for, to check a `type:` like a column's
 CONSTANT_KINDS: tuple[tuple[type, str], ...] = (
-    (bool, "bool"), (int, "int64"), (float, "double"), (decimal.Decimal, "decimal"),
-    (str, "text"), (dt.datetime, "datetime"), (dt.date, "date"), (bytes, "binary"),
-    (dict, "json"), (list, "json"),
+    (bool, "bool"),
+    (int, "int64"),
+    (float, "double"),
+    (decimal.Decimal, "decimal"),
+    (str, "text"),
+    (dt.datetime, "datetime"),
+    (dt.date, "date"),
+    (bytes, "binary"),
+    (dict, "json"),
+    (list, "json"),
 )
 
 
 def constant_kind(value: Any) -> str:
     """The column kind whose conversions a constant value can take."""
-    return next((kind for python_type, kind in CONSTANT_KINDS if isinstance(value, python_type)),
-                "other")
+    return next(
+        (kind for python_type, kind in CONSTANT_KINDS if isinstance(value, python_type)), "other"
+    )

@@ -24,8 +24,12 @@ def json_schema(collection: p.CollectionPlan) -> dict[str, Any]:
 
 
 def _object(shape: p.SubDocument) -> dict[str, Any]:
-    schema: dict[str, Any] = {"bsonType": "object", "properties": {}, "required": [],
-                              "additionalProperties": False}
+    schema: dict[str, Any] = {
+        "bsonType": "object",
+        "properties": {},
+        "required": [],
+        "additionalProperties": False,
+    }
     for field in shape.fields:
         value = _field(field)
         if value is not None:  # None: a depth guard, no field of its own
@@ -33,12 +37,14 @@ def _object(shape: p.SubDocument) -> dict[str, Any]:
     return schema
 
 
-def _insert(schema: dict[str, Any], path: p.FieldPath, value: dict[str, Any],
-            required: bool) -> None:
+def _insert(
+    schema: dict[str, Any], path: p.FieldPath, value: dict[str, Any], required: bool
+) -> None:
     for part in path[:-1]:
-        schema = schema["properties"].setdefault(part, {
-            "bsonType": "object", "properties": {}, "required": [],
-            "additionalProperties": False})
+        schema = schema["properties"].setdefault(
+            part,
+            {"bsonType": "object", "properties": {}, "required": [], "additionalProperties": False},
+        )
     schema["properties"][path[-1]] = value
     if required:
         schema["required"].append(path[-1])
@@ -77,24 +83,36 @@ def _array(field: p.Children) -> dict[str, Any]:
 
 
 # a field's schema, by its kind (None: no field of its own)
-_field: Callable[[p.Shape], dict[str, Any] | None] = p.by_kind({
-    p.Value: _value,
-    p.Template: _value,
-    p.Length: _value,
-    p.DocumentId: lambda field: (_types(["objectId"], field.keep_null) if field.rule == "oid"
-                                 else {}),
-    p.SubDocument: _sub_document,
-    p.Children: _array,
-    p.Constant: lambda field: {},
-    p.DepthGuard: lambda field: None,
-})
+_field: Callable[[p.Shape], dict[str, Any] | None] = p.by_kind(
+    {
+        p.Value: _value,
+        p.Template: _value,
+        p.Length: _value,
+        p.DocumentId: lambda field: (
+            _types(["objectId"], field.keep_null) if field.rule == "oid" else {}
+        ),
+        p.SubDocument: _sub_document,
+        p.Children: _array,
+        p.Constant: lambda field: {},
+        p.DepthGuard: lambda field: None,
+    }
+)
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "int": (int,), "long": (bson.Int64, int), "double": (float,),
-    "decimal": (bson.Decimal128,), "bool": (bool,), "date": (dt.datetime,),
-    "binData": (uuid.UUID, bytes), "objectId": (bson.ObjectId,), "object": (dict,),
-    "array": (list,), "null": (type(None),)}
+    "string": (str,),
+    "int": (int,),
+    "long": (bson.Int64, int),
+    "double": (float,),
+    "decimal": (bson.Decimal128,),
+    "bool": (bool,),
+    "date": (dt.datetime,),
+    "binData": (uuid.UUID, bytes),
+    "objectId": (bson.ObjectId,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
 
 
 def violations(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
@@ -108,8 +126,9 @@ def violations(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
             return [f"{path or '/'}: {type(value).__name__} is not {' or '.join(names)}"]
     found: list[str] = []
     if isinstance(value, dict) and "properties" in schema:
-        found += [f"{path}/{name}: missing" for name in schema.get("required", [])
-                  if name not in value]
+        found += [
+            f"{path}/{name}: missing" for name in schema.get("required", []) if name not in value
+        ]
         for name, item in value.items():
             if name in schema["properties"]:
                 found += violations(schema["properties"][name], item, f"{path}/{name}")

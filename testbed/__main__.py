@@ -13,8 +13,11 @@ from testbed.servers import build_ferretdb, servers
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help="build the FerretDB binary (cached)")
     run = commands.add_parser("run", help="run a command with the servers' URLs in its env")

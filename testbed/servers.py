@@ -157,22 +157,45 @@ def postgres() -> Iterator[str]:
         if user:
             os.chown(run_dir, user.pw_uid, user.pw_gid)
         subprocess.run(
-            [initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-             "--locale=C.UTF-8", "--no-sync"],
-            check=True, capture_output=True, cwd=run_dir, **as_user,
+            [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=run_dir,
+            **as_user,
         )
         port = free_port()
-        settings = {"listen_addresses": "127.0.0.1", "port": port,
-                    "unix_socket_directories": str(run_dir), "fsync": "off",
-                    "synchronous_commit": "off", "full_page_writes": "off",
-                    "max_connections": 100}
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": port,
+            "unix_socket_directories": str(run_dir),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": 100,
+        }
         args = [server, "-D", str(data)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
-                args, stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir,
-                preexec_fn=_die_with_parent(signal.SIGQUIT), **as_user,
+                args,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=run_dir,
+                preexec_fn=_die_with_parent(signal.SIGQUIT),
+                **as_user,
             )
         (run_dir / "postgres.server.pid").write_text(str(process.pid))
         try:
@@ -186,9 +209,11 @@ def postgres() -> Iterator[str]:
 def _wait_for_postgres(port: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        ready = subprocess.run(
-            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
-        ) if shutil.which("pg_isready") else subprocess.CompletedProcess([], 0)
+        ready = (
+            subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)], check=False)
+            if shutil.which("pg_isready")
+            else subprocess.CompletedProcess([], 0)
+        )
         if ready.returncode == 0:
             return
         if time.monotonic() > deadline:
@@ -198,8 +223,9 @@ def _wait_for_postgres(port: int) -> None:
 
 def build_ferretdb() -> Path:
     """Build the FerretDB wrapper once per source version; return the binary's path."""
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists()
-                                else None)
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
+    )
     digest = hashlib.sha256()
     for name in ("go.mod", "go.sum", "main.go"):
         digest.update((FERRETDB_SOURCE / name).read_bytes())
@@ -215,7 +241,10 @@ def build_ferretdb() -> Path:
             partial = binary.with_suffix(".partial")
             built = subprocess.run(
                 [go, "build", "-o", str(partial), "."],
-                cwd=FERRETDB_SOURCE, capture_output=True, text=True, check=False,
+                cwd=FERRETDB_SOURCE,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if built.returncode != 0:
                 raise TestbedUnavailable(f"building FerretDB failed:\n{built.stderr[-2000:]}")
@@ -232,7 +261,8 @@ def ferretdb() -> Iterator[str]:
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
                 [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")],
-                stdout=log_file, stderr=subprocess.STDOUT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent(signal.SIGTERM),
             )
         (run_dir / "ferretdb.server.pid").write_text(str(process.pid))
@@ -248,7 +278,9 @@ def servers() -> Iterator[dict[str, str]]:
     """Both servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` name them."""
     with contextlib.ExitStack() as stack:
         urls = {}
-        for variable, start in (("MAPPER_TEST_POSTGRES_URL", postgres),
-                                ("MAPPER_TEST_MONGODB_URI", ferretdb)):
+        for variable, start in (
+            ("MAPPER_TEST_POSTGRES_URL", postgres),
+            ("MAPPER_TEST_MONGODB_URI", ferretdb),
+        ):
             urls[variable] = os.environ.get(variable) or stack.enter_context(start())
         yield urls

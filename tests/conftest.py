@@ -33,8 +33,7 @@ settings.load_profile("mapper")
 ROOT = Path(__file__).resolve().parent.parent
 
 # Subprocesses (`python -m mapper ...`) import this checkout's package, whatever is installed.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,7 @@ class Finished:
     stderr: str
 
 
-def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None
-               ) -> Finished:
+def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None) -> Finished:
     """`mapper ARGS` as a user runs it in `cwd`, in this process (`cli.main`): the same
     parsing, output and exit codes without a new interpreter's start. `env` replaces the
     environment for the command. Tests where a real process is the point (signals, kills)
@@ -60,8 +58,11 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
         os.environ.clear()
         os.environ.update(env)
     try:
-        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
+        with (
+            contextlib.chdir(cwd),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 code = cli.main([str(arg) for arg in args])
             except SystemExit as exit_:  # argparse: --help, --version, usage errors
@@ -228,5 +229,7 @@ def _needs_mongodb(request) -> None:
         return
     client = request.getfixturevalue("mongo_client")
     if is_ferretdb(client):
-        pytest.skip("needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_MONGODB_URI "
-                    "to a MongoDB server")
+        pytest.skip(
+            "needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_MONGODB_URI "
+            "to a MongoDB server"
+        )

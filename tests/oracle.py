@@ -33,6 +33,7 @@ COLLECTIONS = ("organizations", "projects", "tasks", "users")
 
 # --- value conversions (demo-taskdb.md, "Value conversions") -------------------------------
 
+
 def key(value: Any) -> str:
     """A uuid key as its canonical lowercase 8-4-4-4-12 text (native uuid, or text)."""
     return str(value).lower()
@@ -117,6 +118,7 @@ def code_points(text: str) -> tuple[int, ...]:
 
 # --- the oracle ----------------------------------------------------------------------------
 
+
 class Oracle:
     """Expected documents per collection, as {_id: document}."""
 
@@ -164,14 +166,17 @@ class Oracle:
     # --- tasks ---
     def tasks(self) -> list[dict]:
         documents = []
-        for task_id, in self.all("SELECT id FROM tasks"):
+        for (task_id,) in self.all("SELECT id FROM tasks"):
             documents.append(self.task(key(task_id)))
         return documents
 
     def task(self, task_id: str) -> dict:
-        t = self.one("SELECT id, project_id, title, description, status, priority, due_date, "
-                     "estimate_hours, created_by, metadata, created_at, updated_at "
-                     f"FROM tasks WHERE {self._where_id('id')}", id=task_id)
+        t = self.one(
+            "SELECT id, project_id, title, description, status, priority, due_date, "
+            "estimate_hours, created_by, metadata, created_at, updated_at "
+            f"FROM tasks WHERE {self._where_id('id')}",
+            id=task_id,
+        )
         doc: dict[str, Any] = {"_id": oid("tasks", [key(t.id)])}
         put(doc, "title", t.title)
         put(doc, "description", t.description)
@@ -183,30 +188,38 @@ class Oracle:
         put(doc, "created_at", t.created_at, timestamp)
         put(doc, "updated_at", t.updated_at, timestamp)
 
-        project = self.one("SELECT id, org_id, name, status FROM projects "
-                           f"WHERE {self._where_id('id')}", id=key(t.project_id))
+        project = self.one(
+            f"SELECT id, org_id, name, status FROM projects WHERE {self._where_id('id')}",
+            id=key(t.project_id),
+        )
         doc["project"] = {"_id": oid("projects", [key(project.id)])}
         put(doc["project"], "name", project.name)
         put(doc["project"], "status", project.status)
 
-        organization = self.one("SELECT id, name, slug FROM organizations "
-                                f"WHERE {self._where_id('id')}", id=key(project.org_id))
+        organization = self.one(
+            f"SELECT id, name, slug FROM organizations WHERE {self._where_id('id')}",
+            id=key(project.org_id),
+        )
         doc["organization"] = {"_id": oid("organizations", [key(organization.id)])}
         put(doc["organization"], "name", organization.name)
         put(doc["organization"], "slug", organization.slug)
 
         if t.created_by is not None:
-            user = self.one("SELECT id, full_name, email FROM users "
-                            f"WHERE {self._where_id('id')}", id=key(t.created_by))
+            user = self.one(
+                f"SELECT id, full_name, email FROM users WHERE {self._where_id('id')}",
+                id=key(t.created_by),
+            )
             doc["created_by"] = {"_id": oid("users", [key(user.id)])}
             put(doc["created_by"], "full_name", user.full_name)
             put(doc["created_by"], "email", user.email)
 
         labels = []
-        for label_id, in self.all("SELECT label_id FROM task_labels "
-                                  f"WHERE {self._where_id('task_id')}", id=task_id):
-            label = self.one(f"SELECT id, name, color FROM labels WHERE {self._where_id('id')}",
-                             id=key(label_id))
+        for (label_id,) in self.all(
+            f"SELECT label_id FROM task_labels WHERE {self._where_id('task_id')}", id=task_id
+        ):
+            label = self.one(
+                f"SELECT id, name, color FROM labels WHERE {self._where_id('id')}", id=key(label_id)
+            )
             element: dict[str, Any] = {}
             put(element, "name", label.name)
             put(element, "color", label.color)
@@ -215,10 +228,13 @@ class Oracle:
 
         assignees = []
         for user_id, assigned_at in self.all(
-                "SELECT user_id, assigned_at FROM task_assignees "
-                f"WHERE {self._where_id('task_id')}", id=task_id):
-            user = self.one("SELECT id, full_name, email FROM users "
-                            f"WHERE {self._where_id('id')}", id=key(user_id))
+            f"SELECT user_id, assigned_at FROM task_assignees WHERE {self._where_id('task_id')}",
+            id=task_id,
+        ):
+            user = self.one(
+                f"SELECT id, full_name, email FROM users WHERE {self._where_id('id')}",
+                id=key(user_id),
+            )
             element = {"_id": oid("users", [key(user.id)])}
             put(element, "full_name", user.full_name)
             put(element, "email", user.email)
@@ -227,22 +243,30 @@ class Oracle:
         doc["assignees"] = in_order(assignees)
 
         comments = []
-        for c in self.all("SELECT id, user_id, body, created_at, edited_at FROM comments "
-                          f"WHERE {self._where_id('task_id')}", id=task_id):
+        for c in self.all(
+            "SELECT id, user_id, body, created_at, edited_at FROM comments "
+            f"WHERE {self._where_id('task_id')}",
+            id=task_id,
+        ):
             element = {"_id": oid("comments", [key(c.id)])}
             put(element, "body", c.body)
             put(element, "created_at", c.created_at, timestamp)
             put(element, "edited_at", c.edited_at, timestamp)
             if c.user_id is not None:
-                author = self.one("SELECT id, full_name FROM users "
-                                  f"WHERE {self._where_id('id')}", id=key(c.user_id))
+                author = self.one(
+                    f"SELECT id, full_name FROM users WHERE {self._where_id('id')}",
+                    id=key(c.user_id),
+                )
                 element["author"] = {"_id": oid("users", [key(author.id)])}
                 put(element["author"], "full_name", author.full_name)
             comments.append(((instant(c.created_at), key(c.id)), element))
         doc["comments"] = in_order(comments)
 
-        doc["comment_count"] = integer(self.scalar(
-            f"SELECT COUNT(*) FROM comments WHERE {self._where_id('task_id')}", id=task_id))
+        doc["comment_count"] = integer(
+            self.scalar(
+                f"SELECT COUNT(*) FROM comments WHERE {self._where_id('task_id')}", id=task_id
+            )
+        )
         assert doc["comment_count"] == len(doc["comments"])
         return doc
 
@@ -258,10 +282,15 @@ class Oracle:
             put(doc, "created_at", o.created_at, timestamp)
 
             members = []
-            for m in self.all("SELECT user_id, role, joined_at FROM org_members "
-                              f"WHERE {self._where_id('org_id')}", id=org_id):
-                user = self.one("SELECT id, full_name, email FROM users "
-                                f"WHERE {self._where_id('id')}", id=key(m.user_id))
+            for m in self.all(
+                "SELECT user_id, role, joined_at FROM org_members "
+                f"WHERE {self._where_id('org_id')}",
+                id=org_id,
+            ):
+                user = self.one(
+                    f"SELECT id, full_name, email FROM users WHERE {self._where_id('id')}",
+                    id=key(m.user_id),
+                )
                 element = {"user_id": oid("users", [key(user.id)])}
                 put(element, "full_name", user.full_name)
                 put(element, "email", user.email)
@@ -271,8 +300,9 @@ class Oracle:
             doc["members"] = in_order(members)
 
             labels = []
-            for label in self.all("SELECT id, name, color FROM labels "
-                                  f"WHERE {self._where_id('org_id')}", id=org_id):
+            for label in self.all(
+                f"SELECT id, name, color FROM labels WHERE {self._where_id('org_id')}", id=org_id
+            ):
                 element = {"_id": oid("labels", [key(label.id)])}
                 put(element, "name", label.name)
                 put(element, "color", label.color)
@@ -280,10 +310,10 @@ class Oracle:
             doc["labels"] = in_order(labels)
 
             projects = []
-            for p in self.all("SELECT id, created_at FROM projects "
-                              f"WHERE {self._where_id('org_id')}", id=org_id):
-                projects.append(((instant(p.created_at), key(p.id)),
-                                 oid("projects", [key(p.id)])))
+            for p in self.all(
+                f"SELECT id, created_at FROM projects WHERE {self._where_id('org_id')}", id=org_id
+            ):
+                projects.append(((instant(p.created_at), key(p.id)), oid("projects", [key(p.id)])))
             doc["project_ids"] = in_order(projects)
             documents.append(doc)
         return documents
@@ -299,15 +329,20 @@ class Oracle:
             put(doc, "avatar_url", u.avatar_url)
             put(doc, "created_at", u.created_at, timestamp)
             memberships = []
-            for m in self.all("SELECT org_id, role FROM org_members "
-                              f"WHERE {self._where_id('user_id')}", id=user_id):
-                organization = self.one("SELECT id, name FROM organizations "
-                                        f"WHERE {self._where_id('id')}", id=key(m.org_id))
+            for m in self.all(
+                f"SELECT org_id, role FROM org_members WHERE {self._where_id('user_id')}",
+                id=user_id,
+            ):
+                organization = self.one(
+                    f"SELECT id, name FROM organizations WHERE {self._where_id('id')}",
+                    id=key(m.org_id),
+                )
                 element = {"organization_id": oid("organizations", [key(organization.id)])}
                 put(element, "organization_name", organization.name)
                 put(element, "role", m.role)
-                memberships.append(((code_points(organization.name), key(organization.id)),
-                                    element))
+                memberships.append(
+                    ((code_points(organization.name), key(organization.id)), element)
+                )
             doc["memberships"] = in_order(memberships)
             documents.append(doc)
         return documents
@@ -315,8 +350,10 @@ class Oracle:
     # --- projects ---
     def projects(self) -> list[dict]:
         documents = []
-        for p in self.all("SELECT id, org_id, name, description, status, created_by, "
-                          "created_at, updated_at FROM projects"):
+        for p in self.all(
+            "SELECT id, org_id, name, description, status, created_by, "
+            "created_at, updated_at FROM projects"
+        ):
             project_id = key(p.id)
             doc: dict[str, Any] = {"_id": oid("projects", [project_id])}
             put(doc, "name", p.name)
@@ -324,15 +361,21 @@ class Oracle:
             put(doc, "status", p.status)
             put(doc, "created_at", p.created_at, timestamp)
             put(doc, "updated_at", p.updated_at, timestamp)
-            organization = self.one("SELECT id, name, slug FROM organizations "
-                                    f"WHERE {self._where_id('id')}", id=key(p.org_id))
+            organization = self.one(
+                f"SELECT id, name, slug FROM organizations WHERE {self._where_id('id')}",
+                id=key(p.org_id),
+            )
             doc["organization"] = {"_id": oid("organizations", [key(organization.id)])}
             put(doc["organization"], "name", organization.name)
             put(doc["organization"], "slug", organization.slug)
             if p.created_by is not None:
                 doc["created_by"] = oid("users", [key(p.created_by)])
-            statuses = [status for status, in self.all(
-                f"SELECT status FROM tasks WHERE {self._where_id('project_id')}", id=project_id)]
+            statuses = [
+                status
+                for (status,) in self.all(
+                    f"SELECT status FROM tasks WHERE {self._where_id('project_id')}", id=project_id
+                )
+            ]
             doc["task_count"] = integer(len(statuses))
             doc["open_task_count"] = integer(sum(1 for s in statuses if s != "done"))
             documents.append(doc)

@@ -12,23 +12,37 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mapper"
 
 # stage of each module (by longest prefix); a module may import its own stage or earlier ones
 STAGES = {
-    "mapper": 0, "mapper.errors": 0, "mapper.config": 0, "mapper.types": 0, "mapper.ids": 0,
-    "mapper.plan": 0, "mapper.computed": 0,
+    "mapper": 0,
+    "mapper.errors": 0,
+    "mapper.config": 0,
+    "mapper.types": 0,
+    "mapper.ids": 0,
+    "mapper.plan": 0,
+    "mapper.computed": 0,
     "mapper.spec": 1,
     "mapper.catalog": 2,
     "mapper.resolve": 3,
-    "mapper.compile": 4, "mapper.validator": 4,
+    "mapper.compile": 4,
+    "mapper.validator": 4,
     "mapper.engine": 5,
-    "mapper.pipeline": 6, "mapper.validate": 6,
-    "mapper.lint": 7, "mapper.report": 7, "mapper.demo": 7,
+    "mapper.pipeline": 6,
+    "mapper.validate": 6,
+    "mapper.lint": 7,
+    "mapper.report": 7,
+    "mapper.demo": 7,
     "mapper.api": 8,
-    "mapper.cli": 9, "mapper.__main__": 9,
+    "mapper.cli": 9,
+    "mapper.__main__": 9,
 }
 OWNERS = {
     "yaml": ("mapper.spec.read",),
     "jsonschema": ("mapper.spec.schema",),
-    "pymongo": ("mapper.config", "mapper.engine.load", "mapper.engine.server_errors",
-                "mapper.validate"),
+    "pymongo": (
+        "mapper.config",
+        "mapper.engine.load",
+        "mapper.engine.server_errors",
+        "mapper.validate",
+    ),
     "jinja2": ("mapper.computed", "mapper.validate.output"),
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
@@ -59,8 +73,9 @@ def _imports(tree: ast.Module) -> set[str]:
 
 
 def _stage(module: str) -> int:
-    prefix = max((name for name in STAGES if module == name or module.startswith(name + ".")),
-                 key=len)
+    prefix = max(
+        (name for name in STAGES if module == name or module.startswith(name + ".")), key=len
+    )
     return STAGES[prefix]
 
 
@@ -73,21 +88,30 @@ MODULES = _modules()
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_a_module_imports_no_later_stage(module: str) -> None:
-    later = sorted(name for name in _imports(MODULES[module])
-                   if name.startswith("mapper.") and name in MODULES
-                   and _stage(name) > _stage(module))
+    later = sorted(
+        name
+        for name in _imports(MODULES[module])
+        if name.startswith("mapper.") and name in MODULES and _stage(name) > _stage(module)
+    )
     assert later == [], f"{module} (stage {_stage(module)}) imports later stages: {later}"
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_third_party_libraries_stay_with_their_owners(module: str) -> None:
     tree = MODULES[module]
-    strays = sorted(library for library, owners in OWNERS.items()
-                    if any(name.split(".")[0] == library for name in _imports(tree))
-                    and not _within(module, owners))
-    reflects = any(isinstance(node, ast.Attribute) and node.attr == "inspect"
-                   and isinstance(node.value, ast.Name) and node.value.id in ("sa", "sqlalchemy")
-                   for node in ast.walk(tree))
+    strays = sorted(
+        library
+        for library, owners in OWNERS.items()
+        if any(name.split(".")[0] == library for name in _imports(tree))
+        and not _within(module, owners)
+    )
+    reflects = any(
+        isinstance(node, ast.Attribute)
+        and node.attr == "inspect"
+        and isinstance(node.value, ast.Name)
+        and node.value.id in ("sa", "sqlalchemy")
+        for node in ast.walk(tree)
+    )
     if reflects and not _within(module, REFLECTION):
         strays.append("sqlalchemy.inspect")
     assert strays == [], f"{module} imports {strays}, owned by other modules"

@@ -18,9 +18,16 @@ pytestmark = pytest.mark.integration
 
 
 def test_harness_writes_a_result_with_equal_samples(postgres_server, tmp_path):
-    config = Config(scales=[0.05], variants=["mapper-null", "handtuned"], compare=10,
-                    nplus1_sample=20, out_dir=tmp_path, plot=False,
-                    postgres_url=postgres_server, quiet=True)
+    config = Config(
+        scales=[0.05],
+        variants=["mapper-null", "handtuned"],
+        compare=10,
+        nplus1_sample=20,
+        out_dir=tmp_path,
+        plot=False,
+        postgres_url=postgres_server,
+        quiet=True,
+    )
 
     result, path = run_benchmarks(config)
 

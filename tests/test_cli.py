@@ -37,8 +37,15 @@ def test_help_lists_every_command() -> None:
 
 
 def test_preview_prints_documents_and_writes_nothing(demo_sqlite: str, tmp_path: Path) -> None:
-    result = mapper("preview", str(ROOT / "mappings" / "tasks.yaml"), "--source", demo_sqlite,
-                    "-n", "2", cwd=tmp_path)
+    result = mapper(
+        "preview",
+        str(ROOT / "mappings" / "tasks.yaml"),
+        "--source",
+        demo_sqlite,
+        "-n",
+        "2",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     blocks = result.stdout.split("// tasks\n")[1:]
     assert len(blocks) == 2
@@ -48,16 +55,18 @@ def test_preview_prints_documents_and_writes_nothing(demo_sqlite: str, tmp_path:
 
 
 def test_settings_come_from_a_dotenv_file(demo_sqlite: str, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(f"MAPPER_SOURCE_URL={demo_sqlite}\n"
-                                   f"MAPPER_TARGET_URL=file:{tmp_path / 'from-env'}\n")
+    (tmp_path / ".env").write_text(
+        f"MAPPER_SOURCE_URL={demo_sqlite}\nMAPPER_TARGET_URL=file:{tmp_path / 'from-env'}\n"
+    )
     result = mapper("run", str(ROOT / "mappings" / "users.yaml"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len((tmp_path / "from-env" / "users.jsonl").read_text().splitlines()) == 200
     assert "demo source" not in result.stdout
 
 
-def test_indexes_are_created_and_drop_rebuilds(demo_sqlite: str, mongo_url: str, mongo_db,
-                                               tmp_path: Path) -> None:
+def test_indexes_are_created_and_drop_rebuilds(
+    demo_sqlite: str, mongo_url: str, mongo_db, tmp_path: Path
+) -> None:
     mapping = str(ROOT / "mappings" / "organizations.yaml")
     mongo_db.organizations.insert_one({"_id": "stale", "name": "not from the source"})
     first = mapper("run", mapping, "--source", demo_sqlite, "--target", mongo_url, cwd=tmp_path)
@@ -65,8 +74,9 @@ def test_indexes_are_created_and_drop_rebuilds(demo_sqlite: str, mongo_url: str,
     assert mongo_db.organizations.count_documents({}) == 11
     indexes = mongo_db.organizations.index_information()
     assert any(info["key"] == [("slug", 1)] and info.get("unique") for info in indexes.values())
-    dropped = mapper("run", mapping, "--source", demo_sqlite, "--target", mongo_url, "--drop",
-                     cwd=tmp_path)
+    dropped = mapper(
+        "run", mapping, "--source", demo_sqlite, "--target", mongo_url, "--drop", cwd=tmp_path
+    )
     assert dropped.returncode == 0, dropped.stdout + dropped.stderr
     assert mongo_db.organizations.count_documents({}) == 10
     assert mongo_db.organizations.find_one({"_id": "stale"}) is None
@@ -81,21 +91,22 @@ def test_lint_json_lists_positions(tmp_path: Path) -> None:
     assert problems and all({"file", "line", "column", "message"} <= set(p) for p in problems)
 
 
-def test_a_target_without_a_source_is_an_error_never_the_demo(mongo_url: str, mongo_db,
-                                                              demo_sqlite: str,
-                                                              tmp_path: Path) -> None:
+def test_a_target_without_a_source_is_an_error_never_the_demo(
+    mongo_url: str, mongo_db, demo_sqlite: str, tmp_path: Path
+) -> None:
     """A typo in the source variable's name, with a real target configured by the
     environment, `.env` or `--target`: exit 2 naming the three places, nothing written."""
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("MAPPER_")}
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MAPPER_")}
     environment.update(HOME=str(tmp_path / "home"), MAPPER_SORCE_URL=demo_sqlite)
     mappings = str(ROOT / "mappings")
     (tmp_path / "dotenv").mkdir()
     (tmp_path / "dotenv" / ".env").write_text(f"MAPPER_TARGET_URL={mongo_url}\n")
-    cases = [(("run", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
-             (("validate", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
-             (("run", mappings), {}, tmp_path / "dotenv"),
-             (("run", mappings, "--target", mongo_url), {}, tmp_path)]
+    cases = [
+        (("run", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
+        (("validate", mappings), {"MAPPER_TARGET_URL": mongo_url}, tmp_path),
+        (("run", mappings), {}, tmp_path / "dotenv"),
+        (("run", mappings, "--target", mongo_url), {}, tmp_path),
+    ]
     for arguments, extra, cwd in cases:
         result = mapper_cli(*arguments, cwd=cwd, env={**environment, **extra})
         assert result.returncode == 2, (arguments, result.stdout + result.stderr)

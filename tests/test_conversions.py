@@ -19,10 +19,24 @@ from mapper.validate.values import type_ok
 SCHEMA = Path(__file__).resolve().parent.parent / "mapper" / "schemas" / "mapping.schema.json"
 
 # values of Python types a source gives, to try each conversion on
-SAMPLES = (True, 7, 2**40, 0.5, decimal.Decimal("1.50"), "text", "0f8fad5b-d9cb-469f-a165-"
-           "70867728950e", dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC), dt.datetime(2024, 1, 2),
-           dt.date(2024, 1, 2), dt.time(1, 2), dt.timedelta(days=1), uuid.UUID(int=5),
-           b"\x00" * 12, {"a": [1]}, [1, "x"])
+SAMPLES = (
+    True,
+    7,
+    2**40,
+    0.5,
+    decimal.Decimal("1.50"),
+    "text",
+    "0f8fad5b-d9cb-469f-a165-70867728950e",
+    dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC),
+    dt.datetime(2024, 1, 2),
+    dt.date(2024, 1, 2),
+    dt.time(1, 2),
+    dt.timedelta(days=1),
+    uuid.UUID(int=5),
+    b"\x00" * 12,
+    {"a": [1]},
+    [1, "x"],
+)
 
 JSON_VALUES = (dict, list, str, int, float, bool)  # what a JSON column's values are read as
 
@@ -36,8 +50,9 @@ def test_every_conversion_named_in_the_json_schema_has_a_record_and_vice_versa()
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     named = set(schema["$defs"]["type"]["enum"])
     assert named == set(types.ACCEPTS)
-    assert named == {name for name, record in types.CONVERSIONS.items()
-                     if record.accepts is not None}
+    assert named == {
+        name for name, record in types.CONVERSIONS.items() if record.accepts is not None
+    }
 
 
 def test_every_record_has_its_function_and_every_function_a_record() -> None:
@@ -62,8 +77,9 @@ def test_every_conversion_a_clamp_policy_gives_is_registered() -> None:
             assert callable(convert.get(types.with_policy(name, kind, "clamp"))), (kind, name)
 
 
-@pytest.mark.parametrize("name", sorted(name for name, record in types.CONVERSIONS.items()
-                                         if record.as_is))
+@pytest.mark.parametrize(
+    "name", sorted(name for name, record in types.CONVERSIONS.items() if record.as_is)
+)
 def test_values_the_as_is_test_passes_are_returned_unchanged(name: str) -> None:
     record = types.CONVERSIONS[name]
     namespace = {"datetime": dt.datetime, "UTC": dt.UTC}
@@ -90,9 +106,19 @@ def test_converted_values_have_the_python_types_the_record_promises(name: str) -
 
 
 def test_bson_type_names_are_those_of_the_values() -> None:
-    names = {bool: "bool", int: "int", bson.Int64: "long", float: "double", str: "string",
-             bson.Decimal128: "decimal", dt.datetime: "date", uuid.UUID: "binData",
-             bytes: "binData", bson.ObjectId: "objectId", list: "array"}
+    names = {
+        bool: "bool",
+        int: "int",
+        bson.Int64: "long",
+        float: "double",
+        str: "string",
+        bson.Decimal128: "decimal",
+        dt.datetime: "date",
+        uuid.UUID: "binData",
+        bytes: "binData",
+        bson.ObjectId: "objectId",
+        list: "array",
+    }
     for name, record in types.CONVERSIONS.items():
         for value in _samples(name):
             try:

@@ -32,40 +32,56 @@ def test_every_conversion_named_anywhere_is_registered() -> None:
         assert callable(convert.get(name)), name
 
 
-@pytest.mark.parametrize(("name", "value", "expected"), [
-    ("decimal128", decimal.Decimal("3.50"), bson.Decimal128("3.50")),
-    ("decimal128", decimal.Decimal("NaN"), bson.Decimal128("NaN")),
-    ("decimal128", decimal.Decimal("-Infinity"), bson.Decimal128("-Infinity")),
-    ("int", 2**31 - 1, 2**31 - 1),
-    ("int", 2**31, bson.Int64(2**31)),
-    ("int", decimal.Decimal("4.00"), 4),
-    ("long", 7, bson.Int64(7)),
-    ("datetime", dt.datetime(2024, 3, 31, 1, 30), dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.UTC)),
-    ("datetime", dt.datetime(2024, 3, 31, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-     dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.UTC)),
-    ("date", dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, tzinfo=dt.UTC)),
-    ("time", dt.time(12, 30, 0, 5), "12:30:00.000005"),
-    ("interval", dt.timedelta(days=1, microseconds=3), bson.Int64(86_400_000_003)),
-    ("uuid", "0F8FAD5B-D9CB-469F-A165-70867728950E",
-     uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")),
-    ("string", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
-    ("json", {"a": [1, {"b": None}]}, {"a": [1, {"b": None}]}),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("decimal128", decimal.Decimal("3.50"), bson.Decimal128("3.50")),
+        ("decimal128", decimal.Decimal("NaN"), bson.Decimal128("NaN")),
+        ("decimal128", decimal.Decimal("-Infinity"), bson.Decimal128("-Infinity")),
+        ("int", 2**31 - 1, 2**31 - 1),
+        ("int", 2**31, bson.Int64(2**31)),
+        ("int", decimal.Decimal("4.00"), 4),
+        ("long", 7, bson.Int64(7)),
+        (
+            "datetime",
+            dt.datetime(2024, 3, 31, 1, 30),
+            dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.UTC),
+        ),
+        (
+            "datetime",
+            dt.datetime(2024, 3, 31, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.UTC),
+        ),
+        ("date", dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, tzinfo=dt.UTC)),
+        ("time", dt.time(12, 30, 0, 5), "12:30:00.000005"),
+        ("interval", dt.timedelta(days=1, microseconds=3), bson.Int64(86_400_000_003)),
+        (
+            "uuid",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ),
+        ("string", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        ("json", {"a": [1, {"b": None}]}, {"a": [1, {"b": None}]}),
+    ],
+)
 def test_conversion_policy(name: str, value, expected) -> None:
     result = convert.get(name)(value)
     assert result == expected
     assert type(result) is type(expected)
 
 
-@pytest.mark.parametrize(("name", "value", "words"), [
-    ("decimal128", decimal.Decimal("1." + "1" * 40), "34 significant digits"),
-    ("int", decimal.Decimal("1.5"), "integral"),
-    ("int", "12", "text"),
-    ("long", 2**70, "64 bits"),
-    ("json", {"a.b": 1}, "`.`"),
-    ("json", {"$where": 1}, "`$`"),
-    ("uuid", "not-a-uuid", "UUID"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("decimal128", decimal.Decimal("1." + "1" * 40), "34 significant digits"),
+        ("int", decimal.Decimal("1.5"), "integral"),
+        ("int", "12", "text"),
+        ("long", 2**70, "64 bits"),
+        ("json", {"a.b": 1}, "`.`"),
+        ("json", {"$where": 1}, "`$`"),
+        ("uuid", "not-a-uuid", "UUID"),
+    ],
+)
 def test_conversion_refuses_without_echoing_the_value(name: str, value, words: str) -> None:
     with pytest.raises(convert.ConversionFailed) as error:
         convert.get(name)(value)
@@ -84,12 +100,23 @@ def test_json_nesting_limit() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text(max_size=20)
     | st.floats(allow_nan=False),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.text(min_size=1, max_size=8).filter(lambda k: "." not in k and not k.startswith("$")
-                                               and "\0" not in k), children, max_size=4),
-    max_leaves=20)
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(min_size=1, max_size=8).filter(
+                lambda k: "." not in k and not k.startswith("$") and "\0" not in k
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @given(json_values)
@@ -98,16 +125,23 @@ def test_json_round_trips_through_bson(value) -> None:
     assert bson.decode(encode(document), codec_options=CODEC) == document
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=4,
-                   min_value=-(10**20), max_value=10**20))
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=4, min_value=-(10**20), max_value=10**20
+    )
+)
 def test_decimal_round_trips_exactly(value: decimal.Decimal) -> None:
     decoded = bson.decode(encode({"d": convert.to_decimal128(value)}), codec_options=CODEC)
     assert decoded["d"].to_decimal() == value
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False)
-       | st.builds(decimal.Decimal, st.from_regex(
-           r"-?[0-9]{1,36}(\.[0-9]{0,36})?(E[-+][0-9]{1,4})?", fullmatch=True)))
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(
+        decimal.Decimal,
+        st.from_regex(r"-?[0-9]{1,36}(\.[0-9]{0,36})?(E[-+][0-9]{1,4})?", fullmatch=True),
+    )
+)
 def test_decimal128_encoded_directly_is_what_pymongo_encodes(value: decimal.Decimal) -> None:
     """The fast BID encoding gives pymongo's bits, keeps the exponent, or refuses."""
     try:

@@ -79,16 +79,21 @@ def shops(tmp_path_factory):
 
 
 def _kinds(collection: p.CollectionPlan) -> dict[str, str]:
-    return {".".join(f.path): type(f).__name__ for f in collection.document.fields
-            if isinstance(f, p.Value | p.Length) and f.source.startswith("count(")}
+    return {
+        ".".join(f.path): type(f).__name__
+        for f in collection.document.fields
+        if isinstance(f, p.Value | p.Length) and f.source.startswith("count(")
+    }
 
 
 def test_counts_of_an_unfiltered_unlimited_one_hop_array_are_lengths(shops) -> None:
     plan, _, _ = shops
     assert _kinds(plan.collection("shops")) == {
-        "counted_first": "Length", "as_text": "Length",
+        "counted_first": "Length",
+        "as_text": "Length",
         "stocked": "Value",  # a filter of its own
-        "tag_count": "Value"}  # through a link table: its rows are the link rows
+        "tag_count": "Value",
+    }  # through a link table: its rows are the link rows
     assert _kinds(plan.collection("filtered")) == {"all_products": "Value"}
     assert _kinds(plan.collection("limited")) == {"all_products": "Value"}
     assert _kinds(plan.collection("referenced")) == {"all_products": "Length"}
@@ -101,15 +106,22 @@ def test_a_length_needs_no_sql_aggregate(shops) -> None:
     sql = render(Compiler(catalog).select(plan.collection("referenced").query), dialect)
     assert "count" not in sql.lower()
     assert "all_products: count(products) as int, the length of `product_ids`" in plan_text(
-        plan, Compiler(catalog), dialect)
+        plan, Compiler(catalog), dialect
+    )
 
 
 def test_lengths_and_sql_counts_give_the_counts_of_the_rows(shops) -> None:
     _, _, documents = shops
     by_name = {d["name"]: d for d in documents["shops"]}
-    assert [(by_name[n]["counted_first"], by_name[n]["as_text"], by_name[n]["stocked"],
-             by_name[n]["tag_count"]) for n in ("three", "none", "one")] == [
-        (3, "3", 2, 2), (0, "0", 0, 0), (1, "1", 0, 1)]
+    assert [
+        (
+            by_name[n]["counted_first"],
+            by_name[n]["as_text"],
+            by_name[n]["stocked"],
+            by_name[n]["tag_count"],
+        )
+        for n in ("three", "none", "one")
+    ] == [(3, "3", 2, 2), (0, "0", 0, 0), (1, "1", 0, 1)]
     assert list(by_name["three"])[:3] == ["_id", "name", "counted_first"]  # field order kept
     assert [d["all_products"] for d in documents["limited"]] == [3, 0, 1]
     assert [d["all_products"] for d in documents["referenced"]] == [3, 0, 1]
@@ -141,5 +153,8 @@ def test_a_length_inside_an_embedded_sub_document_counts_its_array(tmp_path) -> 
         assert isinstance(shop.fields[-2], p.Length)
         documents = [document for _, document in api.preview(prepared, 10)]
     assert [(d["title"], d["shop"]["tag_count"], d["shop"]["tag_links"]) for d in documents] == [
-        ("a", 2, [{"tag_id": 1}, {"tag_id": 2}]), ("b", 2, [{"tag_id": 1}, {"tag_id": 2}]),
-        ("c", 2, [{"tag_id": 1}, {"tag_id": 2}]), ("d", 1, [{"tag_id": 2}])]
+        ("a", 2, [{"tag_id": 1}, {"tag_id": 2}]),
+        ("b", 2, [{"tag_id": 1}, {"tag_id": 2}]),
+        ("c", 2, [{"tag_id": 1}, {"tag_id": 2}]),
+        ("d", 1, [{"tag_id": 2}]),
+    ]

@@ -24,7 +24,8 @@ from mapper.errors import UsageError
 
 # SQLite has no decimal type; values with two places below 10000 survive its floats exactly.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Dialect sqlite\+pysqlite does \*not\* support Decimal objects natively")
+    r"ignore:Dialect sqlite\+pysqlite does \*not\* support Decimal objects natively"
+)
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 
@@ -84,8 +85,10 @@ def digests(url: str) -> dict[str, tuple[int, str]]:
 def table_counts(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        counts = {table.name: connection.scalar(sa.select(sa.func.count()).select_from(table))
-                  for table in TABLES}
+        counts = {
+            table.name: connection.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in TABLES
+        }
     engine.dispose()
     return counts
 
@@ -123,16 +126,20 @@ def test_counts_at_scale_1(demo_sqlite):
     assert 1.1 <= counts["org_members"] / counts["users"] <= 1.5
     engine = sa.create_engine(demo_sqlite)
     with engine.connect() as connection:
-        per_org = connection.execute(sa.select(sa.func.count()).select_from(labels)
-                                     .group_by(labels.c.org_id))
+        per_org = connection.execute(
+            sa.select(sa.func.count()).select_from(labels).group_by(labels.c.org_id)
+        )
         assert {row[0] for row in per_org} == {8}
     engine.dispose()
 
 
-@pytest.mark.parametrize("scale, expected", [
-    (0.2, {"organizations": 2, "users": 40, "projects": 10, "tasks": 200, "comments": 600}),
-    (0.001, {"organizations": 1, "users": 1, "projects": 1, "tasks": 1, "comments": 3}),
-])
+@pytest.mark.parametrize(
+    "scale, expected",
+    [
+        (0.2, {"organizations": 2, "users": 40, "projects": 10, "tasks": 200, "comments": 600}),
+        (0.001, {"organizations": 1, "users": 1, "projects": 1, "tasks": 1, "comments": 3}),
+    ],
+)
 def test_scale_multiplies_every_count(sqlite_url, scale, expected):
     counts = create_demo(sqlite_url, scale=scale)
     assert list(counts) == [table.name for table in TABLES]
@@ -192,69 +199,91 @@ def test_schema_has_every_constraint_and_foreign_key_index(connection):
     foreign_keys = {}
     for table in TABLES:
         assert inspector.get_pk_constraint(table.name)["constrained_columns"] == [
-            column.name for column in table.primary_key.columns]
+            column.name for column in table.primary_key.columns
+        ]
         indexed = {index["column_names"][0] for index in inspector.get_indexes(table.name)}
         for foreign_key in inspector.get_foreign_keys(table.name):
             (column,) = foreign_key["constrained_columns"]
             ondelete = foreign_key["options"].get("ondelete")
-            foreign_keys[table.name, column] = (foreign_key["referred_table"],
-                                                ondelete.upper() if ondelete else None)
+            foreign_keys[table.name, column] = (
+                foreign_key["referred_table"],
+                ondelete.upper() if ondelete else None,
+            )
             assert column in indexed, f"{table.name}.{column} has no index"
         reflected = {column["name"]: column for column in inspector.get_columns(table.name)}
         for column in table.columns:
             assert reflected[column.name]["nullable"] == column.nullable, column
     assert foreign_keys == FOREIGN_KEYS
-    uniques = {(name, tuple(unique["column_names"]))
-               for name in ("organizations", "users", "labels")
-               for unique in inspector.get_unique_constraints(name)}
-    assert uniques == {("organizations", ("slug",)), ("users", ("email",)),
-                       ("labels", ("org_id", "name"))}
+    uniques = {
+        (name, tuple(unique["column_names"]))
+        for name in ("organizations", "users", "labels")
+        for unique in inspector.get_unique_constraints(name)
+    }
+    assert uniques == {
+        ("organizations", ("slug",)),
+        ("users", ("email",)),
+        ("labels", ("org_id", "name")),
+    }
 
 
 def test_no_orphan_rows(connection):
     for table in TABLES:
         for foreign_key in table.foreign_keys:
             child, parent = foreign_key.parent, foreign_key.column
-            orphans = (sa.select(child).select_from(table.outerjoin(parent.table, child == parent))
-                       .where(child.is_not(None), parent.is_(None)))
+            orphans = (
+                sa.select(child)
+                .select_from(table.outerjoin(parent.table, child == parent))
+                .where(child.is_not(None), parent.is_(None))
+            )
             assert count(connection, orphans) == 0, f"{table.name}.{child.name}"
 
 
 def test_relations_are_sensible(connection):
-    task_org = (sa.select(tasks_table.c.id, projects.c.org_id)
-                .join(projects, tasks_table.c.project_id == projects.c.id).subquery())
-    foreign_labels = (sa.select(task_labels_table.c.task_id)
-                      .join(task_org, task_org.c.id == task_labels_table.c.task_id)
-                      .join(labels, labels.c.id == task_labels_table.c.label_id)
-                      .where(labels.c.org_id != task_org.c.org_id))
+    task_org = (
+        sa.select(tasks_table.c.id, projects.c.org_id)
+        .join(projects, tasks_table.c.project_id == projects.c.id)
+        .subquery()
+    )
+    foreign_labels = (
+        sa.select(task_labels_table.c.task_id)
+        .join(task_org, task_org.c.id == task_labels_table.c.task_id)
+        .join(labels, labels.c.id == task_labels_table.c.label_id)
+        .where(labels.c.org_id != task_org.c.org_id)
+    )
     assert count(connection, foreign_labels) == 0
 
     def outsiders(user_column: sa.Column, org_column: sa.Column, source) -> sa.Select:
-        membership = sa.exists().where(org_members.c.user_id == user_column,
-                                       org_members.c.org_id == org_column)
-        return sa.select(user_column).select_from(source).where(user_column.is_not(None),
-                                                                ~membership)
+        membership = sa.exists().where(
+            org_members.c.user_id == user_column, org_members.c.org_id == org_column
+        )
+        return (
+            sa.select(user_column).select_from(source).where(user_column.is_not(None), ~membership)
+        )
 
     assignees = task_assignees.join(task_org, task_org.c.id == task_assignees.c.task_id)
     authors = comments.join(task_org, task_org.c.id == comments.c.task_id)
     creators = tasks_table.join(task_org, task_org.c.id == tasks_table.c.id)
-    assert count(connection, outsiders(task_assignees.c.user_id, task_org.c.org_id,
-                                       assignees)) == 0
+    assert count(connection, outsiders(task_assignees.c.user_id, task_org.c.org_id, assignees)) == 0
     assert count(connection, outsiders(comments.c.user_id, task_org.c.org_id, authors)) == 0
-    assert count(connection, outsiders(tasks_table.c.created_by, task_org.c.org_id,
-                                       creators)) == 0
+    assert count(connection, outsiders(tasks_table.c.created_by, task_org.c.org_id, creators)) == 0
     assert count(connection, outsiders(projects.c.created_by, projects.c.org_id, projects)) == 0
     for table in (projects, tasks_table):
-        assert count(connection, sa.select(table.c.id)
-                     .where(table.c.updated_at < table.c.created_at)) == 0
-    assert count(connection, sa.select(comments.c.id)
-                 .where(comments.c.edited_at <= comments.c.created_at)) == 0
+        assert (
+            count(connection, sa.select(table.c.id).where(table.c.updated_at < table.c.created_at))
+            == 0
+        )
+    assert (
+        count(
+            connection,
+            sa.select(comments.c.id).where(comments.c.edited_at <= comments.c.created_at),
+        )
+        == 0
+    )
 
 
 def test_orderings_have_ties(connection):
     def tied(*columns: sa.Column) -> int:
-        return count(connection, sa.select(*columns).group_by(*columns)
-                     .having(sa.func.count() > 1))
+        return count(connection, sa.select(*columns).group_by(*columns).having(sa.func.count() > 1))
 
     assert tied(task_assignees.c.task_id, task_assignees.c.assigned_at) > 0
     assert tied(comments.c.task_id, comments.c.created_at) > 0
@@ -264,9 +293,11 @@ def test_orderings_have_ties(connection):
 
 def test_relations_are_empty_or_crowded(connection):
     def per_task(table: sa.Table) -> list[int]:
-        counted = (sa.select(sa.func.count(table.c.task_id))
-                   .select_from(tasks_table.outerjoin(table, table.c.task_id == tasks_table.c.id))
-                   .group_by(tasks_table.c.id))
+        counted = (
+            sa.select(sa.func.count(table.c.task_id))
+            .select_from(tasks_table.outerjoin(table, table.c.task_id == tasks_table.c.id))
+            .group_by(tasks_table.c.id)
+        )
         return list(connection.execute(counted).scalars())
 
     for table in (task_labels_table, task_assignees, comments):
@@ -278,15 +309,26 @@ def test_relations_are_empty_or_crowded(connection):
 def test_values_are_unkind(demo_sqlite):
     engine = sa.create_engine(demo_sqlite)
     with engine.connect() as connection:
-        texts = [value for table, column in ((tasks_table, "title"), (tasks_table, "description"),
-                                             (comments, "body"), (projects, "name"))
-                 for value in connection.execute(sa.select(table.c[column])).scalars()
-                 if value is not None]
+        texts = [
+            value
+            for table, column in (
+                (tasks_table, "title"),
+                (tasks_table, "description"),
+                (comments, "body"),
+                (projects, "name"),
+            )
+            for value in connection.execute(sa.select(table.c[column])).scalars()
+            if value is not None
+        ]
         task_rows = connection.execute(sa.select(tasks_table)).mappings().all()
-        instants = [value.replace(tzinfo=UTC) for table in TABLES for column in table.columns
-                    if isinstance(column.type, sa.DateTime)
-                    for value in connection.execute(sa.select(column)).scalars()
-                    if value is not None]
+        instants = [
+            value.replace(tzinfo=UTC)
+            for table in TABLES
+            for column in table.columns
+            if isinstance(column.type, sa.DateTime)
+            for value in connection.execute(sa.select(column)).scalars()
+            if value is not None
+        ]
     engine.dispose()
 
     text = "".join(texts)

@@ -49,11 +49,19 @@ FILTERS = [
 def _mapping() -> str:
     lines = ["version: 1", "collections:"]
     for number, (condition, _) in enumerate(FILTERS):
-        lines += [f"  shops_{number}:", "    table: shops", "    _id: key", "    fields:",
-                  f"      items: {{embed: items, columns: [id], _id: false, order_by: [id], "
-                  f"filter: {condition}}}",
-                  f"  items_{number}:", "    table: items", "    _id: key",
-                  "    columns: [id]", f"    filter: {condition}"]
+        lines += [
+            f"  shops_{number}:",
+            "    table: shops",
+            "    _id: key",
+            "    fields:",
+            f"      items: {{embed: items, columns: [id], _id: false, order_by: [id], "
+            f"filter: {condition}}}",
+            f"  items_{number}:",
+            "    table: items",
+            "    _id: key",
+            "    columns: [id]",
+            f"    filter: {condition}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -76,15 +84,21 @@ def _run(url: str, mapping: Path, folder: Path):
         summary = api.migrate(prepared, target, api.MigrateOptions(rejects=folder / "r.jsonl"))
         report = api.validate(prepared, target, api.ValidateOptions(sample=None))
     assert summary.rejected == 0
-    documents = {path.stem: [json_util.loads(line) for line in path.read_text().splitlines()]
-                 for path in (folder / "out").glob("*.jsonl")}
+    documents = {
+        path.stem: [json_util.loads(line) for line in path.read_text().splitlines()]
+        for path in (folder / "out").glob("*.jsonl")
+    }
     return documents, report
 
 
-@pytest.mark.parametrize(("number", "expected"), [(n, ids) for n, (_, ids) in enumerate(FILTERS)],
-                         ids=[condition for condition, _ in FILTERS])
-def test_a_filter_selects_its_documented_rows_in_run_and_validate(migrated, number: int,
-                                                                  expected: set[int]) -> None:
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [(n, ids) for n, (_, ids) in enumerate(FILTERS)],
+    ids=[condition for condition, _ in FILTERS],
+)
+def test_a_filter_selects_its_documented_rows_in_run_and_validate(
+    migrated, number: int, expected: set[int]
+) -> None:
     documents, report = migrated
     embedded = {item["id"] for shop in documents[f"shops_{number}"] for item in shop["items"]}
     assert embedded == expected

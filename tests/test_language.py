@@ -106,10 +106,20 @@ def test_shop_document(documents) -> None:
         "kind": "store",
         "label": "CORNER (Lyon)",
         "products": [
-            {"_id": 10, "title": "pear", "price": bson.Decimal128("2.50"), "category": "fruit",
-             "tag_ids": [tag, {"code": "eco", "lang": "fr"}]},
-            {"_id": 11, "title": "apple", "price": bson.Decimal128("1.20"),
-             "category": "apples", "tag_ids": [{"code": "new", "lang": "en"}]},
+            {
+                "_id": 10,
+                "title": "pear",
+                "price": bson.Decimal128("2.50"),
+                "category": "fruit",
+                "tag_ids": [tag, {"code": "eco", "lang": "fr"}],
+            },
+            {
+                "_id": 11,
+                "title": "apple",
+                "price": bson.Decimal128("1.20"),
+                "category": "apples",
+                "tag_ids": [{"code": "new", "lang": "en"}],
+            },
         ],
         "stock_total": 5,
         "cheapest": bson.Decimal128("0.10"),
@@ -120,22 +130,27 @@ def test_shop_document(documents) -> None:
 
 
 def test_self_reference_unfolds_to_max_depth(documents) -> None:
-    assert documents["categories"] == [{
-        "_id": oid("categories", [1]),
-        "name": "root",
-        "children": [
-            {"name": "food", "children": [{"name": "fruit", "children": [
-                {"name": "apples"}]}]},  # level 4 is past max_depth: not unfolded
-            {"name": "tools", "children": []},
-        ],
-    }]
+    assert documents["categories"] == [
+        {
+            "_id": oid("categories", [1]),
+            "name": "root",
+            "children": [
+                {
+                    "name": "food",
+                    "children": [{"name": "fruit", "children": [{"name": "apples"}]}],
+                },  # level 4 is past max_depth: not unfolded
+                {"name": "tools", "children": []},
+            ],
+        }
+    ]
 
 
-@pytest.mark.parametrize(("on_depth", "written", "rejected", "truncated"), [
-    ("reject", 0, 1, 0), ("truncate", 1, 0, 1)])
+@pytest.mark.parametrize(
+    ("on_depth", "written", "rejected", "truncated"), [("reject", 0, 1, 0), ("truncate", 1, 0, 1)]
+)
 def test_rows_deeper_than_max_depth_are_never_dropped_silently(
-        documents, tmp_path: Path, on_depth: str, written: int, rejected: int,
-        truncated: int) -> None:
+    documents, tmp_path: Path, on_depth: str, written: int, rejected: int, truncated: int
+) -> None:
     url = documents["url"]
     path = tmp_path / "tree.yaml"
     path.write_text(f"""
@@ -185,20 +200,27 @@ def test_generated_builder_matches_the_closure_builder(documents, tmp_path: Path
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
             rows = next(extractor.batches(collection.query, 100, collection.table))
-            built = [Builder(collection, extractor.children, generated).build_batch(rows)
-                     for generated in (True, False)]
+            built = [
+                Builder(collection, extractor.children, generated).build_batch(rows)
+                for generated in (True, False)
+            ]
         assert built[0].documents == built[1].documents
         assert built[0].documents
 
 
 def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> None:
-    url = sqlite_database(tmp_path / "bad.db", """
+    url = sqlite_database(
+        tmp_path / "bad.db",
+        """
         CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT);
         INSERT INTO t VALUES (1, '0f8fad5b-d9cb-469f-a165-70867728950e'), (2, 'x'), (3, '7');
-        """)
+        """,
+    )
     path = tmp_path / "t.yaml"
-    path.write_text("version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
-                    "      u: {column: n, type: uuid}\n")
+    path.write_text(
+        "version: 1\ncollections:\n  t:\n    table: t\n    fields:\n"
+        "      u: {column: n, type: uuid}\n"
+    )
     prepared = api.prepare([path], url)
     engine, catalog = prepared.engine, prepared.catalog
     collection = prepared.plan.collection("t")
@@ -208,5 +230,6 @@ def test_a_failing_value_rejects_its_row_on_the_fast_path(tmp_path: Path) -> Non
         built = Builder(collection, extractor.children).build_batch(rows)
     assert [row[0] for row, _ in built.rejected] == [2, 3]
     assert [document["u"] for _, document in built.documents] == [
-        uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")]
+        uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
+    ]
     assert all("cannot convert `t.n` to uuid" in error.reason for _, error in built.rejected)

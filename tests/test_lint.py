@@ -38,33 +38,63 @@ def mapping(body: str) -> str:
 
 
 CASES = [
-    ("unknown-table", mapping("""
+    (
+        "unknown-table",
+        mapping("""
         people:
           table: userz
-        """), "4:5", ["unknown table `userz`", "did you mean `users`"]),
-    ("unknown-column", mapping("""
+        """),
+        "4:5",
+        ["unknown table `userz`", "did you mean `users`"],
+    ),
+    (
+        "unknown-column",
+        mapping("""
         users:
           table: users
           columns: [name, emial]
-        """), "5:21", ["unknown column `emial`", "did you mean `email`"]),
-    ("identifier-injection", mapping("""
+        """),
+        "5:21",
+        ["unknown column `emial`", "did you mean `email`"],
+    ),
+    (
+        "identifier-injection",
+        mapping("""
         users:
           table: "users; DROP TABLE messages"
-        """), "4:5", ["unknown table `users; DROP TABLE messages`"]),
-    ("ambiguous-join", mapping("""
+        """),
+        "4:5",
+        ["unknown table `users; DROP TABLE messages`"],
+    ),
+    (
+        "ambiguous-join",
+        mapping("""
         users:
           table: users
           fields:
             inbox: {embed: messages}
-        """), "6:15", ["ambiguous join", "`users.id` = `messages.sender_id`",
-                       "`users.id` = `messages.recipient_id`"]),
-    ("self-reference-without-depth", mapping("""
+        """),
+        "6:15",
+        [
+            "ambiguous join",
+            "`users.id` = `messages.sender_id`",
+            "`users.id` = `messages.recipient_id`",
+        ],
+    ),
+    (
+        "self-reference-without-depth",
+        mapping("""
         categories:
           table: categories
           fields:
             children: {embed: categories, on: {id: parent_id}}
-        """), "6:18", ["embed cycle: categories → categories", "max_depth"]),
-    ("cycle-through-another-table", mapping("""
+        """),
+        "6:18",
+        ["embed cycle: categories → categories", "max_depth"],
+    ),
+    (
+        "cycle-through-another-table",
+        mapping("""
         messages:
           table: messages
           fields:
@@ -73,74 +103,131 @@ CASES = [
               on: {sender_id: id}
               fields:
                 sent: {embed: messages, on: {id: sender_id}}
-        """), "10:18", ["embed cycle: messages → users → messages"]),
-    ("field-collision", mapping("""
+        """),
+        "10:18",
+        ["embed cycle: messages → users → messages"],
+    ),
+    (
+        "field-collision",
+        mapping("""
         users:
           table: users
           fields:
             name: {value: x}
-        """), "6:7", ["field `name` collides with `name`", "exclude"]),
-    ("id-twice", mapping("""
+        """),
+        "6:7",
+        ["field `name` collides with `name`", "exclude"],
+    ),
+    (
+        "id-twice",
+        mapping("""
         users:
           table: users
           fields:
             _id: {column: email}
-        """), "6:7", ["field `_id` collides with `_id`"]),
-    ("nested-path-collision", mapping("""
+        """),
+        "6:7",
+        ["field `_id` collides with `_id`"],
+    ),
+    (
+        "nested-path-collision",
+        mapping("""
         users:
           table: users
           columns: [name]
           fields:
             contact: {column: email}
             contact.email: {column: email}
-        """), "8:7", ["field `contact.email` collides with `contact`"]),
-    ("template-undefined", mapping("""
+        """),
+        "8:7",
+        ["field `contact.email` collides with `contact`"],
+    ),
+    (
+        "template-undefined",
+        mapping("""
         users:
           table: users
           fields:
             label: {template: "{{ nmae }} <{{ email }}>"}
-        """), "6:15", ["undefined name `nmae`", "did you mean `name`"]),
-    ("template-sandbox-escape", mapping("""
+        """),
+        "6:15",
+        ["undefined name `nmae`", "did you mean `name`"],
+    ),
+    (
+        "template-sandbox-escape",
+        mapping("""
         users:
           table: users
           fields:
             label: {template: "{{ name.__class__.__mro__ }}"}
-        """), "6:15", ["private attribute", "sandbox"]),
-    ("impossible-conversion", mapping("""
+        """),
+        "6:15",
+        ["private attribute", "sandbox"],
+    ),
+    (
+        "impossible-conversion",
+        mapping("""
         users:
           table: users
           fields:
             n: {column: name, type: int}
-        """), "6:25", ["cannot convert `users.name`", "to `int`"]),
-    ("no-primary-key", mapping("""
+        """),
+        "6:25",
+        ["cannot convert `users.name`", "to `int`"],
+    ),
+    (
+        "no-primary-key",
+        mapping("""
         notes:
           table: notes
-        """), "4:5", ["table `notes` has no primary key"]),
-    ("denormalize-one-to-many", mapping("""
+        """),
+        "4:5",
+        ["table `notes` has no primary key"],
+    ),
+    (
+        "denormalize-one-to-many",
+        mapping("""
         users:
           table: users
           fields:
             last_body: {denormalize: messages.body, on: {id: sender_id}}
-        """), "6:19", ["many-to-one path", "one-to-many"]),
-    ("array-linked-by-another-type", mapping("""
+        """),
+        "6:19",
+        ["many-to-one path", "one-to-many"],
+    ),
+    (
+        "array-linked-by-another-type",
+        mapping("""
         users:
           table: users
           fields:
             badges: {embed: badges}
-        """), "6:7", ["cannot join `users.id` (INTEGER) to `badges.user_ref` (TEXT)",
-                      "never match", "same type"]),
-    ("unknown-join-column", mapping("""
+        """),
+        "6:7",
+        [
+            "cannot join `users.id` (INTEGER) to `badges.user_ref` (TEXT)",
+            "never match",
+            "same type",
+        ],
+    ),
+    (
+        "unknown-join-column",
+        mapping("""
         users:
           table: users
           fields:
             sent: {embed: messages, on: {id: author_id}}
-        """), "6:36", ["unknown column `author_id` in table `messages`"]),
+        """),
+        "6:36",
+        ["unknown column `author_id` in table `messages`"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "where", "words"), CASES, ids=[c[0] for c in CASES])
-def test_bad_mapping_is_reported(source: str, tmp_path: Path, name: str, text: str,
-                                 where: str, words: list[str]) -> None:
+def test_bad_mapping_is_reported(
+    source: str, tmp_path: Path, name: str, text: str, where: str, words: list[str]
+) -> None:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
     problems = [p for p in lint([path], source) if p.severity == "error"]
@@ -153,13 +240,15 @@ def test_bad_mapping_is_reported(source: str, tmp_path: Path, name: str, text: s
 
 def test_every_problem_is_reported_at_once(source: str, tmp_path: Path) -> None:
     path = tmp_path / "many.yaml"
-    path.write_text(mapping("""
+    path.write_text(
+        mapping("""
         users:
           table: users
           columns: [nmae, emial]
           fields:
             x: {embed: messages}
-        """))
+        """)
+    )
     problems = lint([path], source)
     assert len(problems) == 3
     assert problems == sorted(problems)
@@ -174,12 +263,14 @@ def test_injection_leaves_the_source_unchanged(source: str, tmp_path: Path) -> N
 
 def test_self_reference_with_max_depth_resolves(source: str, tmp_path: Path) -> None:
     path = tmp_path / "tree.yaml"
-    path.write_text(mapping("""
+    path.write_text(
+        mapping("""
         categories:
           table: categories
           fields:
             children: {embed: categories, on: {id: parent_id}, max_depth: 2}
-        """))
+        """)
+    )
     assert lint([path], source) == []
 
 
@@ -219,24 +310,28 @@ def crowded(tmp_path: Path) -> str:
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT, "
-            "parent_id INTEGER REFERENCES categories(id))")
+            "parent_id INTEGER REFERENCES categories(id))"
+        )
         connection.exec_driver_sql("INSERT INTO categories VALUES (1, 'root', NULL)")
         for child in range(2, 7):
-            connection.execute(sa.text("INSERT INTO categories VALUES (:id, :name, 1)"),
-                               {"id": child, "name": "x" * (4 * 2**20)})
+            connection.execute(
+                sa.text("INSERT INTO categories VALUES (:id, :name, 1)"),
+                {"id": child, "name": "x" * (4 * 2**20)},
+            )
     engine.dispose()
     return url
 
 
-def test_unbounded_and_oversized_arrays_are_found_in_the_data(crowded: str,
-                                                             tmp_path: Path) -> None:
+def test_unbounded_and_oversized_arrays_are_found_in_the_data(crowded: str, tmp_path: Path) -> None:
     path = tmp_path / "tree.yaml"
-    path.write_text(mapping("""
+    path.write_text(
+        mapping("""
         categories:
           table: categories
           fields:
             children: {embed: categories, on: {id: parent_id}, max_depth: 1}
-        """))
+        """)
+    )
     problems = lint([path], crowded, max_children=3)
     warning = next(p for p in problems if "unbounded" in p.message)
     assert "array `children` of `categories` is unbounded" in warning.message

@@ -36,23 +36,38 @@ collections:
 """
 
 
-def migrate(url: str, mapping: Path, target: str, tmp_path: Path, checkpoints=None,
-            progress=None, decimal_as="decimal128", **options) -> RunSummary:
+def migrate(
+    url: str,
+    mapping: Path,
+    target: str,
+    tmp_path: Path,
+    checkpoints=None,
+    progress=None,
+    decimal_as="decimal128",
+    **options,
+) -> RunSummary:
     """A run through the API; with `checkpoints` (a path), resumed from it when it exists."""
     state = checkpoints or tmp_path / "state.json"
     with api.prepare([mapping], url, api.DocumentOptions(decimal_as)) as prepared:
-        return api.migrate(prepared, target,
-                           api.MigrateOptions(rejects=tmp_path / "rejects.jsonl", state=state,
-                                              resume=checkpoints is not None and state.exists(),
-                                              **options),
-                           progress=progress)
+        return api.migrate(
+            prepared,
+            target,
+            api.MigrateOptions(
+                rejects=tmp_path / "rejects.jsonl",
+                state=state,
+                resume=checkpoints is not None and state.exists(),
+                **options,
+            ),
+            progress=progress,
+        )
 
 
 def test_workers_write_byte_for_byte_what_one_process_writes(demo_pg, tmp_path):
     tasks = ROOT / "mappings" / "tasks.yaml"
     one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97)
-    three = migrate(demo_pg, tasks, f"file:{tmp_path / 'three'}", tmp_path, batch_size=97,
-                    workers=3)
+    three = migrate(
+        demo_pg, tasks, f"file:{tmp_path / 'three'}", tmp_path, batch_size=97, workers=3
+    )
     written = (tmp_path / "three" / "tasks.jsonl").read_bytes()
     assert written == (tmp_path / "one" / "tasks.jsonl").read_bytes()
     assert written.count(b"\n") == 1000
@@ -70,15 +85,21 @@ def codes_pg(postgres_server):
     with fresh_postgres_database(postgres_server) as url:
         engine = sa.create_engine(sqlalchemy_url(url))
         with engine.begin() as connection:
-            connection.exec_driver_sql('CREATE TABLE codes (code text COLLATE "und-x-icu" '
-                                       "PRIMARY KEY, label text)")
-            connection.exec_driver_sql('CREATE TABLE notes (id serial PRIMARY KEY, code text '
-                                       'COLLATE "und-x-icu" REFERENCES codes, body text)')
-            connection.execute(sa.text("INSERT INTO codes VALUES (:code, :label)"),
-                               [{"code": code, "label": f"label {code}"} for code in CODES])
-            connection.execute(sa.text("INSERT INTO notes (code, body) VALUES (:code, :body)"),
-                               [{"code": code, "body": f"{code} {n}"} for code in CODES
-                                for n in (1, 2)])
+            connection.exec_driver_sql(
+                'CREATE TABLE codes (code text COLLATE "und-x-icu" PRIMARY KEY, label text)'
+            )
+            connection.exec_driver_sql(
+                "CREATE TABLE notes (id serial PRIMARY KEY, code text "
+                'COLLATE "und-x-icu" REFERENCES codes, body text)'
+            )
+            connection.execute(
+                sa.text("INSERT INTO codes VALUES (:code, :label)"),
+                [{"code": code, "label": f"label {code}"} for code in CODES],
+            )
+            connection.execute(
+                sa.text("INSERT INTO notes (code, body) VALUES (:code, :body)"),
+                [{"code": code, "body": f"{code} {n}"} for code in CODES for n in (1, 2)],
+            )
         engine.dispose()
         yield url
 
@@ -89,13 +110,15 @@ def test_text_keys_in_any_collation_split_into_exact_ranges(codes_pg, tmp_path, 
     code point as the run sorts."""
     mapping = tmp_path / "codes.yaml"
     mapping.write_text(CODES_MAPPING, encoding="utf-8")
-    summary = migrate(codes_pg, mapping, f"file:{tmp_path / 'out'}", tmp_path, batch_size=2,
-                      workers=workers)
+    summary = migrate(
+        codes_pg, mapping, f"file:{tmp_path / 'out'}", tmp_path, batch_size=2, workers=workers
+    )
     lines = (tmp_path / "out" / "codes.jsonl").read_text(encoding="utf-8").splitlines()
     documents = [json.loads(line) for line in lines]
     assert [d["_id"] for d in documents] == sorted(CODES)  # each once, in code-point order
-    assert all(d["notes"] == [{"body": f"{d['_id']} 1"}, {"body": f"{d['_id']} 2"}]
-               for d in documents)
+    assert all(
+        d["notes"] == [{"body": f"{d['_id']} 1"}, {"body": f"{d['_id']} 2"}] for d in documents
+    )
     assert summary.balanced and summary.collections[0].written == len(CODES)
 
 
@@ -110,16 +133,24 @@ def test_text_keys_resume_after_the_checkpoint(codes_pg, mongo_url, mongo_db, tm
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        migrate(codes_pg, mapping, mongo_url, tmp_path, checkpoints=state, batch_size=2,
-                progress=stop_after_three_batches)
+        migrate(
+            codes_pg,
+            mapping,
+            mongo_url,
+            tmp_path,
+            checkpoints=state,
+            batch_size=2,
+            progress=stop_after_three_batches,
+        )
     assert mongo_db.codes.count_documents({}) == 6
     summary = migrate(codes_pg, mapping, mongo_url, tmp_path, checkpoints=state, batch_size=2)
     assert sorted(document["_id"] for document in mongo_db.codes.find()) == sorted(CODES)
     assert summary.collections[0].written == len(CODES) and summary.balanced
 
 
-def test_a_killed_worker_stops_the_run_and_resume_completes_it(demo_pg, mongo_url, mongo_db,
-                                                                tmp_path):
+def test_a_killed_worker_stops_the_run_and_resume_completes_it(
+    demo_pg, mongo_url, mongo_db, tmp_path
+):
     tasks = ROOT / "mappings" / "tasks.yaml"
     state = tmp_path / "state.json"
 
@@ -128,11 +159,28 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(demo_pg, mongo_ur
             worker.kill()
 
     with pytest.raises(SourceError, match="worker process ended unexpectedly.*--resume"):
-        migrate(demo_pg, tasks, mongo_url, tmp_path, checkpoints=state, batch_size=100,
-                workers=2, decimal_as="string", progress=kill_the_workers)
+        migrate(
+            demo_pg,
+            tasks,
+            mongo_url,
+            tmp_path,
+            checkpoints=state,
+            batch_size=100,
+            workers=2,
+            decimal_as="string",
+            progress=kill_the_workers,
+        )
     assert 100 <= mongo_db.tasks.count_documents({}) < 1000
-    summary = migrate(demo_pg, tasks, mongo_url, tmp_path, checkpoints=state, batch_size=100,
-                      workers=2, decimal_as="string")
+    summary = migrate(
+        demo_pg,
+        tasks,
+        mongo_url,
+        tmp_path,
+        checkpoints=state,
+        batch_size=100,
+        workers=2,
+        decimal_as="string",
+    )
     assert summary.balanced and summary.collections[0].read == 1000
     assert mongo_db.tasks.count_documents({}) == 1000
     assert not multiprocessing.active_children()
@@ -140,8 +188,9 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(demo_pg, mongo_ur
 
 def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
-        summary = migrate(demo_sqlite, ROOT / "mappings" / "tasks.yaml", "null:", tmp_path,
-                          workers=4)
+        summary = migrate(
+            demo_sqlite, ROOT / "mappings" / "tasks.yaml", "null:", tmp_path, workers=4
+        )
     assert summary.collections[0].written == 1000
     assert "running with one process" in caplog.text and "sqlite" in caplog.text
 
@@ -175,10 +224,29 @@ def _wait_for(condition, seconds: float) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_workers_end_with_a_killed_leader(demo_pg, tmp_path):
     leader = subprocess.Popen(
-        [sys.executable, "-m", "mapper", "run", str(ROOT / "mappings" / "tasks.yaml"),
-         "--source", demo_pg, "--target", "null:", "--workers", "2", "--batch-size", "5",
-         "--state", str(tmp_path / "state.json"), "--rejects", str(tmp_path / "r.jsonl")],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "mapper",
+            "run",
+            str(ROOT / "mappings" / "tasks.yaml"),
+            "--source",
+            demo_pg,
+            "--target",
+            "null:",
+            "--workers",
+            "2",
+            "--batch-size",
+            "5",
+            "--state",
+            str(tmp_path / "state.json"),
+            "--rejects",
+            str(tmp_path / "r.jsonl"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert _wait_for(lambda: len(_children(leader.pid)) >= 2, 60), "no workers started"
         workers = _children(leader.pid)
@@ -202,11 +270,14 @@ def test_workers_share_the_batch_size_and_small_tables_are_cut_evenly():
 
 def test_composite_keys_split_into_exact_ranges(demo_pg, tmp_path):
     mapping = tmp_path / "task_labels.yaml"
-    mapping.write_text("version: 1\ncollections:\n  task_labels:\n    table: task_labels\n"
-                       "    _id: key\n", encoding="utf-8")
+    mapping.write_text(
+        "version: 1\ncollections:\n  task_labels:\n    table: task_labels\n    _id: key\n",
+        encoding="utf-8",
+    )
     one = migrate(demo_pg, mapping, f"file:{tmp_path / 'one'}", tmp_path, batch_size=100)
-    three = migrate(demo_pg, mapping, f"file:{tmp_path / 'three'}", tmp_path, batch_size=100,
-                    workers=3)
+    three = migrate(
+        demo_pg, mapping, f"file:{tmp_path / 'three'}", tmp_path, batch_size=100, workers=3
+    )
     written = (tmp_path / "three" / "task_labels.jsonl").read_bytes()
     assert written == (tmp_path / "one" / "task_labels.jsonl").read_bytes()
     assert written.count(b"\n") == one.collections[0].read == three.collections[0].written > 0

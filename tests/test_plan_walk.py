@@ -18,9 +18,15 @@ DOCUMENT = p.SubDocument((), (NAME, ADDRESS, TAGS, GUARD))
 
 def test_walk_yields_fields_depth_first_with_array_elements_under_a_star():
     assert [(place.path, place.field) for place in p.walk(DOCUMENT)] == [
-        (("name",), NAME), (("address",), ADDRESS), (("address", "city"), CITY),
-        (("address", "comments"), COMMENTS), (("address", "comments", "*", "text"), TEXT),
-        (("tags",), TAGS), (("tags", "*"), TAGS.element), (("parent",), GUARD)]
+        (("name",), NAME),
+        (("address",), ADDRESS),
+        (("address", "city"), CITY),
+        (("address", "comments"), COMMENTS),
+        (("address", "comments", "*", "text"), TEXT),
+        (("tags",), TAGS),
+        (("tags", "*"), TAGS.element),
+        (("parent",), GUARD),
+    ]
 
 
 def test_walk_tells_the_array_whose_rows_build_a_field_and_what_makes_it_absent():

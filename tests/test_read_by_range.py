@@ -64,12 +64,16 @@ def _arrays(collection: p.CollectionPlan) -> dict[str, bool]:
     return found
 
 
-@pytest.mark.parametrize(("root_filter", "expected"), [
-    ("", {"products": True, "notes": False, "listed": False}),
-    ("filter: {active: true}", {"products": False, "notes": False, "listed": False}),
-])
+@pytest.mark.parametrize(
+    ("root_filter", "expected"),
+    [
+        ("", {"products": True, "notes": False, "listed": False}),
+        ("filter: {active: true}", {"products": False, "notes": False, "listed": False}),
+    ],
+)
 def test_only_arrays_on_the_key_of_an_unfiltered_root_are_read_by_range(
-        tmp_path: Path, root_filter: str, expected: dict) -> None:
+    tmp_path: Path, root_filter: str, expected: dict
+) -> None:
     """Nested arrays hang on child rows, `listed` on another column than the key, and with a
     root filter a key range would also hold the children of rows the filter drops."""
     url = sqlite_database(tmp_path / "shops.db", SCHEMA)
@@ -77,8 +81,7 @@ def test_only_arrays_on_the_key_of_an_unfiltered_root_are_read_by_range(
     assert _arrays(plan.collection("shops")) == expected
 
 
-def test_the_range_reads_the_same_children_as_the_keys(
-        demo_pg: str, tmp_path: Path) -> None:
+def test_the_range_reads_the_same_children_as_the_keys(demo_pg: str, tmp_path: Path) -> None:
     tasks = (ROOT / "mappings" / "tasks.yaml").read_text(encoding="utf-8")
     plan, (engine, catalog) = _plan(sqlalchemy_url(demo_pg), tmp_path / "tasks.yaml", tasks)
     collection = plan.collection("tasks")
@@ -91,8 +94,11 @@ def test_the_range_reads_the_same_children_as_the_keys(
             builder = Builder(collection, extractor.children)
             stream = extractor.batches(collection.query, 97, collection.table)
             batches = list(spans(stream, lambda row: key_of(collection, row), None))
-            sa.event.listen(engine, "before_cursor_execute",
-                            lambda _c, _r, statement, *_: statements.append(statement))
+            sa.event.listen(
+                engine,
+                "before_cursor_execute",
+                lambda _c, _r, statement, *_: statements.append(statement),
+            )
             for rows, span in batches:
                 by_range = builder.build_batch(rows, builder.fetch_batch(rows, span))
                 ranged += statements
@@ -111,16 +117,20 @@ def test_the_range_reads_the_same_children_as_the_keys(
     assert all("ANY" in statement for statement in listed)
 
 
-def test_only_the_root_query_streams_from_a_server_side_cursor(demo_pg: str,
-                                                              tmp_path: Path) -> None:
+def test_only_the_root_query_streams_from_a_server_side_cursor(
+    demo_pg: str, tmp_path: Path
+) -> None:
     """Child queries read one batch's rows: plain statements, not server-side cursors (whose
     DECLARE, FETCH and CLOSE cost round trips), also after the root stream has begun."""
     tasks = (ROOT / "mappings" / "tasks.yaml").read_text(encoding="utf-8")
     plan, (engine, catalog) = _plan(sqlalchemy_url(demo_pg), tmp_path / "tasks.yaml", tasks)
     collection = plan.collection("tasks")
     named: list[tuple[bool, str]] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda _c, cursor, statement, *_:
-                    named.append((cursor.name is not None, statement)))
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, cursor, statement, *_: named.append((cursor.name is not None, statement)),
+    )
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
@@ -145,13 +155,18 @@ def test_a_statement_is_built_once_whatever_its_bounds(tmp_path: Path) -> None:
     again, other = compiler.statement(p.in_key_range(collection, (5,), (9,)))
     open_ended, rest = compiler.statement(p.in_key_range(collection, (9,)))
     assert again is first and open_ended is not first
-    assert (values, other, rest) == ({"t0_after0": 1, "t0_through0": 5},
-                                     {"t0_after0": 5, "t0_through0": 9}, {"t0_after0": 9})
+    assert (values, other, rest) == (
+        {"t0_after0": 1, "t0_through0": 5},
+        {"t0_after0": 5, "t0_through0": 9},
+        {"t0_after0": 9},
+    )
     with engine.connect() as connection:
-        connection.exec_driver_sql("INSERT INTO shops (id, name) VALUES (1, 'a'), (5, 'b'), "
-                                   "(7, 'c'), (9, 'd'), (12, 'e')")
-        names = [[row.s1 for row in connection.execute(statement, parameters)]
-                 for statement, parameters in ((first, values), (again, other),
-                                               (open_ended, rest))]
+        connection.exec_driver_sql(
+            "INSERT INTO shops (id, name) VALUES (1, 'a'), (5, 'b'), (7, 'c'), (9, 'd'), (12, 'e')"
+        )
+        names = [
+            [row.s1 for row in connection.execute(statement, parameters)]
+            for statement, parameters in ((first, values), (again, other), (open_ended, rest))
+        ]
     engine.dispose()
     assert names == [["b"], ["c", "d"], ["e"]]

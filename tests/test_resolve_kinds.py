@@ -10,8 +10,10 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "mapping.schema.js
 
 
 def test_every_field_kind_of_the_schema_has_a_resolver_function_and_no_other():
-    kinds = {option["required"][0] for option in
-             json.loads(SCHEMA.read_text())["$defs"]["field_object"]["anyOf"]}
+    kinds = {
+        option["required"][0]
+        for option in json.loads(SCHEMA.read_text())["$defs"]["field_object"]["anyOf"]
+    }
     assert set(FIELD_KINDS) == kinds
     assert all(callable(function) for function in FIELD_KINDS.values())
 

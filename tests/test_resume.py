@@ -19,9 +19,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_arguments(source: str, target: str, tmp_path: Path, *extra: str) -> list[str]:
-    return ["run", str(ROOT / "mappings" / "tasks.yaml"), "--source", source, "--target",
-            target, "--decimal-as", "string", "--batch-size", "50", "--state",
-            str(tmp_path / "state.json"), "--rejects", str(tmp_path / "rejects.jsonl"), *extra]
+    return [
+        "run",
+        str(ROOT / "mappings" / "tasks.yaml"),
+        "--source",
+        source,
+        "--target",
+        target,
+        "--decimal-as",
+        "string",
+        "--batch-size",
+        "50",
+        "--state",
+        str(tmp_path / "state.json"),
+        "--rejects",
+        str(tmp_path / "rejects.jsonl"),
+        *extra,
+    ]
 
 
 def mapper_command(source: str, target: str, tmp_path: Path, *extra: str) -> list[str]:
@@ -56,8 +70,10 @@ def wait_for_batches(process: subprocess.Popen, tmp_path: Path, count: int) -> b
 
 
 def hashes(collection) -> dict:
-    return {document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
-            for document in collection.find()}
+    return {
+        document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
+        for document in collection.find()
+    }
 
 
 def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db, tmp_path):
@@ -72,9 +88,12 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
     resume: tuple[str, ...] = ()
     for _ in range(4):
         done = batches_done(tmp_path) if resume else 0
-        process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
-                                   cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # a kill at a random point: after a random number of batches (of 20), mid-batch
         if wait_for_batches(process, tmp_path, done + chance.randint(1, 6)):
             process.send_signal(signal.SIGKILL)
@@ -92,10 +111,16 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
     assert not (tmp_path / "state.json").exists()
 
 
-def test_interrupt_stops_after_a_batch_and_resumes(demo_sqlite, mongo_url, mongo_db,
-                                                   tmp_path) -> None:
-    process = subprocess.Popen(mapper_command(demo_sqlite, mongo_url, tmp_path), cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_interrupt_stops_after_a_batch_and_resumes(
+    demo_sqlite, mongo_url, mongo_db, tmp_path
+) -> None:
+    process = subprocess.Popen(
+        mapper_command(demo_sqlite, mongo_url, tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert wait_for_batches(process, tmp_path, 2), "the run ended before its second batch"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)

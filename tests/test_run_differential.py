@@ -28,7 +28,8 @@ from mapper.ids import oid
 
 # SQLite has no decimal type; values with two places below 10000 survive its floats exactly.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Dialect sqlite\+pysqlite does \*not\* support Decimal objects natively")
+    r"ignore:Dialect sqlite\+pysqlite does \*not\* support Decimal objects natively"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = sorted(str(path) for path in (ROOT / "mappings").glob("*.yaml"))
@@ -49,14 +50,28 @@ def oracle(url: str) -> dict[str, dict]:
 
 # --- running mapper -------------------------------------------------------------------------
 
-def migrate(source: str, target: str, rejects: Path, *, files=MAPPINGS, batch_size=1000,
-            decimal_as="decimal128", on_engine=None) -> RunSummary:
+
+def migrate(
+    source: str,
+    target: str,
+    rejects: Path,
+    *,
+    files=MAPPINGS,
+    batch_size=1000,
+    decimal_as="decimal128",
+    on_engine=None,
+) -> RunSummary:
     """Run mapping files in-process, as `mapper run` does."""
     with api.prepare(files, source, api.DocumentOptions(decimal_as)) as prepared:
         if on_engine:
             on_engine(prepared.engine)
-        return api.migrate(prepared, target, api.MigrateOptions(
-            batch_size=batch_size, rejects=rejects, state=rejects.with_suffix(".state")))
+        return api.migrate(
+            prepared,
+            target,
+            api.MigrateOptions(
+                batch_size=batch_size, rejects=rejects, state=rejects.with_suffix(".state")
+            ),
+        )
 
 
 def read_file_target(directory: Path, name: str) -> dict[Any, dict]:
@@ -84,11 +99,14 @@ def read_mongo(database, name: str) -> dict[Any, dict]:
 
 # --- comparing documents, type by type -------------------------------------------------------
 
+
 def first_difference(actual: Any, expected: Any, path: str = "") -> str | None:
     """The first place where two values differ, in value or in Python type; None if equal."""
     if type(actual) is not type(expected):
-        return (f"{path or '<root>'}: type {type(actual).__name__} != expected "
-                f"{type(expected).__name__} ({actual!r:.120} vs {expected!r:.120})")
+        return (
+            f"{path or '<root>'}: type {type(actual).__name__} != expected "
+            f"{type(expected).__name__} ({actual!r:.120} vs {expected!r:.120})"
+        )
     if isinstance(expected, dict):
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
@@ -115,7 +133,8 @@ def first_difference(actual: Any, expected: Any, path: str = "") -> str | None:
 def assert_same_documents(name: str, actual: dict, expected: dict) -> None:
     assert set(actual) == set(expected), (
         f"{name}: _ids differ: missing {len(set(expected) - set(actual))}, "
-        f"unexpected {len(set(actual) - set(expected))}")
+        f"unexpected {len(set(actual) - set(expected))}"
+    )
     for _id, doc in expected.items():
         found = first_difference(actual[_id], doc)
         assert found is None, f"{name} _id={_id}: {found}"
@@ -130,6 +149,7 @@ def test_comparison_helper_is_type_strict():
 
 
 # --- 1. every document equals the oracle's ----------------------------------------------------
+
 
 @pytest.mark.parametrize("target_kind", TARGETS)
 @pytest.mark.parametrize("source_fixture", SOURCES)
@@ -148,14 +168,21 @@ def test_documents_equal_the_oracle(source_fixture, target_kind, request, tmp_pa
     assert [c.name for c in summary.collections] == sorted(COLLECTIONS)
     for result in summary.collections:
         count = len(expected[result.name])
-        assert (result.read, result.inserted, result.rejected, result.filtered) == \
-               (count, count, 0, 0), result
+        assert (result.read, result.inserted, result.rejected, result.filtered) == (
+            count,
+            count,
+            0,
+            0,
+        ), result
     assert not (tmp_path / "rejects.jsonl").exists()
 
     database = request.getfixturevalue("mongo_db") if target_kind == "mongodb" else None
     for name in COLLECTIONS:
-        actual = (read_file_target(tmp_path / "out", name) if database is None
-                  else read_mongo(database, name))
+        actual = (
+            read_file_target(tmp_path / "out", name)
+            if database is None
+            else read_mongo(database, name)
+        )
         assert len(actual) == len(expected[name])
         assert_same_documents(name, actual, expected[name])
 
@@ -168,14 +195,16 @@ def icu_collated_database(server_url: str) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             try:
-                connection.execute(sa.text(
-                    f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu "
-                    "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"))
+                connection.execute(
+                    sa.text(
+                        f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                        "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                    )
+                )
             except sa.exc.DBAPIError as error:
                 pytest.skip(f"no ICU collation on this server: {error.orig}")
         try:
-            yield sa.make_url(server_url).set(database=name).render_as_string(
-                hide_password=False)
+            yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -191,8 +220,13 @@ def test_orderings_ignore_the_database_collation(postgres_server, tmp_path):
     with icu_collated_database(postgres_server) as url:
         engine = sa.create_engine(url)
         with engine.connect() as connection:  # the collation really is not code point order
-            ordered = connection.execute(sa.text(
-                "SELECT x FROM (VALUES ('b'), ('B'), ('a')) AS v(x) ORDER BY x")).scalars().all()
+            ordered = (
+                connection.execute(
+                    sa.text("SELECT x FROM (VALUES ('b'), ('B'), ('a')) AS v(x) ORDER BY x")
+                )
+                .scalars()
+                .all()
+            )
         engine.dispose()
         assert ordered == ["a", "b", "B"]
         create_demo(url, scale=1, seed=42)
@@ -206,7 +240,11 @@ def test_orderings_ignore_the_database_collation(postgres_server, tmp_path):
 def test_oracle_counts_match_the_demo(demo_sqlite):
     expected = oracle(demo_sqlite)
     assert {name: len(docs) for name, docs in expected.items()} == {
-        "organizations": 10, "projects": 50, "tasks": 1000, "users": 200}
+        "organizations": 10,
+        "projects": 50,
+        "tasks": 1000,
+        "users": 200,
+    }
     tasks = expected["tasks"].values()
     # the demo is unkind: the oracle must see the edge cases it is meant to check
     assert any("created_by" not in t for t in tasks)
@@ -217,12 +255,16 @@ def test_oracle_counts_match_the_demo(demo_sqlite):
 
 # --- 2. statement count does not grow with the data ------------------------------------------
 
+
 def statements_of_a_run(source: str, rejects: Path) -> tuple[int, RunSummary]:
     statements = []
 
     def listen(engine: sa.Engine) -> None:
-        sa.event.listen(engine, "before_cursor_execute",
-                        lambda conn, cursor, statement, *rest: statements.append(statement))
+        sa.event.listen(
+            engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: statements.append(statement),
+        )
 
     summary = migrate(source, "null:", rejects, batch_size=1_000_000, on_engine=listen)
     return len(statements), summary
@@ -242,9 +284,15 @@ def test_statement_count_is_independent_of_the_data_size(demo_sqlite, sqlite_url
 
 # --- 3. re-runs converge ---------------------------------------------------------------------
 
+
 def content_hashes(database) -> dict[str, dict[Any, str]]:
-    return {name: {doc["_id"]: hashlib.sha256(bson.encode(doc)).hexdigest()
-                   for doc in database[name].find()} for name in COLLECTIONS}
+    return {
+        name: {
+            doc["_id"]: hashlib.sha256(bson.encode(doc)).hexdigest()
+            for doc in database[name].find()
+        }
+        for name in COLLECTIONS
+    }
 
 
 @pytest.mark.integration
@@ -274,8 +322,9 @@ _BASELINE: dict[str, dict[str, dict]] = {}
 def file_output(source: str, batch_size: int) -> dict[str, dict[Any, str]]:
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "out"
-        summary = migrate(source, f"file:{out}", Path(directory) / "rejects.jsonl",
-                          batch_size=batch_size)
+        summary = migrate(
+            source, f"file:{out}", Path(directory) / "rejects.jsonl", batch_size=batch_size
+        )
         assert summary.balanced and summary.rejected == 0
         return {name: read_file_lines(out, name) for name in COLLECTIONS}
 
@@ -292,8 +341,9 @@ def test_batch_size_does_not_change_the_documents(demo_sqlite, batch_size):
     output = file_output(demo_sqlite, batch_size)
     assert output == baseline(demo_sqlite)
     for name in COLLECTIONS:
-        documents = {i: json_util.loads(line, json_options=JSON_OPTIONS)
-                     for i, line in output[name].items()}
+        documents = {
+            i: json_util.loads(line, json_options=JSON_OPTIONS) for i, line in output[name].items()
+        }
         assert_same_documents(name, documents, expected[name])
 
 
@@ -306,8 +356,9 @@ def test_postgres_and_sqlite_give_byte_identical_files(demo_pg, demo_sqlite):
         assert from_pg[name] == baseline(demo_sqlite)[name], name
 
 
-@settings(max_examples=10, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(batch_size=st.one_of(st.integers(1, 40), st.integers(41, 1500)))
 def test_any_batch_size_gives_the_same_documents(demo_sqlite, batch_size):
     output = file_output(demo_sqlite, batch_size)
@@ -358,8 +409,11 @@ collections:
       parent_name: {denormalize: parents.name}
 """
 
-_texts = st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=6),
-                   st.sampled_from(["a", "B", "é", "e\u0301", "Z", "日本", "🐛", ""]))
+_texts = st.one_of(
+    st.none(),
+    st.text(st.characters(codec="utf-8"), max_size=6),
+    st.sampled_from(["a", "B", "é", "e\u0301", "Z", "日本", "🐛", ""]),
+)
 
 
 DANGLING = 5000  # outside the drawn parent ids
@@ -371,18 +425,40 @@ def small_databases(draw):
     parents = [(i, draw(_texts)) for i in parent_ids]
     child_ids = draw(st.lists(st.integers(1, 10_000), unique=True, max_size=15))
     # parent_id: NULL, an existing parent, or a dangling one (no FK enforcement in SQLite)
-    children = [(i, draw(st.one_of(st.none(), st.just(DANGLING), st.sampled_from(parent_ids)))
-                 if parent_ids else draw(st.sampled_from([None, DANGLING])),
-                 draw(st.one_of(st.none(), st.integers(-3, 3), st.integers(-2**31, 2**31 - 1))),
-                 draw(_texts))
-                for i in child_ids]
-    tag_ids = draw(st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=4)
-                            | st.sampled_from(["a", "A", "é", "e\u0301", "10", "9"]),
-                            unique=True, max_size=5))
-    tags = [(i, draw(st.one_of(st.none(), st.sampled_from(["x", "X", "ü", "u", "🐛"]))))
-            for i in tag_ids]
-    links = sorted(draw(st.sets(st.tuples(st.sampled_from(parent_ids), st.sampled_from(tag_ids)),
-                                max_size=12))) if parent_ids and tag_ids else []
+    children = [
+        (
+            i,
+            draw(st.one_of(st.none(), st.just(DANGLING), st.sampled_from(parent_ids)))
+            if parent_ids
+            else draw(st.sampled_from([None, DANGLING])),
+            draw(st.one_of(st.none(), st.integers(-3, 3), st.integers(-(2**31), 2**31 - 1))),
+            draw(_texts),
+        )
+        for i in child_ids
+    ]
+    tag_ids = draw(
+        st.lists(
+            st.text(st.characters(codec="utf-8"), min_size=1, max_size=4)
+            | st.sampled_from(["a", "A", "é", "e\u0301", "10", "9"]),
+            unique=True,
+            max_size=5,
+        )
+    )
+    tags = [
+        (i, draw(st.one_of(st.none(), st.sampled_from(["x", "X", "ü", "u", "🐛"]))))
+        for i in tag_ids
+    ]
+    links = (
+        sorted(
+            draw(
+                st.sets(
+                    st.tuples(st.sampled_from(parent_ids), st.sampled_from(tag_ids)), max_size=12
+                )
+            )
+        )
+        if parent_ids and tag_ids
+        else []
+    )
     return {"parents": parents, "children": children, "tags": tags, "parent_tags": links}
 
 
@@ -428,7 +504,8 @@ def small_oracle(data: dict) -> dict[str, dict]:
         doc["kids"] = kids
         doc["kids_by_label"] = [
             {} if label is None else {"label": label}
-            for _, _, _, label in sorted(mine, key=lambda c: (nulls_last(c[3]), c[0]))]
+            for _, _, _, label in sorted(mine, key=lambda c: (nulls_last(c[3]), c[0]))
+        ]
         doc["kid_count"] = len(mine)
         doc["labelled_count"] = sum(1 for c in mine if c[3] is not None)
         positions = [c[2] for c in mine if c[2] is not None]
@@ -439,14 +516,21 @@ def small_oracle(data: dict) -> dict[str, dict]:
         labels = [c[3] for c in mine if c[3] is not None]
         if labels:
             doc["max_label"] = max(labels, key=code_points)
-        my_tags = [(tag_id, tag_name) for tag_id, tag_name in data["tags"]
-                   for linked_parent, linked_tag in data["parent_tags"]
-                   if linked_parent == parent_id and linked_tag == tag_id]
-        doc["tags"] = [{"id": tag_id} if tag_name is None else {"id": tag_id, "name": tag_name}
-                       for tag_id, tag_name in sorted(
-                           my_tags, key=lambda t: (nulls_last(t[1]), code_points(t[0])))]
-        doc["tag_ids"] = [oid("tags", [tag_id]) for tag_id, _ in
-                          sorted(my_tags, key=lambda t: code_points(t[0]))]
+        my_tags = [
+            (tag_id, tag_name)
+            for tag_id, tag_name in data["tags"]
+            for linked_parent, linked_tag in data["parent_tags"]
+            if linked_parent == parent_id and linked_tag == tag_id
+        ]
+        doc["tags"] = [
+            {"id": tag_id} if tag_name is None else {"id": tag_id, "name": tag_name}
+            for tag_id, tag_name in sorted(
+                my_tags, key=lambda t: (nulls_last(t[1]), code_points(t[0]))
+            )
+        ]
+        doc["tag_ids"] = [
+            oid("tags", [tag_id]) for tag_id, _ in sorted(my_tags, key=lambda t: code_points(t[0]))
+        ]
         expected_parents[doc["_id"]] = doc
     names = dict(data["parents"])
     expected_children = {}
@@ -484,17 +568,20 @@ def test_random_small_schemas_match_a_nested_loop_oracle(data, batch_size):
         mapping = directory / "small.yaml"
         mapping.write_text(SMALL_MAPPING, encoding="utf-8")
 
-        summary = migrate(f"sqlite:///{database}", f"file:{directory / 'out'}",
-                          directory / "rejects.jsonl", files=[str(mapping)],
-                          batch_size=batch_size)
+        summary = migrate(
+            f"sqlite:///{database}",
+            f"file:{directory / 'out'}",
+            directory / "rejects.jsonl",
+            files=[str(mapping)],
+            batch_size=batch_size,
+        )
 
         expected = small_oracle(data)
         assert summary.balanced and summary.rejected == 0
         for result in summary.collections:
             assert result.inserted == len(expected[result.name]), result
         for name in ("parents", "children"):
-            assert_same_documents(name, read_file_target(directory / "out", name),
-                                  expected[name])
+            assert_same_documents(name, read_file_target(directory / "out", name), expected[name])
 
 
 def test_descending_order_keeps_nulls_last(tmp_path):
@@ -503,17 +590,26 @@ def test_descending_order_keeps_nulls_last(tmp_path):
     try:
         connection.executescript(SMALL_SCHEMA)
         connection.execute("INSERT INTO parents VALUES (1, 'p')")
-        connection.executemany("INSERT INTO children VALUES (?, ?, ?, ?)",
-                               [(1, 1, None, None), (2, 1, 5, "b"), (3, 1, 7, "a")])
+        connection.executemany(
+            "INSERT INTO children VALUES (?, ?, ?, ?)",
+            [(1, 1, None, None), (2, 1, 5, "b"), (3, 1, 7, "a")],
+        )
         connection.commit()
     finally:
         connection.close()
     mapping = tmp_path / "desc.yaml"
-    mapping.write_text("version: 1\ncollections:\n  parents:\n    table: parents\n"
-                       "    columns: [name]\n    fields:\n      kids: {embed: children, "
-                       "_id: false, columns: [id], order_by: [-pos]}\n", encoding="utf-8")
-    summary = migrate(f"sqlite:///{database}", f"file:{tmp_path / 'out'}",
-                      tmp_path / "rejects.jsonl", files=[str(mapping)])
+    mapping.write_text(
+        "version: 1\ncollections:\n  parents:\n    table: parents\n"
+        "    columns: [name]\n    fields:\n      kids: {embed: children, "
+        "_id: false, columns: [id], order_by: [-pos]}\n",
+        encoding="utf-8",
+    )
+    summary = migrate(
+        f"sqlite:///{database}",
+        f"file:{tmp_path / 'out'}",
+        tmp_path / "rejects.jsonl",
+        files=[str(mapping)],
+    )
     assert summary.balanced
     [document] = read_file_target(tmp_path / "out", "parents").values()
     assert [kid["id"] for kid in document["kids"]] == [3, 2, 1]  # 7, 5, then NULL last
@@ -521,10 +617,19 @@ def test_descending_order_keeps_nulls_last(tmp_path):
 
 # --- 6. the command line ---------------------------------------------------------------------
 
+
 def test_cli_run_writes_the_tasks_file(demo_sqlite, tmp_path):
     out = tmp_path / "out"
-    completed = mapper_cli("run", "mappings/tasks.yaml", "--source", demo_sqlite,
-                           "--target", f"file:{out}", "--rejects", str(tmp_path / "rejects.jsonl"))
+    completed = mapper_cli(
+        "run",
+        "mappings/tasks.yaml",
+        "--source",
+        demo_sqlite,
+        "--target",
+        f"file:{out}",
+        "--rejects",
+        str(tmp_path / "rejects.jsonl"),
+    )
     assert completed.returncode == 0, completed.stderr + completed.stdout
     with open(out / "tasks.jsonl", encoding="utf-8") as lines:
         documents = [json_util.loads(line, json_options=JSON_OPTIONS) for line in lines]

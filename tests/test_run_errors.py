@@ -29,25 +29,33 @@ def source(tmp_path: Path) -> str:
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql(
-            "CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT, meta JSON)")
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT, meta JSON)"
+        )
         connection.exec_driver_sql(
             "CREATE TABLE kids (id INTEGER PRIMARY KEY, "
-            "parent_id INTEGER REFERENCES parents(id), pos INTEGER)")
+            "parent_id INTEGER REFERENCES parents(id), pos INTEGER)"
+        )
         for key in range(1, 7):
             meta = {"bad.key": ROW_CANARY} if key in (2, 5) else {"ok": ROW_CANARY}
-            connection.execute(sa.text("INSERT INTO parents VALUES (:id, :name, :meta)"),
-                               {"id": key, "name": ROW_CANARY, "meta": json.dumps(meta)})
+            connection.execute(
+                sa.text("INSERT INTO parents VALUES (:id, :name, :meta)"),
+                {"id": key, "name": ROW_CANARY, "meta": json.dumps(meta)},
+            )
         for kid in range(1, 13):
-            connection.execute(sa.text("INSERT INTO kids VALUES (:id, :parent, :pos)"),
-                               {"id": kid, "parent": 1 if kid <= 4 else 3, "pos": kid})
+            connection.execute(
+                sa.text("INSERT INTO kids VALUES (:id, :parent, :pos)"),
+                {"id": kid, "parent": 1 if kid <= 4 else 3, "pos": kid},
+            )
     engine.dispose()
     return url
 
 
 def write_mapping(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "parents.yaml"
-    path.write_text("version: 1\ncollections:\n  parents:\n    table: parents\n"
-                    + textwrap.indent(textwrap.dedent(extra), "    "))
+    path.write_text(
+        "version: 1\ncollections:\n  parents:\n    table: parents\n"
+        + textwrap.indent(textwrap.dedent(extra), "    ")
+    )
     return path
 
 
@@ -61,8 +69,7 @@ def read_rejects(path: Path) -> list[dict]:
 
 def test_bad_rows_are_rejected_with_their_keys_and_the_rest_loads(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path)
-    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
-                    cwd=tmp_path)
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     rejects = read_rejects(tmp_path / "mapper-rejects.jsonl")
     assert sorted(r["key"] for r in rejects) == ["2", "5"]
@@ -99,14 +106,30 @@ def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
     batches = InProcess(batch_size=2)  # (1, 2) (3, 4) (5, 6); 2 and 5 are rejected
 
     with pytest.raises(SystemExit):  # dies writing (5, 6), after listing 5
-        run(plan, engine, catalog, DiesOnBatch(3), RejectFile(rejects_path), RunOptions(),
-            batches, checkpoints=Checkpoints(state, fingerprint(plan, "null:")))
+        run(
+            plan,
+            engine,
+            catalog,
+            DiesOnBatch(3),
+            RejectFile(rejects_path),
+            RunOptions(),
+            batches,
+            checkpoints=Checkpoints(state, fingerprint(plan, "null:")),
+        )
     assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
 
     checkpoints = Checkpoints(state, fingerprint(plan, "null:"))
     checkpoints.load()
-    summary = run(plan, engine, catalog, open_sink("null:"), RejectFile(rejects_path),
-                  RunOptions(), batches, checkpoints=checkpoints)
+    summary = run(
+        plan,
+        engine,
+        catalog,
+        open_sink("null:"),
+        RejectFile(rejects_path),
+        RunOptions(),
+        batches,
+        checkpoints=checkpoints,
+    )
     assert [r.get("key") for r in read_rejects(rejects_path)] == ["2", "5"]
     assert summary.balanced and summary.collections[0].rejected == 2
     assert summary.collections[0].written == 4
@@ -115,11 +138,14 @@ def test_a_resumed_run_lists_each_rejected_row_once(source, tmp_path) -> None:
 def test_a_new_run_starts_the_reject_file_afresh(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path)
     for _ in range(2):  # the second run's file lists its own rejects, as its summary counts
-        result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
-                        cwd=tmp_path)
+        result = mapper(
+            "run", str(mapping), "--source", source, "--target", "file:out", cwd=tmp_path
+        )
         assert result.returncode == 1 and "2 rejected rows" in result.stdout
-        assert sorted(r["key"] for r in read_rejects(tmp_path / "mapper-rejects.jsonl")) \
-            == ["2", "5"]
+        assert sorted(r["key"] for r in read_rejects(tmp_path / "mapper-rejects.jsonl")) == [
+            "2",
+            "5",
+        ]
 
 
 def test_rewinding_to_a_checkpoint_leaves_another_reject_file_alone(tmp_path) -> None:
@@ -138,8 +164,19 @@ def test_rewinding_to_a_checkpoint_leaves_another_reject_file_alone(tmp_path) ->
 
 def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path)
-    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
-                    "--on-error", "stop", "--batch-size", "1", cwd=tmp_path)
+    result = mapper(
+        "run",
+        str(mapping),
+        "--source",
+        source,
+        "--target",
+        "file:out",
+        "--on-error",
+        "stop",
+        "--batch-size",
+        "1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "stopped after a rejected row" in result.stdout
     assert len(read_rejects(tmp_path / "mapper-rejects.jsonl")) == 1
@@ -147,23 +184,36 @@ def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:
 
 def test_max_errors_aborts_past_the_limit(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path)
-    result = mapper("run", str(mapping), "--source", source, "--target", "null:",
-                    "--max-errors", "1", "--batch-size", "1", cwd=tmp_path)
+    result = mapper(
+        "run",
+        str(mapping),
+        "--source",
+        source,
+        "--target",
+        "null:",
+        "--max-errors",
+        "1",
+        "--batch-size",
+        "1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "more than --max-errors 1" in result.stdout
 
 
-@pytest.mark.parametrize(("overflow", "code", "documents"), [
-    ("reject", 1, 5), ("truncate", 0, 6)])
-def test_array_limit_is_never_a_silent_truncation(source, tmp_path, overflow, code,
-                                                  documents) -> None:
-    mapping = write_mapping(tmp_path, f"""
+@pytest.mark.parametrize(("overflow", "code", "documents"), [("reject", 1, 5), ("truncate", 0, 6)])
+def test_array_limit_is_never_a_silent_truncation(
+    source, tmp_path, overflow, code, documents
+) -> None:
+    mapping = write_mapping(
+        tmp_path,
+        f"""
         exclude: [meta]
         fields:
           kids: {{embed: kids, order_by: [pos], limit: 5, overflow: {overflow}}}
-        """)
-    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
-                    cwd=tmp_path)
+        """,
+    )
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out", cwd=tmp_path)
     assert result.returncode == code, result.stdout + result.stderr
     lines = (tmp_path / "out" / "parents.jsonl").read_text().splitlines()
     assert len(lines) == documents
@@ -171,14 +221,15 @@ def test_array_limit_is_never_a_silent_truncation(source, tmp_path, overflow, co
         assert "arrays of `parents` truncated" in result.stdout
         assert max(len(json.loads(line)["kids"]) for line in lines) == 5
     else:
-        assert sum(r["stage"] == "overflow" for r in
-                   read_rejects(tmp_path / "mapper-rejects.jsonl")) == 1
+        assert (
+            sum(r["stage"] == "overflow" for r in read_rejects(tmp_path / "mapper-rejects.jsonl"))
+            == 1
+        )
 
 
 def test_bad_mapping_writes_nothing(source, tmp_path) -> None:
     mapping = write_mapping(tmp_path, "columns: [nmae]\n")
-    result = mapper("run", str(mapping), "--source", source, "--target", "file:out",
-                    cwd=tmp_path)
+    result = mapper("run", str(mapping), "--source", source, "--target", "file:out", cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown column `nmae`" in result.stdout
     assert not (tmp_path / "out").exists()
@@ -189,9 +240,15 @@ def test_passwords_never_printed(postgres_server: str, tmp_path) -> None:
     source = url.render_as_string(hide_password=False)
     mapping = write_mapping(tmp_path)
     target = f"mongodb://admin:{PASSWORD_CANARY}@127.0.0.1:1/db?serverSelectionTimeoutMS=300"
-    for args in (("run", str(mapping), "--source", source, "--target", target),
-                 ("run", str(mapping), "--source", source.replace("127.0.0.1", "127.0.0.2")
-                  .replace(str(url.port), "1"))):
+    for args in (
+        ("run", str(mapping), "--source", source, "--target", target),
+        (
+            "run",
+            str(mapping),
+            "--source",
+            source.replace("127.0.0.1", "127.0.0.2").replace(str(url.port), "1"),
+        ),
+    ):
         result = mapper(*args, cwd=tmp_path)
         assert result.returncode in (2, 3), result.stdout + result.stderr
         assert PASSWORD_CANARY not in result.stdout + result.stderr
@@ -204,17 +261,29 @@ def test_duplicate_ids_are_rejected_not_overwritten(tmp_path, mongo_url, mongo_d
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
-        connection.exec_driver_sql("INSERT INTO people VALUES (1, 'a@x'), (2, 'b@x'), "
-                                   "(3, 'a@x'), (4, 'c@x'), (5, 'b@x')")
+        connection.exec_driver_sql(
+            "INSERT INTO people VALUES (1, 'a@x'), (2, 'b@x'), (3, 'a@x'), (4, 'c@x'), (5, 'b@x')"
+        )
     engine.dispose()
     path = tmp_path / "people.yaml"
-    path.write_text("version: 1\ncollections:\n  people:\n    table: people\n"
-                    "    _id: {column: email}\n    columns: [id]\n")
+    path.write_text(
+        "version: 1\ncollections:\n  people:\n    table: people\n"
+        "    _id: {column: email}\n    columns: [id]\n"
+    )
     for batch_size in ("1", "100"):
         mongo_db.people.drop()
         (tmp_path / "mapper-rejects.jsonl").unlink(missing_ok=True)
-        result = mapper("run", str(path), "--source", url, "--target", mongo_url,
-                        "--batch-size", batch_size, cwd=tmp_path)
+        result = mapper(
+            "run",
+            str(path),
+            "--source",
+            url,
+            "--target",
+            mongo_url,
+            "--batch-size",
+            batch_size,
+            cwd=tmp_path,
+        )
         assert result.returncode == 1, result.stdout + result.stderr
         rejects = read_rejects(tmp_path / "mapper-rejects.jsonl")
         assert sorted(r["key"] for r in rejects) == ["3", "5"], batch_size
@@ -223,12 +292,22 @@ def test_duplicate_ids_are_rejected_not_overwritten(tmp_path, mongo_url, mongo_d
 
 
 @pytest.mark.parametrize("option", ["--rejects", "--state"])
-def test_unwritable_reject_or_checkpoint_file_stops_before_any_row(source, tmp_path, option,
-                                                                    mongo_url, mongo_db):
+def test_unwritable_reject_or_checkpoint_file_stops_before_any_row(
+    source, tmp_path, option, mongo_url, mongo_db
+):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    result = mapper("run", str(write_mapping(tmp_path)), "--source", source, "--target",
-                    mongo_url, option, str(blocker / "file.json"), cwd=tmp_path)
+    result = mapper(
+        "run",
+        str(write_mapping(tmp_path)),
+        "--source",
+        source,
+        "--target",
+        mongo_url,
+        option,
+        str(blocker / "file.json"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot write the" in result.stderr and "Traceback" not in result.stderr
     assert mongo_db.list_collection_names() == []

@@ -25,19 +25,24 @@ def _prepare(url: str, decimal_as: api.DecimalAs = "decimal128") -> api.Prepared
     return api.prepare([ROOT / "mappings" / "tasks.yaml"], url, api.DocumentOptions(decimal_as))
 
 
-def _options(tmp_path: Path, rejects: str = "rejects", batch_size: int = 1000
-             ) -> api.MigrateOptions:
-    return api.MigrateOptions(batch_size=batch_size, rejects=tmp_path / rejects,
-                              state=tmp_path / "state.json")
+def _options(
+    tmp_path: Path, rejects: str = "rejects", batch_size: int = 1000
+) -> api.MigrateOptions:
+    return api.MigrateOptions(
+        batch_size=batch_size, rejects=tmp_path / rejects, state=tmp_path / "state.json"
+    )
 
 
 def _hashes(collection) -> dict:
-    return {document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
-            for document in collection.find()}
+    return {
+        document["_id"]: hashlib.sha256(bson.encode(document)).hexdigest()
+        for document in collection.find()
+    }
 
 
-def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mongo_url,
-                                                               mongo_db, tmp_path) -> None:
+def test_target_connection_cut_mid_run_is_retried_idempotently(
+    demo_sqlite, mongo_url, mongo_db, tmp_path
+) -> None:
     prepared = _prepare(demo_sqlite, "string")
     reference = api.migrate(prepared, mongo_url, _options(tmp_path, "r1"))
     expected = _hashes(mongo_db.tasks)
@@ -54,8 +59,9 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(demo_sqlite, mong
             proxy.cut()
 
     try:
-        summary = api.migrate(prepared, proxied, _options(tmp_path, "r2", 100),
-                              progress=cut_now_and_then)
+        summary = api.migrate(
+            prepared, proxied, _options(tmp_path, "r2", 100), progress=cut_now_and_then
+        )
     finally:
         proxy.close()
         prepared.close()
@@ -73,32 +79,41 @@ def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_serve
         prepared = _prepare(url)
         writer = sa.create_engine(url)
         with writer.connect() as connection:
-            last_task, = connection.execute(sa.text(
-                "SELECT id FROM tasks ORDER BY id DESC LIMIT 1")).one()
+            (last_task,) = connection.execute(
+                sa.text("SELECT id FROM tasks ORDER BY id DESC LIMIT 1")
+            ).one()
         changed = []
 
         def write_concurrently(collection: str, rows: int) -> None:
             if changed:
                 return
             with writer.begin() as connection:
-                connection.execute(sa.text("UPDATE tasks SET title = 'CHANGED' WHERE id = :id"),
-                                   {"id": last_task})
-                connection.execute(sa.text("DELETE FROM comments WHERE task_id = :id"),
-                                   {"id": last_task})
-                connection.execute(sa.text("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
-                                           " WHERE id <> :id ORDER BY id DESC LIMIT 5)"),
-                                   {"id": last_task})
+                connection.execute(
+                    sa.text("UPDATE tasks SET title = 'CHANGED' WHERE id = :id"), {"id": last_task}
+                )
+                connection.execute(
+                    sa.text("DELETE FROM comments WHERE task_id = :id"), {"id": last_task}
+                )
+                connection.execute(
+                    sa.text(
+                        "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
+                        " WHERE id <> :id ORDER BY id DESC LIMIT 5)"
+                    ),
+                    {"id": last_task},
+                )
             changed.append(True)
 
         before = _count_comments(writer, last_task)
         out = tmp_path / "out"
-        summary = api.migrate(prepared, f"file:{out}", _options(tmp_path, batch_size=50),
-                              progress=write_concurrently)
+        summary = api.migrate(
+            prepared, f"file:{out}", _options(tmp_path, batch_size=50), progress=write_concurrently
+        )
         writer.dispose()
         prepared.close()
     assert changed
-    documents = [bson.json_util.loads(line) for line in
-                 (out / "tasks.jsonl").read_text().splitlines()]
+    documents = [
+        bson.json_util.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()
+    ]
     assert summary.collections[0].read == len(documents) == 300
     last = next(d for d in documents if d["_id"] == _oid(last_task))
     assert last["title"] != "CHANGED"
@@ -107,8 +122,9 @@ def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_serve
 
 def _count_comments(engine: sa.Engine, task) -> int:
     with engine.connect() as connection:
-        return connection.execute(sa.text("SELECT count(*) FROM comments WHERE task_id = :id"),
-                                  {"id": task}).scalar_one()
+        return connection.execute(
+            sa.text("SELECT count(*) FROM comments WHERE task_id = :id"), {"id": task}
+        ).scalar_one()
 
 
 def _oid(task) -> bson.ObjectId:
@@ -118,9 +134,12 @@ def _oid(task) -> bson.ObjectId:
 def _terminate_other_backends(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     engine.dispose()
 
 
@@ -136,8 +155,12 @@ def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp
                 _terminate_other_backends(url)
 
         with pytest.raises(SourceError) as error:
-            api.migrate(prepared, f"file:{tmp_path / 'out'}", _options(tmp_path, batch_size=50),
-                        progress=drop_source)
+            api.migrate(
+                prepared,
+                f"file:{tmp_path / 'out'}",
+                _options(tmp_path, batch_size=50),
+                progress=drop_source,
+            )
         prepared.close()
     message = str(error.value)
     assert "`tasks`" in message and "after key `" in message and "--resume" in message
@@ -151,8 +174,12 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
-            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET '
-                                       "idle_in_transaction_session_timeout = '300ms'"))
+            connection.execute(
+                sa.text(
+                    f'ALTER DATABASE "{database}" SET '
+                    "idle_in_transaction_session_timeout = '300ms'"
+                )
+            )
         prepared = _prepare(url)
 
         def stall_until_the_server_ends_the_snapshot(collection: str, rows: int) -> None:
@@ -160,15 +187,23 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
             transaction (a condition, not a guess at how long the timeout takes)."""
             deadline = time.monotonic() + 120
             with admin.connect() as connection:
-                while connection.execute(sa.text(
+                while connection.execute(
+                    sa.text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
-                        "AND state LIKE 'idle in transaction%'"), {"name": database}).scalar():
+                        "AND state LIKE 'idle in transaction%'"
+                    ),
+                    {"name": database},
+                ).scalar():
                     assert time.monotonic() < deadline, "the idle timeout never fired"
                     time.sleep(0.05)
 
         with pytest.raises(SourceError) as error:
-            api.migrate(prepared, "null:", _options(tmp_path, batch_size=50),
-                        progress=stall_until_the_server_ends_the_snapshot)
+            api.migrate(
+                prepared,
+                "null:",
+                _options(tmp_path, batch_size=50),
+                progress=stall_until_the_server_ends_the_snapshot,
+            )
         prepared.close()
         admin.dispose()
     assert "idle_in_transaction_session_timeout" in str(error.value)

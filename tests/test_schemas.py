@@ -41,9 +41,13 @@ collections:
             documents = [document for _, document in api.preview(prepared, 10)]
     assert problems == []
     assert documents == [
-        {"_id": oid("orders", [1]), "id": 1, "customer": "Ada",
-         "items": [{"sku": "a-1", "qty": 3}, {"sku": "b-2", "qty": 1}], "quantity": 4},
-        {"_id": oid("orders", [2]), "id": 2, "customer": "Linus",
-         "items": [{"sku": "c-3"}]},
+        {
+            "_id": oid("orders", [1]),
+            "id": 1,
+            "customer": "Ada",
+            "items": [{"sku": "a-1", "qty": 3}, {"sku": "b-2", "qty": 1}],
+            "quantity": 4,
+        },
+        {"_id": oid("orders", [2]), "id": 2, "customer": "Linus", "items": [{"sku": "c-3"}]},
     ]
     assert isinstance(documents[0]["_id"], bson.ObjectId)

@@ -51,12 +51,19 @@ def role(pg_url: str):
     engine = sa.create_engine(pg_url)
     with engine.begin() as connection:
         connection.exec_driver_sql(
-            "CREATE TABLE people (id int PRIMARY KEY, name text, email text, meta jsonb)")
-        for key, meta in ((1, '{"ok": "%s"}'), (2, '{"bad.key": "%s"}'), (3, '{"arr": [["%s"]]}'),
-                          (4, '{"ok": "%s"}'), (5, '{"ok": "%s"}')):
-            connection.execute(sa.text("INSERT INTO people VALUES (:id, :name, :email, :meta)"),
-                               {"id": key, "name": ROW, "email": f"{ROW}-{key % 3}@x",
-                                "meta": meta % ROW})
+            "CREATE TABLE people (id int PRIMARY KEY, name text, email text, meta jsonb)"
+        )
+        for key, meta in (
+            (1, '{"ok": "%s"}'),
+            (2, '{"bad.key": "%s"}'),
+            (3, '{"arr": [["%s"]]}'),
+            (4, '{"ok": "%s"}'),
+            (5, '{"ok": "%s"}'),
+        ):
+            connection.execute(
+                sa.text("INSERT INTO people VALUES (:id, :name, :email, :meta)"),
+                {"id": key, "name": ROW, "email": f"{ROW}-{key % 3}@x", "meta": meta % ROW},
+            )
         connection.exec_driver_sql(f"CREATE ROLE {name} LOGIN PASSWORD '{SECRET}'")
         connection.exec_driver_sql(f"GRANT SELECT ON people TO {name}")
     url = sa.make_url(pg_url).set(drivername="postgresql", username=name)
@@ -78,18 +85,23 @@ def _with_query(url: str, query: str) -> str:
 def _leaks(result: subprocess.CompletedProcess, work: Path) -> list[str]:
     """Where a canary shows: the password anywhere; the row value in the output or in a file
     of mapper's own (the documents and validate's report show values by design)."""
-    found = [name for name, text in (("stdout", result.stdout), ("stderr", result.stderr))
-             if PASSWORD in text or ROW in text]
+    found = [
+        name
+        for name, text in (("stdout", result.stdout), ("stderr", result.stderr))
+        if PASSWORD in text or ROW in text
+    ]
     for path in (p for p in work.rglob("*") if p.is_file() and p.name != "map.yaml"):
         text = path.read_text(errors="replace")
-        if PASSWORD in text or (ROW in text and path.parent.name != "out"
-                                and path.name != "report.html"):
+        if PASSWORD in text or (
+            ROW in text and path.parent.name != "out" and path.name != "report.html"
+        ):
             found.append(path.name)
     return found
 
 
-def test_no_canary_on_any_path(role, mongo_url: str, mongo_db, mongo_client: pymongo.MongoClient,
-                               tmp_path: Path) -> None:
+def test_no_canary_on_any_path(
+    role, mongo_url: str, mongo_db, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
     source, bare, name, _ = role
     (tmp_path / "map.yaml").write_text(MAPPING)
     target_host = pymongo.uri_parser.parse_uri(mongo_url)["nodelist"][0]
@@ -97,41 +109,76 @@ def test_no_canary_on_any_path(role, mongo_url: str, mongo_db, mongo_client: pym
     database = mongo_db.name
     ignored = mongo_url  # FerretDB has no authentication: the target's canary is elsewhere
     refused = f"mongodb://someone:{quote(SECRET, safe='')}@{host}/{database}?authSource=admin"
-    unreachable = (f"mongodb://someone:{quote(SECRET, safe='')}@127.0.0.1:1/{database}"
-                   "?authSource=admin&serverSelectionTimeoutMS=100")
+    unreachable = (
+        f"mongodb://someone:{quote(SECRET, safe='')}@127.0.0.1:1/{database}"
+        "?authSource=admin&serverSelectionTimeoutMS=100"
+    )
     engine = sa.make_url(bare)
     no_role = source.replace(f"{name}:", "no_such_role:", 1)
     unreachable_source = source.replace(f"@{engine.host}:{engine.port}/", "@127.0.0.1:1/", 1)
     common = ("map.yaml", "--source")
     cases = [  # (arguments, exit codes)
         (("run", *common, source, "--target", ignored, "--only", "clean"), {0}),
-        (("run", *common, _with_query(bare, f"password={quote(SECRET, safe='')}"),
-          "--target", "file:out", "--only", "clean"), {0}),
+        (
+            (
+                "run",
+                *common,
+                _with_query(bare, f"password={quote(SECRET, safe='')}"),
+                "--target",
+                "file:out",
+                "--only",
+                "clean",
+            ),
+            {0},
+        ),
         (("validate", *common, source, "--target", ignored, "--only", "clean", "--full"), {0}),
         (("run", *common, source, "--target", refused), {2}),
         (("run", *common, no_role, "--target", ignored), {2, 3}),
         (("run", *common, unreachable_source, "--target", ignored), {3}),
         (("run", *common, source, "--target", unreachable, "--only", "clean"), {3}),
         (("run", *common, source, "--target", ignored, "--rejects", "rejects.jsonl"), {1}),
-        (("run", *common, source, "--target", ignored, "--on-error", "stop", "--batch-size",
-          "1", "--state", "state.json", "--rejects", "stopped.jsonl"), {1}),
+        (
+            (
+                "run",
+                *common,
+                source,
+                "--target",
+                ignored,
+                "--on-error",
+                "stop",
+                "--batch-size",
+                "1",
+                "--state",
+                "state.json",
+                "--rejects",
+                "stopped.jsonl",
+            ),
+            {1},
+        ),
         (("run", *common, source, "--target", "file:out"), {1}),
-        (("run", *common, f"postgresql://{name}:{SECRET}@{engine.host}:{engine.port}/db",
-          "--target", "null:"), {2, 3}),
-        (("run", *common, source, "--target", f"mongodb://u:{SECRET}@{host}/{database}"),
-         {2, 3}),
-        (("run", *common, source, "--target", f"mongodb://u:{PASSWORD}/x@{host}/{database}"),
-         {2, 3}),
-        (("run", *common, source, "--target", _with_query(mongo_url, f"password={PASSWORD}")),
-         {2}),
+        (
+            (
+                "run",
+                *common,
+                f"postgresql://{name}:{SECRET}@{engine.host}:{engine.port}/db",
+                "--target",
+                "null:",
+            ),
+            {2, 3},
+        ),
+        (("run", *common, source, "--target", f"mongodb://u:{SECRET}@{host}/{database}"), {2, 3}),
+        (
+            ("run", *common, source, "--target", f"mongodb://u:{PASSWORD}/x@{host}/{database}"),
+            {2, 3},
+        ),
+        (("run", *common, source, "--target", _with_query(mongo_url, f"password={PASSWORD}")), {2}),
     ]
     for arguments, codes in cases:
         result = mapper(*arguments, cwd=tmp_path)
         assert result.returncode in codes, (arguments, result.stdout + result.stderr)
         assert "Traceback" not in result.stderr, result.stderr
         assert _leaks(result, tmp_path) == [], (arguments, result.stdout + result.stderr)
-    rejects = {line["key"]: line for line in map(json.loads,
-                                                  (tmp_path / "rejects.jsonl").open())}
+    rejects = {line["key"]: line for line in map(json.loads, (tmp_path / "rejects.jsonl").open())}
     assert rejects["2"]["stage"] == "convert" and "`people.meta`" in rejects["2"]["reason"]
     assert rejects["4"]["stage"] == "duplicate"
     if is_ferretdb(mongo_client):  # FerretDB refuses nested arrays, quoting them
@@ -139,8 +186,21 @@ def test_no_canary_on_any_path(role, mongo_url: str, mongo_db, mongo_client: pym
     assert (tmp_path / "state.json").exists()
 
     mongo_db.clean.update_one({}, {"$set": {"name": "changed"}})
-    report = mapper("validate", *common, source, "--target", ignored, "--only", "clean",
-                    "--full", "--format", "html", "--output", "report.html", cwd=tmp_path)
+    report = mapper(
+        "validate",
+        *common,
+        source,
+        "--target",
+        ignored,
+        "--only",
+        "clean",
+        "--full",
+        "--format",
+        "html",
+        "--output",
+        "report.html",
+        cwd=tmp_path,
+    )
     assert report.returncode == 1, report.stdout + report.stderr
     assert _leaks(report, tmp_path) == []
 
@@ -150,8 +210,7 @@ def test_permission_denied_names_the_table_and_the_grant(role, tmp_path: Path) -
     with owner.begin() as connection:
         connection.exec_driver_sql(f"REVOKE SELECT ON people FROM {name}")
     (tmp_path / "map.yaml").write_text(MAPPING)
-    result = mapper("run", "map.yaml", "--source", source, "--target", "file:out",
-                    cwd=tmp_path)
+    result = mapper("run", "map.yaml", "--source", source, "--target", "file:out", cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith("mapper run:")]
     assert "`people`" in line and f"GRANT SELECT ON people TO {name}" in line, line
@@ -171,17 +230,48 @@ def test_a_rejected_write_keeps_the_code_and_the_path_not_the_values() -> None:
     from mapper.engine.server_errors import write_error
 
     document = encode({"_id": 1, "name": ROW, "meta": {"arr": [[ROW]]}})
-    failure = {"index": 0, "code": 2, "errmsg": f'invalid value: {{ "arr": [ [ "{ROW}" ] ] }} '
-               "(nested arrays are not supported)"}
+    failure = {
+        "index": 0,
+        "code": 2,
+        "errmsg": f'invalid value: {{ "arr": [ [ "{ROW}" ] ] }} (nested arrays are not supported)',
+    }
     assert write_error(failure, document) == "server error 2 at `meta.arr`"
-    duplicate = {"code": 11000, "errmsg": f'E11000 dup key: {{ email: "{ROW}" }}',
-                 "keyPattern": {"email": 1}, "keyValue": {"email": ROW}}
+    duplicate = {
+        "code": 11000,
+        "errmsg": f'E11000 dup key: {{ email: "{ROW}" }}',
+        "keyPattern": {"email": 1},
+        "keyValue": {"email": ROW},
+    }
     assert write_error(duplicate, document) == "server error 11000 at `email`"
-    invalid = {"code": 121, "errmsg": "Document failed validation", "errInfo": {"details": {
-        "schemaRulesNotSatisfied": [{"operatorName": "properties", "propertiesNotSatisfied": [
-            {"propertyName": "meta", "details": [{"operatorName": "properties",
-             "propertiesNotSatisfied": [{"propertyName": "arr",
-                                         "details": [{"consideredValue": ROW}]}]}]}]}]}}}
+    invalid = {
+        "code": 121,
+        "errmsg": "Document failed validation",
+        "errInfo": {
+            "details": {
+                "schemaRulesNotSatisfied": [
+                    {
+                        "operatorName": "properties",
+                        "propertiesNotSatisfied": [
+                            {
+                                "propertyName": "meta",
+                                "details": [
+                                    {
+                                        "operatorName": "properties",
+                                        "propertiesNotSatisfied": [
+                                            {
+                                                "propertyName": "arr",
+                                                "details": [{"consideredValue": ROW}],
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    }
     assert write_error(invalid, document) == "server error 121 at `meta.arr`"
 
 
@@ -189,19 +279,25 @@ def test_redact_hides_every_form_of_a_password() -> None:
     from mapper.config import redact
 
     encoded = quote(SECRET, safe="")
-    urls = [f"postgresql://u:{encoded}@h:5432/db", f"postgresql://u:{PASSWORD}/x@h/db",
-            f"postgresql://u:{SECRET}@h/db", f"postgresql://u@h/db?password={encoded}",
-            f"postgresql://u@h/db?sslmode=require&sslpassword={PASSWORD}",
-            f"mongodb://u:{encoded}@h1:1,h2/db?authSource=admin&replicaSet=rs",
-            f"mongodb+srv://u:{encoded}@cluster.example.com/db?retryWrites=true",
-            f"mongodb://u:{SECRET}@h/db", f"mongodb://h/db?authMechanismProperties="
-            f"AWS_SESSION_TOKEN:{PASSWORD}"]
+    urls = [
+        f"postgresql://u:{encoded}@h:5432/db",
+        f"postgresql://u:{PASSWORD}/x@h/db",
+        f"postgresql://u:{SECRET}@h/db",
+        f"postgresql://u@h/db?password={encoded}",
+        f"postgresql://u@h/db?sslmode=require&sslpassword={PASSWORD}",
+        f"mongodb://u:{encoded}@h1:1,h2/db?authSource=admin&replicaSet=rs",
+        f"mongodb+srv://u:{encoded}@cluster.example.com/db?retryWrites=true",
+        f"mongodb://u:{SECRET}@h/db",
+        f"mongodb://h/db?authMechanismProperties=AWS_SESSION_TOKEN:{PASSWORD}",
+    ]
     for url in urls:
         shown = redact(url)
         assert PASSWORD not in shown and "***" in shown, (url, shown)
         assert shown.split("://")[0] == url.split("://")[0]
-    assert redact(f"mongodb://u:{encoded}@h1:1,h2/db?authSource=admin") \
+    assert (
+        redact(f"mongodb://u:{encoded}@h1:1,h2/db?authSource=admin")
         == "mongodb://u:***@h1:1,h2/db?authSource=admin"
+    )
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
     message = textwrap.dedent(f"""\
         connection to server failed: password {PASSWORD} rejected

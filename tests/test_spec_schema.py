@@ -28,26 +28,61 @@ def _fields(text: str) -> str:
 # (id, file contents, line, column, words expected in the message of a problem found there)
 BAD_MAPPINGS = [
     ("unknown-key", HEAD + "    colums: [a]\n", 5, 5, ["unknown key `colums`", "collection"]),
-    ("unknown-top-key", "version: 1\ndatabse: app\ncollections: {t: {table: t}}\n",
-     2, 1, ["unknown key `databse`"]),
-    ("missing-table", "version: 1\ncollections:\n  tasks:\n    columns: all\n",
-     3, 3, ["missing required key `table`", "`tasks`"]),
+    (
+        "unknown-top-key",
+        "version: 1\ndatabse: app\ncollections: {t: {table: t}}\n",
+        2,
+        1,
+        ["unknown key `databse`"],
+    ),
+    (
+        "missing-table",
+        "version: 1\ncollections:\n  tasks:\n    columns: all\n",
+        3,
+        3,
+        ["missing required key `table`", "`tasks`"],
+    ),
     ("missing-collections", "version: 1\n", 1, 1, ["missing required key `collections`"]),
     ("missing-version", "collections: {t: {table: t}}\n", 1, 1, ["`version`"]),
     ("wrong-version", "version: 2\ncollections: {t: {table: t}}\n", 1, 1, ["`version`", "`1`"]),
     ("version-as-text", "version: '1'\ncollections: {t: {table: t}}\n", 1, 1, ["`version`"]),
     ("no-collections", "version: 1\ncollections: {}\n", 2, 1, ["`collections`", "empty"]),
-    ("field-without-kind", _fields("title: {type: string}"),
-     6, 7, ["`title`", "exactly one kind key", "`column`"]),
-    ("field-with-two-kinds", _fields("title: {column: title, value: x}"),
-     6, 7, ["`title`", "2 kind keys", "`column`", "`value`"]),
+    (
+        "field-without-kind",
+        _fields("title: {type: string}"),
+        6,
+        7,
+        ["`title`", "exactly one kind key", "`column`"],
+    ),
+    (
+        "field-with-two-kinds",
+        _fields("title: {column: title, value: x}"),
+        6,
+        7,
+        ["`title`", "2 kind keys", "`column`", "`value`"],
+    ),
     ("field-not-a-mapping", _fields("title: 12"), 6, 7, ["`title`", "column name"]),
-    ("limit-without-overflow", _fields("labels: {embed: labels, limit: 10}"),
-     6, 31, ["`limit` needs `overflow`", "`labels`"]),
-    ("unknown-embed-key", _fields("labels: {embed: labels, order: [name]}"),
-     6, 31, ["unknown key `order`", "`embed` field"]),
-    ("key-of-another-kind", _fields("title: {column: title, limit: 3}"),
-     6, 30, ["unknown key `limit`", "`column` field"]),
+    (
+        "limit-without-overflow",
+        _fields("labels: {embed: labels, limit: 10}"),
+        6,
+        31,
+        ["`limit` needs `overflow`", "`labels`"],
+    ),
+    (
+        "unknown-embed-key",
+        _fields("labels: {embed: labels, order: [name]}"),
+        6,
+        31,
+        ["unknown key `order`", "`embed` field"],
+    ),
+    (
+        "key-of-another-kind",
+        _fields("title: {column: title, limit: 3}"),
+        6,
+        30,
+        ["unknown key `limit`", "`column` field"],
+    ),
     ("empty-field-name", _fields("'': title"), 6, 7, ["not a valid field name"]),
     ("whitespace-field-name", _fields("' title': title"), 6, 7, ['`" title"`', "field name"]),
     ("trailing-space-name", _fields("'title ': title"), 6, 7, ["field name"]),
@@ -56,16 +91,36 @@ BAD_MAPPINGS = [
     ("empty-segment", _fields("a..b: title"), 6, 7, ["`a..b`", "field name"]),
     ("leading-dot", _fields(".a: title"), 6, 7, ["`.a`", "field name"]),
     ("nul-in-name", _fields('"a\\0b": title'), 6, 7, ["field name"]),
-    ("bad-filter-operator", HEAD + "    filter: {status: {nex: archived}}\n",
-     5, 23, ["unknown key `nex`", "filter comparison", "`status`"]),
-    ("null-filter-value", HEAD + "    filter: {deleted_at: null}\n",
-     5, 14, ["`deleted_at`", "is_null"]),
-    ("list-filter-value", HEAD + "    filter: {plan: [a, b]}\n",
-     5, 14, ["`plan`", "`{in: [...]}`"]),
+    (
+        "bad-filter-operator",
+        HEAD + "    filter: {status: {nex: archived}}\n",
+        5,
+        23,
+        ["unknown key `nex`", "filter comparison", "`status`"],
+    ),
+    (
+        "null-filter-value",
+        HEAD + "    filter: {deleted_at: null}\n",
+        5,
+        14,
+        ["`deleted_at`", "is_null"],
+    ),
+    (
+        "list-filter-value",
+        HEAD + "    filter: {plan: [a, b]}\n",
+        5,
+        14,
+        ["`plan`", "`{in: [...]}`"],
+    ),
     ("empty-in", HEAD + "    filter: {plan: {in: []}}\n", 5, 21, ["`in`", "empty"]),
     ("or-not-a-list", HEAD + "    filter: {or: {a: 1}}\n", 5, 14, ["`or`", "a list"]),
-    ("bad-nested-filter", HEAD + "    filter:\n      or:\n        - {a: {is_nul: true}}\n",
-     7, 16, ["unknown key `is_nul`"]),
+    (
+        "bad-nested-filter",
+        HEAD + "    filter:\n      or:\n        - {a: {is_nul: true}}\n",
+        7,
+        16,
+        ["unknown key `is_nul`"],
+    ),
     ("bad-id-rule", HEAD + "    _id: uuid\n", 5, 5, ["`_id`", "`oid`", "`key`"]),
     ("id-false-on-root", HEAD + "    _id: false\n", 5, 5, ["`_id`"]),
     ("bad-enum", HEAD + "    write: replace\n", 5, 5, ["`write`", "`upsert`", "`rebuild`"]),
@@ -73,18 +128,43 @@ BAD_MAPPINGS = [
     ("bad-columns", HEAD + "    columns: some\n", 5, 5, ["`columns`", "`all`"]),
     ("bad-nulls", HEAD + "    nulls: drop\n", 5, 5, ["`nulls`", "`omit`", "`keep`"]),
     ("validator-yes", HEAD + "    validator: yes\n", 5, 5, ["`validator`", "`true` or `false`"]),
-    ("denormalize-needs-column", _fields("org: {denormalize: organizations}"),
-     6, 13, ["`denormalize`", "`TABLE.COLUMN`"]),
-    ("bad-via-hop", _fields("org: {embed: organizations, via: [{tabel: projects}]}"),
-     6, 42, ["unknown key `tabel`", "did you mean"]),
+    (
+        "denormalize-needs-column",
+        _fields("org: {denormalize: organizations}"),
+        6,
+        13,
+        ["`denormalize`", "`TABLE.COLUMN`"],
+    ),
+    (
+        "bad-via-hop",
+        _fields("org: {embed: organizations, via: [{tabel: projects}]}"),
+        6,
+        42,
+        ["unknown key `tabel`", "did you mean"],
+    ),
     ("bad-table-name", "version: 1\ncollections: {t: {table: 'a..b'}}\n", 2, 19, ["`table`"]),
     ("bad-index-direction", HEAD + "    indexes: [{keys: {a: 2}}]\n", 5, 23, ["`a`", "`-1`"]),
-    ("unknown-index-key", HEAD + "    indexes: [{keys: {a: 1}, uniq: true}]\n",
-     5, 30, ["unknown key `uniq`", "index"]),
-    ("system-collection", "version: 1\ncollections: {system.users: {table: t}}\n",
-     2, 15, ["`system.users`", "collection name"]),
-    ("max-depth-zero", _fields("parent: {embed: tasks, max_depth: 0}"),
-     6, 30, ["`max_depth`", "at least 1"]),
+    (
+        "unknown-index-key",
+        HEAD + "    indexes: [{keys: {a: 1}, uniq: true}]\n",
+        5,
+        30,
+        ["unknown key `uniq`", "index"],
+    ),
+    (
+        "system-collection",
+        "version: 1\ncollections: {system.users: {table: t}}\n",
+        2,
+        15,
+        ["`system.users`", "collection name"],
+    ),
+    (
+        "max-depth-zero",
+        _fields("parent: {embed: tasks, max_depth: 0}"),
+        6,
+        30,
+        ["`max_depth`", "at least 1"],
+    ),
 ]
 
 
@@ -99,8 +179,11 @@ def _lint(path: Path) -> list[Problem]:
     return sorted([*check_schema(mapping), *check_secrets(mapping)])
 
 
-@pytest.mark.parametrize(("text", "line", "column", "words"), [case[1:] for case in BAD_MAPPINGS],
-                         ids=[case[0] for case in BAD_MAPPINGS])
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [case[1:] for case in BAD_MAPPINGS],
+    ids=[case[0] for case in BAD_MAPPINGS],
+)
 def test_bad_mapping_is_reported_at_its_position(tmp_path, text, line, column, words) -> None:
     problems = _lint(_write(tmp_path, text))
     here = [problem for problem in problems if (problem.line, problem.column) == (line, column)]
@@ -124,22 +207,51 @@ def test_every_violation_is_reported(tmp_path) -> None:
 
 
 SECRETS = [
-    ("url-password", "version: 1\nsource: postgresql://app:Hunter2Canary@db:5432/app\n"
-     "collections: {t: {table: t}}\n", 2, 1, ["`source`", "URL with a password"]),
-    ("url-in-filter", HEAD + "    filter: {link: 'https://bob:Hunter2Canary@example.com/x'}\n",
-     5, 14, ["`link`", "URL with a password"]),
+    (
+        "url-password",
+        "version: 1\nsource: postgresql://app:Hunter2Canary@db:5432/app\n"
+        "collections: {t: {table: t}}\n",
+        2,
+        1,
+        ["`source`", "URL with a password"],
+    ),
+    (
+        "url-in-filter",
+        HEAD + "    filter: {link: 'https://bob:Hunter2Canary@example.com/x'}\n",
+        5,
+        14,
+        ["`link`", "URL with a password"],
+    ),
     ("password-key", HEAD + "    password: Hunter2Canary\n", 5, 5, ["`password`", "credential"]),
-    ("top-level-token", "version: 1\napi_token: Hunter2Canary\ncollections: {t: {table: t}}\n",
-     2, 1, ["`api_token`", "credential"]),
-    ("camel-case-key", "version: 1\ndbPassword: Hunter2Canary\ncollections: {t: {table: t}}\n",
-     2, 1, ["`dbPassword`", "credential"]),
-    ("secret-constant-field", _fields("client_secret: {value: Hunter2Canary}"),
-     6, 23, ["`client_secret`", "credential"]),
+    (
+        "top-level-token",
+        "version: 1\napi_token: Hunter2Canary\ncollections: {t: {table: t}}\n",
+        2,
+        1,
+        ["`api_token`", "credential"],
+    ),
+    (
+        "camel-case-key",
+        "version: 1\ndbPassword: Hunter2Canary\ncollections: {t: {table: t}}\n",
+        2,
+        1,
+        ["`dbPassword`", "credential"],
+    ),
+    (
+        "secret-constant-field",
+        _fields("client_secret: {value: Hunter2Canary}"),
+        6,
+        23,
+        ["`client_secret`", "credential"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "column", "words"),
-                         [case[1:] for case in SECRETS], ids=[case[0] for case in SECRETS])
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [case[1:] for case in SECRETS],
+    ids=[case[0] for case in SECRETS],
+)
 def test_credentials_are_refused_without_echo(tmp_path, text, line, column, words) -> None:
     mapping = read_mapping(_write(tmp_path, text))
     problems = list(check_secrets(mapping))
@@ -151,15 +263,18 @@ def test_credentials_are_refused_without_echo(tmp_path, text, line, column, word
     assert all(problem.severity == "error" for problem in problems)
 
 
-@pytest.mark.parametrize(("field", "refused"), [
-    ("password_policy: {value: strict}", False),  # names that only contain a secret's word
-    ("token_type: {value: bearer}", False),
-    ("secret_key: {value: Hunter2Canary}", True),
-    ("stripe: {value: sk_live_4eC39HqLyjWDarjtT1zdp7dcXq}", True),  # a generated token
-    ("checksum: {value: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b, not_secret: true}", False),
-    ("tenant: {value: 550e8400-e29b-41d4-a716-446655440000, type: uuid}", False),
-    ("motto: {value: a long sentence that is plainly no secret at all 2024}", False),
-])
+@pytest.mark.parametrize(
+    ("field", "refused"),
+    [
+        ("password_policy: {value: strict}", False),  # names that only contain a secret's word
+        ("token_type: {value: bearer}", False),
+        ("secret_key: {value: Hunter2Canary}", True),
+        ("stripe: {value: sk_live_4eC39HqLyjWDarjtT1zdp7dcXq}", True),  # a generated token
+        ("checksum: {value: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b, not_secret: true}", False),
+        ("tenant: {value: 550e8400-e29b-41d4-a716-446655440000, type: uuid}", False),
+        ("motto: {value: a long sentence that is plainly no secret at all 2024}", False),
+    ],
+)
 def test_values_that_look_like_secrets_are_refused_not_names(tmp_path, field, refused) -> None:
     mapping = read_mapping(_write(tmp_path, _fields(field)))
     problems = list(check_secrets(mapping))
@@ -171,8 +286,10 @@ def test_values_that_look_like_secrets_are_refused_not_names(tmp_path, field, re
 
 
 def test_columns_named_like_secrets_are_fine(tmp_path) -> None:
-    text = _fields("password_hash: password_hash\napi_token: {column: api_token}\n"
-                   "token_expires: {column: token_expires_at}")
+    text = _fields(
+        "password_hash: password_hash\napi_token: {column: api_token}\n"
+        "token_expires: {column: token_expires_at}"
+    )
     text += "    filter: {password: {is_null: false}}\n"
     mapping = read_mapping(_write(tmp_path, text))
     assert list(check_secrets(mapping)) == []
@@ -200,7 +317,11 @@ def test_load_offline_reads_directories_and_never_raises(tmp_path) -> None:
     mappings, problems = load_offline([tmp_path, tmp_path / "empty", tmp_path / "absent.yaml"])
     assert [Path(mapping.path).name for mapping in mappings] == ["b.yml", "c.yaml"]
     assert [(Path(problem.file).name, problem.line) for problem in problems] == [
-        ("a.yaml", 2), ("absent.yaml", 1), ("b.yml", 5), ("empty", 1)]
+        ("a.yaml", 2),
+        ("absent.yaml", 1),
+        ("b.yml", 5),
+        ("empty", 1),
+    ]
     assert load_offline(ROOT / "mappings")[1] == []
 
 
@@ -232,22 +353,91 @@ def test_schema_is_valid_and_packaged() -> None:
     Draft202012Validator.check_schema(json.loads(source))
 
 
-LANGUAGE_KEYS = ["version", "database", "collections", "table", "filter", "_id", "nulls",
-                 "columns", "exclude", "fields", "indexes", "validator", "write", "column",
-                 "value", "template", "embed", "reference", "denormalize", "count", "sum", "min",
-                 "max", "avg", "type", "on", "via", "order_by", "limit", "overflow", "max_depth",
-                 "keys", "unique", "name", "sparse", "and", "or", "eq", "ne", "in", "is_null",
-                 "password", "<<", "", " ", "a..b", "$x"]
-LANGUAGE_VALUES = ["all", "oid", "key", "omit", "keep", "upsert", "rebuild", "reject", "truncate",
-                   "int", "tasks", "users.email", "postgres://u:p@h/d", "-name"]
-SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
-           | st.sampled_from(LANGUAGE_VALUES) | st.text(max_size=12))
+LANGUAGE_KEYS = [
+    "version",
+    "database",
+    "collections",
+    "table",
+    "filter",
+    "_id",
+    "nulls",
+    "columns",
+    "exclude",
+    "fields",
+    "indexes",
+    "validator",
+    "write",
+    "column",
+    "value",
+    "template",
+    "embed",
+    "reference",
+    "denormalize",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "type",
+    "on",
+    "via",
+    "order_by",
+    "limit",
+    "overflow",
+    "max_depth",
+    "keys",
+    "unique",
+    "name",
+    "sparse",
+    "and",
+    "or",
+    "eq",
+    "ne",
+    "in",
+    "is_null",
+    "password",
+    "<<",
+    "",
+    " ",
+    "a..b",
+    "$x",
+]
+LANGUAGE_VALUES = [
+    "all",
+    "oid",
+    "key",
+    "omit",
+    "keep",
+    "upsert",
+    "rebuild",
+    "reject",
+    "truncate",
+    "int",
+    "tasks",
+    "users.email",
+    "postgres://u:p@h/d",
+    "-name",
+]
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.sampled_from(LANGUAGE_VALUES)
+    | st.text(max_size=12)
+)
 KEYS = st.sampled_from(LANGUAGE_KEYS) | st.text(max_size=8)
-NODES = st.recursive(SCALARS, lambda children: st.lists(children, max_size=4)
-                     | st.dictionaries(KEYS, children, max_size=5), max_leaves=40)
+NODES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=5),
+    max_leaves=40,
+)
 DOCUMENTS = NODES | st.fixed_dictionaries(
-    {"version": st.sampled_from([1, 2, "1"]),
-     "collections": st.dictionaries(KEYS, st.dictionaries(KEYS, NODES, max_size=6), max_size=3)})
+    {
+        "version": st.sampled_from([1, 2, "1"]),
+        "collections": st.dictionaries(KEYS, st.dictionaries(KEYS, NODES, max_size=6), max_size=3),
+    }
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -261,8 +451,13 @@ def test_lint_reports_and_never_raises(tmp_path_factory, document: Any) -> None:
         problems = error.problems
     else:
         problems = [*check_schema(mapping), *check_secrets(mapping)]
-    assert all(isinstance(problem, Problem) and problem.line >= 1 and problem.column >= 1
-               and problem.message for problem in problems)
+    assert all(
+        isinstance(problem, Problem)
+        and problem.line >= 1
+        and problem.column >= 1
+        and problem.message
+        for problem in problems
+    )
     if not problems:
         assert not (isinstance(document, dict) and document.get("version") != 1)
     assert load_offline([path])[1] == sorted(problems)

@@ -23,14 +23,18 @@ TRANSIENT = [
     mongo_errors.ExecutionTimeout("operation exceeded time limit", code=50),
 ]
 LASTING = [
-    mongo_errors.OperationFailure("E11000 dup key: { email: \"a@b\" }", code=11000,
-                                  details={"code": 11000, "codeName": "DuplicateKey",
-                                           "keyPattern": {"email": 1}}),
+    mongo_errors.OperationFailure(
+        'E11000 dup key: { email: "a@b" }',
+        code=11000,
+        details={"code": 11000, "codeName": "DuplicateKey", "keyPattern": {"email": 1}},
+    ),
     mongo_errors.OperationFailure("bad value", code=2),
     mongo_errors.InvalidOperation("client closed"),
 ]
-REFUSED = [mongo_errors.OperationFailure("not authorized", code=13),
-           mongo_errors.OperationFailure("Authentication failed.", code=18)]
+REFUSED = [
+    mongo_errors.OperationFailure("not authorized", code=13),
+    mongo_errors.OperationFailure("Authentication failed.", code=18),
+]
 
 
 @pytest.mark.parametrize("error", TRANSIENT, ids=lambda e: type(e).__name__)
@@ -92,8 +96,11 @@ def test_the_sink_does_not_retry_the_others(error, sleeps: list[float]) -> None:
 
 def test_a_target_that_stays_unreachable_is_a_transient_fault(sleeps: list[float]) -> None:
     action = _failing(*[mongo_errors.AutoReconnect("down")] * mongodb.RETRIES)
-    with pytest.raises(TargetError, match="unreachable after 5 attempts on `things` "
-                                          r"\(mongodb://u:\*\*\*@host/db\)") as raised:
+    with pytest.raises(
+        TargetError,
+        match="unreachable after 5 attempts on `things` "
+        r"\(mongodb://u:\*\*\*@host/db\)",
+    ) as raised:
         mongodb.retried(action, "things", "mongodb://u:secret@host/db")
     assert raised.value.transient and action.calls == mongodb.RETRIES
 
@@ -117,14 +124,16 @@ class _Refusing:
         pass
 
 
-def test_validate_translates_the_target_errors_as_the_run_does(tmp_path, monkeypatch,
-                                                               capsys) -> None:
+def test_validate_translates_the_target_errors_as_the_run_does(
+    tmp_path, monkeypatch, capsys
+) -> None:
     url = sqlite_database(tmp_path / "t.db", "CREATE TABLE things (id INTEGER PRIMARY KEY);")
     mapping = tmp_path / "things.yaml"
-    mapping.write_text("version: 1\ncollections:\n  things: {table: things}\n",
-                       encoding="utf-8")
+    mapping.write_text("version: 1\ncollections:\n  things: {table: things}\n", encoding="utf-8")
     monkeypatch.setattr(checks, "Targets", _Refusing)
-    assert main(["validate", str(mapping), "--source", url, "--target",
-                 "mongodb://u:secret@host/db"]) == EXIT_USAGE
+    assert (
+        main(["validate", str(mapping), "--source", url, "--target", "mongodb://u:secret@host/db"])
+        == EXIT_USAGE
+    )
     error = capsys.readouterr().err
     assert "the target refused `things`" in error and "authSource" in error

@@ -27,9 +27,16 @@ def test_mongodb_wire_server_answers(mongo_client) -> None:
 def _task_rows(url: str) -> list:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT id, project_id, title, estimate_hours, created_at FROM tasks "
-            "WHERE estimate_hours IS NOT NULL ORDER BY id LIMIT 50")).mappings().all()
+        rows = (
+            connection.execute(
+                sa.text(
+                    "SELECT id, project_id, title, estimate_hours, created_at FROM tasks "
+                    "WHERE estimate_hours IS NOT NULL ORDER BY id LIMIT 50"
+                )
+            )
+            .mappings()
+            .all()
+        )
     engine.dispose()
     assert len(rows) == 50
     return rows
@@ -48,24 +55,41 @@ def _assert_round_trip(collection, rows, decimal_type: type) -> None:
         assert document["created_at"].tzinfo is not None
         expected = row["created_at"].astimezone(dt.UTC)
         assert document["created_at"] == expected.replace(
-            microsecond=expected.microsecond // 1000 * 1000)
+            microsecond=expected.microsecond // 1000 * 1000
+        )
 
 
 def test_demo_rows_round_trip_through_both_servers(demo_pg: str, mongo_db) -> None:
     """UUIDs (standard representation), exact decimal text and UTC datetimes survive."""
     rows = _task_rows(demo_pg)
-    mongo_db.tasks.insert_many([
-        {"_id": row["id"], "project_id": row["project_id"], "title": row["title"],
-         "estimate_hours": str(row["estimate_hours"]), "created_at": row["created_at"]}
-        for row in rows])
+    mongo_db.tasks.insert_many(
+        [
+            {
+                "_id": row["id"],
+                "project_id": row["project_id"],
+                "title": row["title"],
+                "estimate_hours": str(row["estimate_hours"]),
+                "created_at": row["created_at"],
+            }
+            for row in rows
+        ]
+    )
     _assert_round_trip(mongo_db.tasks, rows, str)
 
 
 @pytest.mark.needs_mongodb
 def test_decimal128_round_trip(demo_pg: str, mongo_db) -> None:
     rows = _task_rows(demo_pg)
-    mongo_db.tasks.insert_many([
-        {"_id": row["id"], "project_id": row["project_id"], "title": row["title"],
-         "estimate_hours": bson.Decimal128(row["estimate_hours"]),
-         "created_at": row["created_at"]} for row in rows])
+    mongo_db.tasks.insert_many(
+        [
+            {
+                "_id": row["id"],
+                "project_id": row["project_id"],
+                "title": row["title"],
+                "estimate_hours": bson.Decimal128(row["estimate_hours"]),
+                "created_at": row["created_at"],
+            }
+            for row in rows
+        ]
+    )
     _assert_round_trip(mongo_db.tasks, rows, bson.Decimal128)

@@ -25,8 +25,9 @@ INSERT INTO people VALUES (1, 'Ann', 'Acme', '41'), (2, 'Bob', NULL, 'x');
 """
 
 
-def build(tmp_path: Path, schema: str, mapping: str, url: str | None = None
-          ) -> tuple[dict[str, list[dict]], list]:
+def build(
+    tmp_path: Path, schema: str, mapping: str, url: str | None = None
+) -> tuple[dict[str, list[dict]], list]:
     """The documents a mapping makes of a source (a SQLite database made by `schema` unless
     `url` is given), per collection, and lint's problems."""
     url = url or sqlite_database(tmp_path / "source.db", schema)
@@ -45,7 +46,10 @@ def failure(tmp_path: Path, schema: str, mapping: str) -> list[Problem]:
 
 
 def people(tmp_path: Path, fields: str, nulls: str = "omit") -> tuple[list[dict], list]:
-    documents, problems = build(tmp_path, PEOPLE, f"""
+    documents, problems = build(
+        tmp_path,
+        PEOPLE,
+        f"""
 version: 1
 collections:
   people:
@@ -55,16 +59,19 @@ collections:
     nulls: {nulls}
     fields:
 {fields}
-""")
+""",
+    )
     return documents["people"], problems
 
 
 # --- templates over NULL --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("nulls", ["omit", "keep"])
 def test_a_template_over_a_null_is_null_never_the_text_none(tmp_path, nulls) -> None:
     documents, problems = people(
-        tmp_path, '      label: {template: "{{ first_name }} @ {{ company }}"}', nulls)
+        tmp_path, '      label: {template: "{{ first_name }} @ {{ company }}"}', nulls
+    )
     assert documents[0] == {"_id": 1, "label": "Ann @ Acme"}
     assert documents[1] == ({"_id": 2} if nulls == "omit" else {"_id": 2, "label": None})
     [warning] = problems
@@ -72,10 +79,13 @@ def test_a_template_over_a_null_is_null_never_the_text_none(tmp_path, nulls) -> 
 
 
 def test_a_template_that_handles_null_renders_and_lint_is_quiet(tmp_path) -> None:
-    documents, problems = people(tmp_path, """\
+    documents, problems = people(
+        tmp_path,
+        """\
       a: {template: "{{ first_name }}{% if company %} @ {{ company }}{% endif %}"}
       b: {template: "{{ first_name }} @ {{ company | default('-') }}"}
-      c: {template: "{{ company or 'none' }}"}""")
+      c: {template: "{{ company or 'none' }}"}""",
+    )
     assert documents[1] == {"_id": 2, "a": "Bob", "b": "Bob @ -", "c": "none"}
     assert problems == []
 
@@ -87,31 +97,46 @@ def test_a_typed_template_parses_its_text_and_rejects_what_does_not_parse(tmp_pa
 
 # --- constants with a type ------------------------------------------------------------------
 
+
 def test_a_constant_takes_its_type(tmp_path) -> None:
-    documents, _ = people(tmp_path, """\
+    documents, _ = people(
+        tmp_path,
+        """\
       seven: {value: "7", type: int}
       price: {value: "1.50", type: decimal128}
       when: {value: "2024-05-01T10:00:00+02:00", type: datetime}
       day: {value: 2024-05-01, type: datetime}
       text: {value: 7, type: string}
-      plain: {value: "7"}""")
+      plain: {value: "7"}""",
+    )
     assert documents[0] == {
-        "_id": 1, "seven": 7, "price": bson.Decimal128("1.50"),
+        "_id": 1,
+        "seven": 7,
+        "price": bson.Decimal128("1.50"),
         "when": dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC),
-        "day": dt.datetime(2024, 5, 1, tzinfo=dt.UTC), "text": "7", "plain": "7"}
+        "day": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+        "text": "7",
+        "plain": "7",
+    }
 
 
-@pytest.mark.parametrize("field", ['{value: "seven", type: int}', "{value: 7, type: datetime}",
-                                   '{value: "maybe", type: bool}'])
+@pytest.mark.parametrize(
+    "field",
+    ['{value: "seven", type: int}', "{value: 7, type: datetime}", '{value: "maybe", type: bool}'],
+)
 def test_a_constant_that_cannot_take_its_type_is_refused(tmp_path, field) -> None:
-    [problem] = failure(tmp_path, PEOPLE, f"""
+    [problem] = failure(
+        tmp_path,
+        PEOPLE,
+        f"""
 version: 1
 collections:
   people:
     table: people
     fields:
       bad: {field}
-""")
+""",
+    )
     assert "constant" in problem.message and problem.line == 7
 
 
@@ -128,8 +153,19 @@ def run_cli(tmp_path: Path, schema: str, mapping: str, *extra: str) -> tuple[int
     url = sqlite_database(tmp_path / "source.db", schema)
     (tmp_path / "m.yaml").write_text(mapping)
     rejects = tmp_path / "rejects.jsonl"
-    code = cli.main(["run", str(tmp_path / "m.yaml"), "--source", url, "--target",
-                     f"file:{tmp_path / 'out'}", "--rejects", str(rejects), *extra])
+    code = cli.main(
+        [
+            "run",
+            str(tmp_path / "m.yaml"),
+            "--source",
+            url,
+            "--target",
+            f"file:{tmp_path / 'out'}",
+            "--rejects",
+            str(rejects),
+            *extra,
+        ]
+    )
     return code, rejects
 
 
@@ -142,7 +178,8 @@ def test_composite_keys_with_the_separator_get_distinct_oids(tmp_path) -> None:
     code, _ = run_cli(tmp_path, PAIRS, "version: 1\ncollections:\n  pairs: {table: pairs}\n")
     assert code == 0
     assert {d["_id"] for d in written(tmp_path, "pairs")} == {
-        oid("pairs", k) for k in [("x|y", "z"), ("x", "y|z"), ("x\\", "|z")]}
+        oid("pairs", k) for k in [("x|y", "z"), ("x", "y|z"), ("x\\", "|z")]
+    }
     assert len(written(tmp_path, "pairs")) == 3
     assert key_text(("x|y", "z")) != key_text(("x", "y|z"))
     assert key_text(("a", "b")) == "a|b"  # keys without the separator keep their ids
@@ -150,11 +187,17 @@ def test_composite_keys_with_the_separator_get_distinct_oids(tmp_path) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_repeated_id_is_rejected_with_both_source_keys(tmp_path, workers) -> None:
-    code, rejects = run_cli(tmp_path, PAIRS, """
+    code, rejects = run_cli(
+        tmp_path,
+        PAIRS,
+        """
 version: 1
 collections:
   pairs: {table: pairs, _id: {column: code}}
-""", "--workers", workers)
+""",
+        "--workers",
+        workers,
+    )
     assert code == 1
     assert [d["_id"] for d in written(tmp_path, "pairs")] == ["two", "one"]  # in key order
     [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
@@ -177,8 +220,10 @@ USERS_BY_KEY = "version: 1\ncollections:\n  users: {table: users, _id: key}\n"
 def orders(tmp_path: Path, reference: str, *more: str) -> list[dict]:
     """The orders documents with `reference` as their `user` field, `more` files loaded too."""
     files = [tmp_path / "orders.yaml"]
-    files[0].write_text(f"version: 1\ncollections:\n  orders:\n    table: orders\n"
-                        f"    columns: []\n    fields:\n      user: {reference}\n")
+    files[0].write_text(
+        f"version: 1\ncollections:\n  orders:\n    table: orders\n"
+        f"    columns: []\n    fields:\n      user: {reference}\n"
+    )
     for index, text in enumerate(more):
         files.append(tmp_path / f"more{index}.yaml")
         files[-1].write_text(text)
@@ -198,7 +243,9 @@ def test_a_reference_without_a_collection_is_an_oid_and_names_a_conflict(tmp_pat
 
 def test_a_reference_to_a_named_collection_takes_its_id_rule(tmp_path) -> None:
     assert orders(tmp_path, "{reference: users, collection: users}", USERS_BY_KEY)[0] == {
-        "_id": oid("orders", [10]), "user": 1}
+        "_id": oid("orders", [10]),
+        "user": 1,
+    }
     with pytest.raises(SpecError) as raised:  # never a guess when its file is missing
         orders(tmp_path, "{reference: users, collection: users}")
     assert "no collection `users`" in str(raised.value)
@@ -214,7 +261,10 @@ INSERT INTO employees VALUES (1, 'ceo', NULL), (2, 'vp', 1), (3, 'lead', 2), (4,
 
 
 def staff(tmp_path: Path, extra: str = "") -> tuple[list[dict], list]:
-    documents, problems = build(tmp_path, STAFF, f"""
+    documents, problems = build(
+        tmp_path,
+        STAFF,
+        f"""
 version: 1
 collections:
   employees:
@@ -224,7 +274,8 @@ collections:
     fields:
       manager: {{embed: employees, on: {{reports_to: id}}, _id: false, columns: [name],
                 max_depth: 2{extra}}}
-""")
+""",
+    )
     return documents.get("employees", []), problems
 
 
@@ -239,14 +290,18 @@ def test_a_to_one_self_embed_stops_at_max_depth_without_an_array(tmp_path) -> No
 
 
 def test_on_depth_reject_rejects_the_rows_that_go_deeper(tmp_path) -> None:
-    code, rejects = run_cli(tmp_path, STAFF, """
+    code, rejects = run_cli(
+        tmp_path,
+        STAFF,
+        """
 version: 1
 collections:
   employees:
     table: employees
     fields:
       manager: {embed: employees, on: {reports_to: id}, max_depth: 2, on_depth: reject}
-""")
+""",
+    )
     assert code == 1
     [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert (reject["key"], reject["stage"]) == ("4", "depth")
@@ -277,7 +332,10 @@ def test_distinct_aggregates_count_each_row_once(tmp_path, request, dialect) -> 
         with sa.create_engine(url).begin() as connection:
             for statement in filter(str.strip, RENTALS.split(";")):
                 connection.exec_driver_sql(statement)
-    documents, _ = build(tmp_path, RENTALS, f"""
+    documents, _ = build(
+        tmp_path,
+        RENTALS,
+        f"""
 version: 1
 collections:
   customers:
@@ -290,9 +348,20 @@ collections:
       minutes: {{sum: films.length, {via}, distinct: true}}
       long_films: {{count: films, {via}, distinct: true, filter: {{length: {{gt: 150}}}}}}
       average: {{avg: films.length, {via}, distinct: true}}
-""", url)
-    assert documents["customers"] == [{"_id": 1, "name": "Ann", "rented": 4, "films": 2,
-                                       "minutes": 287, "long_films": 1, "average": 143.5}]
+""",
+        url,
+    )
+    assert documents["customers"] == [
+        {
+            "_id": 1,
+            "name": "Ann",
+            "rented": 4,
+            "films": 2,
+            "minutes": 287,
+            "long_films": 1,
+            "average": 143.5,
+        }
+    ]
 
 
 def test_lint_says_how_many_rows_go_deeper_than_max_depth(tmp_path) -> None:
@@ -312,7 +381,10 @@ collections:
 
 
 def test_decimal_as_applies_to_typed_constants_too(tmp_path) -> None:
-    code, _ = run_cli(tmp_path, PEOPLE, """
+    code, _ = run_cli(
+        tmp_path,
+        PEOPLE,
+        """
 version: 1
 collections:
   people:
@@ -320,7 +392,10 @@ collections:
     columns: []
     fields:
       price: {value: "1.50", type: decimal128}
-""", "--decimal-as", "string")
+""",
+        "--decimal-as",
+        "string",
+    )
     assert code == 0
     assert {d["price"] for d in written(tmp_path, "people")} == {"1.50"}
 
@@ -331,8 +406,12 @@ def test_a_field_out_of_range_policy_holds_on_min_and_max(pg_url, tmp_path) -> N
             "CREATE TABLE plans (id int PRIMARY KEY);"
             "CREATE TABLE steps (id int PRIMARY KEY, plan_id int REFERENCES plans(id),"
             " due timestamptz);"
-            "INSERT INTO plans VALUES (1); INSERT INTO steps VALUES (1, 1, 'infinity')")
-    documents, _ = build(tmp_path, "", """
+            "INSERT INTO plans VALUES (1); INSERT INTO steps VALUES (1, 1, 'infinity')"
+        )
+    documents, _ = build(
+        tmp_path,
+        "",
+        """
 version: 1
 collections:
   plans:
@@ -340,5 +419,7 @@ collections:
     _id: key
     fields:
       last: {max: steps.due, out_of_range: clamp}
-""", pg_url)
+""",
+        pg_url,
+    )
     assert documents["plans"][0]["last"].year == 9999

@@ -49,10 +49,20 @@ POSTGRES = [
     Case("int_", "integer", "-2147483648", -2147483648, "integer"),
     Case("big", "bigint", "9007199254740993", Int64(9007199254740993)),
     Case("exact", "numeric", "3.50", Decimal128("3.50")),
-    Case("digits34", "numeric", "1234567890123456789012345678901234",
-         Decimal128("1234567890123456789012345678901234"), "numeric"),
-    Case("digits40", "numeric", "1234567890123456789012345678901234567890",
-         Rejected("34 significant digits"), "numeric"),
+    Case(
+        "digits34",
+        "numeric",
+        "1234567890123456789012345678901234",
+        Decimal128("1234567890123456789012345678901234"),
+        "numeric",
+    ),
+    Case(
+        "digits40",
+        "numeric",
+        "1234567890123456789012345678901234567890",
+        Rejected("34 significant digits"),
+        "numeric",
+    ),
     Case("nan", "numeric", "'NaN'", Decimal128("NaN"), "NaN"),
     Case("inf", "numeric", "'Infinity'", Decimal128("Infinity"), "Infinity"),
     Case("ninf", "numeric", "'-Infinity'", Decimal128("-Infinity"), "Infinity"),
@@ -68,12 +78,21 @@ POSTGRES = [
     Case("padded", "char(4)", "'ab'", "ab  ", "char(n)"),
     Case("name_", "name", "'ab'", "ab"),
     Case("feeling", "mood", "'happy'", "happy", "enum"),
-    Case("ident", "uuid", "'0F8FAD5B-D9CB-469F-A165-70867728950E'",
-         uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")),
-    Case("at", "timestamptz", "'2024-03-31 02:30:00.123456+02'",
-         dt.datetime(2024, 3, 31, 0, 30, 0, 123000, tzinfo=UTC)),
-    Case("naive", "timestamp", "'2024-10-27 01:30:00'", dt.datetime(2024, 10, 27, 1, 30,
-                                                                     tzinfo=UTC)),
+    Case(
+        "ident",
+        "uuid",
+        "'0F8FAD5B-D9CB-469F-A165-70867728950E'",
+        uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e"),
+    ),
+    Case(
+        "at",
+        "timestamptz",
+        "'2024-03-31 02:30:00.123456+02'",
+        dt.datetime(2024, 3, 31, 0, 30, 0, 123000, tzinfo=UTC),
+    ),
+    Case(
+        "naive", "timestamp", "'2024-10-27 01:30:00'", dt.datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
+    ),
     Case("day", "date", "'2024-02-29'", dt.datetime(2024, 2, 29, tzinfo=UTC)),
     Case("at_inf", "timestamptz", "'infinity'", Rejected("out of range"), "infinity"),
     Case("naive_inf", "timestamp", "'-infinity'", Rejected("out of range"), "infinity"),
@@ -82,13 +101,22 @@ POSTGRES = [
     Case("clock", "time", "'13:45:01.5'", "13:45:01.500000", "time"),
     Case("clock24", "time", "'24:00:00'", Rejected("out of range"), "24:00:00"),
     Case("zoned", "timetz", "'12:00:00+05'", "12:00:00+05:00", "time with time zone"),
-    Case("span", "interval", "'1 year 2 mons 3 days 04:00:00.000001'",
-         Int64(((365 + 60 + 3) * 86400 + 4 * 3600) * 10**6 + 1), "interval"),
+    Case(
+        "span",
+        "interval",
+        "'1 year 2 mons 3 days 04:00:00.000001'",
+        Int64(((365 + 60 + 3) * 86400 + 4 * 3600) * 10**6 + 1),
+        "interval",
+    ),
     Case("span_far", "interval", "'100000000 years'", Rejected("interval"), "interval"),
-    Case("doc", "jsonb", """'{"a": {"b": [1, null, "x"]}, "big": 123456789012345678901234}'""",
-         {"a": {"b": [1, None, "x"]}, "big": Decimal128("123456789012345678901234")}, "jsonb"),
-    Case("plain", "json", """'{"z": 1, "a": [true, 1.5]}'""", {"z": 1, "a": [True, 1.5]},
-         "json"),
+    Case(
+        "doc",
+        "jsonb",
+        """'{"a": {"b": [1, null, "x"]}, "big": 123456789012345678901234}'""",
+        {"a": {"b": [1, None, "x"]}, "big": Decimal128("123456789012345678901234")},
+        "jsonb",
+    ),
+    Case("plain", "json", """'{"z": 1, "a": [true, 1.5]}'""", {"z": 1, "a": [True, 1.5]}, "json"),
     Case("dotted", "jsonb", """'{"a.b": 1}'""", Rejected("`.`"), "jsonb"),
     Case("dollar", "jsonb", """'{"x": {"$set": 1}}'""", Rejected("`$`"), "jsonb"),
     Case("deep", "jsonb", deep_json(150), Rejected("deeper than 100 levels"), "jsonb"),
@@ -96,16 +124,26 @@ POSTGRES = [
     Case("grid", "integer[][]", "'{{1,2},{3,4}}'", [[1, 2], [3, 4]], "multi-dimensional"),
     Case("holes", "integer[]", "'{1,NULL,3}'", [1, None, 3], "arrays"),
     Case("moods", "mood[]", "'{sad,happy}'", ["sad", "happy"], "arrays of enums"),
-    Case("idents", "uuid[]", "ARRAY['0f8fad5b-d9cb-469f-a165-70867728950e'::uuid]",
-         ["0f8fad5b-d9cb-469f-a165-70867728950e"], "uuid[]"),
+    Case(
+        "idents",
+        "uuid[]",
+        "ARRAY['0f8fad5b-d9cb-469f-a165-70867728950e'::uuid]",
+        ["0f8fad5b-d9cb-469f-a165-70867728950e"],
+        "uuid[]",
+    ),
     Case("days", "date[]", "'{2024-02-29,infinity}'", Rejected("out of range"), "arrays"),
     Case("bits", "bit(3)[]", "ARRAY[B'101']", ["101"], "bit"),
     Case("positives", "posint[]", "'{1,2}'", [1, 2], "domains"),
     Case("ranges", "int4range[]", "ARRAY['[1,5)'::int4range]", ["[1,5)"], "ranges"),
     Case("range_", "int4range", "'[1,4]'", "[1,5)", "int4range"),
     Case("empty", "numrange", "'empty'", "empty", "ranges"),
-    Case("period", "tstzrange", "'[2024-01-01 00:00+00,infinity)'",
-         '["2024-01-01 00:00:00+00",infinity)', "tstzrange"),
+    Case(
+        "period",
+        "tstzrange",
+        "'[2024-01-01 00:00+00,infinity)'",
+        '["2024-01-01 00:00:00+00",infinity)',
+        "tstzrange",
+    ),
     Case("multi", "int4multirange", "'{[1,2),[5,6)}'", "{[1,2),[5,6)}", "multiranges"),
     Case("raw", "bytea", "'\\x00ff'", b"\x00\xff"),
     Case("addr", "inet", "'192.168.0.1/24'", "192.168.0.1/24"),
@@ -166,8 +204,13 @@ SQLITE = [
     Case("d", "DATE", "'2024-02-29'", dt.datetime(2024, 2, 29, tzinfo=UTC), "DATE"),
     Case("d_far", "DATE", "'10000-01-01'", Rejected("out of range"), "DATE"),
     Case("d_bad", "DATE", "'someday'", Rejected("not a valid date"), "DATE"),
-    Case("ts", "DATETIME", "'2024-03-31 02:30:00.123456'",
-         dt.datetime(2024, 3, 31, 2, 30, 0, 123000, tzinfo=UTC), "DATETIME"),
+    Case(
+        "ts",
+        "DATETIME",
+        "'2024-03-31 02:30:00.123456'",
+        dt.datetime(2024, 3, 31, 2, 30, 0, 123000, tzinfo=UTC),
+        "DATETIME",
+    ),
     Case("ts_inf", "TIMESTAMP", "'infinity'", Rejected("out of range"), "TIMESTAMP"),
     Case("tm", "TIME", "'13:45:01.500000'", "13:45:01.500000", "TIME"),
     Case("j", "JSON", """'{"a": [1, null]}'""", {"a": [1, None]}, "JSON"),
@@ -180,26 +223,40 @@ SQLITE = [
 
 def table_script(cases: list[Case], table: str = "matrix") -> str:
     columns = ", ".join(f"{case.column} {case.sql_type}" for case in cases)
-    inserts = "".join(f"INSERT INTO {table} (id, {case.column}) VALUES ({index}, "
-                      f"{case.literal});\n" for index, case in enumerate(cases, 1))
+    inserts = "".join(
+        f"INSERT INTO {table} (id, {case.column}) VALUES ({index}, {case.literal});\n"
+        for index, case in enumerate(cases, 1)
+    )
     return f"CREATE TABLE {table} (id integer PRIMARY KEY, {columns});\n{inserts}"
 
 
 def migrate(url: str, folder: Path, name: str) -> tuple[dict, dict, bytes]:
     """Documents by `_id`, reject reasons by key, and the output file's bytes."""
     (folder / "matrix.yaml").write_text(
-        "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
-    problems = run_to_files(url, [folder / "matrix.yaml"], folder / name,
-                            folder / f"{name}.rejects")
+        "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n"
+    )
+    problems = run_to_files(
+        url, [folder / "matrix.yaml"], folder / name, folder / f"{name}.rejects"
+    )
     assert not [pr for pr in problems if pr.severity == "error"], problems
     output = (folder / name / "matrix.jsonl").read_bytes()
-    options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC,
-                                    uuid_representation=UuidRepresentation.STANDARD)
-    documents = {d["_id"]: d for d in (json_util.loads(line, json_options=options)
-                                       for line in output.decode().splitlines())}
+    options = json_util.JSONOptions(
+        tz_aware=True, tzinfo=UTC, uuid_representation=UuidRepresentation.STANDARD
+    )
+    documents = {
+        d["_id"]: d
+        for d in (
+            json_util.loads(line, json_options=options) for line in output.decode().splitlines()
+        )
+    }
     rejects_path = folder / f"{name}.rejects"
-    rejects = {int(r["key"]): r for r in (json.loads(line) for line in (
-        rejects_path.read_text().splitlines() if rejects_path.exists() else []))}
+    rejects = {
+        int(r["key"]): r
+        for r in (
+            json.loads(line)
+            for line in (rejects_path.read_text().splitlines() if rejects_path.exists() else [])
+        )
+    }
     return documents, rejects, output
 
 
@@ -208,11 +265,17 @@ def same(actual: Any, expected: Any) -> bool:
     if isinstance(expected, float) and math.isnan(expected):
         return isinstance(actual, float) and math.isnan(actual)
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and list(actual) == list(expected) and all(
-            same(actual[k], v) for k, v in expected.items())
+        return (
+            isinstance(actual, dict)
+            and list(actual) == list(expected)
+            and all(same(actual[k], v) for k, v in expected.items())
+        )
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(actual) == len(expected) and all(
-            same(a, e) for a, e in zip(actual, expected, strict=True))
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(same(a, e) for a, e in zip(actual, expected, strict=True))
+        )
     return type(actual) is type(expected) and actual == expected
 
 
@@ -221,11 +284,13 @@ def check(cases: list[Case], documents: dict, rejects: dict) -> None:
     for index, case in enumerate(cases, 1):
         if isinstance(case.expected, Rejected):
             reason = rejects.get(index, {}).get("reason", "")
-            if index in documents or f"`matrix.{case.column}`" not in reason \
-                    or case.expected.words not in reason:
+            if (
+                index in documents
+                or f"`matrix.{case.column}`" not in reason
+                or case.expected.words not in reason
+            ):
                 wrong.append((case, documents.get(index), reason))
-        elif index not in documents or not same(documents[index].get(case.column),
-                                                case.expected):
+        elif index not in documents or not same(documents[index].get(case.column), case.expected):
             wrong.append((case, documents.get(index), rejects.get(index)))
     assert wrong == []
 
@@ -240,8 +305,9 @@ def postgres_matrix(postgres_server: str, tmp_path_factory) -> tuple[dict, dict,
             admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 database = connection.execute(sa.text("SELECT current_database()")).scalar()
-                connection.execute(sa.text(f'ALTER DATABASE "{database}" SET timezone = '
-                                           f"'{zone}'"))
+                connection.execute(
+                    sa.text(f"ALTER DATABASE \"{database}\" SET timezone = '{zone}'")
+                )
             admin.dispose()
             documents, rejects, output = migrate(url, folder, zone.replace("/", "-"))
             outputs.append(output)
@@ -267,26 +333,41 @@ def test_every_sqlite_type_has_its_documented_value(tmp_path) -> None:
 
 @pytest.mark.parametrize(("table", "field", "words", "column"), LINT_CASES)
 def test_what_the_run_cannot_do_is_a_lint_error_naming_the_column(
-        lint_source: str, tmp_path, table: str, field: str, words: str, column: str) -> None:
+    lint_source: str, tmp_path, table: str, field: str, words: str, column: str
+) -> None:
     path = tmp_path / "lint.yaml"
-    path.write_text(f"version: 1\ncollections:\n  {table}:\n    table: {table}\n"
-                    f"    columns: [id]\n    fields:\n      v: {field}\n")
+    path.write_text(
+        f"version: 1\ncollections:\n  {table}:\n    table: {table}\n"
+        f"    columns: [id]\n    fields:\n      v: {field}\n"
+    )
     errors = [pr for pr in lint([path], lint_source) if pr.severity == "error"]
-    assert len(errors) == 1 and words in errors[0].message \
-        and f"`{column}`" in errors[0].message, errors
+    assert len(errors) == 1 and words in errors[0].message and f"`{column}`" in errors[0].message, (
+        errors
+    )
 
 
 def test_aggregates_over_numbers_and_money_run(lint_source: str, tmp_path) -> None:
     path = tmp_path / "owners.yaml"
-    path.write_text("version: 1\ncollections:\n  owners:\n    table: owners\n    fields:\n"
-                    "      total: {sum: holdings.amount}\n      spent: {sum: holdings.span}\n"
-                    "      first: {min: holdings.label}\n")
+    path.write_text(
+        "version: 1\ncollections:\n  owners:\n    table: owners\n    fields:\n"
+        "      total: {sum: holdings.amount}\n      spent: {sum: holdings.span}\n"
+        "      first: {min: holdings.label}\n"
+    )
     assert [pr for pr in lint([path], lint_source) if pr.severity == "error"] == []
     run_to_files(lint_source, [path], tmp_path / "out", tmp_path / "rejects")
-    documents = [json_util.loads(line) for line in
-                 (tmp_path / "out" / "owners.jsonl").read_text().splitlines()]
-    assert documents == [{"_id": documents[0]["_id"], "id": 1, "total": Decimal128("3.75"),
-                          "spent": Int64(3 * 86400 * 10**6), "first": "x"}]
+    documents = [
+        json_util.loads(line)
+        for line in (tmp_path / "out" / "owners.jsonl").read_text().splitlines()
+    ]
+    assert documents == [
+        {
+            "_id": documents[0]["_id"],
+            "id": 1,
+            "total": Decimal128("3.75"),
+            "spent": Int64(3 * 86400 * 10**6),
+            "first": "x",
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -297,10 +378,15 @@ def lint_source(postgres_server: str):
 
 def test_every_case_is_documented() -> None:
     text = (ROOT / "docs" / "mapping-language.md").read_text()
-    types = text[text.index("## Types"):text.index("## Credentials")]
-    missing = sorted({case.documented or case.sql_type for case in POSTGRES + SQLITE}
-                     - {name for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE)
-                        if name in types})
+    types = text[text.index("## Types") : text.index("## Credentials")]
+    missing = sorted(
+        {case.documented or case.sql_type for case in POSTGRES + SQLITE}
+        - {
+            name
+            for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE)
+            if name in types
+        }
+    )
     assert missing == []
 
 
@@ -314,8 +400,11 @@ TEMPLATE_TYPES = [
     ("bool", "true", True),
     ("date", "2024-02-29", dt.datetime(2024, 2, 29, tzinfo=UTC)),
     ("datetime", "2024-02-29T12:00:00+02:00", dt.datetime(2024, 2, 29, 10, tzinfo=UTC)),
-    ("uuid", "0F8FAD5B-D9CB-469F-A165-70867728950E",
-     uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")),
+    (
+        "uuid",
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",
+        uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e"),
+    ),
     ("objectid", "65f0a1b2c3d4e5f60718293a", ObjectId("65f0a1b2c3d4e5f60718293a")),
     ("binary", "ab", b"ab"),
 ]
@@ -324,25 +413,39 @@ TEMPLATE_TYPES = [
 def test_every_template_type_parses_its_text(tmp_path) -> None:
     names = [f"t_{name}" for name, _, _ in TEMPLATE_TYPES]
     good = ", ".join(f"'{text}'" for _, text, _ in TEMPLATE_TYPES)
-    bad = ", ".join("'seven'" if name == "int" else f"'{text}'"
-                    for name, text, _ in TEMPLATE_TYPES)  # row 2: an int that does not parse
-    url = sqlite_database(tmp_path / "t.db", f"CREATE TABLE texts (id INTEGER PRIMARY KEY, "
-                          f"{', '.join(f'{n} TEXT NOT NULL' for n in names)});"
-                          f"INSERT INTO texts VALUES (1, {good}), (2, {bad});")
-    fields = "".join(f"      {n}: {{template: '{{{{ {n} }}}}', type: {name}}}\n"
-                     for n, (name, _, _) in zip(names, TEMPLATE_TYPES, strict=True))
+    bad = ", ".join(
+        "'seven'" if name == "int" else f"'{text}'" for name, text, _ in TEMPLATE_TYPES
+    )  # row 2: an int that does not parse
+    url = sqlite_database(
+        tmp_path / "t.db",
+        f"CREATE TABLE texts (id INTEGER PRIMARY KEY, "
+        f"{', '.join(f'{n} TEXT NOT NULL' for n in names)});"
+        f"INSERT INTO texts VALUES (1, {good}), (2, {bad});",
+    )
+    fields = "".join(
+        f"      {n}: {{template: '{{{{ {n} }}}}', type: {name}}}\n"
+        for n, (name, _, _) in zip(names, TEMPLATE_TYPES, strict=True)
+    )
     path = tmp_path / "texts.yaml"
-    path.write_text("version: 1\ncollections:\n  texts:\n    table: texts\n    _id: key\n"
-                    f"    columns: [id]\n    fields:\n{fields}")
+    path.write_text(
+        "version: 1\ncollections:\n  texts:\n    table: texts\n    _id: key\n"
+        f"    columns: [id]\n    fields:\n{fields}"
+    )
     problems = run_to_files(url, [path], tmp_path / "out", tmp_path / "rejects")
     assert problems == []
-    options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC,
-                                    uuid_representation=UuidRepresentation.STANDARD)
-    written = [json_util.loads(line, json_options=options) for line in
-               (tmp_path / "out" / "texts.jsonl").read_text().splitlines()]
+    options = json_util.JSONOptions(
+        tz_aware=True, tzinfo=UTC, uuid_representation=UuidRepresentation.STANDARD
+    )
+    written = [
+        json_util.loads(line, json_options=options)
+        for line in (tmp_path / "out" / "texts.jsonl").read_text().splitlines()
+    ]
     assert len(written) == 1
-    wrong = [(name, written[0][f"t_{name}"]) for name, _, value in TEMPLATE_TYPES
-             if not same(written[0][f"t_{name}"], value)]
+    wrong = [
+        (name, written[0][f"t_{name}"])
+        for name, _, value in TEMPLATE_TYPES
+        if not same(written[0][f"t_{name}"], value)
+    ]
     assert wrong == []
     rejects = [json.loads(line) for line in (tmp_path / "rejects").read_text().splitlines()]
     assert [(r["key"], r["stage"]) for r in rejects] == [("2", "convert")]

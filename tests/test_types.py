@@ -45,27 +45,31 @@ def migrated(postgres_server: str, tmp_path_factory) -> tuple[dict, list[dict], 
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
-            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET timezone = '
-                                       "'America/New_York'"))
-            connection.execute(sa.text(f'ALTER DATABASE "{database}" SET lc_monetary = '
-                                       "'C'"))
+            connection.execute(
+                sa.text(f"ALTER DATABASE \"{database}\" SET timezone = 'America/New_York'")
+            )
+            connection.execute(sa.text(f"ALTER DATABASE \"{database}\" SET lc_monetary = 'C'"))
         engine.dispose()
         engine = sa.create_engine(url)
         with engine.begin() as connection:
             connection.exec_driver_sql(SCHEMA)
         engine.dispose()
         (folder / "matrix.yaml").write_text(
-            "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
+            "version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n"
+        )
         run_to_files(url, [folder / "matrix.yaml"], folder / "out", folder / "rejects.jsonl")
         own = sa.create_engine(url)  # an engine the caller made, not `pipeline.connect`'s
-        run_to_files(own, [folder / "matrix.yaml"], folder / "own",
-                     folder / "own-rejects.jsonl")
+        run_to_files(own, [folder / "matrix.yaml"], folder / "own", folder / "own-rejects.jsonl")
         own.dispose()
     options = json_util.JSONOptions(uuid_representation=4, tz_aware=True)
-    documents = {d["_id"]: d for d in (json_util.loads(line, json_options=options) for line
-                 in (folder / "out" / "matrix.jsonl").read_text().splitlines())}
-    rejects = [json.loads(line) for line in
-               (folder / "rejects.jsonl").read_text().splitlines()]
+    documents = {
+        d["_id"]: d
+        for d in (
+            json_util.loads(line, json_options=options)
+            for line in (folder / "out" / "matrix.jsonl").read_text().splitlines()
+        )
+    }
+    rejects = [json.loads(line) for line in (folder / "rejects.jsonl").read_text().splitlines()]
     return documents, rejects, folder
 
 
@@ -96,10 +100,10 @@ def test_an_engine_made_by_the_caller_gives_the_same_output(migrated) -> None:
     """The same documents and rejects whatever set the engine up (`pipeline.connect` or the
     caller), uuid columns included."""
     folder = migrated[2]
-    assert (folder / "own" / "matrix.jsonl").read_bytes() == \
-        (folder / "out" / "matrix.jsonl").read_bytes()
-    assert (folder / "own-rejects.jsonl").read_bytes() == \
-        (folder / "rejects.jsonl").read_bytes()
+    assert (folder / "own" / "matrix.jsonl").read_bytes() == (
+        folder / "out" / "matrix.jsonl"
+    ).read_bytes()
+    assert (folder / "own-rejects.jsonl").read_bytes() == (folder / "rejects.jsonl").read_bytes()
 
 
 def test_nulls_are_omitted_and_specials_kept(migrated) -> None:
@@ -123,6 +127,16 @@ def test_unrepresentable_values_reject_their_row_by_name(migrated) -> None:
 
 def test_the_type_table_is_documented() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "mapping-language.md").read_text()
-    for name in ("numeric", "timestamptz", "interval", "uuid", "jsonb", "bytea", "money",
-                 "enum", "arrays", "time"):
+    for name in (
+        "numeric",
+        "timestamptz",
+        "interval",
+        "uuid",
+        "jsonb",
+        "bytea",
+        "money",
+        "enum",
+        "arrays",
+        "time",
+    ):
         assert name in text

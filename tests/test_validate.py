@@ -41,8 +41,11 @@ def test_canon_keeps_types_apart_and_ignores_sub_millisecond_digits():
 def test_diff_names_paths_inside_documents_and_arrays():
     expected = {"a": 1, "b": {"c": "x"}, "d": [1, 2, 3]}
     actual = {"a": 1, "b": {"c": "y"}, "d": [1, 2], "e": True}
-    assert list(diff(expected, actual)) == [("b.c", "x", "y"), ("d[2]", 3, MISSING),
-                                            ("e", MISSING, True)]
+    assert list(diff(expected, actual)) == [
+        ("b.c", "x", "y"),
+        ("d[2]", 3, MISSING),
+        ("e", MISSING, True),
+    ]
 
 
 def test_at_walks_arrays():
@@ -87,8 +90,25 @@ def target(small_demo_pg, mongodb_server, mongo_client, tmp_path_factory):
     base = mongodb_server.split("?", 1)
     uri = base[0].rstrip("/") + "/" + name + (f"?{base[1]}" if len(base) > 1 else "")
     rejects = tmp_path_factory.mktemp("validate") / "rejects.jsonl"
-    assert main(["run", MAPPINGS, "--source", small_demo_pg, "--target", uri, "--decimal-as",
-                 "string", "--rejects", str(rejects), "--state", str(rejects.with_name("s"))]) == 0
+    assert (
+        main(
+            [
+                "run",
+                MAPPINGS,
+                "--source",
+                small_demo_pg,
+                "--target",
+                uri,
+                "--decimal-as",
+                "string",
+                "--rejects",
+                str(rejects),
+                "--state",
+                str(rejects.with_name("s")),
+            ]
+        )
+        == 0
+    )
     yield small_demo_pg, uri, mongo_client[name]
     mongo_client.drop_database(name)
 
@@ -96,8 +116,19 @@ def target(small_demo_pg, mongodb_server, mongo_client, tmp_path_factory):
 def validate(target, capsys, *extra: str) -> tuple[int, str]:
     source, uri, _ = target
     capsys.readouterr()
-    code = main(["validate", MAPPINGS, "--source", source, "--target", uri,
-                 "--decimal-as", "string", *extra])
+    code = main(
+        [
+            "validate",
+            MAPPINGS,
+            "--source",
+            source,
+            "--target",
+            uri,
+            "--decimal-as",
+            "string",
+            *extra,
+        ]
+    )
     return code, capsys.readouterr().out
 
 
@@ -129,8 +160,18 @@ def test_clean_run_validates(target, capsys):
     code, out = validate(target, capsys)
     assert code == 0, out
     assert "OK: the target matches the source" in out
-    for name in ("organizations", "projects", "tasks", "users", "counts", "arrays",
-                 "references", "denormalized", "types", "equality"):
+    for name in (
+        "organizations",
+        "projects",
+        "tasks",
+        "users",
+        "counts",
+        "arrays",
+        "references",
+        "denormalized",
+        "types",
+        "equality",
+    ):
         assert name in out
 
 
@@ -171,11 +212,11 @@ def test_missing_documents_leave_every_other_document_compared(target, capsys):
     assert code == 1
     assert failed_checks(report, "tasks") == {"counts"}
     assert sorted(d["id"] for d in report["differences"]) == sorted(
-        str(document["_id"]) for document in removed)
+        str(document["_id"]) for document in removed
+    )
     assert all("no document" in d["message"] for d in report["differences"])
     tasks = next(c for c in report["collections"] if c["name"] == "tasks")
-    assert tasks["checks"]["equality"] == {"checked": TASKS - 3, "passed": TASKS - 3,
-                                                "failed": 0}
+    assert tasks["checks"]["equality"] == {"checked": TASKS - 3, "passed": TASKS - 3, "failed": 0}
 
 
 def test_extra_document_is_reported(target, capsys):
@@ -188,8 +229,10 @@ def test_extra_document_is_reported(target, capsys):
         database.users.delete_one({"_id": extra})
     assert code == 1
     assert "counts" in failed_checks(report, "users")
-    assert any(d["check"] == "counts" and str(extra) in d["id"] and "no source row" in d["message"]
-               for d in report["differences"])
+    assert any(
+        d["check"] == "counts" and str(extra) in d["id"] and "no source row" in d["message"]
+        for d in report["differences"]
+    )
 
 
 def test_changed_nested_field_fails_deep_equality(target, capsys):
@@ -237,8 +280,9 @@ def test_broken_reference_in_an_array(target, capsys):
         code, report = failures(target, capsys, "--only", "organizations")
     assert code == 1
     assert "references" in failed_checks(report, "organizations")
-    assert any(d["check"] == "references" and d["path"] == "project_ids[0]"
-               for d in report["differences"])
+    assert any(
+        d["check"] == "references" and d["path"] == "project_ids[0]" for d in report["differences"]
+    )
 
 
 def test_broken_reference_field(target, capsys):
@@ -249,8 +293,9 @@ def test_broken_reference_field(target, capsys):
         code, report = failures(target, capsys, "--only", "projects")
     assert code == 1
     assert failed_checks(report, "projects") >= {"references"}
-    assert {d["path"] for d in report["differences"] if d["check"] == "references"} \
-        == {"created_by"}
+    assert {d["path"] for d in report["differences"] if d["check"] == "references"} == {
+        "created_by"
+    }
 
 
 def test_changed_denormalized_copy(target, capsys):
@@ -268,6 +313,7 @@ def test_changed_denormalized_copy(target, capsys):
 def test_changed_count_of_an_array(target, capsys):
     """`comment_count` is the length of `comments` (no SQL aggregate): still checked against
     the source's rows, in every document."""
+
     def change(document):
         document["comment_count"] += 1
 
@@ -282,8 +328,10 @@ def test_changed_count_of_an_array(target, capsys):
 
 def test_changed_copy_inside_array_elements(target, capsys):
     def change(document):
-        document["members"] = [{**document["members"][0], "full_name": "Someone Else"},
-                               *document["members"][1:]]
+        document["members"] = [
+            {**document["members"][0], "full_name": "Someone Else"},
+            *document["members"][1:],
+        ]
 
     with tampered(target[2], "organizations", change, {"members.0": {"$exists": True}}):
         code, report = failures(target, capsys, "--only", "organizations")
@@ -293,10 +341,13 @@ def test_changed_copy_inside_array_elements(target, capsys):
     assert item["path"] == "members" and "Someone Else" in item["actual"]
 
 
-@pytest.mark.parametrize(("field", "value", "query"), [
-    ("title", 42, {}),
-    ("estimate_hours", 12.5, {"estimate_hours": {"$exists": True}}),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "query"),
+    [
+        ("title", 42, {}),
+        ("estimate_hours", 12.5, {"estimate_hours": {"$exists": True}}),
+    ],
+)
 def test_changed_type(target, capsys, field, value, query):
     def change(document):
         document[field] = value
@@ -345,14 +396,18 @@ def test_filters_keys_and_truncated_arrays(demo_pg, mongo_url, mongo_db, tmp_pat
     assert result["source_rows"] == result["documents"] == 35  # archived projects filtered out
     assert result["checks"]["arrays"]["checked"] == 35
 
-    full = mongo_db.active_projects.find_one({"open_tasks.5": {"$exists": False},
-                                              "open_tasks.4": {"$exists": True}})
+    full = mongo_db.active_projects.find_one(
+        {"open_tasks.5": {"$exists": False}, "open_tasks.4": {"$exists": True}}
+    )
     mongo_db.active_projects.update_one({"_id": full["_id"]}, {"$pop": {"open_tasks": 1}})
     assert main(["validate", *common, "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
     item = next(d for d in report["differences"] if d["check"] == "arrays")
     assert (item["path"], item["expected"], item["actual"]) == (
-        "open_tasks", "5 elements", "4 elements")
+        "open_tasks",
+        "5 elements",
+        "4 elements",
+    )
 
 
 NESTED = """\
@@ -382,8 +437,7 @@ def test_arrays_inside_array_elements(demo_pg, mongo_url, mongo_db, tmp_path, ca
     assert report["collections"][0]["checks"]["arrays"]["checked"] == 20
 
     document = mongo_db.orgs_nested.find_one({"projects.0.tasks.0": {"$exists": True}})
-    mongo_db.orgs_nested.update_one({"_id": document["_id"]},
-                                    {"$pop": {"projects.0.tasks": 1}})
+    mongo_db.orgs_nested.update_one({"_id": document["_id"]}, {"$pop": {"projects.0.tasks": 1}})
     assert main(["validate", *common, "--sample", "0", "--format", "json"]) == 1
     (item,) = json.loads(capsys.readouterr().out)["differences"]
     assert (item["check"], item["path"]) == ("arrays", "projects[].tasks")
@@ -400,8 +454,9 @@ def test_html_report_has_the_tables_and_escapes_values(target, capsys, tmp_path)
 
     output = tmp_path / "report.html"
     with tampered(target[2], "tasks", change):
-        code, _ = validate(target, capsys, "--only", "tasks", "--full", "--format", "html",
-                           "--output", str(output))
+        code, _ = validate(
+            target, capsys, "--only", "tasks", "--full", "--format", "html", "--output", str(output)
+        )
     assert code == 1
     page = output.read_text(encoding="utf-8")
     assert '<table id="summary">' in page and '<table id="differences">' in page
@@ -419,8 +474,18 @@ def test_no_values_shows_paths_and_types_only(target, capsys, tmp_path, form):
 
     output = tmp_path / f"report.{form}"
     with tampered(target[2], "tasks", change) as original:
-        code, _ = validate(target, capsys, "--only", "tasks", "--full", "--no-values",
-                           "--format", form, "--output", str(output))
+        code, _ = validate(
+            target,
+            capsys,
+            "--only",
+            "tasks",
+            "--full",
+            "--no-values",
+            "--format",
+            form,
+            "--output",
+            str(output),
+        )
     assert code == 1
     page = output.read_text(encoding="utf-8")
     assert "title" in page and "priority" in page and "values hidden" in page
@@ -435,13 +500,26 @@ def test_no_values_shows_paths_and_types_only(target, capsys, tmp_path, form):
 def test_no_password_in_any_output(target, capsys, tmp_path):
     source, uri, _ = target
     secret = "canary-secret"
-    with_password = sa.make_url(source).set(password=secret).render_as_string(
-        hide_password=False)
+    with_password = sa.make_url(source).set(password=secret).render_as_string(hide_password=False)
     assert secret in with_password
     for form in ("text", "json", "html"):
         capsys.readouterr()
-        code = main(["validate", MAPPINGS, "--source", with_password, "--target", uri,
-                     "--decimal-as", "string", "--sample", "5", "--format", form])
+        code = main(
+            [
+                "validate",
+                MAPPINGS,
+                "--source",
+                with_password,
+                "--target",
+                uri,
+                "--decimal-as",
+                "string",
+                "--sample",
+                "5",
+                "--format",
+                form,
+            ]
+        )
         captured = capsys.readouterr()
         assert code == 0, captured.err
         assert secret not in captured.out + captured.err
@@ -464,8 +542,16 @@ def test_bad_mapping_and_missing_target_exit_2(target, capsys, tmp_path, monkeyp
 def test_unreachable_target_is_a_fault(target, capsys):
     source = target[0]
     with socket_free_port() as port:
-        code = main(["validate", MAPPINGS, "--source", source, "--target",
-                     f"mongodb://127.0.0.1:{port}/x?serverSelectionTimeoutMS=300"])
+        code = main(
+            [
+                "validate",
+                MAPPINGS,
+                "--source",
+                source,
+                "--target",
+                f"mongodb://127.0.0.1:{port}/x?serverSelectionTimeoutMS=300",
+            ]
+        )
     assert code == 3
     assert "target failed" in capsys.readouterr().err
 
@@ -488,7 +574,11 @@ def test_library_api_reports_the_same(target):
         report = api.validate(prepared, uri, api.ValidateOptions(sample=3, seed=1))
     render = api.render
     assert report.ok and [c.name for c in report.collections] == [
-        "organizations", "projects", "tasks", "users"]
+        "organizations",
+        "projects",
+        "tasks",
+        "users",
+    ]
     assert all(c.checks["equality"].checked == 3 for c in report.collections)
     assert "matches" in render(report, "text")
     with pytest.raises(ValueError):

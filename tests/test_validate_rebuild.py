@@ -126,8 +126,10 @@ def test_the_rebuild_follows_each_construct(shop):
     assert [t["code"] + t["label"] for t in pear["tags"]] == ["ecobio", "ecoorganic"]
     assert pear["tag_count"] == 2
     apple = documents["products"]["apple"]
-    assert apple["category"] == {"name": "apples", "parent": {"name": "fruit", "parent": {
-        "name": "food"}}}  # two levels, the third left out (on_depth: truncate)
+    assert apple["category"] == {
+        "name": "apples",
+        "parent": {"name": "fruit", "parent": {"name": "food"}},
+    }  # two levels, the third left out (on_depth: truncate)
     shops = list(documents["shops_all"].values())
     assert sum(isinstance(d, Rejected) and d.stage == "overflow" for d in shops) == 1
     (closed,) = [d for d in shops if not isinstance(d, Rejected)]
@@ -140,37 +142,96 @@ def test_every_construct_validates_in_a_file_target(shop, tmp_path, capsys):
     over its limit) is expected to have no document."""
     url, folder = shop
     out = tmp_path / "out"
-    assert main(["run", str(folder), "--source", url, "--target", f"file:{out}",
-                 "--rejects", str(tmp_path / "rejects.jsonl")]) == 1  # one rejected row
+    assert (
+        main(
+            [
+                "run",
+                str(folder),
+                "--source",
+                url,
+                "--target",
+                f"file:{out}",
+                "--rejects",
+                str(tmp_path / "rejects.jsonl"),
+            ]
+        )
+        == 1
+    )  # one rejected row
     capsys.readouterr()
-    code = main(["validate", str(folder), "--source", url, "--target", f"file:{out}",
-                 "--full", "--format", "json"])
+    code = main(
+        [
+            "validate",
+            str(folder),
+            "--source",
+            url,
+            "--target",
+            f"file:{out}",
+            "--full",
+            "--format",
+            "json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["differences"]
     results = {c["name"]: c for c in report["collections"]}
-    assert (results["shops_all"]["source_rows"], results["shops_all"]["documents"],
-            results["shops_all"]["rejected"]) == (2, 1, 1)
+    assert (
+        results["shops_all"]["source_rows"],
+        results["shops_all"]["documents"],
+        results["shops_all"]["rejected"],
+    ) == (2, 1, 1)
     for result in results.values():
         assert result["checks"]["equality"]["checked"] == result["documents"] > 0
 
 
-def test_a_dangling_id_in_a_reference_array_fails_the_reference_check(shop, tmp_path,
-                                                                      capsys):
+def test_a_dangling_id_in_a_reference_array_fails_the_reference_check(shop, tmp_path, capsys):
     """`tag_ids` references a collection with `_id: key` ids: each id in the array must
     exist there (checked for every document, not only by the sampled equality)."""
     url, folder = shop
     out = tmp_path / "out"
-    main(["run", str(folder), "--source", url, "--target", f"file:{out}", "--only", "shops",
-          "--only", "tags", "--rejects", str(tmp_path / "rejects.jsonl")])
+    main(
+        [
+            "run",
+            str(folder),
+            "--source",
+            url,
+            "--target",
+            f"file:{out}",
+            "--only",
+            "shops",
+            "--only",
+            "tags",
+            "--rejects",
+            str(tmp_path / "rejects.jsonl"),
+        ]
+    )
     shops = out / "shops.jsonl"
     (document,) = [json_util.loads(line) for line in shops.read_text().splitlines()]
     document["products"][0]["tag_ids"][0] = {"code": "zzz", "lang": "en"}
-    shops.write_text(json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS)
-                     + "\n")
+    shops.write_text(
+        json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS) + "\n"
+    )
     capsys.readouterr()
-    assert main(["validate", str(folder), "--source", url, "--target", f"file:{out}",
-                 "--only", "shops", "--only", "tags", "--sample", "0", "--format",
-                 "json"]) == 1
+    assert (
+        main(
+            [
+                "validate",
+                str(folder),
+                "--source",
+                url,
+                "--target",
+                f"file:{out}",
+                "--only",
+                "shops",
+                "--only",
+                "tags",
+                "--sample",
+                "0",
+                "--format",
+                "json",
+            ]
+        )
+        == 1
+    )
     report = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in report["collections"]] == ["shops", "tags"]
     (item,) = report["differences"]
@@ -189,8 +250,10 @@ def broken_builder(monkeypatch, change) -> None:
         each, truncated = build_each(self, rows, fetched)
         if self.collection.name != "tasks":
             return each, truncated
-        return ((row, change(document) if isinstance(document, dict) else document)
-                for row, document in each), truncated
+        return (
+            (row, change(document) if isinstance(document, dict) else document)
+            for row, document in each
+        ), truncated
 
     monkeypatch.setattr(Builder, "build_each", wrong)
 
@@ -206,18 +269,46 @@ def dropped_label(document: dict) -> dict:
     return document
 
 
-@pytest.mark.parametrize(("change", "path"), [(altered_body, "comments[0].body"),
-                                              (dropped_label, "labels")])
-def test_a_wrong_builder_fails_validate_full(change, path, demo_pg, monkeypatch, tmp_path,
-                                             capsys):
+@pytest.mark.parametrize(
+    ("change", "path"), [(altered_body, "comments[0].body"), (dropped_label, "labels")]
+)
+def test_a_wrong_builder_fails_validate_full(change, path, demo_pg, monkeypatch, tmp_path, capsys):
     """The builder stays broken while validate runs: its rebuild must not share it."""
     target = f"file:{tmp_path / 'out'}"
     broken_builder(monkeypatch, change)
-    assert main(["run", MAPPINGS, "--only", "tasks", "--source", demo_pg, "--target", target,
-                 "--rejects", str(tmp_path / "r.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                MAPPINGS,
+                "--only",
+                "tasks",
+                "--source",
+                demo_pg,
+                "--target",
+                target,
+                "--rejects",
+                str(tmp_path / "r.jsonl"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    code = main(["validate", MAPPINGS, "--only", "tasks", "--source", demo_pg, "--target",
-                 target, "--full", "--format", "json"])
+    code = main(
+        [
+            "validate",
+            MAPPINGS,
+            "--only",
+            "tasks",
+            "--source",
+            demo_pg,
+            "--target",
+            target,
+            "--full",
+            "--format",
+            "json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     (tasks,) = report["collections"]
@@ -229,24 +320,39 @@ def test_a_wrong_builder_fails_validate_full(change, path, demo_pg, monkeypatch,
 
 def test_run_validate_into_a_file_target(demo_sqlite, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", f"file:{out}",
-                 "--validate", "--rejects", str(tmp_path / "r.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                MAPPINGS,
+                "--source",
+                demo_sqlite,
+                "--target",
+                f"file:{out}",
+                "--validate",
+                "--rejects",
+                str(tmp_path / "r.jsonl"),
+            ]
+        )
+        == 0
+    )
     assert "OK: the target matches the source" in capsys.readouterr().out
-    assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", "null:",
-                 "--validate"]) == 2
+    assert main(["run", MAPPINGS, "--source", demo_sqlite, "--target", "null:", "--validate"]) == 2
 
 
 def test_values_the_run_rejects_are_expected_without_a_document(tmp_path, capsys):
     """SQLite keeps any value in any column: a date the driver cannot read rejects its row
     in the run, and the rebuild reads it as the same marker (no document expected)."""
-    url = sqlite_database(tmp_path / "odd.db", """
+    url = sqlite_database(
+        tmp_path / "odd.db",
+        """
         CREATE TABLE events (id INTEGER PRIMARY KEY, day DATE, amount NUMERIC);
         INSERT INTO events VALUES (1, '2024-02-29', 3), (2, '10000-01-01', 1.5),
                                   (3, 'not a date', NULL), (4, NULL, '7');
-    """)
+    """,
+    )
     mapping = tmp_path / "events.yaml"
-    mapping.write_text("version: 1\ncollections:\n  events: {table: events}\n",
-                       encoding="utf-8")
+    mapping.write_text("version: 1\ncollections:\n  events: {table: events}\n", encoding="utf-8")
     out = tmp_path / "out"
     common = [str(mapping), "--source", url, "--target", f"file:{out}"]
     assert main(["run", *common, "--rejects", str(tmp_path / "r.jsonl")]) == 1
@@ -258,13 +364,17 @@ def test_values_the_run_rejects_are_expected_without_a_document(tmp_path, capsys
 
 
 def test_a_repeated_id_is_the_run_rejecting_the_later_row(tmp_path, capsys):
-    url = sqlite_database(tmp_path / "codes.db", """
+    url = sqlite_database(
+        tmp_path / "codes.db",
+        """
         CREATE TABLE codes (id INTEGER PRIMARY KEY, code TEXT, note TEXT);
         INSERT INTO codes VALUES (1, 'a', 'first'), (2, 'a', 'second'), (3, 'b', NULL);
-    """)
+    """,
+    )
     mapping = tmp_path / "codes.yaml"
-    mapping.write_text("version: 1\ncollections:\n  codes: {table: codes, _id: {column: code}}\n",
-                       encoding="utf-8")
+    mapping.write_text(
+        "version: 1\ncollections:\n  codes: {table: codes, _id: {column: code}}\n", encoding="utf-8"
+    )
     common = [str(mapping), "--source", url, "--target", f"file:{tmp_path / 'out'}"]
     assert main(["run", *common, "--rejects", str(tmp_path / "r.jsonl")]) == 1
     capsys.readouterr()
@@ -276,8 +386,14 @@ def test_a_repeated_id_is_the_run_rejecting_the_later_row(tmp_path, capsys):
 def test_a_key_that_does_not_convert_expects_the_rejected_row():
     """`_id: {column: ...}` whose value its conversion refuses: the run rejects the row, so
     the rebuild expects that rejection for its id and its document (no reads, no server)."""
-    table = Table("things", None, "things", (Column("id", "int32", "INTEGER", False),
-                                             Column("code", "uuid", "TEXT", False)), ("id",), ())
+    table = Table(
+        "things",
+        None,
+        "things",
+        (Column("id", "int32", "INTEGER", False), Column("code", "uuid", "TEXT", False)),
+        ("id",),
+        (),
+    )
     catalog = Catalog("sqlite", {"things": table})
     spec = {"table": "things", "_id": {"column": "code"}, "columns": []}
     mapping = MappingFile("things.yaml", {"version": 1, "collections": {"things": spec}}, {})

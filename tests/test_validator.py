@@ -10,6 +10,8 @@ from mapper import api
 from mapper.validator import json_schema, violations
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.fixture(scope="module")
 def demo_plan(demo_sqlite: str):
     with api.prepare([ROOT / "mappings"], demo_sqlite) as prepared:
@@ -40,8 +42,7 @@ def test_validator_shape_of_tasks(demo_plan) -> None:
     schema = json_schema(demo_plan.plan.collection("tasks"))["$jsonSchema"]
     assert schema["required"] == ["_id", "labels", "assignees", "comments"]
     assert schema["properties"]["estimate_hours"] == {"bsonType": "decimal"}
-    assert schema["properties"]["comments"]["items"]["properties"]["author"]["bsonType"] \
-        == "object"
+    assert schema["properties"]["comments"]["items"]["properties"]["author"]["bsonType"] == "object"
 
 
 @pytest.mark.needs_mongodb
@@ -59,8 +60,9 @@ def test_server_enforces_the_validator(demo_plan, mongo_url: str, mongo_db) -> N
         mongo_db.projects.insert_one({"name": 1})
 
 
-def test_ferretdb_refuses_validators_before_writing(demo_plan, mongo_url: str, mongo_db,
-                                                    mongo_client) -> None:
+def test_ferretdb_refuses_validators_before_writing(
+    demo_plan, mongo_url: str, mongo_db, mongo_client
+) -> None:
     from dataclasses import replace
 
     from conftest import is_ferretdb
@@ -76,17 +78,23 @@ def test_ferretdb_refuses_validators_before_writing(demo_plan, mongo_url: str, m
     assert mongo_db.list_collection_names() == []
 
 
-def test_validate_checks_documents_against_the_validator_itself(demo_sqlite, mongo_url,
-                                                                mongo_db, tmp_path) -> None:
+def test_validate_checks_documents_against_the_validator_itself(
+    demo_sqlite, mongo_url, mongo_db, tmp_path
+) -> None:
     """On a server that does not enforce validators, `validate` checks the schema."""
     from dataclasses import replace
 
     with api.prepare([ROOT / "mappings" / "projects.yaml"], demo_sqlite) as prepared:
-        api.migrate(prepared, mongo_url, api.MigrateOptions(rejects=tmp_path / "rejects",
-                                                            state=tmp_path / "state"))
+        api.migrate(
+            prepared,
+            mongo_url,
+            api.MigrateOptions(rejects=tmp_path / "rejects", state=tmp_path / "state"),
+        )
         plan = prepared.plan
-        checked = replace(prepared, plan=replace(plan, collections=(
-            replace(plan.collections[0], validator=True),)))
+        checked = replace(
+            prepared,
+            plan=replace(plan, collections=(replace(plan.collections[0], validator=True),)),
+        )
         assert api.validate(checked, mongo_url).ok
 
         mongo_db.projects.update_one({}, {"$set": {"status": 3, "surprise": True}})

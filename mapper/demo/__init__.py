@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["create_demo"]
 
 
-def create_demo(url: str, scale: float = 1.0, seed: int = 42,
-                drop: bool = False) -> dict[str, int]:
+def create_demo(url: str, scale: float = 1.0, seed: int = 42, drop: bool = False) -> dict[str, int]:
     """Create the demo tables at `url` and fill them; return row counts in creation order.
 
     With `drop`, existing demo tables are dropped first; without it, demo tables that already
@@ -51,14 +50,21 @@ def create_demo(url: str, scale: float = 1.0, seed: int = 42,
 
 def _refuse_filled_tables(connection: sa.Connection, where: str) -> None:
     existing = set(sa.inspect(connection).get_table_names())
-    filled = [table.name for table in TABLES if table.name in existing
-              and connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()]
+    filled = [
+        table.name
+        for table in TABLES
+        if table.name in existing
+        and connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
+    ]
     if filled:
-        raise UsageError(f"demo tables at {where} already hold data ({', '.join(filled)}): "
-                         "pass --drop to replace them")
+        raise UsageError(
+            f"demo tables at {where} already hold data ({', '.join(filled)}): "
+            "pass --drop to replace them"
+        )
 
 
-def _sqlite_foreign_keys(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
-                         ) -> None:
+def _sqlite_foreign_keys(
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+) -> None:
     """SQLite checks foreign keys only when asked, per connection."""
     dbapi_connection.execute("PRAGMA foreign_keys = ON")

@@ -18,6 +18,6 @@ def load(connection: sa.Connection, tables: Iterable[tuple[str, list[Row]]]) -> 
     for name, rows in tables:
         insert = METADATA.tables[name].insert()
         for start in range(0, len(rows), CHUNK_ROWS):
-            connection.execute(insert, rows[start:start + CHUNK_ROWS])
+            connection.execute(insert, rows[start : start + CHUNK_ROWS])
         counts[name] = len(rows)
     return counts

@@ -13,12 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-METADATA = sa.MetaData(naming_convention={
-    "pk": "pk_%(table_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ix": "ix_%(table_name)s_%(column_0_name)s",
-})
+METADATA = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
 
 # SQL NULL (not JSON 'null') for Python None, in both dialects.
 JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
@@ -36,14 +38,16 @@ class UuidText(sa.types.TypeDecorator[uuid.UUID]):
             return dialect.type_descriptor(sa.Uuid())
         return dialect.type_descriptor(sa.String(36))
 
-    def process_bind_param(self, value: uuid.UUID | None, dialect: sa.Dialect
-                           ) -> uuid.UUID | str | None:
+    def process_bind_param(
+        self, value: uuid.UUID | None, dialect: sa.Dialect
+    ) -> uuid.UUID | str | None:
         if value is None or dialect.name == "postgresql":
             return value
         return str(value)
 
-    def process_result_value(self, value: uuid.UUID | str | None, dialect: sa.Dialect
-                             ) -> uuid.UUID | None:
+    def process_result_value(
+        self, value: uuid.UUID | str | None, dialect: sa.Dialect
+    ) -> uuid.UUID | None:
         if value is None or isinstance(value, uuid.UUID):
             return value
         return uuid.UUID(value)
@@ -53,15 +57,28 @@ def _id() -> sa.Column[uuid.UUID]:
     return sa.Column("id", UuidText, primary_key=True)
 
 
-def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None,
-        primary_key: bool = False) -> sa.Column[uuid.UUID]:
+def _fk(
+    name: str,
+    target: str,
+    *,
+    nullable: bool = False,
+    ondelete: str | None = None,
+    primary_key: bool = False,
+) -> sa.Column[uuid.UUID]:
     """A uuid column referencing `target`, with an index of its own."""
-    return sa.Column(name, UuidText, sa.ForeignKey(target, ondelete=ondelete),
-                     nullable=nullable, primary_key=primary_key, index=True)
+    return sa.Column(
+        name,
+        UuidText,
+        sa.ForeignKey(target, ondelete=ondelete),
+        nullable=nullable,
+        primary_key=primary_key,
+        index=True,
+    )
 
 
 organizations = sa.Table(
-    "organizations", METADATA,
+    "organizations",
+    METADATA,
     _id(),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("slug", sa.Text, nullable=False, unique=True),
@@ -70,7 +87,8 @@ organizations = sa.Table(
 )
 
 users = sa.Table(
-    "users", METADATA,
+    "users",
+    METADATA,
     _id(),
     sa.Column("email", sa.Text, nullable=False, unique=True),
     sa.Column("full_name", sa.Text, nullable=False),
@@ -79,7 +97,8 @@ users = sa.Table(
 )
 
 org_members = sa.Table(
-    "org_members", METADATA,
+    "org_members",
+    METADATA,
     _fk("org_id", "organizations.id", ondelete="CASCADE", primary_key=True),
     _fk("user_id", "users.id", ondelete="CASCADE", primary_key=True),
     sa.Column("role", sa.Text, nullable=False),
@@ -87,7 +106,8 @@ org_members = sa.Table(
 )
 
 projects = sa.Table(
-    "projects", METADATA,
+    "projects",
+    METADATA,
     _id(),
     _fk("org_id", "organizations.id"),
     sa.Column("name", sa.Text, nullable=False),
@@ -99,7 +119,8 @@ projects = sa.Table(
 )
 
 tasks = sa.Table(
-    "tasks", METADATA,
+    "tasks",
+    METADATA,
     _id(),
     _fk("project_id", "projects.id", ondelete="CASCADE"),
     sa.Column("title", sa.Text, nullable=False),
@@ -115,7 +136,8 @@ tasks = sa.Table(
 )
 
 labels = sa.Table(
-    "labels", METADATA,
+    "labels",
+    METADATA,
     _id(),
     _fk("org_id", "organizations.id"),
     sa.Column("name", sa.Text, nullable=False),
@@ -124,20 +146,23 @@ labels = sa.Table(
 )
 
 task_labels = sa.Table(
-    "task_labels", METADATA,
+    "task_labels",
+    METADATA,
     _fk("task_id", "tasks.id", ondelete="CASCADE", primary_key=True),
     _fk("label_id", "labels.id", ondelete="CASCADE", primary_key=True),
 )
 
 task_assignees = sa.Table(
-    "task_assignees", METADATA,
+    "task_assignees",
+    METADATA,
     _fk("task_id", "tasks.id", ondelete="CASCADE", primary_key=True),
     _fk("user_id", "users.id", ondelete="CASCADE", primary_key=True),
     sa.Column("assigned_at", TIMESTAMP, nullable=False),
 )
 
 comments = sa.Table(
-    "comments", METADATA,
+    "comments",
+    METADATA,
     _id(),
     _fk("task_id", "tasks.id", ondelete="CASCADE"),
     _fk("user_id", "users.id", nullable=True, ondelete="SET NULL"),
@@ -146,6 +171,15 @@ comments = sa.Table(
     sa.Column("edited_at", TIMESTAMP, nullable=True),
 )
 
-TABLES: tuple[sa.Table, ...] = (organizations, users, org_members, projects, tasks, labels,
-                                task_labels, task_assignees, comments)
+TABLES: tuple[sa.Table, ...] = (
+    organizations,
+    users,
+    org_members,
+    projects,
+    tasks,
+    labels,
+    task_labels,
+    task_assignees,
+    comments,
+)
 """Every demo table, in creation (dependency) order."""

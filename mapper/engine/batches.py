@@ -42,21 +42,42 @@ class EncodedBatch:
     def __reduce__(self) -> tuple[Callable[..., EncodedBatch], tuple[object, ...]]:
         """Pickled (from a worker process) as columns: lists of builtins pickle in C, where
         a list of dataclass instances costs a Python call per document each way."""
-        columns: Columns = ([d.key for d in self.documents], [d.id for d in self.documents],
-                   [d.data for d in self.documents], [d.text for d in self.documents])
-        return _unpickle, (columns, self.rejected, self.passed, self.truncated, self.last_key,
-                           self.statements)
+        columns: Columns = (
+            [d.key for d in self.documents],
+            [d.id for d in self.documents],
+            [d.data for d in self.documents],
+            [d.text for d in self.documents],
+        )
+        return _unpickle, (
+            columns,
+            self.rejected,
+            self.passed,
+            self.truncated,
+            self.last_key,
+            self.statements,
+        )
 
 
-def _unpickle(columns: Columns, rejected: list[Rejected], passed: int, truncated: int,
-              last_key: Key, statements: int) -> EncodedBatch:
-    return EncodedBatch(list(map(Encoded, *columns)), rejected, passed, truncated, last_key,
-                        statements)
+def _unpickle(
+    columns: Columns,
+    rejected: list[Rejected],
+    passed: int,
+    truncated: int,
+    last_key: Key,
+    statements: int,
+) -> EncodedBatch:
+    return EncodedBatch(
+        list(map(Encoded, *columns)), rejected, passed, truncated, last_key, statements
+    )
 
 
-def encode_batch(collection: p.CollectionPlan,
-                 built: Iterator[tuple[Row, dict[str, Any] | RowRejected]],
-                 truncated: int, last_key: Key, render: Render = None) -> EncodedBatch:
+def encode_batch(
+    collection: p.CollectionPlan,
+    built: Iterator[tuple[Row, dict[str, Any] | RowRejected]],
+    truncated: int,
+    last_key: Key,
+    render: Render = None,
+) -> EncodedBatch:
     """BSON-encode built documents one by one (each dropped once encoded), rejecting rows
     that could not be built and documents over MongoDB's size limit; `render` makes the
     text a sink writes (a file's JSON lines)."""
@@ -69,21 +90,37 @@ def encode_batch(collection: p.CollectionPlan,
             rejected.append((key_of(collection, row), document.stage, document.reason))
             continue
         if "_id" not in document:
-            rejected.append((key_of(collection, row), "build", "no `_id`: its column "
-                             f"{_id_columns(collection)} is NULL"))
+            rejected.append(
+                (
+                    key_of(collection, row),
+                    "build",
+                    f"no `_id`: its column {_id_columns(collection)} is NULL",
+                )
+            )
             continue
         try:
             data = encode(document)
             text = render(document) if render else None
         except Exception as error:  # noqa: BLE001 - a document that cannot be encoded
             where = _invalid_text(document)
-            rejected.append((key_of(collection, row), "encode",  # the message may quote it
-                             f"field `{where}` holds text that is not valid UTF-8" if where
-                             else f"cannot encode the document: {type(error).__name__}"))
+            rejected.append(
+                (
+                    key_of(collection, row),
+                    "encode",  # the message may quote it
+                    f"field `{where}` holds text that is not valid UTF-8"
+                    if where
+                    else f"cannot encode the document: {type(error).__name__}",
+                )
+            )
             continue
         if len(data) > MAX_DOCUMENT_BYTES:
-            rejected.append((key_of(collection, row), "size",
-                             f"document is {len(data):,} bytes, over the 16 MiB limit"))
+            rejected.append(
+                (
+                    key_of(collection, row),
+                    "size",
+                    f"document is {len(data):,} bytes, over the 16 MiB limit",
+                )
+            )
             continue
         documents.append(Encoded(key_of(collection, row), document["_id"], data, text))
     return EncodedBatch(documents, rejected, passed, truncated, last_key)
@@ -98,8 +135,13 @@ def _invalid_text(value: object, path: str = "") -> str | None:
         except UnicodeEncodeError:
             return path or "_id"
         return None
-    items = value.items() if isinstance(value, dict) else \
-        enumerate(value) if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for name, item in items:
         found = _invalid_text(item, f"{path}.{name}" if path else str(name))
         if found:
@@ -118,21 +160,25 @@ def key_of(collection: p.CollectionPlan, row: Row) -> Key:
     return tuple(row[i] for i in collection.source_key)
 
 
-def local(collection: p.CollectionPlan, extractor: Extractor, after: Key | None, size: int,
-          render: Render = None) -> Generator[EncodedBatch, None, None]:
+def local(
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    after: Key | None,
+    size: int,
+    render: Render = None,
+) -> Generator[EncodedBatch, None, None]:
     """The collection's batches after key `after`, read, built and encoded in this process."""
     builder = Builder(collection, extractor.children)
     query = collection.query if after is None else p.in_key_range(collection, after)
     stream = extractor.batches(query, size, collection.table)
-    with _read_ahead(spans(stream, lambda row: key_of(collection, row), after),
-                     builder) as fetched:
+    with _read_ahead(spans(stream, lambda row: key_of(collection, row), after), builder) as fetched:
         for rows, (_, through), children in fetched:
-            yield encode_batch(collection, *builder.build_each(rows, children), through,
-                               render)
+            yield encode_batch(collection, *builder.build_each(rows, children), through, render)
 
 
-def spans(batches: Iterator[list[Row]], key: Callable[[Row], Key], after: Key | None
-          ) -> Iterator[tuple[list[Row], p.Span]]:
+def spans(
+    batches: Iterator[list[Row]], key: Callable[[Row], Key], after: Key | None
+) -> Iterator[tuple[list[Row], p.Span]]:
     """Consecutive batches of rows in key order, each with the keys it covers: (after the
     previous batch's last key, through its own last key]; the first one after `after`."""
     for rows in batches:
@@ -142,14 +188,16 @@ def spans(batches: Iterator[list[Row]], key: Callable[[Row], Key], after: Key | 
 
 
 @contextlib.contextmanager
-def _read_ahead(batches: Iterator[tuple[list[Row], p.Span]], builder: Builder
-                ) -> Iterator[Iterator[Read]]:
+def _read_ahead(
+    batches: Iterator[tuple[list[Row], p.Span]], builder: Builder
+) -> Iterator[Iterator[Read]]:
     """Each batch of root rows with its span and child rows, the next batch read by a
     background thread while the caller builds and writes this one.
 
     The thread is the snapshot connection's only user while it runs; leaving the block waits
     for a read in flight and discards it.
     """
+
     def read() -> Read | None:
         batch = next(batches, None)
         return None if batch is None else (*batch, builder.fetch_batch(*batch))

@@ -78,22 +78,26 @@ class Builder:
         self.generated = generated
         self.truncated = 0
         self._oids: dict[str, dict[Any, Any]] = {}
-        self._by_range = {id(children)
-                          for children in p.children_of(collection.document, guards=True)
-                          if p.read_by_range(collection, children)}
+        self._by_range = {
+            id(children)
+            for children in p.children_of(collection.document, guards=True)
+            if p.read_by_range(collection, children)
+        }
         self._elements: dict[int, Getter] = {}
         self._arrays_of: dict[int, tuple[p.Children, ...]] = {}
         self._getters: dict[int, Getter] = {}  # of every field compiled, for generated code
-        self._compile: Callable[[p.Shape, p.SubDocument | None], Getter] = p.by_kind({
-            p.Value: lambda field, _: _compile_value(field),
-            p.Constant: lambda field, _: _compile_constant(field),
-            p.Template: lambda field, _: _compile_template(field),
-            p.DocumentId: lambda field, _: self._compile_id(field),
-            p.SubDocument: lambda field, _: self._compile_subdocument(field),
-            p.Children: lambda field, _: _compile_children(field),
-            p.Length: _compile_length,  # of an array of its document
-            p.DepthGuard: lambda field, _: self._compile_depth_guard(field),
-        })
+        self._compile: Callable[[p.Shape, p.SubDocument | None], Getter] = p.by_kind(
+            {
+                p.Value: lambda field, _: _compile_value(field),
+                p.Constant: lambda field, _: _compile_constant(field),
+                p.Template: lambda field, _: _compile_template(field),
+                p.DocumentId: lambda field, _: self._compile_id(field),
+                p.SubDocument: lambda field, _: self._compile_subdocument(field),
+                p.Children: lambda field, _: _compile_children(field),
+                p.Length: _compile_length,  # of an array of its document
+                p.DepthGuard: lambda field, _: self._compile_depth_guard(field),
+            }
+        )
         self._document = self._compile_document(collection.document)
 
     def fetch_batch(self, rows: list[Row], span: p.Span | None = None) -> Fetched:
@@ -114,8 +118,9 @@ class Builder:
                 built.append((row, result))
         return Built(built, rejected, truncated)
 
-    def build_each(self, rows: list[Row], fetched: Fetched | None = None
-                   ) -> tuple[Iterator[tuple[Row, Document | RowRejected]], int]:
+    def build_each(
+        self, rows: list[Row], fetched: Fetched | None = None
+    ) -> tuple[Iterator[tuple[Row, Document | RowRejected]], int]:
         """Each row's document (or why it is rejected), built only when asked for, so that
         a document can be encoded and dropped before the next is built; and the number of
         arrays truncated. The iterator must be used up before the next batch is built."""
@@ -128,8 +133,9 @@ class Builder:
         truncated, self.truncated = self.truncated, 0
         return self._each(rows, arrays), truncated
 
-    def _each(self, rows: list[Row], arrays: Arrays
-              ) -> Iterator[tuple[Row, Document | RowRejected]]:
+    def _each(
+        self, rows: list[Row], arrays: Arrays
+    ) -> Iterator[tuple[Row, Document | RowRejected]]:
         build = self._document
         for row in rows:
             try:
@@ -141,24 +147,30 @@ class Builder:
 
     # --- arrays --------------------------------------------------------------------------
 
-    def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None
-               ) -> Fetched:
+    def _fetch(self, shape: p.SubDocument, rows: list[Row], span: p.Span | None = None) -> Fetched:
         fetched: Fetched = {}
         for children in self._children_of(shape):
             if span is not None and rows and id(children) in self._by_range:
                 child_rows = self.fetch(children, span)
             else:
-                keys = [key for key in set(map(key_getter(children.parent_key), rows))
-                        if not _has_null(key)]
+                keys = [
+                    key
+                    for key in set(map(key_getter(children.parent_key), rows))
+                    if not _has_null(key)
+                ]
                 child_rows = self.fetch(children, keys) if keys else []
             element = children.element
-            fetched[id(children)] = (child_rows, self._fetch(element, child_rows)
-                                     if isinstance(element, p.SubDocument) else {})
+            fetched[id(children)] = (
+                child_rows,
+                self._fetch(element, child_rows) if isinstance(element, p.SubDocument) else {},
+            )
         return fetched
 
     def _arrays(self, shape: p.SubDocument, fetched: Fetched) -> Arrays:
-        return {id(children): self._group(children, *fetched[id(children)])
-                for children in self._children_of(shape)}
+        return {
+            id(children): self._group(children, *fetched[id(children)])
+            for children in self._children_of(shape)
+        }
 
     def _children_of(self, shape: p.SubDocument) -> tuple[p.Children, ...]:
         """The arrays the rows of `shape` feed (depth guards' included), walked once."""
@@ -167,8 +179,7 @@ class Builder:
             found = self._arrays_of[id(shape)] = p.children_of(shape, guards=True)
         return found
 
-    def _group(self, children: p.Children, rows: list[Row], fetched: Fetched
-               ) -> dict[Any, Group]:
+    def _group(self, children: p.Children, rows: list[Row], fetched: Fetched) -> dict[Any, Group]:
         link = key_getter([children.query.selects.index(ref) for ref in children.query.link])
         element = children.element
         nested = self._arrays(element, fetched) if isinstance(element, p.SubDocument) else {}
@@ -196,19 +207,22 @@ class Builder:
     def _overflow(self, children: p.Children, group: Group) -> None:
         name = ".".join(children.path)
         if children.overflow == "truncate":
-            del group.elements[children.limit:]
+            del group.elements[children.limit :]
             self.truncated += 1
         else:
             group.rejected = RowRejected(
                 f"array `{name}` has {len(group.elements)} elements, more than its limit "
-                f"{children.limit}", "overflow")
+                f"{children.limit}",
+                "overflow",
+            )
 
     # --- compiling shapes into closures --------------------------------------------------
 
     def _compile_document(self, shape: p.SubDocument) -> Getter:
         fields = [(field.path, self._compile(field, shape)) for field in shape.fields]
-        self._getters.update((id(field), getter) for field, (_, getter) in zip(
-            shape.fields, fields, strict=True))
+        self._getters.update(
+            (id(field), getter) for field, (_, getter) in zip(shape.fields, fields, strict=True)
+        )
         named = [(path[0], getter) for path, getter in fields]
 
         def build_flat(row: Row, arrays: Arrays) -> Document:
@@ -231,8 +245,7 @@ class Builder:
             return build_nested
         if not self.generated:
             return build_flat
-        return generate(shape, lambda field: self._getters[id(field)], build_flat, self._oids,
-                        OMIT)
+        return generate(shape, lambda field: self._getters[id(field)], build_flat, self._oids, OMIT)
 
     def _compile_depth_guard(self, field: p.DepthGuard) -> Getter:
         """No field; a row with data deeper than `max_depth` is rejected or counted."""
@@ -291,8 +304,10 @@ class Builder:
             try:
                 value = convert.document_id(field, row)
             except convert.ConversionFailed as error:
-                raise RowRejected(f"cannot make `{'.'.join(field.path) or 'reference'}` from "
-                                  f"{columns}: {error}", "convert") from None
+                raise RowRejected(
+                    f"cannot make `{'.'.join(field.path) or 'reference'}` from {columns}: {error}",
+                    "convert",
+                ) from None
             return absent if value is None else value
 
         return other_id
@@ -313,10 +328,10 @@ def _compile_value(field: p.Value) -> Getter:
         try:
             return conversion(raw)
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
-            reason = str(error) if isinstance(error, convert.ConversionFailed) \
-                else type(error).__name__
-            raise RowRejected(f"cannot convert `{source}` to {name}: {reason}",
-                              "convert") from None
+            reason = (
+                str(error) if isinstance(error, convert.ConversionFailed) else type(error).__name__
+            )
+            raise RowRejected(f"cannot convert `{source}` to {name}: {reason}", "convert") from None
 
     return value
 
@@ -337,8 +352,9 @@ def _compile_children(field: p.Children) -> Getter:
 
 def _compile_length(field: p.Length, shape: p.SubDocument) -> Getter:
     """The length of a sibling array (whose rejected rows reject the document as well)."""
-    elements = _elements_of(next(f for f in shape.fields if isinstance(f, p.Children)
-                                 and f.path == field.array))
+    elements = _elements_of(
+        next(f for f in shape.fields if isinstance(f, p.Children) and f.path == field.array)
+    )
     conversion = convert.get(field.conversion)
 
     def length(row: Row, arrays: Arrays) -> Any:
@@ -373,15 +389,17 @@ def _compile_template(field: p.Template) -> Getter:
         try:
             text = render(field.template, {n: row[i] for n, i in variables})
         except Exception as error:  # noqa: BLE001 - template errors of any kind reject the row
-            raise RowRejected(f"template `{name}` failed: {type(error).__name__}",
-                              "template") from None
+            raise RowRejected(
+                f"template `{name}` failed: {type(error).__name__}", "template"
+            ) from None
         if text is None:
             return absent
         try:
             return convert.from_text(conversion, text)
         except convert.ConversionFailed as error:
-            raise RowRejected(f"cannot convert template `{name}` to {conversion}: {error}",
-                              "convert") from None
+            raise RowRejected(
+                f"cannot convert template `{name}` to {conversion}: {error}", "convert"
+            ) from None
 
     return template
 

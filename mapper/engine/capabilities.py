@@ -26,8 +26,9 @@ class Capabilities:
 
 
 MONGODB = Capabilities("MongoDB")
-FERRETDB_1 = Capabilities("FerretDB", decimal128=False, validators=False,
-                          index_kinds=frozenset({1, -1}))
+FERRETDB_1 = Capabilities(
+    "FerretDB", decimal128=False, validators=False, index_kinds=frozenset({1, -1})
+)
 # Extended JSON holds every BSON type; validators and indexes are the business of the
 # collection that the files are imported into, so a file target refuses none of them
 FILES = Capabilities("Extended JSON files")
@@ -54,24 +55,32 @@ def refuse(collections: list[p.CollectionPlan], target: Capabilities) -> None:
 def missing(collection: p.CollectionPlan, server: Capabilities) -> list[str]:
     """Why `server` cannot hold this collection as planned (one message per feature)."""
     found: list[str] = []
-    decimals = [".".join(path) for path, conversion in p.conversions(collection.document)
-                if base(conversion) == "decimal128"]
+    decimals = [
+        ".".join(path)
+        for path, conversion in p.conversions(collection.document)
+        if base(conversion) == "decimal128"
+    ]
     if decimals and not server.decimal128:
-        found.append(f"the target ({server.name}) cannot store Decimal128, which "
-                     f"`{collection.name}` uses for {', '.join(f'`{d}`' for d in decimals)}: "
-                     "run with --decimal-as string (exact text) or --decimal-as double, or use "
-                     "MongoDB")
+        found.append(
+            f"the target ({server.name}) cannot store Decimal128, which "
+            f"`{collection.name}` uses for {', '.join(f'`{d}`' for d in decimals)}: "
+            "run with --decimal-as string (exact text) or --decimal-as double, or use "
+            "MongoDB"
+        )
     if collection.validator and not server.validators:
-        found.append(f"the target ({server.name}) does not support collection validators, "
-                     f"which `{collection.name}` asks for (`validator: true`): remove it, or "
-                     "use MongoDB; `mapper validate` checks the generated schema either way")
+        found.append(
+            f"the target ({server.name}) does not support collection validators, "
+            f"which `{collection.name}` asks for (`validator: true`): remove it, or "
+            "use MongoDB; `mapper validate` checks the generated schema either way"
+        )
     for index in collection.indexes:
         kinds = [kind for _, kind in index.keys if kind not in server.index_kinds]
         if kinds:
-            fields = ", ".join(f"`{field}: {kind}`" for field, kind in index.keys
-                               if kind in kinds)
-            found.append(f"the target ({server.name}) cannot build the index {fields} of "
-                         f"`{collection.name}` (it builds only "
-                         f"{', '.join(map(str, sorted(server.index_kinds, key=str)))} "
-                         "indexes): remove it from `indexes`, or use MongoDB")
+            fields = ", ".join(f"`{field}: {kind}`" for field, kind in index.keys if kind in kinds)
+            found.append(
+                f"the target ({server.name}) cannot build the index {fields} of "
+                f"`{collection.name}` (it builds only "
+                f"{', '.join(map(str, sorted(server.index_kinds, key=str)))} "
+                "indexes): remove it from `indexes`, or use MongoDB"
+            )
     return found

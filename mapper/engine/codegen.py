@@ -35,8 +35,9 @@ def flat(shape: p.SubDocument) -> bool:
 class _Writer:
     """Emits the statements that fill one dict variable, nesting for sub-documents."""
 
-    def __init__(self, compile_field: Callable[[p.Shape], Getter], oid_caches: OidCaches,
-                 omit: object):
+    def __init__(
+        self, compile_field: Callable[[p.Shape], Getter], oid_caches: OidCaches, omit: object
+    ):
         self.compile_field = compile_field
         self.oid_caches = oid_caches
         self.namespace: dict[str, Any] = {"OMIT": omit, "datetime": dt.datetime, "UTC": dt.UTC}
@@ -64,14 +65,24 @@ class _Writer:
             record = CONVERSIONS.get(field.conversion)  # none for `NAME:clamp`: no test
             as_is = record and record.as_is  # `v` needs no conversion: no call
             value = f"v if {as_is} else {c}(v)" if as_is else f"{c}(v)"
-            self.emit(indent, f"v = row[{field.index}]", "if v is not None:",
-                      f"    {target}[{key}] = {value}")
+            self.emit(
+                indent,
+                f"v = row[{field.index}]",
+                "if v is not None:",
+                f"    {target}[{key}] = {value}",
+            )
         elif isinstance(field, p.DocumentId) and field.rule == "oid" and len(field.indexes) == 1:
             cache = self.name("cache", self.oid_caches.setdefault(field.table, {}))
             make = self.name("oid", single_key_oid(field.table))
-            self.emit(indent, f"v = row[{field.indexes[0]}]", "if v is not None:",
-                      f"    o = {cache}.get(v)", "    if o is None:",
-                      f"        o = {cache}[v] = {make}(v)", f"    {target}[{key}] = o")
+            self.emit(
+                indent,
+                f"v = row[{field.indexes[0]}]",
+                "if v is not None:",
+                f"    o = {cache}.get(v)",
+                "    if o is None:",
+                f"        o = {cache}[v] = {make}(v)",
+                f"    {target}[{key}] = o",
+            )
         elif isinstance(field, p.SubDocument) and flat(field):
             inner = self.name("d", None)
             if field.present_index is None:
@@ -83,32 +94,50 @@ class _Writer:
             self.emit(indent + 4, f"{target}[{key}] = {inner}")
         elif isinstance(field, p.Children) and len(field.parent_key) == 1:
             array = self.name("array", id(field))
-            self.emit(indent, f"g = arrays[{array}].get(row[{field.parent_key[0]}])",
-                      "if g is None:", f"    {target}[{key}] = []",
-                      "elif g.rejected is None:", f"    {target}[{key}] = g.elements[:]",
-                      "else:", "    raise g.rejected")
+            self.emit(
+                indent,
+                f"g = arrays[{array}].get(row[{field.parent_key[0]}])",
+                "if g is None:",
+                f"    {target}[{key}] = []",
+                "elif g.rejected is None:",
+                f"    {target}[{key}] = g.elements[:]",
+                "else:",
+                "    raise g.rejected",
+            )
             return
         else:
             getter = self.name("g", self.compile_field(field))
-            self.emit(indent, f"v = {getter}(row, arrays)", "if v is not OMIT:",
-                      f"    {target}[{key}] = v")
+            self.emit(
+                indent,
+                f"v = {getter}(row, arrays)",
+                "if v is not OMIT:",
+                f"    {target}[{key}] = v",
+            )
             return
         if keep_null:
             self.emit(indent, "else:", f"    {target}[{key}] = None")
 
 
-def generate(shape: p.SubDocument, compile_field: Callable[[p.Shape], Getter], slow: Getter,
-             oid_caches: OidCaches, omit: object) -> Getter:
+def generate(
+    shape: p.SubDocument,
+    compile_field: Callable[[p.Shape], Getter],
+    slow: Getter,
+    oid_caches: OidCaches,
+    omit: object,
+) -> Getter:
     """The fast builder of a flat shape; `compile_field` gives the closure of a field that is
     not generated inline, `slow` the whole shape's closure-based builder."""
     writer = _Writer(compile_field, oid_caches, omit)
     writer.namespace["slow"] = slow
     writer.emit(0, "def build(row, arrays):", "    try:")
     writer.document(shape, "document", 8)
-    writer.emit(0, "        return document", "    except Exception:",
-                "        return slow(row, arrays)")
+    writer.emit(
+        0, "        return document", "    except Exception:", "        return slow(row, arrays)"
+    )
     namespace = writer.namespace
-    exec(compile("\n".join(writer.lines), "<mapper document builder>", "exec"),  # noqa: S102
-         namespace)
+    exec(
+        compile("\n".join(writer.lines), "<mapper document builder>", "exec"),  # noqa: S102
+        namespace,
+    )
     build: Getter = namespace["build"]  # the `def build(row, arrays)` just executed
     return build

@@ -71,6 +71,7 @@ _registry: dict[str, Converter] = {}
 
 def converter(name: str) -> Callable[[_Function], _Function]:
     """Register the function of a conversion that `types.CONVERSIONS` records (by name)."""
+
     def register(function: _Function) -> _Function:
         if name in _registry:
             raise ValueError(f"conversion {name!r} registered twice")
@@ -90,10 +91,14 @@ def _refused(value: Any, otherwise: str) -> ConversionFailed:
     if kind == "interval":
         return ConversionFailed("interval too large for a timedelta (999,999,999 days)")
     if value.end:
-        what = "past a day's last, 23:59:59.999999" if kind == "time" else \
-            "infinite, or a year outside 1-9999"
-        return ConversionFailed(f"{kind} out of range ({what}): `out_of_range: clamp` "
-                                "writes the nearest one instead")
+        what = (
+            "past a day's last, 23:59:59.999999"
+            if kind == "time"
+            else "infinite, or a year outside 1-9999"
+        )
+        return ConversionFailed(
+            f"{kind} out of range ({what}): `out_of_range: clamp` writes the nearest one instead"
+        )
     return ConversionFailed(f"the source's value is not a valid {kind}")
 
 
@@ -141,8 +146,11 @@ def to_double(value: Any) -> float:
 def to_decimal128(value: Any) -> Decimal128:
     if type(value) is decimal.Decimal:
         sign, digits, exponent = value.as_tuple()
-        if type(exponent) is int and len(digits) <= 34 and BID_EXPONENTS[0] <= exponent \
-                <= BID_EXPONENTS[1]:
+        if (
+            type(exponent) is int
+            and len(digits) <= 34
+            and BID_EXPONENTS[0] <= exponent <= BID_EXPONENTS[1]
+        ):
             return _bid(sign, int(value.scaleb(-exponent, _DECIMAL128).copy_abs()), exponent)
     if isinstance(value, float):
         value = decimal.Decimal(repr(value))
@@ -279,20 +287,29 @@ def _json(value: Any, depth: int = 0) -> Any:
     if mapping or kind is list or isinstance(value, list):
         copied = None
         for key, item in value.items() if mapping else enumerate(value):
-            if mapping and (type(key) is not str or "." in key or key.startswith("$")
-                            or "\0" in key):
+            if mapping and (
+                type(key) is not str or "." in key or key.startswith("$") or "\0" in key
+            ):
                 raise ConversionFailed("JSON key with `.`, a leading `$` or NUL")
             kind = type(item)
-            if kind is str or kind is float or kind is bool or item is None or (
-                    kind is int and INT64_MIN <= item <= INT64_MAX):
+            if (
+                kind is str
+                or kind is float
+                or kind is bool
+                or item is None
+                or (kind is int and INT64_MIN <= item <= INT64_MAX)
+            ):
                 continue
             converted = _json(item, depth + 1)
             if converted is not item:
                 copied = copied or (dict(value) if mapping else list(value))
                 copied[key] = converted
         return value if copied is None else copied
-    if isinstance(value, decimal.Decimal) or (isinstance(value, int) and not isinstance(
-            value, bool) and not INT64_MIN <= value <= INT64_MAX):
+    if isinstance(value, decimal.Decimal) or (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ):
         return to_decimal128(value)
     return value
 
@@ -335,8 +352,10 @@ def to_array(value: Any) -> list[Any]:
 
 
 _ENDS: dict[tuple[str, int], Any] = {
-    ("date", 1): dt.date.max, ("date", -1): dt.date.min,
-    ("timestamp", 1): dt.datetime.max, ("timestamp", -1): dt.datetime.min,
+    ("date", 1): dt.date.max,
+    ("date", -1): dt.date.min,
+    ("timestamp", 1): dt.datetime.max,
+    ("timestamp", -1): dt.datetime.min,
     ("timestamptz", 1): dt.datetime.max.replace(tzinfo=dt.UTC),
     ("timestamptz", -1): dt.datetime.min.replace(tzinfo=dt.UTC),
     ("time", 1): dt.time.max,
@@ -392,8 +411,10 @@ def document_id(shape: DocumentId, row: RowValues) -> Any:
         return None
     if shape.rule == "oid":
         return oid(shape.table, values)
-    converted = [get(name)(value) for name, value in
-                 zip(shape.conversions or ("auto",) * len(values), values, strict=True)]
+    converted = [
+        get(name)(value)
+        for name, value in zip(shape.conversions or ("auto",) * len(values), values, strict=True)
+    ]
     if shape.rule == "key" and len(values) > 1:
         return dict(zip(shape.columns, converted, strict=True))
     return converted[0]

@@ -38,8 +38,13 @@ class SeenIds:
             if first is document.key:
                 fresh.append(document)
             else:
-                repeated.append((document.key, f"duplicate `_id`: the same as the document of "
-                                               f"source key `{key_text(first)}`"))
+                repeated.append(
+                    (
+                        document.key,
+                        f"duplicate `_id`: the same as the document of "
+                        f"source key `{key_text(first)}`",
+                    )
+                )
         return fresh, repeated
 
 

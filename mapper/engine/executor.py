@@ -52,8 +52,7 @@ class InProcess:
     batch_size: int = 1000
 
     def batches(self, work: KeyRange, extractor: Extractor) -> Batches:
-        return batches.local(work.collection, extractor, work.after, self.batch_size,
-                             work.render)
+        return batches.local(work.collection, extractor, work.after, self.batch_size, work.render)
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,17 @@ class ForkedWorkers:
         size, workers = parallel.sizing(work.rows, self.batch_size, self.workers)
         if workers == 1:
             return InProcess(self.batch_size).batches(work, extractor)
-        return parallel.batches(work.collection, extractor, work.after, size, workers,
-                                work.render)
+        return parallel.batches(work.collection, extractor, work.after, size, workers, work.render)
 
 
 def choose(engine: sa.Engine, batch_size: int, workers: int) -> Executor:
     """Forked workers when more than one is asked for and the source can share a snapshot;
     otherwise this process."""
     if workers > 1 and not parallel.supported(engine):
-        log.warning("running with one process: parallel workers share an exported "
-                    "PostgreSQL snapshot, which this source (%s) has not", engine.dialect.name)
+        log.warning(
+            "running with one process: parallel workers share an exported "
+            "PostgreSQL snapshot, which this source (%s) has not",
+            engine.dialect.name,
+        )
         workers = 1
     return ForkedWorkers(batch_size, workers) if workers > 1 else InProcess(batch_size)

@@ -20,8 +20,9 @@ from typing import Any
 from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 
-OPTIONS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL,
-                                uuid_representation=UuidRepresentation.STANDARD)
+OPTIONS = json_util.JSONOptions(
+    json_mode=json_util.JSONMode.CANONICAL, uuid_representation=UuidRepresentation.STANDARD
+)
 _INT32 = 2**31  # BSON encodes a Python int in [-2**31, 2**31) as int32, others as int64
 _EPOCH, _NAIVE_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(1970, 1, 1)
 _MILLISECOND = dt.timedelta(milliseconds=1)

@@ -49,8 +49,7 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
             connection = connection.execution_options(**options)
             with connection.begin():
                 if imported is not None:
-                    connection.execute(sa.text("SET TRANSACTION SNAPSHOT :id"),
-                                       {"id": imported})
+                    connection.execute(sa.text("SET TRANSACTION SNAPSHOT :id"), {"id": imported})
                 if engine.dialect.name == "postgresql":
                     connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
                 if engine.dialect.driver == "psycopg2":
@@ -72,10 +71,22 @@ _SQLITE_TEXT = functools.partial(str, encoding="utf-8", errors="surrogateescape"
 
 # PostgreSQL's built-in type oids: (scalar, array)
 _UUID = (2950, 2951)
-_RANGES = ((3904, 3905), (3926, 3927), (3906, 3907), (3908, 3909), (3910, 3911),
-           (3912, 3913))  # int4, int8, num, ts, tstz and date ranges
-_TEMPORAL = (("date", 1082, 1182), ("timestamp", 1114, 1115), ("timestamptz", 1184, 1185),
-             ("time", 1083, 1183), ("time", 1266, 1270), ("interval", 1186, 1187))
+_RANGES = (
+    (3904, 3905),
+    (3926, 3927),
+    (3906, 3907),
+    (3908, 3909),
+    (3910, 3911),
+    (3912, 3913),
+)  # int4, int8, num, ts, tstz and date ranges
+_TEMPORAL = (
+    ("date", 1082, 1182),
+    ("timestamp", 1114, 1115),
+    ("timestamptz", 1184, 1185),
+    ("time", 1083, 1183),
+    ("time", 1266, 1270),
+    ("interval", 1186, 1187),
+)
 # arrays psycopg2 returns as their text, by their element's oid: enums, domains, uuid, bit...
 _UNPARSED_ARRAYS = """
 SELECT a.oid, CASE WHEN e.typtype = 'd' THEN e.typbasetype ELSE e.oid END
@@ -104,25 +115,36 @@ def _typecasters(dbapi_connection: PgConnection) -> None:
     def register(oid: int, array_oid: int, name: str, read: Parse) -> None:
         casters[oid] = scalar = extensions.new_type((oid,), name, read)
         extensions.register_type(scalar, dbapi_connection)
-        extensions.register_type(extensions.new_array_type((array_oid,), f"{name}_ARRAY",
-                                                           scalar), dbapi_connection)
+        extensions.register_type(
+            extensions.new_array_type((array_oid,), f"{name}_ARRAY", scalar), dbapi_connection
+        )
         done.add(array_oid)
 
     register(*_UUID, "UUID_AS_TEXT", _as_text)
     for oid, array_oid in _RANGES:
         register(oid, array_oid, f"RANGE_{oid}_AS_TEXT", _as_text)
     for kind, oid, array_oid in _TEMPORAL:
-        register(oid, array_oid, f"{kind.upper()}_{oid}_OR_MARKER",
-                 _or_marker(kind, extensions.string_types[oid]))
+        register(
+            oid,
+            array_oid,
+            f"{kind.upper()}_{oid}_OR_MARKER",
+            _or_marker(kind, extensions.string_types[oid]),
+        )
     extensions.register_adapter(Unrepresentable, _marker_text)  # a key sent back as its text
     with dbapi_connection.cursor() as cursor:
         cursor.execute(_UNPARSED_ARRAYS)
         arrays = cursor.fetchall()
     for array_oid, element in arrays:
         if array_oid not in done and array_oid not in extensions.string_types:
-            extensions.register_type(extensions.new_array_type(
-                (array_oid,), f"ARRAY_{array_oid}", casters.get(element) or
-                extensions.string_types.get(element, extensions.UNICODE)), dbapi_connection)
+            extensions.register_type(
+                extensions.new_array_type(
+                    (array_oid,),
+                    f"ARRAY_{array_oid}",
+                    casters.get(element)
+                    or extensions.string_types.get(element, extensions.UNICODE),
+                ),
+                dbapi_connection,
+            )
 
 
 def _marker_text(marker: Unrepresentable) -> QuotedString:
@@ -139,6 +161,7 @@ def _as_text(value: str | None, _cursor: PgCursor) -> str | None:
 
 def _or_marker(kind: str, parse: Parse) -> Parse:
     """psycopg2's own parser of `kind`, giving a marker for what Python cannot hold."""
+
     def read(value: str | None, cursor: PgCursor) -> object:
         if value is None:
             return None
@@ -178,8 +201,10 @@ def _describe(error: sa.exc.DBAPIError) -> str:
     message = (str(getattr(error, "orig", error)).strip().splitlines() or ["?"])[0]
     for words, setting in _SETTINGS.items():
         if words in message:
-            return f"{message} (the server's `{setting}` ended the run's snapshot: raise it " \
-                   "for the migration's role, or use a smaller --batch-size)"
+            return (
+                f"{message} (the server's `{setting}` ended the run's snapshot: raise it "
+                "for the migration's role, or use a smaller --batch-size)"
+            )
     return message
 
 
@@ -197,21 +222,26 @@ class Extractor:
         message = _describe(error)
         idle = time.monotonic() - self._last_activity
         if "closed the connection" in message and 0 < self._idle_timeout <= idle:
-            message += (f" after {idle:.1f}s idle in the snapshot transaction: the server's "
-                        "`idle_in_transaction_session_timeout` "
-                        f"({self._idle_timeout:g}s) ended it; raise it for the migration's "
-                        "role, or find what slowed the target")
+            message += (
+                f" after {idle:.1f}s idle in the snapshot transaction: the server's "
+                "`idle_in_transaction_session_timeout` "
+                f"({self._idle_timeout:g}s) ended it; raise it for the migration's "
+                "role, or find what slowed the target"
+            )
         return message
 
     def export_snapshot(self) -> str:
         """An id by which other connections read this one's snapshot (PostgreSQL only)."""
         try:
             snapshot_id: str = self.connection.exec_driver_sql(
-                "SELECT pg_export_snapshot()").scalar_one()
+                "SELECT pg_export_snapshot()"
+            ).scalar_one()
             return snapshot_id
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"cannot share the run's snapshot with worker processes: "
-                              f"{_describe(error)} (run with --workers 1)") from None
+            raise SourceError(
+                f"cannot share the run's snapshot with worker processes: "
+                f"{_describe(error)} (run with --workers 1)"
+            ) from None
 
     def largest_group(self, children: p.Children) -> tuple[tuple[Any, ...], int] | None:
         """The parent key with the most elements in an array, and how many."""
@@ -231,7 +261,8 @@ class Extractor:
         with self._reading(f"`{table}`"):
             result = self.connection.execute(  # options of this statement, not the connection
                 *self.compiler.statement(query),
-                execution_options={"stream_results": True, "yield_per": size})
+                execution_options={"stream_results": True, "yield_per": size},
+            )
             for partition in result.partitions(size):
                 rows: list[Row] = list(partition)
                 self._last_activity = time.monotonic()
@@ -251,8 +282,10 @@ class Extractor:
             chunks = [self.compiler.statement(p.children_in_range(children, parents))]
         else:
             statement, _ = self.compiler.statement(children.query)
-            chunks = [(statement, {KEYS: parents[start:start + KEY_CHUNK]})
-                      for start in range(0, len(parents), KEY_CHUNK)]
+            chunks = [
+                (statement, {KEYS: parents[start : start + KEY_CHUNK]})
+                for start in range(0, len(parents), KEY_CHUNK)
+            ]
         rows: list[Row] = []
         with self._reading(f"`{children.query.table}` for `{'.'.join(children.path)}`"):
             for statement, parameters in chunks:

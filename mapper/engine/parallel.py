@@ -45,8 +45,7 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 
 def supported(engine: sa.Engine) -> bool:
     """Workers share an exported snapshot: PostgreSQL, on a system that can fork."""
-    return engine.dialect.name == "postgresql" and \
-        "fork" in multiprocessing.get_all_start_methods()
+    return engine.dialect.name == "postgresql" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
@@ -63,18 +62,27 @@ def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     return size, max(1, min(workers, rows // (2 * size)))
 
 
-def batches(collection: p.CollectionPlan, extractor: Extractor, after: Key | None,
-            size: int, workers: int, render: Render = None) -> Generator[EncodedBatch, None, None]:
+def batches(
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    after: Key | None,
+    size: int,
+    workers: int,
+    render: Render = None,
+) -> Generator[EncodedBatch, None, None]:
     """The collection's batches after key `after`, made by `workers` processes, in order;
     they read through the extractor's engine and catalog."""
     engine, catalog = extractor.connection.engine, extractor.compiler.catalog
     snapshot_id = extractor.export_snapshot()
-    ranges = spans(extractor.batches(p.keys_after(collection, after), size, collection.table),
-                   tuple, after)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start,
-                               initargs=(collection, catalog, engine, snapshot_id, render,
-                                         os.getpid()))
+    ranges = spans(
+        extractor.batches(p.keys_after(collection, after), size, collection.table), tuple, after
+    )
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start,
+        initargs=(collection, catalog, engine, snapshot_id, render, os.getpid()),
+    )
     pending: collections.deque[Future[EncodedBatch]] = collections.deque()
     try:
         for _, span in ranges:
@@ -84,13 +92,16 @@ def batches(collection: p.CollectionPlan, extractor: Extractor, after: Key | Non
         while pending:
             yield pending.popleft().result()
     except BrokenProcessPool:
-        raise SourceError("a worker process ended unexpectedly (killed, or out of memory?); "
-                          "nothing of its batch was written") from None
+        raise SourceError(
+            "a worker process ended unexpectedly (killed, or out of memory?); "
+            "nothing of its batch was written"
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- in the worker process -----------------------------------------------------------------
+
 
 @dataclass
 class _Worker:
@@ -107,8 +118,14 @@ class _Worker:
 _worker: _Worker | MapperError | None = None  # or the error `_start` met, for `_work` to raise
 
 
-def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
-           snapshot_id: str, render: Render, leader: int) -> None:
+def _start(
+    collection: p.CollectionPlan,
+    catalog: Catalog,
+    engine: sa.Engine,
+    snapshot_id: str,
+    render: Render,
+    leader: int,
+) -> None:
     """Open this worker's connection on the leader's snapshot; an error is kept for `_work`
     to raise, so that it reaches the leader as the run's error."""
     global _worker
@@ -118,14 +135,16 @@ def _start(collection: p.CollectionPlan, catalog: Catalog, engine: sa.Engine,
     try:
         engine.dispose(close=False)  # the leader's connections are not this process's to use
         statements = [0]
-        sa.event.listen(engine, "before_cursor_execute",
-                        lambda *_: statements.__setitem__(0, statements[0] + 1))
+        sa.event.listen(
+            engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1)
+        )
         stack = contextlib.ExitStack()
         connection = stack.enter_context(snapshot(engine, imported=snapshot_id))
         util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
         extractor = Extractor(connection, Compiler(catalog))
-        _worker = _Worker(collection, extractor, Builder(collection, extractor.children),
-                          render, statements)
+        _worker = _Worker(
+            collection, extractor, Builder(collection, extractor.children), render, statements
+        )
     except MapperError as error:
         _worker = error
 

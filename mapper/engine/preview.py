@@ -14,8 +14,9 @@ from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 
 
-def preview(plan: p.Plan, engine: sa.Engine, catalog: Catalog, count: int,
-            only: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
+def preview(
+    plan: p.Plan, engine: sa.Engine, catalog: Catalog, count: int, only: tuple[str, ...] = ()
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(collection, document) for the first `count` root rows of each collection."""
     with snapshot(engine) as connection:
         extractor = Extractor(connection, Compiler(catalog))

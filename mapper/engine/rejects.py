@@ -34,8 +34,10 @@ class RejectFile:
             with open(self.path, "a", encoding="utf-8"):
                 pass
         except OSError as error:
-            raise UsageError(f"cannot write the reject file {self.path}: "
-                             f"{error.strerror or error}", setting="--rejects") from None
+            raise UsageError(
+                f"cannot write the reject file {self.path}: {error.strerror or error}",
+                setting="--rejects",
+            ) from None
         if self.path.stat().st_size == 0:
             self.path.unlink()
 
@@ -46,10 +48,9 @@ class RejectFile:
 
     def add(self, collection: str, key: tuple[Any, ...], stage: str, reason: str) -> None:
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8",  # noqa: SIM115
-                              errors="backslashreplace")  # a key of invalid UTF-8
-        record = {"collection": collection, "key": key_text(key), "stage": stage,
-                  "reason": reason}
+            # kept open across batches; `errors`: a key of invalid UTF-8
+            self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        record = {"collection": collection, "key": key_text(key), "stage": stage, "reason": reason}
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         self._unsynced = True

@@ -77,8 +77,11 @@ class CollectionSummary:
         return self.written / self.seconds if self.seconds else 0.0
 
     def counts(self) -> dict[str, int | float]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in ("name", "done")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("name", "done")
+        }
 
 
 @dataclass
@@ -99,10 +102,18 @@ class StopRun(Exception):
     """The error policy or the user says stop; the summary says what was written."""
 
 
-def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: RejectFile,
-        options: RunOptions = RunOptions(), executor: Executor = InProcess(),
-        progress: Progress | None = None, checkpoints: Checkpoints | None = None,
-        stop_requested: Callable[[], bool] = lambda: False) -> RunSummary:
+def run(
+    plan: p.Plan,
+    engine: sa.Engine,
+    catalog: Catalog,
+    sink: Sink,
+    rejects: RejectFile,
+    options: RunOptions = RunOptions(),
+    executor: Executor = InProcess(),
+    progress: Progress | None = None,
+    checkpoints: Checkpoints | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> RunSummary:
     """Migrate every collection of the plan (or `options.only`) in one source snapshot, the
     batches made by `executor`. The plan is the one documents are made from (options that
     change documents already applied: `mapper.api.prepare`).
@@ -131,8 +142,18 @@ def run(plan: p.Plan, engine: sa.Engine, catalog: Catalog, sink: Sink, rejects: 
                 if result.done:
                     continue
                 try:
-                    _collection(collection, extractor, sink, rejects, options, result,
-                                executor, progress, checkpoints, stop_requested)
+                    _collection(
+                        collection,
+                        extractor,
+                        sink,
+                        rejects,
+                        options,
+                        result,
+                        executor,
+                        progress,
+                        checkpoints,
+                        stop_requested,
+                    )
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     break
@@ -150,16 +171,23 @@ def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
     return CollectionSummary(name, **counts)
 
 
-def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
-                rejects: RejectFile, options: RunOptions, result: CollectionSummary,
-                executor: Executor, progress: Progress | None,
-                checkpoints: Checkpoints | None, stop_requested: Callable[[], bool]) -> None:
+def _collection(
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    sink: Sink,
+    rejects: RejectFile,
+    options: RunOptions,
+    result: CollectionSummary,
+    executor: Executor,
+    progress: Progress | None,
+    checkpoints: Checkpoints | None,
+    stop_requested: Callable[[], bool],
+) -> None:
     started = time.perf_counter() - result.seconds
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
-    source = executor.batches(KeyRange(collection, last_key, result.read, sink.render),
-                              extractor)
+    source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
     with contextlib.closing(source), batches.collector_paused():
         while True:
@@ -167,9 +195,11 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
                 batch = next(source, None)
             except SourceError as error:
                 after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
-                raise SourceError(f"{error} ({after} of `{collection.table}`; nothing of the "
-                                  "failed batch was written: resume with --resume)",
-                                  table=collection.table) from None
+                raise SourceError(
+                    f"{error} ({after} of `{collection.table}`; nothing of the "
+                    "failed batch was written: resume with --resume)",
+                    table=collection.table,
+                ) from None
             if batch is None:
                 break
             _write(collection, batch, sink, rejects, result, seen)
@@ -193,8 +223,14 @@ def _collection(collection: p.CollectionPlan, extractor: Extractor, sink: Sink,
         log.warning("collection %s: the source gave no rows", collection.name)
 
 
-def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
-           rejects: RejectFile, result: CollectionSummary, seen: SeenIds) -> None:
+def _write(
+    collection: p.CollectionPlan,
+    batch: EncodedBatch,
+    sink: Sink,
+    rejects: RejectFile,
+    result: CollectionSummary,
+    seen: SeenIds,
+) -> None:
     """Write one encoded batch and count every row of it exactly once; a document whose
     `_id` the collection has written before is rejected (`duplicates`)."""
     result.passed += batch.passed
@@ -214,16 +250,25 @@ def _write(collection: p.CollectionPlan, batch: EncodedBatch, sink: Sink,
         _reject(collection, item.key, "write", reason, rejects, result)
 
 
-def _reject(collection: p.CollectionPlan, key: tuple[Any, ...], stage: str, reason: str,
-            rejects: RejectFile, result: CollectionSummary) -> None:
+def _reject(
+    collection: p.CollectionPlan,
+    key: tuple[Any, ...],
+    stage: str,
+    reason: str,
+    rejects: RejectFile,
+    result: CollectionSummary,
+) -> None:
     rejects.add(collection.name, key, stage, reason)
     result.rejected += 1
 
 
-def _check_policy(collection: p.CollectionPlan, result: CollectionSummary,
-                  options: RunOptions) -> None:
+def _check_policy(
+    collection: p.CollectionPlan, result: CollectionSummary, options: RunOptions
+) -> None:
     if result.rejected and options.on_error == "stop":
         raise StopRun(f"stopped after a rejected row in `{collection.name}` (--on-error stop)")
     if options.max_errors is not None and result.rejected > options.max_errors:
-        raise StopRun(f"stopped: {result.rejected} rejected rows in `{collection.name}`, "
-                      f"more than --max-errors {options.max_errors}")
+        raise StopRun(
+            f"stopped: {result.rejected} rejected rows in `{collection.name}`, "
+            f"more than --max-errors {options.max_errors}"
+        )

@@ -17,8 +17,7 @@ from mapper.errors import MapperError, TargetAccessDenied, TargetError
 
 _NESTED = ("details", "schemaRulesNotSatisfied", "propertiesNotSatisfied")
 # may succeed when sent again (AutoReconnect includes NetworkTimeout and server selection)
-_TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.WTimeoutError,
-              mongo_errors.ExecutionTimeout)
+_TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.WTimeoutError, mongo_errors.ExecutionTimeout)
 _REFUSED = frozenset({13, 18})  # Unauthorized, AuthenticationFailed: a configuration problem
 
 
@@ -27,21 +26,27 @@ def target_error(error: mongo_errors.PyMongoError, collection: str) -> MapperErr
     may succeed (a lost connection, a timeout), `TargetAccessDenied` if the target refused
     the URL's user, a non-transient `TargetError` otherwise."""
     if isinstance(error, _TRANSIENT):
-        return TargetError(f"target failed on `{collection}`: {command_error(error)}",
-                           transient=True)
+        return TargetError(
+            f"target failed on `{collection}`: {command_error(error)}", transient=True
+        )
     if isinstance(error, mongo_errors.OperationFailure) and error.code in _REFUSED:
-        return TargetAccessDenied(f"the target refused `{collection}`: "
-                                  f"{command_error(error)}: check the user, password, "
-                                  "authSource and roles of the target URL",
-                                  setting=TARGET_VARIABLE)
+        return TargetAccessDenied(
+            f"the target refused `{collection}`: "
+            f"{command_error(error)}: check the user, password, "
+            "authSource and roles of the target URL",
+            setting=TARGET_VARIABLE,
+        )
     return TargetError(f"target failed on `{collection}`: {command_error(error)}")
 
 
 def write_error(failure: Mapping[str, Any], document: bytes) -> str:
     """The reason of one failed write (`BulkWriteError.details["writeErrors"]` item) of the
     BSON `document`: the server's code, its name and the field at fault where it is known."""
-    path = _validation_path(failure.get("errInfo")) or _key_pattern(failure) \
+    path = (
+        _validation_path(failure.get("errInfo"))
+        or _key_pattern(failure)
         or _named_field(str(failure.get("errmsg", "")), bson.decode(document))
+    )
     return _coded(failure, path)
 
 

@@ -20,8 +20,9 @@ from mapper import plan as p
 from mapper.errors import UsageError
 from mapper.types import Unrepresentable
 
-_KEYS = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, uuid_representation=4,
-                              tz_aware=True)
+_KEYS = json_util.JSONOptions(
+    json_mode=json_util.JSONMode.CANONICAL, uuid_representation=4, tz_aware=True
+)
 
 
 def fingerprint(plan: p.Plan, target: str) -> str:
@@ -47,24 +48,30 @@ class Checkpoints:
         try:
             self._write()
         except OSError as error:
-            raise UsageError(f"cannot write the checkpoint file {self.path}: "
-                             f"{error.strerror or error}", setting="--state") from None
+            raise UsageError(
+                f"cannot write the checkpoint file {self.path}: {error.strerror or error}",
+                setting="--state",
+            ) from None
 
     def load(self) -> None:
         """Read the checkpoint to resume from; refuse one made for another plan or target."""
         if not self.path.exists():
-            raise UsageError(f"nothing to resume: no checkpoint at {self.path}",
-                             setting="--state")
+            raise UsageError(f"nothing to resume: no checkpoint at {self.path}", setting="--state")
         saved = json.loads(self.path.read_text())
         for option, value in self.options.items():
             made_with = saved.get("options", {}).get(option, value)
             if made_with != value:
-                raise UsageError(f"the checkpoint at {self.path} was made with {option} "
-                                 f"{made_with}, not {value}: resume with {option} {made_with}, "
-                                 "or run without --resume to start over", setting=option)
+                raise UsageError(
+                    f"the checkpoint at {self.path} was made with {option} "
+                    f"{made_with}, not {value}: resume with {option} {made_with}, "
+                    "or run without --resume to start over",
+                    setting=option,
+                )
         if saved.get("fingerprint") != self.fingerprint:
-            raise UsageError(f"the checkpoint at {self.path} was made for another mapping or "
-                             "target: run without --resume to start over")
+            raise UsageError(
+                f"the checkpoint at {self.path} was made for another mapping or "
+                "target: run without --resume to start over"
+            )
         self.collections = saved["collections"]
         self.rejects = saved.get("rejects")
 
@@ -73,10 +80,19 @@ class Checkpoints:
         key = state.get("last_key")
         return tuple(json_util.loads(key, json_options=_KEYS)["k"]) if key else None
 
-    def save(self, collection: str, counts: dict[str, Any], last_key: tuple[Any, ...] | None,
-             rejects: dict[str, Any], done: bool = False) -> None:
-        encoded = json_util.dumps({"k": list(last_key)}, json_options=_KEYS,
-                                  default=_marker_text) if last_key else None
+    def save(
+        self,
+        collection: str,
+        counts: dict[str, Any],
+        last_key: tuple[Any, ...] | None,
+        rejects: dict[str, Any],
+        done: bool = False,
+    ) -> None:
+        encoded = (
+            json_util.dumps({"k": list(last_key)}, json_options=_KEYS, default=_marker_text)
+            if last_key
+            else None
+        )
         self.collections[collection] = {**counts, "last_key": encoded, "done": done}
         self.rejects = rejects
         self._write()
@@ -88,8 +104,15 @@ class Checkpoints:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(self.path.name + ".partial")
         with open(partial, "w", encoding="utf-8") as out:
-            json.dump({"fingerprint": self.fingerprint, "options": self.options,
-                       "collections": self.collections, "rejects": self.rejects}, out)
+            json.dump(
+                {
+                    "fingerprint": self.fingerprint,
+                    "options": self.options,
+                    "collections": self.collections,
+                    "rejects": self.rejects,
+                },
+                out,
+            )
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)

@@ -14,8 +14,14 @@ from mapper.resolve.values import filter_of, value
 from mapper.types import AGGREGATES, DEFAULT_CONVERSION, with_policy
 
 # column kinds whose values compare equal across kinds in Python (1 == 1.0 == Decimal(1))
-_JOIN_FAMILIES = {"int32": "number", "int64": "number", "decimal": "number",
-                  "money": "number", "double": "number", "uuid": "text"}
+_JOIN_FAMILIES = {
+    "int32": "number",
+    "int64": "number",
+    "decimal": "number",
+    "money": "number",
+    "double": "number",
+    "uuid": "text",
+}
 AGGREGATE_KINDS: tuple[p.AggregateFunction, ...] = get_args(p.AggregateFunction)
 # the keys of a field that follows a relation path
 RELATION_KINDS = ("embed", "reference", "denormalize", *AGGREGATE_KINDS)
@@ -46,14 +52,18 @@ def check_comparable(scope: Scope, left: Table, right: Table, on: On, path: Path
         columns = (scope.column(left, local, path), scope.column(right, remote, path))
         kinds = [_JOIN_FAMILIES.get(column.kind, column.kind) for column in columns]
         if kinds[0] != kinds[1] and "other" not in kinds:
-            raise scope.fail(path, f"cannot join `{left.name}.{local}` "
-                             f"({columns[0].sql_type}) to `{right.name}.{remote}` "
-                             f"({columns[1].sql_type}): their values never match",
-                             "give both columns the same type")
+            raise scope.fail(
+                path,
+                f"cannot join `{left.name}.{local}` "
+                f"({columns[0].sql_type}) to `{right.name}.{remote}` "
+                f"({columns[1].sql_type}): their values never match",
+                "give both columns the same type",
+            )
 
 
-def join_columns(scope: Scope, left: Table, right: Table, on: dict[str, str] | None,
-                 path: Path) -> On:
+def join_columns(
+    scope: Scope, left: Table, right: Table, on: dict[str, str] | None, path: Path
+) -> On:
     if on:
         for local, remote in on.items():
             scope.column(left, local, (*path, "on", local))
@@ -61,20 +71,33 @@ def join_columns(scope: Scope, left: Table, right: Table, on: dict[str, str] | N
         return tuple(on.items())
     entry = scope.context.node_at(path)
     path = (*path, next(k for k in ("table", *RELATION_KINDS) if k in entry))
-    candidates = [tuple(zip(fk.columns, fk.referred_columns, strict=True))
-                  for fk in left.foreign_keys if fk.referred_table == right.name]
-    candidates += [tuple(zip(fk.referred_columns, fk.columns, strict=True))
-                   for fk in right.foreign_keys if fk.referred_table == left.name]
+    candidates = [
+        tuple(zip(fk.columns, fk.referred_columns, strict=True))
+        for fk in left.foreign_keys
+        if fk.referred_table == right.name
+    ]
+    candidates += [
+        tuple(zip(fk.referred_columns, fk.columns, strict=True))
+        for fk in right.foreign_keys
+        if fk.referred_table == left.name
+    ]
     candidates = list(dict.fromkeys(candidates))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise scope.fail(path, f"no foreign key links `{left.name}` and `{right.name}`",
-                         "give the join columns with `on: {LOCAL: REMOTE}`")
-    listed = "; ".join(", ".join(f"`{left.name}.{a}` = `{right.name}.{b}`" for a, b in c)
-                       for c in candidates)
-    raise scope.fail(path, f"ambiguous join between `{left.name}` and `{right.name}`: "
-                     f"{listed}", "choose one with `on: {LOCAL: REMOTE}`")
+        raise scope.fail(
+            path,
+            f"no foreign key links `{left.name}` and `{right.name}`",
+            "give the join columns with `on: {LOCAL: REMOTE}`",
+        )
+    listed = "; ".join(
+        ", ".join(f"`{left.name}.{a}` = `{right.name}.{b}`" for a, b in c) for c in candidates
+    )
+    raise scope.fail(
+        path,
+        f"ambiguous join between `{left.name}` and `{right.name}`: {listed}",
+        "choose one with `on: {LOCAL: REMOTE}`",
+    )
 
 
 def join_to_one(scope: Scope, steps: list[Step]) -> tuple[str, dict[str, str]]:
@@ -98,9 +121,12 @@ def denormalize(scope: Scope, field: Field) -> p.Value:
     table_name, column = split_column(scope, field.spec["denormalize"], where)
     steps = steps_to(scope, field.spec, table_name, where)
     if any(step.many for step in steps):
-        raise scope.fail(where, f"`denormalize` needs a many-to-one path, and "
-                         f"`{scope.table.name}` → `{table_name}` is one-to-many",
-                         "use `embed` for arrays, or an aggregate")
+        raise scope.fail(
+            where,
+            f"`denormalize` needs a many-to-one path, and "
+            f"`{scope.table.name}` → `{table_name}` is one-to-many",
+            "use `embed` for arrays, or an aggregate",
+        )
     alias, _ = join_to_one(scope, steps)
     return value(scope, field.target, steps[-1].table, alias, column, field.spec, where)
 
@@ -119,8 +145,9 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
     if function == "count" and not spec.get("filter"):
         array = next((a for a in field.arrays if _same_rows(scope, steps, a)), None)
         if array is not None:
-            return p.Length(field.target, array.path, spec.get("type") or "int",
-                            f"count({spec[function]})")
+            return p.Length(
+                field.target, array.path, spec.get("type") or "int", f"count({spec[function]})"
+            )
     hops: list[p.Hop] = []
     left = scope.alias
     for index, step in enumerate(steps):
@@ -133,25 +160,40 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
         aggregated = scope.column(final, column, where)
         kind = aggregated.kind
         if kind not in AGGREGATES[function]:
-            raise scope.fail(where, f"cannot `{function}` `{final.name}.{column}` "
-                             f"({aggregated.sql_type})", "`sum` takes numbers or "
-                             "intervals, `avg` numbers, `min` and `max` also text and dates")
-    ref = p.AggregateRef(function, tuple(hops), column,
-                         filter_of(scope.at(final, left), spec.get("filter"), (*path, "filter")),
-                         distinct_key(scope, final, spec, where),
-                         "numeric" if kind == "money" else None)
-    conversion = {"count": "int", "avg": "double"}.get(function, with_policy(
-        DEFAULT_CONVERSION[kind], kind, spec.get("out_of_range", scope.out_of_range)))
-    return p.Value(field.target, scope.builder.select(ref), spec.get("type") or conversion,
-                   field.keep_null, f"{function}({spec[function]})")
+            raise scope.fail(
+                where,
+                f"cannot `{function}` `{final.name}.{column}` ({aggregated.sql_type})",
+                "`sum` takes numbers or "
+                "intervals, `avg` numbers, `min` and `max` also text and dates",
+            )
+    ref = p.AggregateRef(
+        function,
+        tuple(hops),
+        column,
+        filter_of(scope.at(final, left), spec.get("filter"), (*path, "filter")),
+        distinct_key(scope, final, spec, where),
+        "numeric" if kind == "money" else None,
+    )
+    conversion = {"count": "int", "avg": "double"}.get(
+        function,
+        with_policy(DEFAULT_CONVERSION[kind], kind, spec.get("out_of_range", scope.out_of_range)),
+    )
+    return p.Value(
+        field.target,
+        scope.builder.select(ref),
+        spec.get("type") or conversion,
+        field.keep_null,
+        f"{function}({spec[function]})",
+    )
 
 
 def distinct_key(scope: Scope, table: Table, spec: Spec, path: Path) -> tuple[str, ...]:
     if not spec.get("distinct"):
         return ()
     if not table.primary_key:
-        raise scope.fail(path, f"`distinct` needs a primary key of `{table.name}` to tell "
-                         "its rows apart")
+        raise scope.fail(
+            path, f"`distinct` needs a primary key of `{table.name}` to tell its rows apart"
+        )
     return table.primary_key
 
 
@@ -161,14 +203,19 @@ def reference(scope: Scope, field: Field) -> p.DocumentId | p.Children:
     steps = steps_to(scope, spec, spec["reference"], (*path, "reference"))
     if not any(step.many for step in steps):
         alias, _ = join_to_one(scope, steps)
-        return reference_id(scope.at(steps[-1].table, alias, ancestors=(), nulls="omit"),
-                            field.target, spec, path, field.keep_null)
-    return children(scope, field, steps,
-                    lambda child: reference_id(child, (), spec, path, False))
+        return reference_id(
+            scope.at(steps[-1].table, alias, ancestors=(), nulls="omit"),
+            field.target,
+            spec,
+            path,
+            field.keep_null,
+        )
+    return children(scope, field, steps, lambda child: reference_id(child, (), spec, path, False))
 
 
-def reference_id(scope: Scope, target: tuple[str, ...], spec: Spec, path: Path,
-                 keep_null: bool) -> p.DocumentId:
+def reference_id(
+    scope: Scope, target: tuple[str, ...], spec: Spec, path: Path, keep_null: bool
+) -> p.DocumentId:
     """The `_id` a reference holds: by the id rule of the collection it names, else
     `oid` of the referenced row's key; the same whichever other files are loaded."""
     table, id_rules = scope.table, scope.context.id_rules
@@ -177,56 +224,85 @@ def reference_id(scope: Scope, target: tuple[str, ...], spec: Spec, path: Path,
     if "collection" in spec:
         named = id_rules.get(spec["collection"])
         if named is None:
-            raise scope.fail((*path, "collection"), f"no collection `{spec['collection']}` "
-                             "in the mapping files given", "give its file too (its `_id` "
-                             "rule makes the ids this reference holds)")
+            raise scope.fail(
+                (*path, "collection"),
+                f"no collection `{spec['collection']}` in the mapping files given",
+                "give its file too (its `_id` rule makes the ids this reference holds)",
+            )
         if named.table != table.name:
-            raise scope.fail((*path, "collection"), f"collection `{named.collection}` is "
-                             f"built from `{named.table}`, not `{table.name}`")
+            raise scope.fail(
+                (*path, "collection"),
+                f"collection `{named.collection}` is "
+                f"built from `{named.table}`, not `{table.name}`",
+            )
         rule, columns = named.rule, named.columns
     else:
-        other = next((r for r in id_rules.values() if r.table == table.name
-                      and (r.rule, r.columns) != (rule, columns)), None)
+        other = next(
+            (
+                r
+                for r in id_rules.values()
+                if r.table == table.name and (r.rule, r.columns) != (rule, columns)
+            ),
+            None,
+        )
         if other is not None:
-            raise scope.fail((*path, "reference"), f"reference to `{table.name}` holds "
-                             f"`oid` ids, but collection `{other.collection}` "
-                             f"({other.file}) identifies `{table.name}` rows by `_id: "
-                             f"{other.rule}`", f"name it: `collection: {other.collection}`")
+            raise scope.fail(
+                (*path, "reference"),
+                f"reference to `{table.name}` holds "
+                f"`oid` ids, but collection `{other.collection}` "
+                f"({other.file}) identifies `{table.name}` rows by `_id: "
+                f"{other.rule}`",
+                f"name it: `collection: {other.collection}`",
+            )
     if not columns:
         raise scope.fail(path, f"`{table.name}` has no primary key to reference")
     indexes = tuple(scope.builder.select(p.ColumnRef(scope.alias, c)) for c in columns)
-    return p.DocumentId(target, rule, table.table_name, columns, indexes, keep_null,
-                        id_conversions(table, columns))
+    return p.DocumentId(
+        target, rule, table.table_name, columns, indexes, keep_null, id_conversions(table, columns)
+    )
 
 
 def id_conversions(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The default conversions of key columns (an `_id` made of them converts them so)."""
-    return tuple(DEFAULT_CONVERSION[column.kind] if (column := table.column(c)) else "auto"
-                 for c in columns)
+    return tuple(
+        DEFAULT_CONVERSION[column.kind] if (column := table.column(c)) else "auto" for c in columns
+    )
 
 
-def children(scope: Scope, field: Field, steps: list[Step],
-             element: Callable[[Scope], p.SubDocument | p.DocumentId]) -> p.Children:
+def children(
+    scope: Scope,
+    field: Field,
+    steps: list[Step],
+    element: Callable[[Scope], p.SubDocument | p.DocumentId],
+) -> p.Children:
     """An array over a one-to-many path: its child query, and its elements as `element`
     makes them in the scope of the child rows."""
     spec, path = field.spec, field.path
     first = steps[0]
     check_comparable(scope, scope.table, first.table, first.on, path)
     child_builder = QueryBuilder(first.table.name, "c0", f"{scope.builder.prefix}c")
-    parent_key = tuple(scope.builder.select(p.ColumnRef(scope.alias, local))
-                       for local, _ in first.on)
+    parent_key = tuple(
+        scope.builder.select(p.ColumnRef(scope.alias, local)) for local, _ in first.on
+    )
     link = tuple(p.ColumnRef("c0", remote) for _, remote in first.on)
     alias, via = "c0", {first.table.name: "c0"}
     for step in steps[1:]:
         alias = child_builder.join(alias, step.table.name, step.on, True)
         via[step.table.name] = alias
     final = steps[-1].table
-    child = scope.at(final, alias, builder=child_builder, ancestors=(*scope.ancestors,
-                                                                        final.name),
-                     nulls=spec.get("nulls", scope.nulls), via=via)
+    child = scope.at(
+        final,
+        alias,
+        builder=child_builder,
+        ancestors=(*scope.ancestors, final.name),
+        nulls=spec.get("nulls", scope.nulls),
+        via=via,
+    )
     shape = element(child)
-    order = [ordering(child, item, (*path, "order_by", i))
-             for i, item in enumerate(spec.get("order_by") or [])]
+    order = [
+        ordering(child, item, (*path, "order_by", i))
+        for i, item in enumerate(spec.get("order_by") or [])
+    ]
     for column in final.primary_key:
         tie_break = p.Ordering(child_builder.select(p.ColumnRef(alias, column)))
         if all(o.index != tie_break.index for o in order):
@@ -235,8 +311,9 @@ def children(scope: Scope, field: Field, steps: list[Step],
     for ref in link:
         child_builder.select(ref)
     query = child_builder.query(filter_, link, order)
-    return p.Children(field.target, query, parent_key, shape, spec.get("limit"),
-                      spec.get("overflow"))
+    return p.Children(
+        field.target, query, parent_key, shape, spec.get("limit"), spec.get("overflow")
+    )
 
 
 def ordering(scope: Scope, item: str, path: Path) -> p.Ordering:
@@ -262,11 +339,18 @@ def _same_rows(scope: Scope, steps: list[Step], array: p.Children) -> bool:
     reads the same table on the same columns, with no filter or limit, and joins only to-one
     tables (left joins, which neither add nor drop rows)."""
     query = array.query
-    if len(steps) != 1 or query.table != steps[0].table.name or query.filter is not None \
-            or array.limit is not None or any(hop.many for hop in query.joins):
+    if (
+        len(steps) != 1
+        or query.table != steps[0].table.name
+        or query.filter is not None
+        or array.limit is not None
+        or any(hop.many for hop in query.joins)
+    ):
         return False
     selects = scope.builder.selects
     parent = tuple(p.ColumnRef(scope.alias, local) for local, _ in steps[0].on)
-    return query.link == tuple(p.ColumnRef(query.alias, remote) for _, remote in steps[0].on) \
-        and all(ref in selects for ref in parent) \
+    return (
+        query.link == tuple(p.ColumnRef(query.alias, remote) for _, remote in steps[0].on)
+        and all(ref in selects for ref in parent)
         and array.parent_key == tuple(selects.index(ref) for ref in parent)
+    )

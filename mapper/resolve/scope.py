@@ -48,11 +48,17 @@ class Context:
     id_rules: Mapping[str, IdRule]
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, path: Path, message: str, hint: str = "",
-                severity: Literal["error", "warning"] = "error") -> None:
+    def problem(
+        self,
+        path: Path,
+        message: str,
+        hint: str = "",
+        severity: Literal["error", "warning"] = "error",
+    ) -> None:
         line, column = self.mapping.position(path)
-        self.problems.append(Problem(self.mapping.path, line, column, message, tuple(path),
-                                     hint, severity))
+        self.problems.append(
+            Problem(self.mapping.path, line, column, message, tuple(path), hint, severity)
+        )
 
     def fail(self, path: Path, message: str, hint: str = "") -> Unresolved:
         self.problem(path, message, hint)
@@ -67,16 +73,20 @@ class Context:
     def table(self, name: str, path: Path) -> Table:
         table = self.catalog.table(name)
         if table is None:
-            raise self.fail(path, f"unknown table `{name}`",
-                            did_you_mean(name, self.catalog.tables))
+            raise self.fail(
+                path, f"unknown table `{name}`", did_you_mean(name, self.catalog.tables)
+            )
         return table
 
     def column(self, table: Table, name: str, path: Path) -> Column:
         """The column `name` of `table`; unknown, a problem (and the field is abandoned)."""
         column = table.column(name)
         if column is None:
-            raise self.fail(path, f"unknown column `{name}` in table `{table.name}`",
-                            did_you_mean(name, table.column_names))
+            raise self.fail(
+                path,
+                f"unknown column `{name}` in table `{table.name}`",
+                did_you_mean(name, table.column_names),
+            )
         return column
 
 
@@ -116,10 +126,21 @@ class QueryBuilder:
             self.selects.append(ref)
         return self.selects.index(ref)
 
-    def query(self, filter_: p.Filter | None = None, link: Iterable[p.ColumnRef] = (),
-              order: Iterable[p.Ordering] = ()) -> p.Query:
-        return p.Query(self.table, self.alias, tuple(self.joins), tuple(self.selects),
-                       filter_, tuple(link), tuple(order))
+    def query(
+        self,
+        filter_: p.Filter | None = None,
+        link: Iterable[p.ColumnRef] = (),
+        order: Iterable[p.Ordering] = (),
+    ) -> p.Query:
+        return p.Query(
+            self.table,
+            self.alias,
+            tuple(self.joins),
+            tuple(self.selects),
+            filter_,
+            tuple(link),
+            tuple(order),
+        )
 
 
 @dataclass(frozen=True)

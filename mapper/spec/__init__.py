@@ -9,8 +9,14 @@ from mapper.errors import Problem, SpecError
 from mapper.spec.read import MappingFile, read_mapping
 from mapper.spec.schema import check_schema, check_secrets, mapping_schema
 
-__all__ = ["MappingFile", "check_schema", "check_secrets", "load_offline", "mapping_schema",
-           "read_mapping"]
+__all__ = [
+    "MappingFile",
+    "check_schema",
+    "check_secrets",
+    "load_offline",
+    "mapping_schema",
+    "read_mapping",
+]
 
 
 def _expand(paths: Iterable[str | Path], problems: list[Problem]) -> list[Path]:
@@ -26,8 +32,9 @@ def _expand(paths: Iterable[str | Path], problems: list[Problem]) -> list[Path]:
     return files
 
 
-def load_offline(paths: str | Path | Iterable[str | Path]) -> tuple[list[MappingFile],
-                                                                    list[Problem]]:
+def load_offline(
+    paths: str | Path | Iterable[str | Path],
+) -> tuple[list[MappingFile], list[Problem]]:
     """Read and lint files and directories (their *.yaml / *.yml files) without a database.
 
     Never raises for a bad file: returns every file that could be read, and the problems of all

@@ -28,17 +28,23 @@ MAX_ALIAS_NODES = 10_000
 MAX_DEPTH = 200
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT, _STR, _SEQ, _MAP, _MERGE = (
-    _TAG + name for name in ("null", "bool", "int", "float", "str", "seq", "map", "merge"))
+    _TAG + name for name in ("null", "bool", "int", "float", "str", "seq", "map", "merge")
+)
 _SCALARS = {  # tag -> (YAML 1.2 core pattern, first characters)
     _BOOL: (r"true|True|TRUE|false|False|FALSE", "tTfF"),
     _INT: (r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
-    _FLOAT: (r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", "-+0123456789."),
+    _FLOAT: (
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
     _NULL: (r"~|null|Null|NULL|", ["~", "n", "N", ""]),
     _MERGE: (r"<<", "<"),
 }
-_TAG_HINT = ("mapping files hold plain YAML (mappings, lists, strings, numbers, booleans, null); "
-             "other tags are refused, never run")
+_TAG_HINT = (
+    "mapping files hold plain YAML (mappings, lists, strings, numbers, booleans, null); "
+    "other tags are refused, never run"
+)
 
 
 class _Loader(yaml.SafeLoader):
@@ -107,14 +113,20 @@ class _Builder:
 
     def build(self, node: Node, path: JsonPath, position: Position, in_alias: bool) -> Any:
         if id(node) in self.ancestors:
-            raise _Fatal(node, "recursive alias: a node contains itself",
-                         "an anchor cannot be used inside its own definition")
+            raise _Fatal(
+                node,
+                "recursive alias: a node contains itself",
+                "an anchor cannot be used inside its own definition",
+            )
         in_alias = in_alias or id(node) in self.seen
         if in_alias:
             self.expanded += 1
             if self.expanded > MAX_ALIAS_NODES:
-                raise _Fatal(node, f"aliases expand to more than {MAX_ALIAS_NODES} nodes",
-                             "an alias bomb? use fewer or smaller aliases")
+                raise _Fatal(
+                    node,
+                    f"aliases expand to more than {MAX_ALIAS_NODES} nodes",
+                    "an alias bomb? use fewer or smaller aliases",
+                )
         if len(path) > MAX_DEPTH:
             raise _Fatal(node, f"nested more than {MAX_DEPTH} levels deep")
         self.seen.add(id(node))
@@ -124,8 +136,10 @@ class _Builder:
             if isinstance(node, ScalarNode):
                 return _scalar(node)
             if isinstance(node, SequenceNode) and node.tag == _SEQ:
-                return [self.build(item, (*path, index), _where(item.start_mark), in_alias)
-                        for index, item in enumerate(node.value)]
+                return [
+                    self.build(item, (*path, index), _where(item.start_mark), in_alias)
+                    for index, item in enumerate(node.value)
+                ]
             if isinstance(node, MappingNode) and node.tag == _MAP:
                 return self._mapping(node, path, in_alias)
             raise _Refused(node, _unsupported(node.tag), _TAG_HINT)
@@ -152,16 +166,22 @@ class _Builder:
             if isinstance(source, MappingNode):
                 result.update(self.build(source, path, self.positions[path], in_alias) or {})
             else:
-                self.refused.append(_Refused(
-                    source, "a merge key `<<` takes a mapping or a list of mappings", path=path))
+                self.refused.append(
+                    _Refused(
+                        source, "a merge key `<<` takes a mapping or a list of mappings", path=path
+                    )
+                )
         lines: dict[str, int] = {}
         for key_node, value_node in entries:
             try:
                 key, where = _key(key_node), _where(key_node.start_mark)
                 if key in lines:
-                    raise _Refused(key_node, f"duplicate key `{key}` (lines {lines[key]} and "
-                                   f"{where[0]})", "a key may appear once in a mapping",
-                                   (*path, key))
+                    raise _Refused(
+                        key_node,
+                        f"duplicate key `{key}` (lines {lines[key]} and {where[0]})",
+                        "a key may appear once in a mapping",
+                        (*path, key),
+                    )
             except _Refused as refused:
                 self.refused.append(refused)
                 continue
@@ -192,8 +212,9 @@ def _scalar(node: ScalarNode) -> Any:
         base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
         return sign * int(digits if base == 10 else digits[2:], base)
     if tag == _FLOAT and re.fullmatch(_SCALARS[_FLOAT][0], text):
-        return float(text.replace(".", "", 1) if text.lower().lstrip("-+") in (".inf", ".nan")
-                     else text)
+        return float(
+            text.replace(".", "", 1) if text.lower().lstrip("-+") in (".inf", ".nan") else text
+        )
     if tag in (_NULL, _BOOL, _INT, _FLOAT):
         raise _Refused(node, f"`{text}` is not a valid `{tag.removeprefix(_TAG)}`")
     raise _Refused(node, _unsupported(tag), _TAG_HINT)
@@ -203,11 +224,20 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        before = raw[:error.start]
+        before = raw[: error.start]
         line = before.count(b"\n") + 1
         column = len(before) - (before.rfind(b"\n") + 1) + 1
-        raise SpecError([Problem(name, line, column, "the file is not valid UTF-8 text",
-                                 hint="save the mapping file as UTF-8")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    name,
+                    line,
+                    column,
+                    "the file is not valid UTF-8 text",
+                    hint="save the mapping file as UTF-8",
+                )
+            ]
+        ) from None
 
 
 def _text_position(text: str, index: int) -> Position:
@@ -248,8 +278,17 @@ def read_mapping(path: str | Path) -> MappingFile:
         raise SpecError([Problem(name, 1, 1, f"cannot read the file: {error.strerror}")]) from None
     node = _compose(_decode(raw, name), name)
     if node is None:
-        raise SpecError([Problem(name, 1, 1, "the file is empty",
-                                 hint="a mapping file holds `version: 1` and `collections`")])
+        raise SpecError(
+            [
+                Problem(
+                    name,
+                    1,
+                    1,
+                    "the file is empty",
+                    hint="a mapping file holds `version: 1` and `collections`",
+                )
+            ]
+        )
     builder, data = _Builder(), None
     try:
         data = builder.build(node, (), _where(node.start_mark), False)
@@ -259,6 +298,15 @@ def read_mapping(path: str | Path) -> MappingFile:
         raise SpecError([refused.problem(name) for refused in builder.refused])
     if not isinstance(data, dict):
         line, column = _where(node.start_mark)
-        raise SpecError([Problem(name, line, column, "the top level must be a mapping",
-                                 hint="a mapping file holds `version: 1` and `collections`")])
+        raise SpecError(
+            [
+                Problem(
+                    name,
+                    line,
+                    column,
+                    "the top level must be a mapping",
+                    hint="a mapping file holds `version: 1` and `collections`",
+                )
+            ]
+        )
     return MappingFile(name, data, MappingProxyType(builder.positions))

@@ -23,18 +23,39 @@ from mapper.errors import Problem
 from mapper.spec.read import JsonPath, MappingFile
 
 Schema = dict[str, Any]  # a JSON Schema, or a part of one, as parsed
-KINDS = ("column", "value", "template", "embed", "reference", "denormalize",
-         "count", "sum", "min", "max", "avg")
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "`true` or `false`",
-               "null": "null"}
-_CREDENTIAL_HINT = ("a mapping never holds credentials: give them with --source / --target, "
-                    "MAPPER_SOURCE_URL / MAPPER_TARGET_URL or a .env file")
+KINDS = (
+    "column",
+    "value",
+    "template",
+    "embed",
+    "reference",
+    "denormalize",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+)
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "`true` or `false`",
+    "null": "null",
+}
+_CREDENTIAL_HINT = (
+    "a mapping never holds credentials: give them with --source / --target, "
+    "MAPPER_SOURCE_URL / MAPPER_TARGET_URL or a .env file"
+)
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@:]*:[^\s/?#@]+@", re.IGNORECASE)
 # a name is a secret's when it ends in one of these words (`db_password`, `api_token`), not
 # when it only contains one (`password_policy`, `token_type`)
-_SECRET_NAME = re.compile(r"(?:^|_)(?:password|passwd|pwd|secrets?|token|api_?key|access_?key"
-                          r"|private_?key|secret_?key|credentials?)$")
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:password|passwd|pwd|secrets?|token|api_?key|access_?key"
+    r"|private_?key|secret_?key|credentials?)$"
+)
 # a constant that looks like a generated secret: long, no spaces, letters mixed with digits
 _SECRET_VALUE = re.compile(r"^(?=\S*[A-Za-z])(?=\S*\d)[A-Za-z0-9_\-+/=.]{24,}$")
 _SILENCED = "not_secret"  # on a `value` field: a constant that only looks like a secret
@@ -81,36 +102,60 @@ def _problems(mapping: MappingFile, error: ValidationError) -> Iterator[Problem]
         yield from _unknown_keys(mapping, path, schema, instance)
     elif "propertyNames" in error.relative_schema_path:
         shown = _show(instance)
-        yield _problem(mapping, (*path, instance),
-                       f"{shown} {schema.get('errorMessage', 'is not a valid name here')}")
+        yield _problem(
+            mapping,
+            (*path, instance),
+            f"{shown} {schema.get('errorMessage', 'is not a valid name here')}",
+        )
     elif validator == "required":
         for key in (key for key in error.validator_value if key not in instance):
-            yield _problem(mapping, path, f"missing required key `{key}` in {_where(path, schema)}",
-                           _describe(schema, key))
+            yield _problem(
+                mapping,
+                path,
+                f"missing required key `{key}` in {_where(path, schema)}",
+                _describe(schema, key),
+            )
     elif validator == "dependentRequired":
         for key, needed in error.validator_value.items():
             for other in (other for other in needed if key in instance and other not in instance):
-                yield _problem(mapping, (*path, key), f"`{key}` needs `{other}` in "
-                               f"{_where(path, schema)}", _describe(schema, other))
+                yield _problem(
+                    mapping,
+                    (*path, key),
+                    f"`{key}` needs `{other}` in {_where(path, schema)}",
+                    _describe(schema, other),
+                )
     elif validator == "anyOf" and schema.get("title") == "field":
-        yield _problem(mapping, path, f"{_name(path)} {schema['errorMessage']}",
-                       _did_you_mean(list(instance), KINDS))
+        yield _problem(
+            mapping,
+            path,
+            f"{_name(path)} {schema['errorMessage']}",
+            _did_you_mean(list(instance), KINDS),
+        )
     else:
         close = _did_you_mean([instance], error.validator_value) if validator == "enum" else ""
         yield _problem(mapping, path, f"{_name(path)} {_predicate(error, schema)}", close)
 
 
-def _unknown_keys(mapping: MappingFile, path: JsonPath, schema: Schema,
-                  instance: dict[str, Any]) -> Iterator[Problem]:
+def _unknown_keys(
+    mapping: MappingFile, path: JsonPath, schema: Schema, instance: dict[str, Any]
+) -> Iterator[Problem]:
     allowed = list(schema.get("properties", {}))
     kinds = [key for key in instance if key in KINDS]
     if schema.get("title", "").endswith(" field") and len(kinds) > 1:
-        yield _problem(mapping, path, f"field {_name(path)} has {len(kinds)} kind keys: "
-                       + _either(kinds, "and"), "a field takes exactly one kind key")
+        yield _problem(
+            mapping,
+            path,
+            f"field {_name(path)} has {len(kinds)} kind keys: " + _either(kinds, "and"),
+            "a field takes exactly one kind key",
+        )
         return
     for key in (key for key in instance if key not in allowed):
-        yield _problem(mapping, (*path, key), f"unknown key {_show(key)} in {_where(path, schema)}",
-                       _did_you_mean([key], allowed) or f"allowed here: {_either(allowed, 'and')}")
+        yield _problem(
+            mapping,
+            (*path, key),
+            f"unknown key {_show(key)} in {_where(path, schema)}",
+            _did_you_mean([key], allowed) or f"allowed here: {_either(allowed, 'and')}",
+        )
 
 
 def _predicate(error: ValidationError, schema: Schema) -> str:
@@ -122,8 +167,10 @@ def _predicate(error: ValidationError, schema: Schema) -> str:
             return message
         case "type":
             expected = [value] if isinstance(value, str) else value
-            return (f"must be {' or '.join(_TYPE_NAMES[name] for name in expected)}, "
-                    f"not {_type_of(error.instance)}")
+            return (
+                f"must be {' or '.join(_TYPE_NAMES[name] for name in expected)}, "
+                f"not {_type_of(error.instance)}"
+            )
         case "const":
             return f"must be {_literal(value)}"
         case "enum":
@@ -170,8 +217,15 @@ def _either(words: list[str], last: str, quote: bool = True) -> str:
 
 
 def _type_of(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
-             float: "number", type(None): "null"}
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        type(None): "null",
+    }
     return _TYPE_NAMES.get(names.get(type(value), ""), "something else")
 
 
@@ -197,8 +251,9 @@ def check_secrets(mapping: MappingFile) -> Iterator[Problem]:
 
 def _secrets(mapping: MappingFile, node: Any, path: JsonPath, names: bool) -> Iterator[Problem]:
     if _has_password(node):
-        yield _problem(mapping, path, f"{_name(path)} holds a URL with a password",
-                       _CREDENTIAL_HINT)
+        yield _problem(
+            mapping, path, f"{_name(path)} holds a URL with a password", _CREDENTIAL_HINT
+        )
     elif isinstance(node, list):
         in_filter = bool(path) and path[-1] in ("and", "or")
         for index, item in enumerate(node):
@@ -207,18 +262,27 @@ def _secrets(mapping: MappingFile, node: Any, path: JsonPath, names: bool) -> It
         for key, value in node.items():
             here = (*path, key)
             if _has_password(key):
-                yield _problem(mapping, here, "a key holds a URL with a password",
-                               _CREDENTIAL_HINT)
+                yield _problem(mapping, here, "a key holds a URL with a password", _CREDENTIAL_HINT)
             secret_name = _SECRET_NAME.search(_snake(key)) is not None
             if secret_name and not names and _filled(value):
-                yield _problem(mapping, here, f"{_show(key)} holds a literal credential",
-                               _CREDENTIAL_HINT)
-            elif names and isinstance(value, dict) and not value.get(_SILENCED) and (
+                yield _problem(
+                    mapping, here, f"{_show(key)} holds a literal credential", _CREDENTIAL_HINT
+                )
+            elif (
+                names
+                and isinstance(value, dict)
+                and not value.get(_SILENCED)
+                and (
                     (secret_name and _filled(value.get("value")))
-                    or _looks_generated(value.get("value"))):
-                yield _problem(mapping, (*here, "value"), f"field {_show(key)} holds what looks "
-                               "like a literal credential in `value`",
-                               f"{_CREDENTIAL_HINT}; if it is none, add `{_SILENCED}: true`")
+                    or _looks_generated(value.get("value"))
+                )
+            ):
+                yield _problem(
+                    mapping,
+                    (*here, "value"),
+                    f"field {_show(key)} holds what looks like a literal credential in `value`",
+                    f"{_CREDENTIAL_HINT}; if it is none, add `{_SILENCED}: true`",
+                )
             else:
                 yield from _secrets(mapping, value, here, names=key in _NAME_MAPS and not names)
 
@@ -245,4 +309,5 @@ def _snake(name: str) -> str:
 def _filled(value: Any) -> bool:
     """A scalar that could be a secret: a non-empty string or a number."""
     return (isinstance(value, str) and value != "") or (
-        isinstance(value, int | float) and not isinstance(value, bool))
+        isinstance(value, int | float) and not isinstance(value, bool)
+    )

@@ -27,33 +27,51 @@ def _verdict(report: Report) -> str:
     if report.ok:
         return "the target matches the source"
     failed = sum(result.failed for result in report.collections)
-    return (f"the target differs from the source: {failed} failed checks, "
-            f"{report.total_differences} differences")
+    return (
+        f"the target differs from the source: {failed} failed checks, "
+        f"{report.total_differences} differences"
+    )
 
 
 def text(report: Report) -> str:
-    lines = [f"source {report.source} → target {report.target} ({report.mode})", "",
-             f"{'collection':<20} {'check':<13} {'checked':>9} {'passed':>9} {'failed':>9}",
-             "-" * 64]
+    lines = [
+        f"source {report.source} → target {report.target} ({report.mode})",
+        "",
+        f"{'collection':<20} {'check':<13} {'checked':>9} {'passed':>9} {'failed':>9}",
+        "-" * 64,
+    ]
     for result in report.collections:
         for number, check in enumerate(CHECKS):
             tally = result.checks[check]
             name = result.name if number == 0 else ""
             mark = "  <-- FAILED" if tally.failed else ""
-            lines.append(f"{name:<20} {check:<13} {tally.checked:>9,} {tally.passed:>9,} "
-                         f"{tally.failed:>9,}{mark}")
-    lines += [f"{result.name}: {result.rejected:,} source rows the run rejects, without a "
-              "document as expected" for result in report.collections if result.rejected]
+            lines.append(
+                f"{name:<20} {check:<13} {tally.checked:>9,} {tally.passed:>9,} "
+                f"{tally.failed:>9,}{mark}"
+            )
+    lines += [
+        f"{result.name}: {result.rejected:,} source rows the run rejects, without a "
+        "document as expected"
+        for result in report.collections
+        if result.rejected
+    ]
     lines += ["", ("OK: " if report.ok else "FAILED: ") + _verdict(report)]
     shown = report.differences[:TEXT_DIFFERENCES]
     if shown:
         lines += ["", f"first {len(shown)} of {report.total_differences} differences:"]
     for item in shown:
-        where = " ".join(part for part in (
-            f"_id {item.id}" if item.id else "", f"key {item.key}" if item.key else "",
-            f"at {item.path}" if item.path else "") if part)
-        lines.append(f"  [{item.collection}] {item.check}: {item.message}" +
-                     (f" ({where})" if where else ""))
+        where = " ".join(
+            part
+            for part in (
+                f"_id {item.id}" if item.id else "",
+                f"key {item.key}" if item.key else "",
+                f"at {item.path}" if item.path else "",
+            )
+            if part
+        )
+        lines.append(
+            f"  [{item.collection}] {item.check}: {item.message}" + (f" ({where})" if where else "")
+        )
         if item.expected or item.actual:
             lines.append(f"      expected {item.expected}")
             lines.append(f"      actual   {item.actual}")
@@ -61,9 +79,17 @@ def text(report: Report) -> str:
 
 
 def html(report: Report) -> str:
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("mapper", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("mapper", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     template = environment.get_template("validate.html.j2")
-    return template.render(report=report, checks=CHECKS, verdict=_verdict(report),
-                           differences=report.differences[:HTML_DIFFERENCES])
+    return template.render(
+        report=report,
+        checks=CHECKS,
+        verdict=_verdict(report),
+        differences=report.differences[:HTML_DIFFERENCES],
+    )

@@ -97,8 +97,13 @@ class _Node:
 
 
 class Rebuild:
-    def __init__(self, mappings: Sequence[MappingFile], catalog: Catalog, source: Source,
-                 decimal_as: str = "decimal128"):
+    def __init__(
+        self,
+        mappings: Sequence[MappingFile],
+        catalog: Catalog,
+        source: Source,
+        decimal_as: str = "decimal128",
+    ):
         self.catalog, self.source, self.decimal_as = catalog, source, decimal_as
         self.specs: dict[str, Spec] = {}
         self.out_of_range = "reject"  # the policy of the collection being rebuilt
@@ -119,8 +124,7 @@ class Rebuild:
         """The root table's rows that pass the collection's filter, in batches."""
         spec, table = self.specs[name], self.root(name)
         for rows in self.source.scan(table.name, self.key_columns(name), size):
-            yield [row for row in rows
-                   if self._passes(spec.get("filter"), table, Context(row, {}))]
+            yield [row for row in rows if self._passes(spec.get("filter"), table, Context(row, {}))]
 
     def document_id(self, name: str, row: Row) -> Any:
         """The `_id` of a root row's document (None for a NULL key; Rejected if it cannot
@@ -134,14 +138,14 @@ class Rebuild:
         spec, table = self.specs[name], self.root(name)
         self.out_of_range = spec.get("out_of_range", "reject")
         node = _Node(table, (), (table.name,), spec.get("nulls", "omit"))
-        built = self._node(node, spec, [Context(row, {}) for row in rows],
-                           spec.get("_id", "oid"))
+        built = self._node(node, spec, [Context(row, {}) for row in rows], spec.get("_id", "oid"))
         return [_sized(document) for document in built]
 
     # --- nodes ---------------------------------------------------------------------------
 
-    def _node(self, node: _Node, spec: Spec, contexts: list[Context], rule: IdRule
-              ) -> list[Document | Rejected]:
+    def _node(
+        self, node: _Node, spec: Spec, contexts: list[Context], rule: IdRule
+    ) -> list[Document | Rejected]:
         """The documents of a node (a collection or an embed) for many rows at once."""
         documents: list[Document] = [{} for _ in contexts]
         failed: list[Rejected | None] = [None] * len(contexts)
@@ -173,8 +177,9 @@ class Rebuild:
             return [c for c in table.column_names if c not in (spec.get("exclude") or [])]
         return list(columns or [])
 
-    def _field(self, node: _Node, name: str, spec: str | Spec, contexts: list[Context]
-               ) -> list[Any]:
+    def _field(
+        self, node: _Node, name: str, spec: str | Spec, contexts: list[Context]
+    ) -> list[Any]:
         if isinstance(spec, str):
             return self._column(node, spec, {}, contexts)
         keep = spec.get("nulls", node.nulls) == "keep"
@@ -194,9 +199,12 @@ class Rebuild:
             table_name, column = spec["denormalize"].rsplit(".", 1)
             found = self._to_one(node.table, self._hops(node.table, spec, table_name), contexts)
             final = self._table(table_name)
-            return [(None if keep else OMIT) if row is None
-                    else self._value(final, column, spec, row[column], keep)
-                    for row in (path[-1] if path else None for path in found)]
+            return [
+                (None if keep else OMIT)
+                if row is None
+                else self._value(final, column, spec, row[column], keep)
+                for row in (path[-1] if path else None for path in found)
+            ]
         function = next(kind for kind in AGGREGATES if kind in spec)
         return self._aggregate(node, function, spec, contexts, keep)
 
@@ -205,8 +213,7 @@ class Rebuild:
     def _conversion(self, name: str) -> str:
         return self.decimal_as if name == "decimal128" else name
 
-    def _column(self, node: _Node, name: str, spec: Spec, contexts: list[Context]
-                ) -> list[Any]:
+    def _column(self, node: _Node, name: str, spec: Spec, contexts: list[Context]) -> list[Any]:
         table, keep = node.table, spec.get("nulls", node.nulls) == "keep"
         owner = name.rsplit(".", 1)[0] if "." in name else None
         if owner in node.via:
@@ -218,13 +225,15 @@ class Rebuild:
         if raw is None:
             return None if keep else OMIT
         kind = _kind(table, column)
-        conversion = with_policy(self._conversion(spec.get("type") or DEFAULT_CONVERSION[kind]),
-                                 kind, spec.get("out_of_range", self.out_of_range))
+        conversion = with_policy(
+            self._conversion(spec.get("type") or DEFAULT_CONVERSION[kind]),
+            kind,
+            spec.get("out_of_range", self.out_of_range),
+        )
         try:
             return convert.get(conversion)(raw)
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError):
-            return Rejected("convert", f"cannot convert `{table.name}.{column}` to "
-                            f"{conversion}")
+            return Rejected("convert", f"cannot convert `{table.name}.{column}` to {conversion}")
 
     def _template(self, spec: Spec, keep: bool, row: Row) -> Any:
         try:
@@ -245,11 +254,14 @@ class Rebuild:
         if rule == "oid":
             return ids.oid(table.table_name, values)
         try:
-            converted = [convert.get(DEFAULT_CONVERSION[_kind(table, c)])(value)
-                         for c, value in zip(columns, values, strict=True)]
+            converted = [
+                convert.get(DEFAULT_CONVERSION[_kind(table, c)])(value)
+                for c, value in zip(columns, values, strict=True)
+            ]
         except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError):
-            raise _Refusal(Rejected("convert", f"cannot convert the key of `{table.name}`")
-                           ) from None
+            raise _Refusal(
+                Rejected("convert", f"cannot convert the key of `{table.name}`")
+            ) from None
         if len(converted) > 1:
             return dict(zip(columns, converted, strict=True))
         return converted[0]
@@ -272,45 +284,63 @@ class Rebuild:
             if hop.get("on"):
                 on = tuple(hop["on"].items())
             else:
-                found = {tuple(zip(fk.columns, fk.referred_columns, strict=True))
-                         for fk in left.foreign_keys if fk.referred_table == right.name}
-                found |= {tuple(zip(fk.referred_columns, fk.columns, strict=True))
-                          for fk in right.foreign_keys if fk.referred_table == left.name}
+                found = {
+                    tuple(zip(fk.columns, fk.referred_columns, strict=True))
+                    for fk in left.foreign_keys
+                    if fk.referred_table == right.name
+                }
+                found |= {
+                    tuple(zip(fk.referred_columns, fk.columns, strict=True))
+                    for fk in right.foreign_keys
+                    if fk.referred_table == left.name
+                }
                 if len(found) != 1:
-                    raise UsageError(f"no single foreign key joins `{left.name}` and "
-                                     f"`{right.name}`")
+                    raise UsageError(
+                        f"no single foreign key joins `{left.name}` and `{right.name}`"
+                    )
                 on = found.pop()
             hops.append(Hop(right, on, not right.is_unique(column for _, column in on)))
             left = right
         return hops
 
-    def _paths(self, hops: list[Hop], contexts: list[Context],
-               final: tuple[str, ...] | None = None) -> list[list[tuple[Row, Way]]]:
+    def _paths(
+        self, hops: list[Hop], contexts: list[Context], final: tuple[str, ...] | None = None
+    ) -> list[list[tuple[Row, Way]]]:
         """Each context's join paths along the hops (inner joins): (final row, the rows of
         the way by table name), in the order the rows were found. With `final`, the rows
         hold only the columns the joins need and those (an aggregate's)."""
-        frontier: list[tuple[int, Row, Way]] = [(index, context.row, {})
-                                                for index, context in enumerate(contexts)]
+        frontier: list[tuple[int, Row, Way]] = [
+            (index, context.row, {}) for index, context in enumerate(contexts)
+        ]
         for number, hop in enumerate(hops):
             locals_ = [local for local, _ in hop.on]
             remotes = tuple(remote for _, remote in hop.on)
             only = None
             if final is not None:
-                only = (*final, *hop.table.primary_key) if number == len(hops) - 1 \
+                only = (
+                    (*final, *hop.table.primary_key)
+                    if number == len(hops) - 1
                     else tuple(local for local, _ in hops[number + 1].on)
-            found = self.source.rows(hop.table.name, remotes,
-                                     (tuple(row[c] for c in locals_) for _, row, _ in frontier),
-                                     only)
-            frontier = [(index, match, {**way, hop.table.name: match})
-                        for index, row, way in frontier
-                        for match in found.get(tuple(row[c] for c in locals_), ())]
+                )
+            found = self.source.rows(
+                hop.table.name,
+                remotes,
+                (tuple(row[c] for c in locals_) for _, row, _ in frontier),
+                only,
+            )
+            frontier = [
+                (index, match, {**way, hop.table.name: match})
+                for index, row, way in frontier
+                for match in found.get(tuple(row[c] for c in locals_), ())
+            ]
         paths: list[list[tuple[Row, Way]]] = [[] for _ in contexts]
         for index, row, way in frontier:
             paths[index].append((row, way))
         return paths
 
-    def _to_one(self, table: Table, hops: list[Hop], contexts: list[Context]
-                ) -> list[list[Row] | None]:
+    def _to_one(
+        self, table: Table, hops: list[Hop], contexts: list[Context]
+    ) -> list[list[Row] | None]:
         """Each context's rows along a many-to-one way (None where a row is missing)."""
         found: list[list[Row] | None] = []
         for paths in self._paths(hops, contexts):
@@ -321,8 +351,7 @@ class Rebuild:
             found.append([way[hop.table.name] for hop in hops[:-1]] + [row])
         return found
 
-    def _embed(self, node: _Node, name: str, spec: Spec, contexts: list[Context]
-               ) -> list[Any]:
+    def _embed(self, node: _Node, name: str, spec: Spec, contexts: list[Context]) -> list[Any]:
         hops = self._hops(node.table, spec, spec["embed"])
         final, many = hops[-1].table, any(hop.many for hop in hops)
         if node.ancestors.count(final.name) > spec.get("max_depth", 0):
@@ -330,22 +359,32 @@ class Rebuild:
         if "max_depth" in spec:
             spec = {**spec, "fields": {**(spec.get("fields") or {}), name: spec}}
         nulls = spec.get("nulls", node.nulls)
-        inner = _Node(final, tuple(hop.table.name for hop in hops),
-                      (*node.ancestors, final.name), nulls)
+        inner = _Node(
+            final, tuple(hop.table.name for hop in hops), (*node.ancestors, final.name), nulls
+        )
         rule = spec.get("_id", "oid")
         if many:
-            return self._array(node, name, spec, hops, contexts,
-                               lambda elements: self._node(inner, spec, elements, rule))
+            return self._array(
+                node,
+                name,
+                spec,
+                hops,
+                contexts,
+                lambda elements: self._node(inner, spec, elements, rule),
+            )
         found = self._to_one(node.table, hops, contexts)
-        present = [Context(path[-1], {hop.table.name: row for hop, row in zip(hops, path,
-                                                                                strict=True)})
-                   for path in found if path is not None]
+        present = [
+            Context(path[-1], {hop.table.name: row for hop, row in zip(hops, path, strict=True)})
+            for path in found
+            if path is not None
+        ]
         built = iter(self._node(inner, spec, present, rule))
         absent = None if nulls == "keep" else OMIT
         return [absent if path is None else next(built) for path in found]
 
-    def _depth_guard(self, node: _Node, name: str, spec: Spec, hops: list[Hop],
-                     contexts: list[Context]) -> list[Any]:
+    def _depth_guard(
+        self, node: _Node, name: str, spec: Spec, hops: list[Hop], contexts: list[Context]
+    ) -> list[Any]:
         """Past `max_depth`: no field; a row whose data goes deeper is rejected (`on_depth:
         reject`, the default for an array) or left out (`truncate`, for a sub-document)."""
         many = any(hop.many for hop in hops)
@@ -358,19 +397,31 @@ class Rebuild:
         rejected = Rejected("depth", f"rows nested deeper than `max_depth` under `{name}`")
         return [rejected if found else OMIT for found in deeper]
 
-    def _elements(self, node: _Node, spec: Spec, hops: list[Hop], contexts: list[Context]
-                  ) -> list[list[Context]]:
+    def _elements(
+        self, node: _Node, spec: Spec, hops: list[Hop], contexts: list[Context]
+    ) -> list[list[Context]]:
         """Each context's related rows along a one-to-many way: filtered and ordered."""
         final = hops[-1].table
         inner = _Node(final, tuple(hop.table.name for hop in hops), (), node.nulls)
-        groups = [[Context(row, way) for row, way in paths
-                   if self._passes(spec.get("filter"), final, Context(row, way), inner.via)]
-                  for paths in self._paths(hops, contexts)]
+        groups = [
+            [
+                Context(row, way)
+                for row, way in paths
+                if self._passes(spec.get("filter"), final, Context(row, way), inner.via)
+            ]
+            for paths in self._paths(hops, contexts)
+        ]
         return self._ordered(final, spec.get("order_by") or [], groups)
 
-    def _array(self, node: _Node, name: str, spec: Spec, hops: list[Hop],
-               contexts: list[Context], build: Callable[[list[Context]], Sequence[Any]]
-               ) -> list[Any]:
+    def _array(
+        self,
+        node: _Node,
+        name: str,
+        spec: Spec,
+        hops: list[Hop],
+        contexts: list[Context],
+        build: Callable[[list[Context]], Sequence[Any]],
+    ) -> list[Any]:
         """An array per context: its elements built for all contexts at once, then limited."""
         groups = self._elements(node, spec, hops, contexts)
         built = iter(build([element for group in groups for element in group]))
@@ -383,13 +434,16 @@ class Rebuild:
                 if spec.get("overflow") == "truncate":
                     del elements[limit:]
                 else:
-                    rejected = Rejected("overflow", f"array `{name}` has {len(elements)} "
-                                        f"elements, more than its limit {limit}")
+                    rejected = Rejected(
+                        "overflow",
+                        f"array `{name}` has {len(elements)} elements, more than its limit {limit}",
+                    )
             arrays.append(rejected or elements)
         return arrays
 
-    def _ordered(self, table: Table, order_by: list[str], groups: list[list[Context]]
-                 ) -> list[list[Context]]:
+    def _ordered(
+        self, table: Table, order_by: list[str], groups: list[list[Context]]
+    ) -> list[list[Context]]:
         """Sorted by `order_by` then the table's key: text by code point, NULLs last in
         either direction, `-name` descending (stable sorts, last key first)."""
         items = [(item.startswith("-"), item.lstrip("-")) for item in order_by]
@@ -400,10 +454,13 @@ class Rebuild:
         ordered = []
         for group in groups:
             for (descending, _), values in reversed(list(zip(items, keys, strict=True))):
+
                 def value(element: Context, values: list[Any] = values) -> Any:
                     return values[position[id(element)]]
-                group = sorted((e for e in group if value(e) is not None), key=value,
-                               reverse=descending) + [e for e in group if value(e) is None]
+
+                group = sorted(
+                    (e for e in group if value(e) is not None), key=value, reverse=descending
+                ) + [e for e in group if value(e) is None]
             ordered.append(group)
         return ordered
 
@@ -416,8 +473,7 @@ class Rebuild:
         found = self._to_one(table, self._hops(table, {}, owner), elements)
         return [None if path is None else path[-1][column] for path in found]
 
-    def _reference(self, node: _Node, spec: Spec, contexts: list[Context], keep: bool
-                   ) -> list[Any]:
+    def _reference(self, node: _Node, spec: Spec, contexts: list[Context], keep: bool) -> list[Any]:
         hops = self._hops(node.table, spec, spec["reference"])
         final = hops[-1].table
         rule = self._reference_rule(spec)
@@ -426,11 +482,19 @@ class Rebuild:
             return _attempt(lambda: _absent(self._identity(final, rule, context.row)))
 
         if any(hop.many for hop in hops):
-            return self._array(node, spec["reference"], spec, hops, contexts,
-                               lambda elements: [identity(e) for e in elements])
+            return self._array(
+                node,
+                spec["reference"],
+                spec,
+                hops,
+                contexts,
+                lambda elements: [identity(e) for e in elements],
+            )
         absent = None if keep else OMIT
-        return [absent if path is None else identity(Context(path[-1], {}))
-                for path in self._to_one(node.table, hops, contexts)]
+        return [
+            absent if path is None else identity(Context(path[-1], {}))
+            for path in self._to_one(node.table, hops, contexts)
+        ]
 
     def _reference_rule(self, spec: Spec) -> IdRule:
         """The `_id` rule of the referenced collection named by `collection:`, else oid."""
@@ -438,37 +502,54 @@ class Rebuild:
         if name is None:
             return "oid"
         if name not in self.specs:
-            raise UsageError(f"reference to collection `{name}`, which no loaded mapping "
-                             "file defines")
+            raise UsageError(
+                f"reference to collection `{name}`, which no loaded mapping file defines"
+            )
         rule: IdRule = self.specs[name].get("_id", "oid")
         return rule
 
-    def _aggregate(self, node: _Node, function: str, spec: Spec, contexts: list[Context],
-                   keep: bool) -> list[Any]:
+    def _aggregate(
+        self, node: _Node, function: str, spec: Spec, contexts: list[Context], keep: bool
+    ) -> list[Any]:
         """count, sum, min, max, avg over every join path (each final row once with
         `distinct`); `count` of nothing is 0, the others NULL."""
-        table_name, column = (spec["count"], None) if function == "count" else \
-            spec[function].rsplit(".", 1)
+        table_name, column = (
+            (spec["count"], None) if function == "count" else spec[function].rsplit(".", 1)
+        )
         hops = self._hops(node.table, spec, table_name)
         final = hops[-1].table
         scope = _Node(final, (), (), node.nulls)
         kind = "int64" if column is None else _kind(final, column)
-        conversion = self._conversion(spec.get("type") or {"count": "int", "avg": "double"}.get(
-            function, with_policy(DEFAULT_CONVERSION[kind], kind,
-                                  spec.get("out_of_range", self.out_of_range))))
+        conversion = self._conversion(
+            spec.get("type")
+            or {"count": "int", "avg": "double"}.get(
+                function,
+                with_policy(
+                    DEFAULT_CONVERSION[kind], kind, spec.get("out_of_range", self.out_of_range)
+                ),
+            )
+        )
         needed = (*_filter_columns(spec.get("filter")), *([column] if column else []))
+
         def converted(value: Any) -> Any:
             return _attempt(lambda: convert.get(conversion)(value))
 
         results: list[Any] = []
         for paths in self._paths(hops, contexts, needed):
-            rows = [row for row, _ in paths
-                    if self._passes(spec.get("filter"), final, Context(row, {}), scope.via)]
+            rows = [
+                row
+                for row, _ in paths
+                if self._passes(spec.get("filter"), final, Context(row, {}), scope.via)
+            ]
             if spec.get("distinct") and final.primary_key:
-                rows = list({tuple(row[c] for c in final.primary_key): row
-                             for row in rows}.values())
-            value = len(rows) if column is None else _aggregated(
-                function, [row[column] for row in rows if row[column] is not None])
+                rows = list(
+                    {tuple(row[c] for c in final.primary_key): row for row in rows}.values()
+                )
+            value = (
+                len(rows)
+                if column is None
+                else _aggregated(function, [row[column] for row in rows if row[column] is not None])
+            )
             if value is None:
                 results.append(None if keep else OMIT)
                 continue
@@ -482,8 +563,9 @@ class Rebuild:
     # The operators' meaning in Python, deliberately not `Compiler.condition` (which the run
     # and validate's SQL checks share): this second reading is the oracle against it.
 
-    def _passes(self, spec: Spec | None, table: Table, context: Context,
-                via: tuple[str, ...] = ()) -> bool:
+    def _passes(
+        self, spec: Spec | None, table: Table, context: Context, via: tuple[str, ...] = ()
+    ) -> bool:
         """A declarative filter in Python, with SQL's meaning: NULL matches only `is_null`,
         `ne` and `not_in`; constants are read as the column's type (`'2024-01-01'`)."""
         for key, value in (spec or {}).items():
@@ -498,8 +580,9 @@ class Rebuild:
                 owner, row = self._table(name), context.via[name]
             kind = _kind(owner, column)
             conditions = value if isinstance(value, dict) else {"eq": value}
-            if not all(_holds(op, row[column], operand, kind)
-                       for op, operand in conditions.items()):
+            if not all(
+                _holds(op, row[column], operand, kind) for op, operand in conditions.items()
+            ):
                 return False
         return True
 
@@ -511,8 +594,9 @@ class Rebuild:
         spec, table = self.specs[name], self.root(name)
         return list(self._references(spec, table, (), (table.name,)))
 
-    def _references(self, spec: Spec, table: Table, prefix: tuple[str, ...],
-                    ancestors: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str | None]]:
+    def _references(
+        self, spec: Spec, table: Table, prefix: tuple[str, ...], ancestors: tuple[str, ...]
+    ) -> Iterator[tuple[tuple[str, ...], str | None]]:
         for name, field in (spec.get("fields") or {}).items():
             if not isinstance(field, dict) or not ({"embed", "reference"} & set(field)):
                 continue
@@ -524,8 +608,11 @@ class Rebuild:
             if kind == "reference":
                 yield path, self._referenced(field, final)
             elif ancestors.count(final.name) <= field.get("max_depth", 0):
-                inner = {**field, "fields": {**(field.get("fields") or {}), name: field}} \
-                    if "max_depth" in field else field
+                inner = (
+                    {**field, "fields": {**(field.get("fields") or {}), name: field}}
+                    if "max_depth" in field
+                    else field
+                )
                 yield from self._references(inner, final, path, (*ancestors, final.name))
 
     def _referenced(self, spec: Spec, table: Table) -> str | None:
@@ -534,9 +621,14 @@ class Rebuild:
         named: str | None = spec.get("collection")
         if named:
             return named
-        return next((name for name, other in self.specs.items()
-                     if other.get("table") == table.name
-                     and other.get("_id", "oid") == "oid"), None)
+        return next(
+            (
+                name
+                for name, other in self.specs.items()
+                if other.get("table") == table.name and other.get("_id", "oid") == "oid"
+            ),
+            None,
+        )
 
 
 def _kind(table: Table, column: str) -> str:
@@ -565,8 +657,7 @@ def _attempt(make: Callable[[], Any]) -> Any:
     except _Refusal as refusal:
         return refusal.rejected
     except (convert.ConversionFailed, ValueError, TypeError, ArithmeticError) as error:
-        reason = str(error) if isinstance(error, convert.ConversionFailed) \
-            else type(error).__name__
+        reason = str(error) if isinstance(error, convert.ConversionFailed) else type(error).__name__
         return Rejected("convert", reason)
 
 
@@ -589,7 +680,8 @@ def _sized(document: Document | Rejected) -> Document | Rejected:
 
 _EXACT = decimal.Context(prec=1000)
 _CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(
-    uuid_representation=UuidRepresentation.STANDARD)
+    uuid_representation=UuidRepresentation.STANDARD
+)
 
 
 def _aggregated(function: str, values: list[Any]) -> Any:
@@ -621,16 +713,23 @@ def _holds(op: str, value: Any, operand: Any, kind: str) -> bool:
     if op in ("eq", "ne") and operand is None:
         return (value is None) == (op == "eq")
     if op in ("in", "not_in"):
-        inside = value is not None and any(_compare(value, item, kind) == 0
-                                           for item in operand if item is not None)
+        inside = value is not None and any(
+            _compare(value, item, kind) == 0 for item in operand if item is not None
+        )
         return inside if op == "in" else value is None or not inside
     if value is None:
         return op == "ne"
     order = _compare(value, operand, kind)
     if order is None:
         return op == "ne"
-    return {"eq": order == 0, "ne": order != 0, "lt": order < 0, "lte": order <= 0,
-            "gt": order > 0, "gte": order >= 0}[op]
+    return {
+        "eq": order == 0,
+        "ne": order != 0,
+        "lt": order < 0,
+        "lte": order <= 0,
+        "gt": order > 0,
+        "gte": order >= 0,
+    }[op]
 
 
 def _compare(value: Any, operand: Any, kind: str) -> int | None:

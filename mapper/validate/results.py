@@ -65,11 +65,22 @@ class Report:
         return all(result.failed == 0 for result in self.collections)
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "source": self.source, "target": self.target, "mode": self.mode,
-                "collections": [{"name": c.name, "source_rows": c.source_rows,
-                                 "documents": c.documents, "rejected": c.rejected,
-                                 "failed": c.failed,
-                                 "checks": {k: t.as_dict() for k, t in c.checks.items()}}
-                                for c in self.collections],
-                "total_differences": self.total_differences,
-                "differences": [d.as_dict() for d in self.differences]}
+        return {
+            "ok": self.ok,
+            "source": self.source,
+            "target": self.target,
+            "mode": self.mode,
+            "collections": [
+                {
+                    "name": c.name,
+                    "source_rows": c.source_rows,
+                    "documents": c.documents,
+                    "rejected": c.rejected,
+                    "failed": c.failed,
+                    "checks": {k: t.as_dict() for k, t in c.checks.items()},
+                }
+                for c in self.collections
+            ],
+            "total_differences": self.total_differences,
+            "differences": [d.as_dict() for d in self.differences],
+        }

@@ -23,8 +23,10 @@ def indexes(shape: Copied) -> tuple[int, ...]:
 
 def copied(query: p.Query, *indexes: int) -> bool:
     """Whether selected values come from another table than the query's own (or aggregate)."""
-    return any(isinstance(select := query.selects[i], p.AggregateRef)
-               or select.alias != query.alias for i in indexes)
+    return any(
+        isinstance(select := query.selects[i], p.AggregateRef) or select.alias != query.alias
+        for i in indexes
+    )
 
 
 def element_copy(query: p.Query, shape: Copied) -> bool:
@@ -57,10 +59,19 @@ def key_filter(collection: p.CollectionPlan, keys: list[tuple[Any, ...]]) -> p.F
     alias, columns = collection.query.alias, collection.source_key_columns
     if len(columns) == 1:
         return p.Condition(alias, columns[0], "in", tuple(k[0] for k in keys))
-    return p.BoolOp("or", tuple(
-        p.BoolOp("and", tuple(p.Condition(alias, column, "eq", value)
-                              for column, value in zip(columns, values, strict=True)))
-        for values in keys))
+    return p.BoolOp(
+        "or",
+        tuple(
+            p.BoolOp(
+                "and",
+                tuple(
+                    p.Condition(alias, column, "eq", value)
+                    for column, value in zip(columns, values, strict=True)
+                ),
+            )
+            for values in keys
+        ),
+    )
 
 
 def both(first: p.Filter | None, second: p.Filter) -> p.Filter:

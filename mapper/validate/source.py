@@ -36,14 +36,16 @@ class Source:
         self._readers: dict[str, dict[str, Reader | None]] = {}
         self._raw = connection.dialect.driver != "psycopg2"  # values processed by `_read`
         # by (table, columns, only): the rows of each key looked up
-        self._cache: dict[tuple[str, tuple[str, ...], tuple[str, ...] | None],
-                          dict[Key, list[Row]]] = {}
+        self._cache: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...] | None], dict[Key, list[Row]]
+        ] = {}
 
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
             info = self.catalog.tables[name]
-            self._tables[name] = sa.Table(info.table_name, self.metadata, schema=info.schema,
-                                          autoload_with=self.connection)
+            self._tables[name] = sa.Table(
+                info.table_name, self.metadata, schema=info.schema, autoload_with=self.connection
+            )
         return self._tables[name]
 
     def _select(self, name: str, only: tuple[str, ...] | None = None) -> Statement:
@@ -51,12 +53,20 @@ class Source:
         (unless psycopg2)."""
         table, info = self.table(name), self.catalog.tables[name]
         chosen = [c for c in info.columns if only is None or c.name in only]
-        columns = [sa.cast(table.c[c.name], sa.Numeric(asdecimal=True)).label(c.name)
-                   if c.kind == "money" else table.c[c.name] for c in chosen]
+        columns = [
+            sa.cast(table.c[c.name], sa.Numeric(asdecimal=True)).label(c.name)
+            if c.kind == "money"
+            else table.c[c.name]
+            for c in chosen
+        ]
         if not self._raw:
             return sa.select(*columns)
-        return sa.select(*(sa.type_coerce(expression, sa.types.NullType()).label(column.name)
-                           for expression, column in zip(columns, chosen, strict=True)))
+        return sa.select(
+            *(
+                sa.type_coerce(expression, sa.types.NullType()).label(column.name)
+                for expression, column in zip(columns, chosen, strict=True)
+            )
+        )
 
     def _read(self, name: str, row: sa.Row[*tuple[Any, ...]]) -> Row:
         if not self._raw:
@@ -67,26 +77,38 @@ class Source:
             for column in self.catalog.tables[name].columns:
                 process: Reader | None = None
                 if column.kind not in ("other", "money") and not (
-                        column.kind == "decimal" and column.scale is None):
-                    process = table.c[column.name].type.dialect_impl(dialect) \
+                    column.kind == "decimal" and column.scale is None
+                ):
+                    process = (
+                        table.c[column.name]
+                        .type.dialect_impl(dialect)
                         .result_processor(dialect, None)
+                    )
                 readers[column.name] = process and _guarded(process, column.kind)
             self._readers[name] = readers
         readers = self._readers[name]
-        return {column: value if value is None or (read := readers[column]) is None
-                else read(value) for column, value in row._mapping.items()}
+        return {
+            column: value if value is None or (read := readers[column]) is None else read(value)
+            for column, value in row._mapping.items()
+        }
 
     def scan(self, name: str, order: tuple[str, ...], size: int) -> Iterator[list[Row]]:
         """Every row of a table in batches of `size`, from a server-side cursor."""
         table = self.table(name)
         statement = self._select(name).order_by(*(table.c[c] for c in order))
-        result = self.connection.execute(statement, execution_options={
-            "stream_results": True, "yield_per": size})
+        result = self.connection.execute(
+            statement, execution_options={"stream_results": True, "yield_per": size}
+        )
         for partition in result.partitions(size):
             yield [self._read(name, row) for row in partition]
 
-    def rows(self, name: str, columns: tuple[str, ...], keys: Iterable[Key],
-             only: tuple[str, ...] | None = None) -> dict[Key, list[Row]]:
+    def rows(
+        self,
+        name: str,
+        columns: tuple[str, ...],
+        keys: Iterable[Key],
+        only: tuple[str, ...] | None = None,
+    ) -> dict[Key, list[Row]]:
         """The rows of `name` whose `columns` hold each key (NULLs match nothing), by key;
         with `only`, just those columns (and `columns`)."""
         only = None if only is None else tuple(dict.fromkeys((*columns, *only)))
@@ -95,7 +117,7 @@ class Source:
         table = self.table(name)
         found: dict[Key, list[Row]] = defaultdict(list)
         for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+            chunk = wanted[start : start + CHUNK]
             if len(columns) == 1:
                 condition = table.c[columns[0]].in_([key[0] for key in chunk])
             else:

@@ -50,8 +50,7 @@ class ChildRows:
         """GROUP BY statements: (values at `indexes`, number of rows)."""
         columns = [self.column(i) for i in indexes]
         statement = sa.select(*columns, sa.func.count()).select_from(self.source)
-        return [chunk.group_by(*columns) for chunk in self._chunks(self._where(statement),
-                                                                    keys)]
+        return [chunk.group_by(*columns) for chunk in self._chunks(self._where(statement), keys)]
 
     def _where(self, statement: Statement) -> Statement:
         if self.query.filter is None:
@@ -61,7 +60,7 @@ class ChildRows:
     def _chunks(self, statement: Statement, keys: list[tuple[Any, ...]]) -> list[Statement]:
         link = [self.aliases[ref.alias].c[ref.column] for ref in self.query.link]
         keys = [key for key in keys if None not in key]
-        chunks = [keys[start:start + CHUNK] for start in range(0, len(keys), CHUNK)]
+        chunks = [keys[start : start + CHUNK] for start in range(0, len(keys), CHUNK)]
         if len(link) == 1:
             return [statement.where(link[0].in_([key[0] for key in chunk])) for chunk in chunks]
         return [statement.where(sa.tuple_(*link).in_(chunk)) for chunk in chunks]

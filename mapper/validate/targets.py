@@ -22,8 +22,11 @@ from mapper.errors import UsageError
 from mapper.validate.values import canon
 
 CHUNK = 1000  # ids per `$in`
-_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
-                              uuid_representation=UuidRepresentation.STANDARD)
+_JSON = json_util.JSONOptions(
+    json_mode=json_util.JSONMode.CANONICAL,
+    tz_aware=True,
+    uuid_representation=UuidRepresentation.STANDARD,
+)
 Document = dict[str, Any]  # a document read back from the target
 
 
@@ -47,13 +50,15 @@ class MongoCollection:
     def count(self) -> int:
         return self.collection.count_documents({})
 
-    def find(self, ids: list[object], projection: dict[str, int] | None = None
-             ) -> dict[Hashable, Document]:
+    def find(
+        self, ids: list[object], projection: dict[str, int] | None = None
+    ) -> dict[Hashable, Document]:
         """The documents with these `_id`s, by canonical `_id`."""
         found: dict[Hashable, Document] = {}
         for start in range(0, len(ids), CHUNK):
-            for document in self.collection.find({"_id": {"$in": ids[start:start + CHUNK]}},
-                                                 projection):
+            for document in self.collection.find(
+                {"_id": {"$in": ids[start : start + CHUNK]}}, projection
+            ):
                 found[canon(document.get("_id"))] = document
         return found
 
@@ -139,18 +144,22 @@ class Targets:
                 self.database = pymongo.uri_parser.parse_uri(url).get("database")
             except mongo_errors.InvalidURI as error:
                 raise UsageError(f"bad target URL {redact(url)}: {error}") from None
-            options: dict[str, Any] = {} if "serverselectiontimeoutms" in url.lower() else {
-                "serverSelectionTimeoutMS": 10_000}  # MongoClient's **kwargs, as load's sink
-            self.client = pymongo.MongoClient(url, uuidRepresentation="standard",
-                                              tz_aware=True, **options)
+            options: dict[str, Any] = (
+                {}
+                if "serverselectiontimeoutms" in url.lower()
+                else {"serverSelectionTimeoutMS": 10_000}
+            )  # MongoClient's **kwargs, as load's sink
+            self.client = pymongo.MongoClient(
+                url, uuidRepresentation="standard", tz_aware=True, **options
+            )
         elif url.startswith("file:"):
             self.directory = Path(url.removeprefix("file:").removeprefix("//") or "out")
             if not self.directory.is_dir():
-                raise UsageError(f"no such directory {self.directory} (the file: target of a "
-                                 "run)")
+                raise UsageError(f"no such directory {self.directory} (the file: target of a run)")
         else:
-            raise UsageError(f"validate needs a mongodb://HOST/DB or file:DIR target, "
-                             f"not {redact(url)}")
+            raise UsageError(
+                f"validate needs a mongodb://HOST/DB or file:DIR target, not {redact(url)}"
+            )
 
     def collection(self, name: str, database: str | None) -> Collection:
         if (name, database) not in self._open:
@@ -159,9 +168,11 @@ class Targets:
             elif self.client is not None:
                 database = database or self.database
                 if not database:
-                    raise UsageError("no target database: put it in the URL path "
-                                     "(mongodb://host/DATABASE) or as `database:` in the "
-                                     "mapping")
+                    raise UsageError(
+                        "no target database: put it in the URL path "
+                        "(mongodb://host/DATABASE) or as `database:` in the "
+                        "mapping"
+                    )
                 self._open[name, database] = MongoCollection(self.client[database][name])
         return self._open[name, database]
 

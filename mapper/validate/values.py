@@ -14,8 +14,9 @@ from bson.binary import UuidRepresentation
 from mapper.types import CONVERSIONS
 
 SHOW_CHARS = 200
-_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED,
-                              uuid_representation=UuidRepresentation.STANDARD)
+_JSON = json_util.JSONOptions(
+    json_mode=json_util.JSONMode.RELAXED, uuid_representation=UuidRepresentation.STANDARD
+)
 
 
 class _Missing:
@@ -34,8 +35,11 @@ class Approximately(float):
 
 
 def _close(expected: Any, actual: Any) -> bool:
-    return isinstance(expected, Approximately) and isinstance(actual, float) and \
-        math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-300)
+    return (
+        isinstance(expected, Approximately)
+        and isinstance(actual, float)
+        and math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-300)
+    )
 
 
 def canon(value: Any) -> Any:
@@ -75,20 +79,25 @@ def show(value: Any) -> str:
         text = json_util.dumps(value, json_options=_JSON, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 1] + "…"
+    return text if len(text) <= SHOW_CHARS else text[: SHOW_CHARS - 1] + "…"
 
 
 def diff(expected: Any, actual: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
     """(path, expected, actual) of every place where two documents differ."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in [*expected, *(k for k in actual if k not in expected)]:
-            yield from diff(expected.get(key, MISSING), actual.get(key, MISSING),
-                            f"{path}.{key}" if path else key)
+            yield from diff(
+                expected.get(key, MISSING),
+                actual.get(key, MISSING),
+                f"{path}.{key}" if path else key,
+            )
     elif isinstance(expected, list) and isinstance(actual, list):
         for index in range(max(len(expected), len(actual))):
-            yield from diff(expected[index] if index < len(expected) else MISSING,
-                            actual[index] if index < len(actual) else MISSING,
-                            f"{path}[{index}]")
+            yield from diff(
+                expected[index] if index < len(expected) else MISSING,
+                actual[index] if index < len(actual) else MISSING,
+                f"{path}[{index}]",
+            )
     elif canon(expected) != canon(actual) and not _close(expected, actual):
         yield path, expected, actual
 
@@ -116,9 +125,20 @@ def get(document: Any, path: tuple[str, ...]) -> Any:
     return document
 
 
-BSON_NAMES = {bool: "bool", int: "int", Int64: "long", float: "double", str: "string",
-              Decimal128: "decimal", dt.datetime: "date", uuid.UUID: "uuid (binary 4)",
-              ObjectId: "objectId", bytes: "binData", dict: "object", list: "array"}
+BSON_NAMES = {
+    bool: "bool",
+    int: "int",
+    Int64: "long",
+    float: "double",
+    str: "string",
+    Decimal128: "decimal",
+    dt.datetime: "date",
+    uuid.UUID: "uuid (binary 4)",
+    ObjectId: "objectId",
+    bytes: "binData",
+    dict: "object",
+    list: "array",
+}
 
 
 def type_ok(conversion: str, value: Any) -> bool:

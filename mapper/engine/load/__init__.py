@@ -32,5 +32,16 @@ def open_sink(url: str, default_database: str | None = None) -> Sink:
     raise UsageError(f"unknown target {redact(url)}: use mongodb://, file:DIR or null:")
 
 
-__all__ = ["CODEC", "MAX_DOCUMENT_BYTES", "Encoded", "FileSink", "MongoSink", "NullSink",
-           "Render", "Sink", "WriteResult", "encode", "open_sink"]
+__all__ = [
+    "CODEC",
+    "MAX_DOCUMENT_BYTES",
+    "Encoded",
+    "FileSink",
+    "MongoSink",
+    "NullSink",
+    "Render",
+    "Sink",
+    "WriteResult",
+    "encode",
+    "open_sink",
+]

@@ -69,5 +69,6 @@ def _file_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise TargetError(f"cannot write {path}: {error.strerror or error}",
-                          setting="--target") from None
+        raise TargetError(
+            f"cannot write {path}: {error.strerror or error}", setting="--target"
+        ) from None

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
-RAW_CODEC = bson.CodecOptions(document_class=RawBSONDocument,
-                              uuid_representation=bson.binary.UuidRepresentation.STANDARD)
+RAW_CODEC = bson.CodecOptions(
+    document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
+)
 T = TypeVar("T")
 Stored = bytes | memoryview  # a stored document's BSON
 
@@ -45,13 +46,18 @@ class MongoSink:
         self.uri = uri
         try:
             parsed = pymongo.uri_parser.parse_uri(uri)
-            timeout: dict[str, Any] = {} if "serverSelectionTimeoutMS" in parsed["options"] \
-                else {"serverSelectionTimeoutMS": 10_000}  # the URL's own wins
+            timeout: dict[str, Any] = (
+                {}
+                if "serverSelectionTimeoutMS" in parsed["options"]
+                else {"serverSelectionTimeoutMS": 10_000}
+            )  # the URL's own wins
             self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                uri, uuidRepresentation="standard", tz_aware=True, **timeout)
+                uri, uuidRepresentation="standard", tz_aware=True, **timeout
+            )
         except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
-            raise UsageError(f"bad target URL {redact(uri)}: {redact(str(error))}",
-                             setting=TARGET_VARIABLE) from None
+            raise UsageError(
+                f"bad target URL {redact(uri)}: {redact(str(error))}", setting=TARGET_VARIABLE
+            ) from None
         self.database_name = parsed.get("database") or default_database
         self._empty: set[str] = set()
         self._capabilities: Capabilities | None = None
@@ -59,8 +65,10 @@ class MongoSink:
     def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
         name = collection.database or self.database_name
         if not name:
-            raise UsageError("no target database: put it in the URL path "
-                             "(mongodb://host/DATABASE) or as `database:` in the mapping")
+            raise UsageError(
+                "no target database: put it in the URL path "
+                "(mongodb://host/DATABASE) or as `database:` in the mapping"
+            )
         return self.client[name][collection.name]
 
     def capabilities(self) -> Capabilities:
@@ -84,12 +92,15 @@ class MongoSink:
             validator = json_schema(collection)
             database = target.database
             if collection.name in self._retry(database.list_collection_names, collection.name):
-                self._retry(lambda: database.command("collMod", collection.name,
-                                                     validator=validator), collection.name)
+                self._retry(
+                    lambda: database.command("collMod", collection.name, validator=validator),
+                    collection.name,
+                )
             else:
-                self._retry(lambda: database.create_collection(collection.name,
-                                                               validator=validator),
-                            collection.name)
+                self._retry(
+                    lambda: database.create_collection(collection.name, validator=validator),
+                    collection.name,
+                )
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         target = self._collection(collection)
@@ -98,8 +109,13 @@ class MongoSink:
             self._write_chunk(collection, target, chunk, result)
         return result
 
-    def _write_chunk(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
-                     chunk: list[Encoded], result: WriteResult) -> None:
+    def _write_chunk(
+        self,
+        collection: p.CollectionPlan,
+        target: Collection[dict[str, Any]],
+        chunk: list[Encoded],
+        result: WriteResult,
+    ) -> None:
         """Insert what is new, replace what changed, leave what is identical untouched.
 
         The documents already stored are fetched by `_id` (one query) and compared byte for
@@ -113,45 +129,65 @@ class MongoSink:
         for item in chunk:
             key = bson.encode({"_id": item.id}, codec_options=CODEC)
             if key in unique:
-                result.failed.append((item, "duplicate `_id`: another row of this batch "
-                                            f"(key `{key_text(unique[key].key)}`) has it"))
+                result.failed.append(
+                    (
+                        item,
+                        "duplicate `_id`: another row of this batch "
+                        f"(key `{key_text(unique[key].key)}`) has it",
+                    )
+                )
             else:
                 unique[key] = item
-        stored = {} if collection.name in self._empty else \
-            self._stored(collection, target, [item.id for item in unique.values()])
+        stored = (
+            {}
+            if collection.name in self._empty
+            else self._stored(collection, target, [item.id for item in unique.values()])
+        )
         new = [item for key, item in unique.items() if key not in stored]
-        changed = [item for key, item in unique.items()
-                   if key in stored and stored[key] != item.data]
+        changed = [
+            item for key, item in unique.items() if key in stored and stored[key] != item.data
+        ]
         result.unchanged += len(unique) - len(new) - len(changed)
         if new:
             self._send(collection, target, new, result, insert=True)
         if changed:
             self._send(collection, target, changed, result, insert=False)
 
-    def _stored(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
-                ids: list[object]) -> dict[bytes, Stored]:
+    def _stored(
+        self, collection: p.CollectionPlan, target: Collection[dict[str, Any]], ids: list[object]
+    ) -> dict[bytes, Stored]:
         raw = target.with_options(codec_options=RAW_CODEC)
 
         def fetch() -> dict[bytes, Stored]:
-            return {bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
-                    for document in raw.find({"_id": {"$in": ids}})}
+            return {
+                bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
+                for document in raw.find({"_id": {"$in": ids}})
+            }
 
         return self._retry(fetch, collection.name)
 
-    def _send(self, collection: p.CollectionPlan, target: Collection[dict[str, Any]],
-              items: list[Encoded], result: WriteResult, insert: bool) -> None:
+    def _send(
+        self,
+        collection: p.CollectionPlan,
+        target: Collection[dict[str, Any]],
+        items: list[Encoded],
+        result: WriteResult,
+        insert: bool,
+    ) -> None:
         def requests(as_insert: bool) -> list[Any]:
             if as_insert:
                 return [pymongo.InsertOne(RawBSONDocument(item.data)) for item in items]
-            return [pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data),
-                                       upsert=True) for item in items]
+            return [
+                pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data), upsert=True)
+                for item in items
+            ]
 
         attempts = iter([insert] + [False] * RETRIES)
         outcome: Mapping[str, Any]
         try:
-            outcome = self._retry(lambda: target.bulk_write(requests(next(attempts)),
-                                                            ordered=False),
-                                  collection.name).bulk_api_result
+            outcome = self._retry(
+                lambda: target.bulk_write(requests(next(attempts)), ordered=False), collection.name
+            ).bulk_api_result
         except mongo_errors.BulkWriteError as error:
             outcome = error.details
             for failure in outcome.get("writeErrors", []):
@@ -172,8 +208,7 @@ class MongoSink:
             options: dict[str, Any] = {"unique": index.unique, "sparse": index.sparse}
             if index.name:
                 options["name"] = index.name
-            self._retry(partial(target.create_index, list(index.keys), **options),
-                        collection.name)
+            self._retry(partial(target.create_index, list(index.keys), **options), collection.name)
 
     def close(self) -> None:
         self.client.close()
@@ -206,8 +241,14 @@ def retried(action: Callable[[], T], collection: str, uri: str) -> T:
             failure = server_errors.target_error(error, collection)
             if not failure.transient:
                 raise failure from None
-            log.warning("transient target error on %s (attempt %d): %s",
-                        collection, attempt + 1, type(error).__name__)
-            time.sleep(min(BACKOFF_SECONDS * 2 ** attempt, 5))
-    raise TargetError(f"target unreachable after {RETRIES} attempts on `{collection}` "
-                      f"({redact(uri)})", transient=True)
+            log.warning(
+                "transient target error on %s (attempt %d): %s",
+                collection,
+                attempt + 1,
+                type(error).__name__,
+            )
+            time.sleep(min(BACKOFF_SECONDS * 2**attempt, 5))
+    raise TargetError(
+        f"target unreachable after {RETRIES} attempts on `{collection}` ({redact(uri)})",
+        transient=True,
+    )

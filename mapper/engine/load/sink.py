@@ -16,7 +16,8 @@ from mapper.engine.capabilities import Capabilities
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 Render = Callable[[dict[str, Any]], str] | None  # a document's text, for sinks that write text
 CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(
-    uuid_representation=bson.binary.UuidRepresentation.STANDARD, tz_aware=True)
+    uuid_representation=bson.binary.UuidRepresentation.STANDARD, tz_aware=True
+)
 
 
 @dataclass(frozen=True)
