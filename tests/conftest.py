@@ -207,6 +207,30 @@ def demo_pg(postgres_server: str) -> Iterator[str]:
         yield url
 
 
+SMALL_DEMO_SCALE, SMALL_DEMO_TASKS = 0.3, 300
+
+
+@pytest.fixture(scope="session")
+def small_demo_pg(postgres_server: str) -> Iterator[str]:
+    """The demo at scale 0.3 (300 tasks) in PostgreSQL, for tests that run or validate it many
+    times (read-only use)."""
+    from mapper.demo import create_demo
+
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=SMALL_DEMO_SCALE, seed=42)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def small_demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The same rows as `small_demo_pg`, in SQLite (read-only use)."""
+    from mapper.demo import create_demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('small-demo') / 'demo.db'}"
+    create_demo(url, scale=SMALL_DEMO_SCALE, seed=42)
+    return url
+
+
 @pytest.fixture(scope="session")
 def demo_sqlite(tmp_path_factory) -> str:
     """URL of a SQLite database holding the demo at scale 1, seed 42 (read-only use)."""

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import bson
+from conftest import SMALL_DEMO_TASKS as TASKS
 from conftest import Finished, mapper_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,7 @@ def run_arguments(source: str, target: str, tmp_path: Path, *extra: str) -> list
         "--decimal-as",
         "string",
         "--batch-size",
-        "50",
+        "25",
         "--state",
         str(tmp_path / "state.json"),
         "--rejects",
@@ -76,11 +77,11 @@ def hashes(collection) -> dict:
     }
 
 
-def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db, tmp_path):
-    clean = in_process(demo_sqlite, mongo_url, tmp_path)
+def test_killed_runs_resume_to_the_clean_result(small_demo_sqlite, mongo_url, mongo_db, tmp_path):
+    clean = in_process(small_demo_sqlite, mongo_url, tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     expected = hashes(mongo_db.tasks)
-    assert len(expected) == 1000
+    assert len(expected) == TASKS
     mongo_db.tasks.drop()
 
     chance = random.Random(int(os.environ.get("MAPPER_TEST_SEED", "7")))
@@ -89,7 +90,7 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
     for _ in range(4):
         done = batches_done(tmp_path) if resume else 0
         process = subprocess.Popen(
-            mapper_command(demo_sqlite, mongo_url, tmp_path, *resume),
+            mapper_command(small_demo_sqlite, mongo_url, tmp_path, *resume),
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -103,19 +104,19 @@ def test_killed_runs_resume_to_the_clean_result(demo_sqlite, mongo_url, mongo_db
             break
         resume = ("--resume",) if (tmp_path / "state.json").exists() else ()
     else:
-        final = in_process(demo_sqlite, mongo_url, tmp_path, *resume)
+        final = in_process(small_demo_sqlite, mongo_url, tmp_path, *resume)
         assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 1
-    assert mongo_db.tasks.count_documents({}) == 1000
+    assert mongo_db.tasks.count_documents({}) == TASKS
     assert hashes(mongo_db.tasks) == expected
     assert not (tmp_path / "state.json").exists()
 
 
 def test_interrupt_stops_after_a_batch_and_resumes(
-    demo_sqlite, mongo_url, mongo_db, tmp_path
+    small_demo_sqlite, mongo_url, mongo_db, tmp_path
 ) -> None:
     process = subprocess.Popen(
-        mapper_command(demo_sqlite, mongo_url, tmp_path),
+        mapper_command(small_demo_sqlite, mongo_url, tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -127,21 +128,21 @@ def test_interrupt_stops_after_a_batch_and_resumes(
     assert process.returncode == 1, out + err
     assert "interrupted after a complete batch: resume with --resume" in out
     written = mongo_db.tasks.count_documents({})
-    assert 0 < written < 1000
-    other = in_process(demo_sqlite, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
+    assert 0 < written < TASKS
+    other = in_process(small_demo_sqlite, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
     assert other.returncode == 2, other.stdout + other.stderr  # never text and doubles mixed
     assert "made with --decimal-as string" in other.stderr
     assert mongo_db.tasks.count_documents({}) == written
-    resumed = in_process(demo_sqlite, mongo_url, tmp_path, "--resume")
+    resumed = in_process(small_demo_sqlite, mongo_url, tmp_path, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "every row accounted for" in resumed.stdout
-    assert mongo_db.tasks.count_documents({}) == 1000
+    assert mongo_db.tasks.count_documents({}) == TASKS
 
 
-def test_resume_refuses_without_or_with_a_foreign_checkpoint(demo_sqlite, tmp_path) -> None:
+def test_resume_refuses_without_or_with_a_foreign_checkpoint(small_demo_sqlite, tmp_path) -> None:
     target = "mongodb://127.0.0.1:1/db"
-    missing = in_process(demo_sqlite, target, tmp_path, "--resume")
+    missing = in_process(small_demo_sqlite, target, tmp_path, "--resume")
     assert missing.returncode == 2 and "nothing to resume" in missing.stderr
     (tmp_path / "state.json").write_text('{"fingerprint": "other", "collections": {}}')
-    foreign = in_process(demo_sqlite, target, tmp_path, "--resume")
+    foreign = in_process(small_demo_sqlite, target, tmp_path, "--resume")
     assert foreign.returncode == 2 and "another mapping or target" in foreign.stderr

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import bson
 import pytest
 import sqlalchemy as sa
+from conftest import SMALL_DEMO_TASKS as TASKS
 from conftest import fresh_postgres_database
 from tcp_proxy import Proxy
 
@@ -41,9 +42,9 @@ def _hashes(collection) -> dict:
 
 
 def test_target_connection_cut_mid_run_is_retried_idempotently(
-    demo_sqlite, mongo_url, mongo_db, tmp_path
+    small_demo_sqlite, mongo_url, mongo_db, tmp_path
 ) -> None:
-    prepared = _prepare(demo_sqlite, "string")
+    prepared = _prepare(small_demo_sqlite, "string")
     reference = api.migrate(prepared, mongo_url, _options(tmp_path, "r1"))
     expected = _hashes(mongo_db.tasks)
     mongo_db.tasks.drop()
@@ -60,16 +61,16 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(
 
     try:
         summary = api.migrate(
-            prepared, proxied, _options(tmp_path, "r2", 100), progress=cut_now_and_then
+            prepared, proxied, _options(tmp_path, "r2", 30), progress=cut_now_and_then
         )
     finally:
         proxy.close()
         prepared.close()
     assert proxy.cuts >= 2
     result = summary.collections[0]
-    assert result.written == 1000 and result.rejected == 0 and summary.balanced
-    assert reference.collections[0].written == 1000
-    assert mongo_db.tasks.count_documents({}) == 1000
+    assert result.written == TASKS and result.rejected == 0 and summary.balanced
+    assert reference.collections[0].written == TASKS
+    assert mongo_db.tasks.count_documents({}) == TASKS
     assert _hashes(mongo_db.tasks) == expected
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from bson import Decimal128, Int64, ObjectId
-from conftest import fresh_postgres_database
+from conftest import SMALL_DEMO_TASKS
 
 from mapper.cli import main
-from mapper.demo import create_demo
 from mapper.validate.values import MISSING, at, canon, diff, type_ok
 
 MAPPINGS = str(Path(__file__).parents[1] / "mappings")
@@ -66,21 +65,7 @@ def test_type_promises():
 # --- against real servers -----------------------------------------------------------------
 
 
-SCALE, TASKS = 0.3, 300  # a smaller demo: the tampering tests validate it ~25 times
-
-
-@pytest.fixture(scope="module")
-def small_demo_pg(postgres_server):
-    with fresh_postgres_database(postgres_server) as url:
-        create_demo(url, scale=SCALE, seed=42)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def small_demo_sqlite(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('small') / 'demo.db'}"
-    create_demo(url, scale=SCALE, seed=42)
-    return url
+TASKS = SMALL_DEMO_TASKS  # a smaller demo: the tampering tests validate it ~25 times
 
 
 @pytest.fixture(scope="module")
