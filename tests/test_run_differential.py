@@ -296,12 +296,12 @@ def content_hashes(database) -> dict[str, dict[Any, str]]:
 
 
 @pytest.mark.integration
-def test_rerun_into_mongodb_is_idempotent(demo_sqlite, mongo_url, mongo_db, tmp_path):
-    first = migrate(demo_sqlite, mongo_url, tmp_path / "rejects.jsonl", decimal_as="string")
+def test_rerun_into_mongodb_is_idempotent(small_demo_sqlite, mongo_url, mongo_db, tmp_path):
+    first = migrate(small_demo_sqlite, mongo_url, tmp_path / "rejects.jsonl", decimal_as="string")
     assert first.balanced and first.rejected == 0
     before = content_hashes(mongo_db)
 
-    second = migrate(demo_sqlite, mongo_url, tmp_path / "rejects.jsonl", decimal_as="string")
+    second = migrate(small_demo_sqlite, mongo_url, tmp_path / "rejects.jsonl", decimal_as="string")
     assert second.balanced and second.rejected == 0
     after = content_hashes(mongo_db)
 
@@ -360,10 +360,10 @@ def test_postgres_and_sqlite_give_byte_identical_files(demo_pg, demo_sqlite):
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(batch_size=st.one_of(st.integers(1, 40), st.integers(41, 1500)))
-def test_any_batch_size_gives_the_same_documents(demo_sqlite, batch_size):
-    output = file_output(demo_sqlite, batch_size)
+def test_any_batch_size_gives_the_same_documents(small_demo_sqlite, batch_size):
+    output = file_output(small_demo_sqlite, batch_size)
     for name in COLLECTIONS:
-        assert output[name] == baseline(demo_sqlite)[name], (name, batch_size)
+        assert output[name] == baseline(small_demo_sqlite)[name], (name, batch_size)
 
 
 # --- 5. random small relational data against a nested-loop oracle ----------------------------

@@ -501,6 +501,8 @@ def test_no_password_in_any_output(target, capsys, tmp_path):
                 "string",
                 "--sample",
                 "5",
+                "--only",
+                "users",
                 "--format",
                 form,
             ]
