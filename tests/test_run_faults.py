@@ -163,6 +163,7 @@ def test_source_dropped_mid_stream_names_table_and_last_key(postgres_server, tmp
                 progress=drop_source,
             )
         prepared.close()
+    assert error.value.table == "tasks" and error.value.key is not None
     message = str(error.value)
     assert "`tasks`" in message and "after key `" in message and "--resume" in message
     assert not (tmp_path / "out" / "tasks.jsonl").exists()
@@ -208,3 +209,5 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
         prepared.close()
         admin.dispose()
     assert "idle_in_transaction_session_timeout" in str(error.value)
+    assert error.value.setting == "idle_in_transaction_session_timeout"
+    assert error.value.table == "tasks"

@@ -61,7 +61,7 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                     connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
                 yield connection
     except sa.exc.OperationalError as error:
-        raise SourceError(f"source failed: {_describe(error)}") from None
+        raise _source_error(f"source failed: {_describe(error)}") from None
 
 
 # SQLite text that is not valid UTF-8 keeps its bytes as surrogates (the driver would fail
@@ -208,6 +208,13 @@ def _describe(error: sa.exc.DBAPIError) -> str:
     return message
 
 
+def _source_error(message: str) -> SourceError:
+    """A failed read as an error whose `setting` is the server timeout that the message
+    says ended the snapshot, if any."""
+    named = [setting for setting in _SETTINGS.values() if f"`{setting}`" in message]
+    return SourceError(message, setting=named[0] if named else None)
+
+
 class Extractor:
     """Runs a plan's statements on one snapshot connection."""
 
@@ -298,6 +305,6 @@ class Extractor:
         try:
             yield
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"reading {what} failed: {self._explain(error)}") from None
+            raise _source_error(f"reading {what} failed: {self._explain(error)}") from None
         finally:
             self._last_activity = time.monotonic()

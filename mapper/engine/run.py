@@ -199,6 +199,9 @@ def _collection(
                     f"{error} ({after} of `{collection.table}`; nothing of the "
                     "failed batch was written: resume with --resume)",
                     table=collection.table,
+                    key=last_key,
+                    setting=error.setting,
+                    transient=error.transient,
                 ) from None
             if batch is None:
                 break
