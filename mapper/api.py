@@ -15,7 +15,6 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import lint as lint_module
-from mapper import pipeline
+from mapper import data_lint, pipeline
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -37,12 +35,12 @@ from mapper.engine.preview import preview as preview_documents
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import Progress, RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
-from mapper.errors import Problem, SpecError, UsageError
+from mapper.errors import MapperError, Problem, SpecError, UsageError
 from mapper.report import plan_text, summary_text
 from mapper.resolve import resolve
 from mapper.spec import MappingFile, load_offline
-from mapper.validate import Report, render
-from mapper.validate import validate as validate_target
+from mapper.validation import Report, render
+from mapper.validation import validate as validate_target
 
 log = logging.getLogger(__name__)
 DecimalAs = Literal["decimal128", "string", "double"]
@@ -220,7 +218,7 @@ class ValidateOptions:
 def validate(
     prepared: Prepared, target: str, options: ValidateOptions = ValidateOptions()
 ) -> Report:
-    """Check a `mongodb://` or `file:` target against the source (`mapper.validate`)."""
+    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`)."""
     only = prepared.collection_names(options.only) if options.only else ()
     return validate_target(
         prepared.plan,
@@ -239,7 +237,7 @@ def validate(
 def lint(
     files: Sequence[str | Path],
     source: str | None = None,
-    max_children: int = lint_module.MAX_CHILDREN,
+    max_children: int = data_lint.MAX_CHILDREN,
 ) -> list[Problem]:
     """Every problem of `files`: the schema's offline; with a source URL, also names, joins
     and types against it and the data's (unbounded arrays, oversized documents)."""
@@ -257,7 +255,7 @@ def lint(
         planned, semantic = resolve(clean, catalog)
         problems += semantic
         if not any(problem.severity == "error" for problem in semantic):
-            problems += lint_module.data_problems(clean, planned, engine, catalog, max_children)
+            problems += data_lint.data_problems(clean, planned, engine, catalog, max_children)
     finally:
         engine.dispose()
     return sorted(problems)
@@ -280,6 +278,7 @@ def preview(
 
 __all__ = [
     "DocumentOptions",
+    "MapperError",
     "MigrateOptions",
     "Prepared",
     "Report",
@@ -295,14 +294,3 @@ __all__ = [
     "summary_text",
     "validate",
 ]
-
-
-def _export() -> None:
-    """`import mapper` exposes these names; `validate` and `lint` take the place of the
-    submodules of the same names as attributes of the package."""
-    package = sys.modules["mapper"]
-    for name in __all__:
-        setattr(package, name, globals()[name])
-
-
-_export()

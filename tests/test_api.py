@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -63,6 +64,10 @@ def test_import_mapper_exposes_the_api() -> None:
     ):
         assert getattr(mapper, name) is not None, name
     assert mapper.prepare is api.prepare and mapper.MapperError is MapperError
+    assert mapper.validate is api.validate and mapper.lint is api.lint  # not submodules
+    checks = importlib.import_module("mapper.validation.checks")  # submodules: by full name
+    assert checks.validate is api.validate_target
+
     with pytest.raises(AttributeError):
         mapper.no_such_name  # noqa: B018
     assert (ROOT / "mapper" / "py.typed").exists()

@@ -14,7 +14,7 @@ import pytest
 
 from mapper import types
 from mapper.engine import convert
-from mapper.validate.values import type_ok
+from mapper.validation.values import type_ok
 
 SCHEMA = Path(__file__).resolve().parent.parent / "mapper" / "schemas" / "mapping.schema.json"
 

@@ -13,7 +13,7 @@ from mapper.config import TARGET_VARIABLE
 from mapper.engine.load import mongodb
 from mapper.engine.server_errors import target_error
 from mapper.errors import EXIT_FAULT, EXIT_USAGE, TargetAccessDenied, TargetError
-from mapper.validate import checks
+from mapper.validation import checks
 
 TRANSIENT = [
     mongo_errors.AutoReconnect("connection reset"),

@@ -19,7 +19,7 @@ from bson import Decimal128, Int64, ObjectId
 from conftest import SMALL_DEMO_TASKS
 
 from mapper.cli import main
-from mapper.validate.values import MISSING, at, canon, diff, type_ok
+from mapper.validation.values import MISSING, at, canon, diff, type_ok
 
 MAPPINGS = str(Path(__file__).parents[1] / "mappings")
 

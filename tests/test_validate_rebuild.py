@@ -21,9 +21,9 @@ from mapper.cli import main
 from mapper.engine.build import Builder
 from mapper.engine.extract import snapshot
 from mapper.spec import MappingFile
-from mapper.validate.rebuild import Rebuild, Rejected
-from mapper.validate.source import Source
-from mapper.validate.values import diff
+from mapper.validation.rebuild import Rebuild, Rejected
+from mapper.validation.source import Source
+from mapper.validation.values import diff
 
 MAPPINGS = str(Path(__file__).parents[1] / "mappings")
 

@@ -16,8 +16,8 @@ BSON type promises), `results` (tallies, differences), `output` (text, JSON, HTM
 `mapper/templates/validate.html.j2`).
 """
 
-from mapper.validate.checks import validate
-from mapper.validate.output import render
-from mapper.validate.results import CHECKS, CollectionResult, Difference, Report, Tally
+from mapper.validation.checks import validate
+from mapper.validation.output import render
+from mapper.validation.results import CHECKS, CollectionResult, Difference, Report, Tally
 
 __all__ = ["CHECKS", "CollectionResult", "Difference", "Report", "Tally", "render", "validate"]

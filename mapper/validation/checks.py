@@ -34,13 +34,13 @@ from mapper.engine.extract import snapshot
 from mapper.engine.server_errors import target_error
 from mapper.errors import SourceError
 from mapper.spec import MappingFile, read_mapping
-from mapper.validate import rows as r
-from mapper.validate.rebuild import Document, Rebuild, Rejected
-from mapper.validate.results import CollectionResult, Difference, Report
-from mapper.validate.source import Row, Source
-from mapper.validate.sql import ChildRows
-from mapper.validate.targets import Collection, Targets
-from mapper.validate.values import (
+from mapper.validation import rows as r
+from mapper.validation.rebuild import Document, Rebuild, Rejected
+from mapper.validation.results import CollectionResult, Difference, Report
+from mapper.validation.source import Row, Source
+from mapper.validation.sql import ChildRows
+from mapper.validation.targets import Collection, Targets
+from mapper.validation.values import (
     MISSING,
     at,
     bson_type,

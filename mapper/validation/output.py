@@ -6,7 +6,7 @@ import json
 
 import jinja2
 
-from mapper.validate.results import CHECKS, Report
+from mapper.validation.results import CHECKS, Report
 
 TEXT_DIFFERENCES = 20
 HTML_DIFFERENCES = 200

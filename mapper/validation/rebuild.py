@@ -35,8 +35,8 @@ from mapper.engine import convert
 from mapper.errors import UsageError
 from mapper.spec import MappingFile
 from mapper.types import DEFAULT_CONVERSION, with_policy
-from mapper.validate.source import Row, Source
-from mapper.validate.values import Approximately
+from mapper.validation.source import Row, Source
+from mapper.validation.values import Approximately
 
 AGGREGATES = ("count", "sum", "min", "max", "avg")
 MAX_BYTES = 16 * 1024 * 1024  # MongoDB's document size limit

@@ -11,7 +11,7 @@ from typing import Any
 from mapper import ids
 from mapper import plan as p
 from mapper.engine import convert
-from mapper.validate.values import MISSING
+from mapper.validation.values import MISSING
 
 SKIP = object()  # a source value the conversion rejects: the run rejected its row
 Copied = p.Value | p.DocumentId  # a field whose value comes from its row's selected values

@@ -19,7 +19,7 @@ from pymongo import errors as mongo_errors
 
 from mapper.config import redact
 from mapper.errors import UsageError
-from mapper.validate.values import canon
+from mapper.validation.values import canon
 
 CHUNK = 1000  # ids per `$in`
 _JSON = json_util.JSONOptions(
