@@ -17,7 +17,7 @@ import bson
 import pytest
 import sqlalchemy as sa
 from bson import json_util
-from conftest import mapper_cli
+from conftest import SMALL_DEMO_SCALE, mapper_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import COLLECTIONS, Oracle, with_decimal_as
@@ -229,7 +229,7 @@ def test_orderings_ignore_the_database_collation(postgres_server, tmp_path):
             )
         engine.dispose()
         assert ordered == ["a", "b", "B"]
-        create_demo(url, scale=1, seed=42)
+        create_demo(url, scale=SMALL_DEMO_SCALE, seed=42)
         expected = Oracle(url).documents()
         summary = migrate(url, f"file:{tmp_path / 'out'}", tmp_path / "rejects.jsonl")
         assert summary.balanced and summary.rejected == 0
