@@ -28,7 +28,7 @@ from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
-from mapper.demo import create_demo
+from mapper.demo import DEMO_SCHEMAS, create_demo
 from mapper.engine import executor as executors
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
@@ -277,6 +277,7 @@ def preview(
 
 
 __all__ = [
+    "DEMO_SCHEMAS",
     "DocumentOptions",
     "MapperError",
     "MigrateOptions",

@@ -29,8 +29,13 @@ Command = Callable[[argparse.Namespace], int]
 
 def cmd_demo(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
-    counts = api.create_demo(url, scale=args.scale, seed=args.seed, drop=args.drop)
-    print(f"demo database at {config.redact(url)} (scale {args.scale}, seed {args.seed}):")
+    counts = api.create_demo(
+        url, scale=args.scale, seed=args.seed, drop=args.drop, schema=args.schema
+    )
+    print(
+        f"{args.schema} demo database at {config.redact(url)} "
+        f"(scale {args.scale}, seed {args.seed}):"
+    )
     for table, count in counts.items():
         print(f"  {table:<16} {count:>9,} rows")
     return 0
@@ -266,9 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show the stack on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="create and fill the demo task database")
+    demo = commands.add_parser("demo", help="create and fill a demo database")
     demo.add_argument(
         "--source", help="SQLAlchemy URL of the database to fill (default: $MAPPER_SOURCE_URL)"
+    )
+    demo.add_argument(
+        "--schema",
+        choices=api.DEMO_SCHEMAS,
+        default="tasks",
+        help="which demo: tasks (the default, the shipped mappings' source) or retail "
+        "(docs/demo-retail.md)",
     )
     demo.add_argument("--scale", type=float, default=1.0, help="size multiplier (default 1)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")

@@ -7,16 +7,18 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from mapper.demo.generate import Row
-from mapper.demo.schema import METADATA
 
 CHUNK_ROWS = 5000
 
 
-def load(connection: sa.Connection, tables: Iterable[tuple[str, list[Row]]]) -> dict[str, int]:
-    """Insert every (table name, rows) in order, in chunks; return the row count per table."""
+def load(
+    connection: sa.Connection, metadata: sa.MetaData, tables: Iterable[tuple[str, list[Row]]]
+) -> dict[str, int]:
+    """Insert every (table name, rows) of `metadata` in order, in chunks; return the row count
+    per table."""
     counts = {}
     for name, rows in tables:
-        insert = METADATA.tables[name].insert()
+        insert = metadata.tables[name].insert()
         for start in range(0, len(rows), CHUNK_ROWS):
             connection.execute(insert, rows[start : start + CHUNK_ROWS])
         counts[name] = len(rows)
