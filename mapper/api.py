@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
 from mapper import data_lint, pipeline
+from mapper import init as init_stage
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -261,6 +262,40 @@ def lint(
     return sorted(problems)
 
 
+def init(
+    source: str | sa.Engine, tables: Sequence[str] = (), *, budget_seconds: float = 60.0
+) -> init_stage.Proposal:
+    """Reflect `source` (its `tables`, or all), read its statistics within about
+    `budget_seconds`, and propose collections with the reasons for each decision (render
+    them with `init_files`)."""
+    engine = pipeline.connect(source) if isinstance(source, str) else source
+    try:
+        catalog = init_stage.only(catalog_module.reflect(engine), tables)
+        views = () if tables else catalog_module.view_names(engine)
+        stats = init_stage.statistics(engine, catalog, budget_seconds)
+        return init_stage.propose(catalog, stats, views)
+    finally:
+        if isinstance(source, str):
+            engine.dispose()
+
+
+def init_files(
+    proposal: init_stage.Proposal, form: Literal["yaml", "html"] = "yaml"
+) -> dict[str, str]:
+    """File name → text: one commented mapping file per collection, or the HTML report."""
+    if form == "html":
+        return {init_stage.REPORT_FILE: init_stage.html(proposal)}
+    return init_stage.yaml_files(proposal)
+
+
+def write_files(
+    files: dict[str, str], out: str | Path, force: bool = False
+) -> init_stage.Written:
+    """Write `files` into the folder `out`; an existing file that differs is never
+    overwritten without `force` (nothing is written, and its diff is in the result)."""
+    return init_stage.write(files, Path(out), force)
+
+
 def explain(prepared: Prepared) -> str:
     """The plan as text: each collection's SQL as the source's dialect renders it, and its
     document shape."""
@@ -287,6 +322,8 @@ __all__ = [
     "ValidateOptions",
     "create_demo",
     "explain",
+    "init",
+    "init_files",
     "lint",
     "migrate",
     "prepare",
@@ -294,4 +331,5 @@ __all__ = [
     "render",
     "summary_text",
     "validate",
+    "write_files",
 ]

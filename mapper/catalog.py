@@ -60,6 +60,22 @@ class Table:
         return any(key and set(key) <= wanted for key in keys)
 
 
+def join_candidates(left: Table, right: Table) -> set[tuple[tuple[str, str], ...]]:
+    """The ways foreign keys join two tables (either way), each as (left column, right
+    column) pairs: a join is inferred only when there is exactly one."""
+    found = {
+        tuple(zip(fk.columns, fk.referred_columns, strict=True))
+        for fk in left.foreign_keys
+        if fk.referred_table == right.name
+    }
+    found |= {
+        tuple(zip(fk.referred_columns, fk.columns, strict=True))
+        for fk in right.foreign_keys
+        if fk.referred_table == left.name
+    }
+    return found
+
+
 @dataclass(frozen=True)
 class Catalog:
     dialect: str
@@ -162,6 +178,20 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             f"{getattr(error, 'orig', error)}"
         ) from None
     return Catalog(dialect=engine.dialect.name, tables=tables)
+
+
+def view_names(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> tuple[str, ...]:
+    """The views of the given schemas, named as tables are (`schema.view` outside the
+    default): sources that `reflect` leaves out."""
+    try:
+        inspector = sa.inspect(engine)
+        return tuple(
+            _qualified(schema, name)
+            for schema in dict.fromkeys(schemas)
+            for name in inspector.get_view_names(schema=schema)
+        )
+    except sa.exc.SQLAlchemyError as error:
+        raise SourceError(f"cannot list the source's views: {error.__class__.__name__}") from None
 
 
 def _qualified(schema: str | None, table_name: str) -> str:

@@ -228,6 +228,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_DATA
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    url = config.source_url(args.source)
+    proposal = api.init(url, args.tables or (), budget_seconds=args.time_budget)
+    written = api.write_files(api.init_files(proposal, args.format), args.out, args.force)
+    for path, diff in written.refused:
+        print(diff or f"{path}: differs", end="" if diff.endswith("\n") else "\n")
+    if written.refused:
+        names = ", ".join(str(path) for path, _ in written.refused)
+        print(
+            f"mapper init: {names} exists: nothing written (the diff above is what would "
+            "change; pass --force to overwrite)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for path in written.written:
+        print(f"wrote {path}")
+    for path in written.unchanged:
+        print(f"unchanged {path}")
+    for table, why in proposal.skipped:
+        print(f"not mapped: {table}: {why}", file=sys.stderr)
+    for note in proposal.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     url = None if args.offline else config.setting(config.SOURCE_VARIABLE, args.source)
     problems = api.lint(args.files, url, args.max_children)
@@ -286,6 +311,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--drop", action="store_true", help="drop the demo tables first")
     demo.set_defaults(func=cmd_demo)
+
+    init = commands.add_parser(
+        "init", help="propose commented mapping files from a live schema and its statistics"
+    )
+    init.add_argument("--source", help="SQLAlchemy URL of the source (default: $MAPPER_SOURCE_URL)")
+    init.add_argument(
+        "--tables", nargs="+", metavar="TABLE", help="only these tables (default: every one)"
+    )
+    init.add_argument(
+        "--out", default="mappings", help="folder of the files written (default %(default)s/)"
+    )
+    init.add_argument(
+        "--format",
+        choices=("yaml", "html"),
+        default="yaml",
+        help="yaml: one mapping file per collection; html: a one-page report of the proposal",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument(
+        "--time-budget",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop reading statistics after about this long (default %(default)s)",
+    )
+    init.set_defaults(func=cmd_init)
 
     def mapping_command(name: str, text: str, func: Command) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)

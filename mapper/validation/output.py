@@ -78,7 +78,9 @@ def text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def html(report: Report) -> str:
+def page(name: str, **values: object) -> str:
+    """An HTML page from a template of `mapper/templates` (autoescaped, undefined names an
+    error); the validation report's and `mapper init`'s."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mapper", "templates"),
         autoescape=True,
@@ -86,8 +88,12 @@ def html(report: Report) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    template = environment.get_template("validate.html.j2")
-    return template.render(
+    return environment.get_template(name).render(**values)
+
+
+def html(report: Report) -> str:
+    return page(
+        "validate.html.j2",
         report=report,
         checks=CHECKS,
         verdict=_verdict(report),

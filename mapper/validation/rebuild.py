@@ -29,7 +29,7 @@ import bson
 from bson.binary import UuidRepresentation
 
 from mapper import ids
-from mapper.catalog import Catalog, Table
+from mapper.catalog import Catalog, Table, join_candidates
 from mapper.computed import render
 from mapper.engine import convert
 from mapper.errors import UsageError
@@ -284,16 +284,7 @@ class Rebuild:
             if hop.get("on"):
                 on = tuple(hop["on"].items())
             else:
-                found = {
-                    tuple(zip(fk.columns, fk.referred_columns, strict=True))
-                    for fk in left.foreign_keys
-                    if fk.referred_table == right.name
-                }
-                found |= {
-                    tuple(zip(fk.referred_columns, fk.columns, strict=True))
-                    for fk in right.foreign_keys
-                    if fk.referred_table == left.name
-                }
+                found = join_candidates(left, right)
                 if len(found) != 1:
                     raise UsageError(
                         f"no single foreign key joins `{left.name}` and `{right.name}`"

@@ -1,0 +1,205 @@
+"""`mapper init`: proposed mappings that lint clean, run and validate on the source they came
+from; the decisions on small schemas made to force each one; never overwriting unasked.
+
+Regenerate the golden files after an intended change with `MAPPER_UPDATE_GOLDEN=1 python -m
+pytest tests/test_init.py`, and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import mapper_cli, sqlite_database
+
+from mapper.spec import read_mapping
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _init(source: str, out: Path, *args: str) -> dict[str, str]:
+    result = mapper_cli("init", "--source", source, "--out", out, *args)
+    assert result.returncode == 0, result.stderr
+    return {path.name: path.read_text() for path in sorted(out.glob("*.yaml"))}
+
+
+def _prose(text: str) -> str:
+    """A file's comments as running text (wrapped lines joined)."""
+    return re.sub(r"\n\s*#\s+", " ", text)
+
+
+def _lint_strict(source: str, out: Path) -> None:
+    result = mapper_cli("lint", "--strict", out, "--source", source)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _collection(files: dict[str, str], tmp_path: Path, name: str) -> dict:
+    path = tmp_path / f"{name}.read.yaml"
+    path.write_text(files[f"{name}.yaml"])
+    return read_mapping(path).data["collections"][name]
+
+
+@pytest.mark.parametrize("source", ["small_demo_sqlite", "small_demo_pg"])
+def test_init_output_lints_runs_and_validates(
+    source: str, request: pytest.FixtureRequest, mongo_url: str, tmp_path: Path
+) -> None:
+    url = request.getfixturevalue(source)
+    out = tmp_path / "mappings"
+    files = _init(url, out)
+    assert set(files) == {"organizations.yaml", "projects.yaml", "tasks.yaml", "users.yaml"}
+    _lint_strict(url, out)
+    common = ("--source", url, "--target", mongo_url, "--decimal-as", "string")
+    ran = mapper_cli(
+        "run",
+        out,
+        *common,
+        "--rejects",
+        tmp_path / "rejects.jsonl",
+        "--state",
+        tmp_path / "state.json",
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    checked = mapper_cli("validate", out, *common, "--full")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_init_output_for_the_task_demo_matches_golden(
+    small_demo_sqlite: str, tmp_path: Path
+) -> None:
+    files = _init(small_demo_sqlite, tmp_path)
+    golden = GOLDEN / "init-tasks"
+    if os.environ.get("MAPPER_UPDATE_GOLDEN"):
+        golden.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (golden / name).write_text(text)
+    assert files == {path.name: path.read_text() for path in sorted(golden.glob("*.yaml"))}
+
+
+def _posts(path: Path, counts: list[int]) -> str:
+    """Posts with `counts[i]` comments each."""
+    rows = []
+    comment = 0
+    for post, count in enumerate(counts, 1):
+        rows.append(f"INSERT INTO posts VALUES ({post}, 'post {post}');")
+        for _ in range(count):
+            comment += 1
+            rows.append(f"INSERT INTO comments VALUES ({comment}, {post}, 'text {comment}');")
+    return sqlite_database(
+        path,
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL);"
+        "CREATE TABLE comments (id INTEGER PRIMARY KEY,"
+        " post_id INTEGER NOT NULL REFERENCES posts (id), body TEXT NOT NULL);" + "".join(rows),
+    )
+
+
+def test_a_few_parents_over_the_threshold_get_a_limit(tmp_path: Path) -> None:
+    url = _posts(tmp_path / "s.db", [1500] + [1] * 200)
+    files = _init(url, tmp_path / "out")
+    comments = _collection(files, tmp_path, "posts")["fields"]["comments"]
+    assert (comments["limit"], comments["overflow"]) == (10, "truncate")
+    assert "comments.yaml" in files  # every comment is still in a collection of its own
+    assert "max 1,500, p99 1," in _prose(files["posts.yaml"])
+    _lint_strict(url, tmp_path / "out")
+
+
+def test_a_fan_out_too_large_to_embed_is_counted_and_a_collection(tmp_path: Path) -> None:
+    url = _posts(tmp_path / "s.db", [1100, 1100])
+    files = _init(url, tmp_path / "out")
+    fields = _collection(files, tmp_path, "posts")["fields"]
+    assert fields == {"comment_count": {"count": "comments"}}
+    post = _collection(files, tmp_path, "comments")["fields"]["post"]
+    assert post == {"embed": "posts", "columns": ["title"]}
+    _lint_strict(url, tmp_path / "out")
+
+
+SHOP = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE memberships (user_id INTEGER NOT NULL REFERENCES users (id),
+  group_id INTEGER NOT NULL REFERENCES groups (id), role TEXT NOT NULL,
+  PRIMARY KEY (user_id, group_id));
+CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT NOT NULL,
+  sender_id INTEGER NOT NULL REFERENCES users (id),
+  recipient_id INTEGER NOT NULL REFERENCES users (id));
+CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+  manager_id INTEGER REFERENCES employees (id));
+INSERT INTO users VALUES (1, 'ann'), (2, 'bob'), (3, 'eve');
+INSERT INTO groups VALUES (1, 'admins'), (2, 'staff');
+INSERT INTO memberships VALUES (1, 1, 'owner'), (1, 2, 'member'), (2, 2, 'member');
+INSERT INTO messages VALUES (1, 'hi', 1, 2), (2, 'yo', 2, 1), (3, 'hey', 1, 3), (4, 'x', 3, 3);
+INSERT INTO employees VALUES (1, 'ceo', NULL), (2, 'cto', 1), (3, 'dev', 2), (4, 'intern', 3);
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    url = sqlite_database(tmp_path / "shop.db", SHOP)
+    return url, _init(url, tmp_path / "out")
+
+
+def test_a_join_table_gives_many_to_many_via(shop, tmp_path: Path) -> None:
+    url, files = shop
+    assert "memberships.yaml" not in files
+    groups = _collection(files, tmp_path, "users")["fields"]["groups"]
+    assert groups["via"] == ["memberships"]
+    assert groups["fields"] == {"role": {"column": "memberships.role"}}
+    users = _collection(files, tmp_path, "groups")["fields"]["users"]
+    assert (users["embed"], users["via"]) == ("users", ["memberships"])
+    _lint_strict(url, tmp_path / "out")
+
+
+def test_two_foreign_keys_to_one_table_give_explicit_on(shop, tmp_path: Path) -> None:
+    _, files = shop
+    fields = _collection(files, tmp_path, "users")["fields"]
+    owned = next(f for f in fields.values() if isinstance(f, dict) and f.get("embed") == "messages")
+    assert owned["on"] in ({"id": "sender_id"}, {"id": "recipient_id"})
+    other = next(iter(owned["fields"].values()))
+    assert other["reference"] == "users" and list(other["on"].values()) == ["id"]
+
+
+def test_a_self_reference_embeds_its_chain_with_max_depth(shop, tmp_path: Path) -> None:
+    _, files = shop
+    manager = _collection(files, tmp_path, "employees")["fields"]["manager"]
+    assert manager == {
+        "embed": "employees",
+        "on": {"manager_id": "id"},
+        "columns": ["name"],
+        "max_depth": 3,
+    }
+    assert "longest chain has 3 levels" in _prose(files["employees.yaml"])
+
+
+def test_existing_files_are_diffed_not_overwritten_without_force(shop, tmp_path: Path) -> None:
+    url, files = shop
+    out = tmp_path / "out"
+    again = mapper_cli("init", "--source", url, "--out", out)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    edited = out / "users.yaml"
+    edited.write_text(files["users.yaml"].replace("columns: [id, name]", "columns: [name]"))
+    refused = mapper_cli("init", "--source", url, "--out", out)
+    assert refused.returncode == 2
+    assert str(edited) in refused.stderr and "--force" in refused.stderr
+    assert "-    columns: [name]" in refused.stdout and "+    columns: [id, name]" in refused.stdout
+    assert "columns: [name]" in edited.read_text()
+    forced = mapper_cli("init", "--source", url, "--out", out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert edited.read_text() == files["users.yaml"]
+
+
+def test_the_html_report_shows_every_collection(shop, tmp_path: Path) -> None:
+    url, files = shop
+    result = mapper_cli("init", "--source", url, "--out", tmp_path / "html", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "html" / "init-report.html").read_text()
+    for name in files:
+        assert f'id="collection-{name.removesuffix(".yaml")}"' in page
+    assert "max_depth 3" in page and "through <code>memberships</code>" in page
+    assert "http" not in page and "<script" not in page  # self-contained
+
+
+def test_unknown_tables_are_refused(shop, tmp_path: Path) -> None:
+    url, _ = shop
+    result = mapper_cli("init", "--source", url, "--tables", "userz", "--out", tmp_path / "x")
+    assert result.returncode == 2 and "`userz`" in result.stderr and "`users`" in result.stderr
