@@ -55,6 +55,9 @@ from mapper.validator import json_schema, violations
 MAX_DIFFERENCES = 1000
 DIFFERENCES_PER_DOCUMENT = 20
 BATCH_SIZE = 1000
+# composite keys a query looks up at once: an OR of ANDs, which SQLite parses into a tree as
+# deep as it is long (at most 1000 levels)
+COMPOSITE_KEYS_PER_QUERY = 200
 
 Key = tuple[Any, ...]  # the values of a parent key (or of an element's link to its parent)
 Form = tuple[Hashable, ...]  # the canonical values copied into one array element
@@ -398,13 +401,16 @@ class _Checker:
             return {}
         columns = self.rebuild.key_columns(collection.name)
         keys = [tuple(row.row[c] for c in columns) for row in present]
-        query = replace(
-            collection.query, filter=r.both(collection.query.filter, r.key_filter(collection, keys))
-        )
-        return {
-            r.key(collection, row): row
-            for row in self.connection.execute(self.compiler.select(query))
-        }
+        step = len(keys) if len(columns) == 1 else COMPOSITE_KEYS_PER_QUERY
+        found: dict[str, PlanRow] = {}
+        for start in range(0, len(keys), step):
+            chosen = r.key_filter(collection, keys[start : start + step])
+            query = replace(collection.query, filter=r.both(collection.query.filter, chosen))
+            found.update(
+                (r.key(collection, row), row)
+                for row in self.connection.execute(self.compiler.select(query))
+            )
+        return found
 
     def _extras(
         self, result: CollectionResult, collection: p.CollectionPlan, target: Collection
