@@ -272,8 +272,7 @@ def init(
     try:
         catalog = init_stage.only(catalog_module.reflect(engine), tables)
         views = () if tables else catalog_module.view_names(engine)
-        stats = init_stage.statistics(engine, catalog, budget_seconds)
-        return init_stage.propose(catalog, stats, views)
+        return init_stage.proposal(engine, catalog, views, budget_seconds)
     finally:
         if isinstance(source, str):
             engine.dispose()
@@ -288,9 +287,7 @@ def init_files(
     return init_stage.yaml_files(proposal)
 
 
-def write_files(
-    files: dict[str, str], out: str | Path, force: bool = False
-) -> init_stage.Written:
+def write_files(files: dict[str, str], out: str | Path, force: bool = False) -> init_stage.Written:
     """Write `files` into the folder `out`; an existing file that differs is never
     overwritten without `force` (nothing is written, and its diff is in the result)."""
     return init_stage.write(files, Path(out), force)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import mapper_cli, sqlite_database
+from conftest import fresh_postgres_database, mapper_cli, sqlite_database
 
+from mapper.demo import create_demo
 from mapper.spec import read_mapping
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,37 +43,73 @@ def _collection(files: dict[str, str], tmp_path: Path, name: str) -> dict:
     return read_mapping(path).data["collections"][name]
 
 
-@pytest.mark.parametrize("source", ["small_demo_sqlite", "small_demo_pg"])
+@pytest.fixture(scope="module")
+def retail_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The retail demo at scale 1, seed 42, in SQLite (read-only use)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('retail') / 'retail.db'}"
+    create_demo(url, scale=1, seed=42, schema="retail")
+    return url
+
+
+@pytest.fixture(scope="module")
+def retail_pg(postgres_server: str) -> Iterator[str]:
+    """The retail demo at scale 1, seed 42, in PostgreSQL (read-only use)."""
+    with fresh_postgres_database(postgres_server) as url:
+        create_demo(url, scale=1, seed=42, schema="retail")
+        yield url
+
+
+TASKS = {"organizations", "projects", "tasks", "users"}
+RETAIL = {"addresses", "categories", "countries", "customers", "employees", "events"}
+RETAIL |= {"orders", "products", "stores", "tags"}
+
+
+@pytest.mark.parametrize(
+    ("source", "collections"),
+    [
+        ("small_demo_sqlite", TASKS),
+        ("small_demo_pg", TASKS),
+        ("retail_sqlite", RETAIL),
+        ("retail_pg", RETAIL),
+    ],
+)
 def test_init_output_lints_runs_and_validates(
-    source: str, request: pytest.FixtureRequest, mongo_url: str, tmp_path: Path
+    source: str,
+    collections: set[str],
+    request: pytest.FixtureRequest,
+    mongo_url: str,
+    tmp_path: Path,
 ) -> None:
     url = request.getfixturevalue(source)
     out = tmp_path / "mappings"
     files = _init(url, out)
-    assert set(files) == {"organizations.yaml", "projects.yaml", "tasks.yaml", "users.yaml"}
+    assert set(files) == {f"{name}.yaml" for name in collections}
+    if source == "retail_pg":  # events.product_id has a foreign key on each partition only
+        assert "`product_id`, NULL in 20%; declared on its partitions only" in _prose(
+            files["events.yaml"]
+        )
     _lint_strict(url, out)
     common = ("--source", url, "--target", mongo_url, "--decimal-as", "string")
     ran = mapper_cli(
-        "run",
-        out,
-        *common,
-        "--rejects",
-        tmp_path / "rejects.jsonl",
-        "--state",
-        tmp_path / "state.json",
+        "run", out, *common, "--rejects", tmp_path / "rejects.jsonl", "--state", tmp_path / "s"
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     checked = mapper_cli("validate", out, *common, "--full")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_init_output_for_the_task_demo_matches_golden(
-    small_demo_sqlite: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("source", "schema"), [("small_demo_sqlite", "tasks"), ("retail_sqlite", "retail")]
+)
+def test_init_output_matches_golden(
+    source: str, schema: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    files = _init(small_demo_sqlite, tmp_path)
-    golden = GOLDEN / "init-tasks"
+    files = _init(request.getfixturevalue(source), tmp_path)
+    golden = GOLDEN / f"init-{schema}"
     if os.environ.get("MAPPER_UPDATE_GOLDEN"):
         golden.mkdir(exist_ok=True)
+        for stale in golden.glob("*.yaml"):
+            stale.unlink()
         for name, text in files.items():
             (golden / name).write_text(text)
     assert files == {path.name: path.read_text() for path in sorted(golden.glob("*.yaml"))}
@@ -125,7 +163,9 @@ CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT NOT NULL,
   recipient_id INTEGER NOT NULL REFERENCES users (id));
 CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
   manager_id INTEGER REFERENCES employees (id));
+CREATE TABLE visits (id INTEGER PRIMARY KEY, user_id INTEGER, page TEXT NOT NULL);
 INSERT INTO users VALUES (1, 'ann'), (2, 'bob'), (3, 'eve');
+INSERT INTO visits VALUES (1, 1, '/'), (2, NULL, '/a'), (3, 99, '/b');
 INSERT INTO groups VALUES (1, 'admins'), (2, 'staff');
 INSERT INTO memberships VALUES (1, 1, 'owner'), (1, 2, 'member'), (2, 2, 'member');
 INSERT INTO messages VALUES (1, 'hi', 1, 2), (2, 'yo', 2, 1), (3, 'hey', 1, 3), (4, 'x', 3, 3);
@@ -169,6 +209,18 @@ def test_a_self_reference_embeds_its_chain_with_max_depth(shop, tmp_path: Path) 
         "max_depth": 3,
     }
     assert "longest chain has 3 levels" in _prose(files["employees.yaml"])
+
+
+def test_a_key_without_a_constraint_is_inferred_from_its_name(shop, tmp_path: Path) -> None:
+    _, files = shop
+    visits = _collection(files, tmp_path, "visits")
+    assert visits["fields"]["user"] == {
+        "embed": "users",
+        "on": {"user_id": "id"},
+        "columns": ["name"],
+    }
+    assert "user_id" in visits["columns"]  # kept: visit 3's user 99 has no row
+    assert "inferred from the column's name: no constraint" in _prose(files["visits.yaml"])
 
 
 def test_existing_files_are_diffed_not_overwritten_without_force(shop, tmp_path: Path) -> None:

@@ -3,26 +3,27 @@ numbers, `propose` decides, `write` and `html` render). `mapper.api.init` runs i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+
+import sqlalchemy as sa
 
 from mapper.catalog import Catalog
 from mapper.errors import UsageError
 from mapper.init.html import REPORT_FILE, html
+from mapper.init.infer import infer_keys
 from mapper.init.propose import Proposal, propose
-from mapper.init.stats import Statistics, statistics
+from mapper.init.stats import partitions_of, statistics
 from mapper.init.write import Written, write, yaml_files
 from mapper.resolve.scope import did_you_mean
 
 __all__ = [
     "REPORT_FILE",
     "Proposal",
-    "Statistics",
     "Written",
     "html",
     "only",
-    "propose",
-    "statistics",
+    "proposal",
     "write",
     "yaml_files",
 ]
@@ -41,3 +42,14 @@ def only(catalog: Catalog, tables: Sequence[str]) -> Catalog:
             setting="--tables",
         )
     return replace(catalog, tables={name: catalog.tables[name] for name in dict.fromkeys(tables)})
+
+
+def proposal(
+    engine: sa.Engine, catalog: Catalog, views: Iterable[str] = (), budget_seconds: float = 60.0
+) -> Proposal:
+    """The proposal for the tables of a reflected `catalog`: the keys only partitions or
+    names give inferred, the numbers read within about `budget_seconds`, then decided."""
+    partitions = partitions_of(engine)
+    inferred = infer_keys(catalog, partitions)
+    stats = statistics(engine, inferred.catalog, budget_seconds, partitions)
+    return propose(inferred.catalog, stats, views, inferred.origins)

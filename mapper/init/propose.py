@@ -12,7 +12,7 @@ a chain with `max_depth`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -27,6 +27,7 @@ MAX_DEPTH = 5  # self-reference chains embedded up to this depth, referenced bey
 NAME_LIKE = ("name", "title", "slug", "email", "username", "login", "label", "code", "sku")
 ID_BYTES = 17  # `_id` and an ObjectId in BSON
 UNORDERED_KINDS = ("json", "array", "other")
+ARRAYS = ("array", "references", "many_to_many")  # the kinds of relation that make arrays
 
 Kind = Literal[
     "subdocument", "reference", "array", "references", "many_to_many", "parent_chain", "count"
@@ -109,9 +110,15 @@ class _Roles:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def propose(catalog: Catalog, stats: Statistics, views: Iterable[str] = ()) -> Proposal:
-    """The proposal for every table of `catalog` (see the module's docstring)."""
-    proposer = _Proposer(catalog, stats)
+def propose(
+    catalog: Catalog,
+    stats: Statistics,
+    views: Iterable[str] = (),
+    origins: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
+) -> Proposal:
+    """The proposal for every table of `catalog` (see the module's docstring); `origins`
+    says how each foreign key the source does not declare was inferred (`infer`)."""
+    proposer = _Proposer(catalog, stats, origins or {})
     collections = tuple(proposer.collection(name) for name in proposer.roles.roots)
     skipped = sorted(proposer.roles.skipped.items()) + [
         (view, "a view: map the tables it reads") for view in views
@@ -178,8 +185,13 @@ class _Names:
 
 
 class _Proposer:
-    def __init__(self, catalog: Catalog, stats: Statistics):
-        self.catalog, self.stats = catalog, stats
+    def __init__(
+        self,
+        catalog: Catalog,
+        stats: Statistics,
+        origins: Mapping[tuple[str, tuple[str, ...]], str],
+    ):
+        self.catalog, self.stats, self.origins = catalog, stats, origins
         self.tables = catalog.tables
         self.roles = _Roles()
         self._assign_roles()
@@ -204,8 +216,7 @@ class _Proposer:
             else:
                 roles.roots[table.name] = self._root_reason(table)
         for name, owner in roles.owners.items():
-            mode = self._array_mode(self.stats.fanout(name, owner), self._element_bytes(name))
-            roles.modes[name] = mode
+            mode = self._mode(name)
             if mode[0] != "full":
                 roles.roots[name] = (
                     f"owned by `{owner.referred_table}`, but {mode[2]}: "
@@ -240,28 +251,38 @@ class _Proposer:
             other
             for other in self.tables.values()
             if other.name != table.name
+            and other.name not in self.stats.partitions
             and any(fk.referred_table == table.name for fk in other.foreign_keys)
         ]
 
-    def _owner(self, table: Table) -> ForeignKey | None:
-        """The NOT NULL foreign key to the parent a table's rows belong to (the one with
-        the fewest children per parent), when nothing but join tables points at it."""
-        if any(self._join_pair(other) is None for other in self._referrers(table)):
-            return None
+    def _owner(self, table: Table, seen: tuple[str, ...] = ()) -> ForeignKey | None:
+        """The NOT NULL foreign key to the parent a table's rows belong to (the one with the
+        fewest children per parent): when only join tables point at it, or, for a key that
+        is part of its primary key (`order_lines.order_id`), also tables it owns in turn."""
         candidates = [
             fk
             for fk in self._links(table)
             if fk.referred_table != table.name
             and all(not column.nullable for c in fk.columns if (column := table.column(c)))
         ]
-        if not candidates:
+        identifying = [fk for fk in candidates if set(fk.columns) <= set(table.primary_key)]
+        referrers = [other for other in self._referrers(table) if self._join_pair(other) is None]
+        if referrers and (
+            not identifying
+            or table.name in seen
+            or any(
+                (owner := self._owner(other, (*seen, table.name))) is None
+                or owner.referred_table != table.name
+                for other in referrers
+            )
+        ):
             return None
 
         def spread(fk: ForeignKey) -> int:
             found = self.stats.fanout(table.name, fk)
             return found.maximum if found else 2**62
 
-        return min(candidates, key=spread)
+        return min(identifying or candidates, key=spread, default=None)
 
     def _root_reason(self, table: Table) -> str:
         rows = self.stats.rows(table.name)
@@ -295,17 +316,29 @@ class _Proposer:
             return "limit", max(limit, fanout.p99), f"{numbers}: the largest parents have too many"
         return "separate", None, f"{numbers}: too many to embed"
 
-    def _element_bytes(self, table_name: str) -> int:
-        return self._bytes(self._element(table_name, ("",)))
+    def _mode(self, table_name: str) -> tuple[str, int | None, str]:
+        """How an owned table is embedded in its parent (decided once)."""
+        if table_name not in self.roles.modes:
+            fanout = self.stats.fanout(table_name, self.roles.owners[table_name])
+            element = self._bytes(self._element(table_name, ("",)))
+            self.roles.modes[table_name] = self._array_mode(fanout, element)
+        return self.roles.modes[table_name]
 
     def _bytes(self, node: Node) -> int:
         stats = self.stats.tables.get(node.table)
         own = stats.bytes_of(node.columns) if stats else 8 * len(node.columns)
-        inner = sum(
-            len(r.name) + 2 + (r.element_bytes if r.kind == "subdocument" else 12)
-            for r in node.fields
-        )
+        inner = sum(len(r.name) + 2 + self._field_bytes(r) for r in node.fields)
         return 5 + (ID_BYTES if node.id_rule else 0) + own + inner
+
+    @staticmethod
+    def _field_bytes(relation: Relation) -> int:
+        """A field's typical bytes: an array's by its 99th percentile (or limit)."""
+        if relation.kind in ("subdocument", "parent_chain"):
+            return relation.element_bytes
+        if relation.kind in ARRAYS and relation.fanout:
+            count = min(relation.fanout.p99, relation.limit or relation.fanout.p99)
+            return 5 + count * relation.element_bytes
+        return 12
 
     # --- nodes ---------------------------------------------------------------------------
 
@@ -332,11 +365,13 @@ class _Proposer:
         return "oid" if table.primary_key else self._unique_column(table)
 
     def _represented(self, table: Table) -> set[str]:
-        """The foreign key columns a relation stands for (by the parent's `_id`)."""
+        """The foreign key columns a relation stands for (by the parent's `_id`); those of
+        an inferred key stay columns too (a value may have no row to stand for it)."""
         return {
             column
             for fk in self._links(table)
             if self.tables[fk.referred_table].primary_key
+            and (table.name, fk.columns) not in self.origins
             for column in fk.columns
         }
 
@@ -361,7 +396,8 @@ class _Proposer:
 
     def _element(self, table_name: str, ancestors: tuple[str, ...]) -> Node:
         """An owned table's row inside its parent's document: its columns but the owner's
-        key (and its own single-column key, which `_id` stands for), and its to-one links."""
+        key (and its own single-column key, which `_id` stands for), its to-one links and
+        the tables it owns in turn."""
         table = self.tables[table_name]
         owner = self.roles.owners[table_name]
         represented = self._represented(table) | set(owner.columns)
@@ -375,12 +411,25 @@ class _Proposer:
             relation = self._to_one(table, fk, (*ancestors, table.name), names, root=False)
             if relation is not None:
                 fields.append(relation)
+        for child, fk in self._owned(table):
+            fields += self._owned_array(table, child, fk, names, (*ancestors, table.name))
         columns = tuple(c for c in table.column_names if c not in represented)
         return Node(table.name, "oid" if table.primary_key else None, columns, tuple(fields))
 
+    def _owned(self, table: Table) -> Iterator[tuple[Table, ForeignKey]]:
+        for name, fk in self.roles.owners.items():
+            if fk.referred_table == table.name:
+                yield self.tables[name], fk
+
     def _ambiguous(self, left: Table, right: Table) -> bool:
-        """Whether more than one foreign key links the two tables (as `resolve` infers)."""
-        return len(join_candidates(left, right)) != 1
+        """Whether `on:` must be written: more than one foreign key links the two tables,
+        or one that the source does not declare (`resolve` infers only declared ones)."""
+        inferred = any(
+            fk.referred_table == other.name and (table.name, fk.columns) in self.origins
+            for table, other in ((left, right), (right, left))
+            for fk in table.foreign_keys
+        )
+        return inferred or len(join_candidates(left, right)) != 1
 
     def _to_one(
         self,
@@ -397,7 +446,11 @@ class _Proposer:
         stats = self.stats.tables.get(table.name)
         share = stats.null_shares.get(fk.columns[0], 0.0) if stats else 0.0
         wanted = _field_name(fk, parent)
-        label = f"many-to-one to `{parent.name}` (`{', '.join(fk.columns)}`, NULL in {share:.0%})"
+        origin = self.origins.get((table.name, fk.columns))
+        how = f"; {origin}" if origin else ""
+        label = (
+            f"many-to-one to `{parent.name}` (`{', '.join(fk.columns)}`, NULL in {share:.0%}{how})"
+        )
         if parent.name == table.name and not parent.primary_key:
             return None  # neither a chain nor a reference can name its rows
         if parent.name == table.name and root:
@@ -489,45 +542,15 @@ class _Proposer:
         ids when they are collections that belong to it (NOT NULL keys), and their count."""
         if child.name in self.roles.joins:
             return
-        on = tuple(zip(fk.referred_columns, fk.columns, strict=True))
-        explicit = self._ambiguous(table, child)
-        fanout = self.stats.fanout(child.name, fk)
-        prefix = singular(table.table_name) + "_"
-        plural = child.table_name.removeprefix(prefix) or child.table_name
-        counted = Relation("", "count", child.name, "", on, explicit, fanout=fanout)
         if self.roles.owners.get(child.name) == fk:
-            mode, limit, why = self.roles.modes[child.name]
-            if mode != "separate":
-                node = self._element(child.name, (table.name,))
-                name = names.claim(plural, "items")
-                kept = (
-                    "embedded"
-                    if mode == "full"
-                    else f"embedded up to {limit} (`overflow: truncate`; all in collection "
-                    f"`{child.table_name}`)"
-                )
-                yield Relation(
-                    name,
-                    "array",
-                    child.name,
-                    f"one-to-many, owned by `{table.name}`: {why}: {kept}, ordered by key",
-                    on,
-                    explicit,
-                    node,
-                    order_by=self._order(child),
-                    limit=limit,
-                    fanout=fanout,
-                    element_bytes=self._bytes(node),
-                )
-                yield self._count(names, name, counted, "the array's length")
-                return
-            held = f"not embedded ({why}): collection `{child.table_name}` holds them"
-            yield self._count(names, plural, counted, held)
+            yield from self._owned_array(table, child, fk, names, (table.name,))
             return
         if child.name not in self.roles.roots or any(
             (column := child.column(c)) is None or column.nullable for c in fk.columns
         ):
             return
+        on, explicit, fanout = self._link(table, child, fk)
+        plural = self._plural(table, child)
         if fanout is not None and fanout.maximum <= MAX_CHILDREN and child.primary_key:
             name = names.claim(singular(plural) + "_ids", fk.columns[0])
             yield Relation(
@@ -544,7 +567,76 @@ class _Proposer:
             )
         described = fanout.described if fanout else "not measured"
         held = f"rows of collection `{child.table_name}` ({described})"
+        counted = Relation("", "count", child.name, "", on, explicit, fanout=fanout)
         yield self._count(names, plural, counted, held)
+
+    def _link(self, table: Table, child: Table, fk: ForeignKey) -> tuple[On, bool, Fanout | None]:
+        """From a parent to the rows of `child` along `fk`: the join, whether it must be
+        written (`on:`), and the fan-out."""
+        on = tuple(zip(fk.referred_columns, fk.columns, strict=True))
+        return on, self._ambiguous(table, child), self.stats.fanout(child.name, fk)
+
+    @staticmethod
+    def _plural(table: Table, child: Table) -> str:
+        """An array's name: the child table's, without the parent's name as a prefix."""
+        prefix = singular(table.table_name) + "_"
+        return child.table_name.removeprefix(prefix) or child.table_name
+
+    def _owned_array(
+        self,
+        table: Table,
+        child: Table,
+        fk: ForeignKey,
+        names: _Names,
+        ancestors: tuple[str, ...],
+    ) -> Iterator[Relation]:
+        """An owned table in its parent: a sub-document when its key is the foreign key
+        (one-to-one), else an array ordered by key and its count; or only the count when it
+        is a collection of its own."""
+        on, explicit, fanout = self._link(table, child, fk)
+        plural = self._plural(table, child)
+        counted = Relation("", "count", child.name, "", on, explicit, fanout=fanout)
+        mode, limit, why = self._mode(child.name)
+        if mode == "separate":
+            held = f"not embedded ({why}): collection `{child.table_name}` holds them"
+            yield self._count(names, plural, counted, held)
+            return
+        node = self._element(child.name, ancestors)
+        if child.is_unique(fk.columns):
+            yield Relation(
+                names.claim(singular(plural), "one"),
+                "subdocument",
+                child.name,
+                f"one-to-one, owned by `{table.name}` (`{', '.join(fk.columns)}` is unique in "
+                f"`{child.name}`): a sub-document",
+                on,
+                explicit,
+                node,
+                fanout=fanout,
+                element_bytes=self._bytes(node),
+            )
+            return
+        name = names.claim(plural, "items")
+        kept = (
+            "embedded"
+            if mode == "full"
+            else f"embedded up to {limit} (`overflow: truncate`; all in collection "
+            f"`{child.table_name}`)"
+        )
+        yield Relation(
+            name,
+            "array",
+            child.name,
+            f"one-to-many, owned by `{table.name}`: {why}: {kept}, ordered by key",
+            on,
+            explicit,
+            node,
+            order_by=self._order(child),
+            limit=limit,
+            fanout=fanout,
+            element_bytes=self._bytes(node),
+        )
+        yield self._count(names, name, counted, "the array's length")
 
     def _count(self, names: _Names, array: str, counted: Relation, why: str) -> Relation:
         """`counted` (a count of its table, on its join) named after `array`, with `why`."""
@@ -607,24 +699,22 @@ class _Proposer:
     # --- sizes and indexes ---------------------------------------------------------------
 
     def _sizes(self, node: Node) -> tuple[int, int]:
-        """The estimated largest and 99th-percentile document of a root node, in bytes."""
-        base = self._bytes(node)
-        largest = p99 = base
+        """The estimated largest and 99th-percentile document of a root node, in bytes: its
+        arrays by their largest (or limit) and 99th-percentile fan-outs."""
+        scalars = replace(node, fields=tuple(r for r in node.fields if r.kind not in ARRAYS))
+        largest = p99 = self._bytes(scalars)
         for relation in node.fields:
-            if relation.kind in ("array", "references", "many_to_many") and relation.fanout:
-                most = relation.fanout.maximum if relation.limit is None else relation.limit
-                largest += most * relation.element_bytes
-                p99 += min(relation.fanout.p99, most) * relation.element_bytes
-            elif relation.kind == "parent_chain":
-                largest += relation.element_bytes
-                p99 += relation.element_bytes
-            elif relation.kind == "count":
-                largest, p99 = largest + len(relation.name) + 6, p99 + len(relation.name) + 6
+            if relation.kind in ARRAYS and relation.fanout:
+                most = min(relation.fanout.maximum, relation.limit or relation.fanout.maximum)
+                largest += len(relation.name) + 7 + most * relation.element_bytes
+                p99 += (
+                    len(relation.name) + 7 + min(relation.fanout.p99, most) * relation.element_bytes
+                )
         return largest, p99
 
     def _demote(self, node: Node) -> Node | None:
         """The node without its largest array (its rows then only counted), or None."""
-        arrays = [r for r in node.fields if r.kind in ("array", "references", "many_to_many")]
+        arrays = [r for r in node.fields if r.kind in ARRAYS]
         if not arrays:
             return None
         biggest = max(
@@ -634,8 +724,16 @@ class _Proposer:
         fields = tuple(r for r in node.fields if r is not biggest)
         return replace(node, fields=fields)
 
+    @staticmethod
+    def _looked_up(relation: Relation) -> bool:
+        """Whether documents are found by the ids a field embeds: many-to-one sub-documents
+        (one-to-one ones carry a fan-out) and many-to-many arrays."""
+        return relation.kind == "many_to_many" or (
+            relation.kind == "subdocument" and relation.fanout is None
+        )
+
     def _indexes(self, table: Table, node: Node) -> Iterator[Index]:
-        for key in table.unique:
+        for key in dict.fromkeys(table.unique):  # a constraint and its index: one
             if set(key) <= set(node.columns) and all(
                 (column := table.column(c)) is not None and not column.nullable for c in key
             ):
@@ -643,9 +741,5 @@ class _Proposer:
         for relation in node.fields:
             if relation.kind == "reference":
                 yield Index((relation.name,), f"lookups by `{relation.table}` id")
-            elif (
-                relation.kind in ("subdocument", "many_to_many")
-                and relation.node
-                and relation.node.id_rule
-            ):
+            elif self._looked_up(relation) and relation.node and relation.node.id_rule:
                 yield Index((f"{relation.name}._id",), f"lookups by `{relation.table}` id")

@@ -121,8 +121,14 @@ class _Budget:
             return None
 
 
-def statistics(engine: sa.Engine, catalog: Catalog, budget_seconds: float = 60.0) -> Statistics:
-    """The numbers of every table of `catalog`, within about `budget_seconds`."""
+def statistics(
+    engine: sa.Engine,
+    catalog: Catalog,
+    budget_seconds: float = 60.0,
+    partitions: Mapping[str, str] | None = None,
+) -> Statistics:
+    """The numbers of every table of `catalog` (and every foreign key, also the inferred
+    ones it holds), within about `budget_seconds`."""
     budget = _Budget(budget_seconds)
     postgres = engine.dialect.name == "postgresql"
     estimates = _estimates(engine, budget) if postgres else {}
@@ -153,7 +159,7 @@ def statistics(engine: sa.Engine, catalog: Catalog, budget_seconds: float = 60.0
         tables,
         fanouts,
         depths,
-        _partitions(engine, budget) if postgres else {},
+        partitions_of(engine) if partitions is None else partitions,
         tuple(notes),
     )
 
@@ -181,19 +187,21 @@ def _estimates(engine: sa.Engine, budget: _Budget) -> dict[str, int]:
     return {_qualified(schema, name): int(tuples) for schema, name, tuples in rows or ()}
 
 
-def _partitions(engine: sa.Engine, budget: _Budget) -> dict[str, str]:
-    rows = budget.run(
-        engine,
-        sa.text(
-            "SELECT cn.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_namespace cn ON cn.oid = c.relnamespace "
-            "JOIN pg_class p ON p.oid = i.inhparent "
-            "JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition"
-        ),
-        "partitions",
-    )
-    return {_qualified(cs, c): _qualified(ps, p) for cs, c, ps, p in rows or ()}
+def partitions_of(engine: sa.Engine) -> dict[str, str]:
+    """Each partition of a PostgreSQL source, with its partitioned table (none elsewhere)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT cn.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+                "JOIN pg_class p ON p.oid = i.inhparent "
+                "JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition"
+            )
+        )
+        return {_qualified(cs, c): _qualified(ps, p) for cs, c, ps, p in rows}
 
 
 def _sample_percent(rows: int | None) -> float | None:
