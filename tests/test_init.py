@@ -255,3 +255,40 @@ def test_unknown_tables_are_refused(shop, tmp_path: Path) -> None:
     url, _ = shop
     result = mapper_cli("init", "--source", url, "--tables", "userz", "--out", tmp_path / "x")
     assert result.returncode == 2 and "`userz`" in result.stderr and "`users`" in result.stderr
+
+
+def test_big_postgresql_tables_are_estimated_and_sampled(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from mapper import api
+    from mapper.init import stats
+
+    create_demo(pg_url, scale=0.3, seed=42)
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as connection:
+        connection.execute(sa.text("ANALYZE"))
+        connection.commit()
+    engine.dispose()
+    monkeypatch.setattr(stats, "SAMPLE_ABOVE", 100)  # every table but the smallest is "big"
+    monkeypatch.setattr(stats, "SAMPLE_ROWS", 150)  # and sampled at about half
+    proposal = api.init(pg_url)
+    assert any("reltuples" in note for note in proposal.notes)
+    assert any("TABLESAMPLE" in note for note in proposal.notes)
+    tasks = next(c for c in proposal.collections if c.name == "tasks")
+    assert tasks.estimated_rows and tasks.rows == 300  # ANALYZE read every row of a small table
+    comments = next(r for r in tasks.node.fields if r.name == "comments")
+    assert comments.fanout is not None and comments.fanout.sample is not None
+    assert "sample" in comments.reason
+
+
+def test_a_spent_time_budget_leaves_numbers_unknown_and_says_so(shop, tmp_path: Path) -> None:
+    url, _ = shop
+    out = tmp_path / "unmeasured"
+    result = mapper_cli("init", "--source", url, "--out", out, "--time-budget", "0")
+    assert result.returncode == 0, result.stderr
+    assert "not measured (time budget spent)" in result.stderr
+    users = read_mapping(out / "users.yaml").data["collections"]["users"]
+    assert "message_count" in users["fields"]  # not embedded without numbers: only counted
+    _lint_strict(url, out)

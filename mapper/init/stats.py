@@ -207,7 +207,7 @@ def partitions_of(engine: sa.Engine) -> dict[str, str]:
 def _sample_percent(rows: int | None) -> float | None:
     if rows is None or rows <= SAMPLE_ABOVE:
         return None
-    return max(0.01, round(100 * SAMPLE_ROWS / rows, 2))
+    return min(100.0, max(0.01, round(100 * SAMPLE_ROWS / rows, 2)))
 
 
 def _source(engine: sa.Engine, table: Table, percent: float | None) -> sa.FromClause:
