@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
 from mapper import data_lint, pipeline
-from mapper import init as init_stage
 from mapper import plan as p
+from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
@@ -264,33 +264,35 @@ def lint(
 
 def init(
     source: str | sa.Engine, tables: Sequence[str] = (), *, budget_seconds: float = 60.0
-) -> init_stage.Proposal:
+) -> proposal_stage.Proposal:
     """Reflect `source` (its `tables`, or all), read its statistics within about
     `budget_seconds`, and propose collections with the reasons for each decision (render
     them with `init_files`)."""
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
-        catalog = init_stage.only(catalog_module.reflect(engine), tables)
+        catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
         views = () if tables else catalog_module.view_names(engine)
-        return init_stage.proposal(engine, catalog, views, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, views, budget_seconds)
     finally:
         if isinstance(source, str):
             engine.dispose()
 
 
 def init_files(
-    proposal: init_stage.Proposal, form: Literal["yaml", "html"] = "yaml"
+    proposal: proposal_stage.Proposal, form: Literal["yaml", "html"] = "yaml"
 ) -> dict[str, str]:
     """File name → text: one commented mapping file per collection, or the HTML report."""
     if form == "html":
-        return {init_stage.REPORT_FILE: init_stage.html(proposal)}
-    return init_stage.yaml_files(proposal)
+        return {proposal_stage.REPORT_FILE: proposal_stage.html(proposal)}
+    return proposal_stage.yaml_files(proposal)
 
 
-def write_files(files: dict[str, str], out: str | Path, force: bool = False) -> init_stage.Written:
+def write_files(
+    files: dict[str, str], out: str | Path, force: bool = False
+) -> proposal_stage.Written:
     """Write `files` into the folder `out`; an existing file that differs is never
     overwritten without `force` (nothing is written, and its diff is in the result)."""
-    return init_stage.write(files, Path(out), force)
+    return proposal_stage.write(files, Path(out), force)
 
 
 def explain(prepared: Prepared) -> str:

@@ -30,7 +30,7 @@ STAGES = {
     "mapper.data_lint": 7,
     "mapper.report": 7,
     "mapper.demo": 7,
-    "mapper.init": 7,
+    "mapper.proposal": 7,
     "mapper.api": 8,
     "mapper.cli": 9,
     "mapper.__main__": 9,

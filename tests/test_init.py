@@ -263,7 +263,7 @@ def test_big_postgresql_tables_are_estimated_and_sampled(
     import sqlalchemy as sa
 
     from mapper import api
-    from mapper.init import stats
+    from mapper.proposal import stats
 
     create_demo(pg_url, scale=0.3, seed=42)
     engine = sa.create_engine(pg_url)

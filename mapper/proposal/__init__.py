@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 from mapper.catalog import Catalog
 from mapper.errors import UsageError
-from mapper.init.html import REPORT_FILE, html
-from mapper.init.infer import infer_keys
-from mapper.init.propose import Proposal, propose
-from mapper.init.stats import partitions_of, statistics
-from mapper.init.write import Written, write, yaml_files
+from mapper.proposal.html import REPORT_FILE, html
+from mapper.proposal.infer import infer_keys
+from mapper.proposal.propose import Proposal, propose
+from mapper.proposal.stats import partitions_of, statistics
+from mapper.proposal.write import Written, write, yaml_files
 from mapper.resolve.scope import did_you_mean
 
 __all__ = [

@@ -3,7 +3,7 @@ tree of what it embeds, with fan-outs and estimated sizes, and what was referenc
 
 from __future__ import annotations
 
-from mapper.init.propose import Proposal
+from mapper.proposal.propose import Proposal
 from mapper.validation.output import page
 
 EMBEDDED = ("subdocument", "array", "many_to_many", "parent_chain")

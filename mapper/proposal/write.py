@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapper.init.propose import CollectionProposal, Node, On, Proposal, Relation, singular
+from mapper.proposal.propose import CollectionProposal, Node, On, Proposal, Relation, singular
 
 WIDTH = 100
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")

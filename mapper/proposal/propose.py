@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from mapper.catalog import Catalog, ForeignKey, Table, join_candidates
-from mapper.init.stats import Fanout, Statistics
+from mapper.proposal.stats import Fanout, Statistics
 
 MAX_CHILDREN = 1000  # elements of an array (lint warns above it: data_lint.MAX_CHILDREN)
 ARRAY_BYTES = 4 * 2**20  # the most bytes one embedded array may take
