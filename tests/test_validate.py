@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser import ink, screenshot
 from bson import Decimal128, Int64, ObjectId
 from conftest import SMALL_DEMO_TASKS
 
@@ -447,6 +448,8 @@ def test_html_report_has_the_tables_and_escapes_values(target, capsys, tmp_path)
     assert '<table id="summary">' in page and '<table id="differences">' in page
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "equality" in page and "title" in page
+    picture = screenshot(output, tmp_path / "report.png")  # what a reader's browser shows
+    assert 0.01 < ink(picture) < 0.9, "the report renders blank (or as one block of colour)"
 
 
 @pytest.mark.parametrize("form", ["text", "json", "html"])
