@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import ink, screenshot
 from conftest import fresh_postgres_database, mapper_cli, sqlite_database
 
 from mapper.demo import create_demo
@@ -292,3 +293,13 @@ def test_a_spent_time_budget_leaves_numbers_unknown_and_says_so(shop, tmp_path: 
     users = read_mapping(out / "users.yaml").data["collections"]["users"]
     assert "message_count" in users["fields"]  # not embedded without numbers: only counted
     _lint_strict(url, out)
+
+
+def test_the_html_report_renders_in_a_browser(retail_sqlite: str, tmp_path: Path) -> None:
+    """The retail demo's report as headless Chromium shows it: a page, not a blank."""
+    result = mapper_cli(
+        "init", "--source", retail_sqlite, "--out", tmp_path / "html", "--format", "html"
+    )
+    assert result.returncode == 0, result.stderr
+    picture = screenshot(tmp_path / "html" / "init-report.html", tmp_path / "init-report.png")
+    assert 0.01 < ink(picture) < 0.9, "the report renders blank (or as one block of colour)"
