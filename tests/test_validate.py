@@ -595,3 +595,18 @@ def test_a_composite_key_collection_of_many_rows_validates_in_sqlite(tmp_path):
     checked = mapper_cli("validate", mapping, *common, "--full")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "1,500" in checked.stdout
+
+
+def test_a_target_collection_is_opened_once_whatever_names_its_database() -> None:
+    """Asked for with the mapping's database (None: the URL's) or the URL's by name, one
+    collection object: its duplicates and its index are kept once (no server needed)."""
+    from mapper.validation.targets import Targets
+
+    targets = Targets("mongodb://127.0.0.1:1/shop?serverSelectionTimeoutMS=100")
+    try:
+        first = targets.collection("orders", None)
+        assert targets.collection("orders", None) is first
+        assert targets.collection("orders", "shop") is first
+        assert targets.collection("orders", "other") is not first
+    finally:
+        targets.close()

@@ -162,19 +162,21 @@ class Targets:
             )
 
     def collection(self, name: str, database: str | None) -> Collection:
-        if (name, database) not in self._open:
-            if self.directory is not None:  # a file: target (else a mongodb:// one)
-                self._open[name, database] = FileCollection(self.directory / f"{name}.jsonl")
-            elif self.client is not None:
-                database = database or self.database
-                if not database:
-                    raise UsageError(
-                        "no target database: put it in the URL path "
-                        "(mongodb://host/DATABASE) or as `database:` in the "
-                        "mapping"
-                    )
-                self._open[name, database] = MongoCollection(self.client[database][name])
-        return self._open[name, database]
+        """The target collection `name` (in `database`, else the URL's), opened once."""
+        if self.directory is not None:  # a file: target
+            if (name, None) not in self._open:
+                self._open[name, None] = FileCollection(self.directory / f"{name}.jsonl")
+            return self._open[name, None]
+        assert self.client is not None  # a mongodb:// target
+        resolved = database or self.database
+        if not resolved:
+            raise UsageError(
+                "no target database: put it in the URL path "
+                "(mongodb://host/DATABASE) or as `database:` in the mapping"
+            )
+        if (name, resolved) not in self._open:
+            self._open[name, resolved] = MongoCollection(self.client[resolved][name])
+        return self._open[name, resolved]
 
     def close(self) -> None:
         if self.client is not None:
