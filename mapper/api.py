@@ -79,7 +79,9 @@ class Prepared:
         unknown = set(only) - set(names)
         if unknown:
             raise UsageError(
-                f"--only names unknown collections: {', '.join(sorted(unknown))}", setting="--only"
+                f"--only names unknown collections: {', '.join(sorted(unknown))} (the "
+                f"mappings' collections: {', '.join(names)})",
+                setting="--only",
             )
         return tuple(only) or names
 
@@ -149,6 +151,17 @@ class MigrateOptions:
     rejects: Path = Path("mapper-rejects.jsonl")
     state: Path = Path(".mapper-state.json")  # checkpoints, for mongodb:// targets
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        for setting, value, minimum in (
+            ("--batch-size", self.batch_size, 1),
+            ("--workers", self.workers, 1),
+            ("--max-errors", self.max_errors if self.max_errors is not None else 0, 0),
+        ):
+            if value < minimum:
+                raise UsageError(
+                    f"{setting} must be {minimum} or more, not {value}", setting=setting
+                )
 
 
 def migrate(

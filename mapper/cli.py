@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
     lint.add_argument(
         "--max-children",
-        type=int,
+        type=_at_least(0),
         default=1000,
         metavar="N",
         help="warn about arrays whose largest parent has more elements (default %(default)s)",
@@ -368,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
 
     preview_parser = mapping_command("preview", "print a few documents, write nothing", cmd_preview)
-    preview_parser.add_argument("-n", type=int, default=3, help="documents per collection")
+    preview_parser.add_argument(
+        "-n", type=_at_least(1), default=3, help="documents per collection (default 3)"
+    )
     preview_parser.add_argument("--only", action="append", metavar="COLLECTION")
 
     run_parser = mapping_command("run", "migrate the source into the target", cmd_run)
@@ -383,7 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLLECTION",
         help="migrate only this collection (repeatable)",
     )
-    run_parser.add_argument("--batch-size", type=int, default=1000)
+    run_parser.add_argument(
+        "--batch-size",
+        type=_at_least(1),
+        default=1000,
+        help="root rows read, built and written at once (default %(default)s)",
+    )
     run_parser.add_argument(
         "--workers",
         type=_workers,
@@ -396,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--on-error", choices=("stop", "skip"), default="skip")
     run_parser.add_argument(
         "--max-errors",
-        type=int,
+        type=_at_least(0),
         metavar="K",
         help="with --on-error skip: stop after K rejected rows",
     )
@@ -447,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     depth = validate.add_mutually_exclusive_group()
     depth.add_argument(
         "--sample",
-        type=int,
+        type=_at_least(0),
         default=200,
         metavar="N",
         help="compare N random documents per collection in full (default %(default)s)",
@@ -470,6 +477,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(which are row contents)",
     )
     return parser
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An option's type: a whole number, `minimum` or more (checked when parsed: exit 2
+    naming the option, never a crash or a silent empty run)."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"a whole number, {minimum} or more (not {text!r})")
+        return value
+
+    return whole_number
 
 
 def _workers(text: str) -> int:

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from bson import json_util
 from conftest import Finished, mapper_cli
@@ -114,3 +115,43 @@ def test_a_target_without_a_source_is_an_error_never_the_demo(
             assert place in result.stderr, (arguments, result.stderr)
         assert mongo_db.list_collection_names() == []
         assert not (tmp_path / "home").exists()  # no demo database made
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option", "minimum"),
+    [
+        (("run", "--batch-size", "0"), "--batch-size", 1),
+        (("run", "--batch-size", "-1"), "--batch-size", 1),
+        (("run", "--max-errors", "-1"), "--max-errors", 0),
+        (("run", "--batch-size", "many"), "--batch-size", 1),
+        (("preview", "-n", "0"), "-n", 1),
+        (("validate", "--sample", "-3"), "--sample", 0),
+        (("lint", "--max-children", "-1"), "--max-children", 0),
+    ],
+)
+def test_numbers_out_of_range_exit_2_naming_the_option(
+    arguments: tuple[str, ...], option: str, minimum: int, tmp_path: Path
+) -> None:
+    """Checked when parsed: `--batch-size 0` crashed, `-1` ran an empty migration and exited 0."""
+    command, *rest = arguments
+    result = mapper(command, "mappings/tasks.yaml", *rest, "--source", "sqlite://", cwd=ROOT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"argument {option}" in result.stderr
+    assert f"{minimum} or more" in result.stderr
+
+
+def test_the_api_refuses_the_same_numbers() -> None:
+    from mapper import api
+    from mapper.errors import UsageError
+
+    for options in ({"batch_size": 0}, {"workers": 0}, {"max_errors": -1}):
+        with pytest.raises(UsageError) as refused:
+            api.MigrateOptions(**options)
+        assert refused.value.setting == "--" + next(iter(options)).replace("_", "-")
+
+
+def test_an_unknown_only_lists_the_collections(demo_sqlite: str, tmp_path: Path) -> None:
+    result = mapper("preview", "mappings/", "--source", demo_sqlite, "--only", "task", cwd=ROOT)
+    assert result.returncode == 2
+    assert "unknown collections: task (" in result.stderr
+    assert "organizations, projects, tasks, users" in result.stderr
