@@ -137,3 +137,22 @@ def test_validate_translates_the_target_errors_as_the_run_does(
     )
     error = capsys.readouterr().err
     assert "the target refused `things`" in error and "authSource" in error
+
+
+def test_an_unreachable_target_fails_at_its_first_contact_without_retries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No server on the port: the run's first contact (`buildInfo`) fails once, within the
+    pre-flight time, naming the URL without its password; no retry waits."""
+    from mapper.engine.load import open_sink
+
+    sink = open_sink("mongodb://someone:s3cret@127.0.0.1:1/db?serverSelectionTimeoutMS=60000")
+    try:
+        with pytest.raises(TargetError) as error:
+            sink.capabilities()
+    finally:
+        sink.close()
+    assert error.value.transient and error.value.exit_code == 3
+    assert "cannot reach the target mongodb://someone:***@127.0.0.1:1/db" in str(error.value)
+    assert "s3cret" not in str(error.value)
+    assert "transient target error" not in caplog.text  # not retried

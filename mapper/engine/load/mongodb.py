@@ -27,6 +27,7 @@ from mapper.validator import json_schema
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
+PREFLIGHT_SECONDS = 5.0  # the first contact with the target: reachable, and what it is
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
@@ -72,9 +73,24 @@ class MongoSink:
         return self.client[name][collection.name]
 
     def capabilities(self) -> Capabilities:
-        """The server's, by how it names itself in `buildInfo` (asked once)."""
+        """The server's, by how it names itself in `buildInfo` (asked once). This is the
+        run's first contact: asked once, within `PREFLIGHT_SECONDS`, not retried, so that
+        a target that cannot be reached fails in seconds with nothing written (the retries
+        are for faults in the middle of a run)."""
         if self._capabilities is None:
-            info = self._retry(lambda: self.client.admin.command("buildInfo"), "buildInfo")
+            try:
+                with pymongo.timeout(PREFLIGHT_SECONDS):
+                    info = self.client.admin.command("buildInfo")
+            except mongo_errors.PyMongoError as error:
+                failure = server_errors.target_error(error, "buildInfo")
+                if failure.transient:
+                    raise TargetError(
+                        f"cannot reach the target {redact(self.uri)} within "
+                        f"{PREFLIGHT_SECONDS:g} s: {type(error).__name__} (nothing was written)",
+                        setting=TARGET_VARIABLE,
+                        transient=True,
+                    ) from None
+                raise failure from None
             self._capabilities = capabilities.of_server(info)
         return self._capabilities
 
