@@ -189,6 +189,7 @@ def _collection(
     result.read = extractor.count(collection.table)
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
+    again = _advice(checkpoints)
     with contextlib.closing(source), batches.collector_paused():
         while True:
             try:
@@ -197,7 +198,7 @@ def _collection(
                 after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
                 raise SourceError(
                     f"{error} ({after} of `{collection.table}`; nothing of the "
-                    "failed batch was written: resume with --resume)",
+                    f"failed batch was written: {again})",
                     table=collection.table,
                     key=last_key,
                     setting=error.setting,
@@ -216,7 +217,7 @@ def _collection(
                 progress(collection.name, rows)
             _check_policy(collection, result, options)
             if stop_requested():
-                raise StopRun("interrupted after a complete batch: resume with --resume")
+                raise StopRun(f"interrupted after a complete batch: {again}")
     sink.finish(collection)
     result.done = True
     result.seconds = time.perf_counter() - started
@@ -224,6 +225,12 @@ def _collection(
         checkpoints.save(collection.name, result.counts(), None, rejects.mark(), done=True)
     if result.passed == 0:
         log.warning("collection %s: the source gave no rows", collection.name)
+
+
+def _advice(checkpoints: Checkpoints | None) -> str:
+    """What to do after a run stopped early: resume from the checkpoint where one is kept,
+    else run again (a file: target is rewritten whole, a null: one keeps nothing)."""
+    return "resume with --resume" if checkpoints is not None else "run again to finish"
 
 
 def _write(
