@@ -37,7 +37,7 @@ from mapper.engine.rejects import RejectFile
 from mapper.engine.run import Progress, RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
-from mapper.report import plan_text, summary_text
+from mapper.report import plan_text, summary_data, summary_text
 from mapper.resolve import resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
@@ -341,6 +341,7 @@ __all__ = [
     "prepare",
     "preview",
     "render",
+    "summary_data",
     "summary_text",
     "validate",
     "write_files",

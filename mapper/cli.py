@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from mapper import __version__, api, config
 from mapper.errors import (
@@ -102,9 +103,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     options = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED, uuid_representation=4)
     with _prepare(args) as prepared:
-        for collection, document in api.preview(prepared, args.n, args.only or ()):
-            print(f"// {collection}")
-            print(json_util.dumps(document, json_options=options, indent=2, ensure_ascii=False))
+        documents = api.preview(prepared, args.n, args.only or ())
+        if args.format == "json":  # one object: {collection: [documents]}
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for collection, document in documents:
+                grouped.setdefault(collection, []).append(document)
+            print(json_util.dumps(grouped, json_options=options, indent=2, ensure_ascii=False))
+            return 0
+        for collection, document in documents:
+            if args.format == "jsonl":  # one line per document
+                line = {"collection": collection, "document": document}
+                print(json_util.dumps(line, json_options=options, ensure_ascii=False))
+            else:
+                print(f"// {collection}")
+                text = json_util.dumps(document, json_options=options, indent=2, ensure_ascii=False)
+                print(text)
     return 0
 
 
@@ -133,21 +146,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = api.migrate(
                 prepared, target, options, progress=progress, stop_requested=stop_requested
             )
-        print(api.summary_text(summary))
+        notes = sys.stderr if args.format == "json" else sys.stdout  # stdout stays JSON
+        if args.format == "text":
+            print(api.summary_text(summary))
         if summary.rejected:
-            print(f"{summary.rejected} rejected rows: see {args.rejects}")
+            print(f"{summary.rejected} rejected rows: see {args.rejects}", file=notes)
         if getattr(args, "using_demo", False):
             print(
                 "(demo source; point at your database with --source URL or "
                 "MAPPER_SOURCE_URL, and at MongoDB with --target mongodb://HOST/DB or "
-                "MAPPER_TARGET_URL)"
+                "MAPPER_TARGET_URL)",
+                file=notes,
             )
         failed = bool(summary.rejected or summary.stopped or not summary.balanced)
+        report = None
         if args.validate and not summary.stopped:
             report = api.validate(prepared, target, api.ValidateOptions(only=options.only))
-            print(api.render(report, "text"))
+            if args.format == "text":
+                print(api.render(report, "text"))
             failed = failed or not report.ok
-    return EXIT_DATA if failed else 0
+    code = EXIT_DATA if failed else 0
+    if args.format == "json":
+        result = {
+            **api.summary_data(summary),
+            "exit_status": code,
+            "rejects": str(args.rejects) if summary.rejected else None,
+        }
+        if report is not None:
+            result["validation"] = json.loads(api.render(report, "json"))
+        print(json.dumps(result, indent=2))
+    return code
 
 
 @contextlib.contextmanager
@@ -372,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", type=_at_least(1), default=3, help="documents per collection (default 3)"
     )
     preview_parser.add_argument("--only", action="append", metavar="COLLECTION")
+    preview_parser.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl"),
+        default="text",
+        help="text (default: a // comment per document), json (one object of collections) "
+        "or jsonl (one line per document), in relaxed Extended JSON",
+    )
 
     run_parser = mapping_command("run", "migrate the source into the target", cmd_run)
     run_parser.add_argument(
@@ -414,6 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="decimal128",
         help="store decimals as Decimal128 (default), "
         "exact text, or double (for servers without Decimal128)",
+    )
+    run_parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary as a table (default) or as JSON on stdout (per collection, total, "
+        "exit status; with --validate, the report too)",
     )
     run_parser.add_argument(
         "--validate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy.engine import Dialect
 
@@ -88,6 +89,40 @@ _field_lines = p.by_kind(
 )
 
 
+COUNTS = (
+    "read",
+    "written",
+    "inserted",
+    "updated",
+    "unchanged",
+    "filtered",
+    "rejected",
+    "truncated",
+)
+
+
+def summary_data(summary: RunSummary) -> dict[str, Any]:
+    """The end-of-run summary as JSON-ready data: per collection and in total, with whether
+    every row is accounted for and why the run stopped early, if it did."""
+    collections = [
+        {
+            "name": c.name,
+            **{count: getattr(c, count) for count in COUNTS},
+            "seconds": round(c.seconds, 3),
+            "documents_per_second": round(c.rate, 1),
+            "done": c.done,
+        }
+        for c in summary.collections
+    ]
+    total = {count: sum(c[count] for c in collections) for count in COUNTS}
+    return {
+        "collections": collections,
+        "total": total,
+        "balanced": summary.balanced,
+        "stopped": summary.stopped,
+    }
+
+
 def summary_text(summary: RunSummary) -> str:
     """The end-of-run table: read / written (inserted, updated, unchanged) / filtered / ..."""
     header = (
@@ -103,6 +138,16 @@ def summary_text(summary: RunSummary) -> str:
         )
         if c.truncated:
             lines.append(f"  {c.truncated} arrays of `{c.name}` truncated at their limit")
+    if len(summary.collections) > 1:
+        total = summary_data(summary)["total"]
+        seconds = sum(c.seconds for c in summary.collections)
+        rate = total["written"] / seconds if seconds else 0.0
+        lines.append("-" * len(header))
+        lines.append(
+            f"{'total':<20} {total['read']:>9,} {total['written']:>9,} {total['inserted']:>9,} "
+            f"{total['updated']:>9,} {total['unchanged']:>9,} {total['filtered']:>9,} "
+            f"{total['rejected']:>9,} {seconds:>7.2f}s {rate:>9,.0f}"
+        )
     if summary.stopped:
         lines.append(summary.stopped)
     elif summary.balanced:

@@ -155,3 +155,62 @@ def test_an_unknown_only_lists_the_collections(demo_sqlite: str, tmp_path: Path)
     assert result.returncode == 2
     assert "unknown collections: task (" in result.stderr
     assert "organizations, projects, tasks, users" in result.stderr
+
+
+def test_preview_as_json_and_json_lines_parses(demo_sqlite: str, tmp_path: Path) -> None:
+    common = ("preview", str(ROOT / "mappings"), "--source", demo_sqlite, "-n", "2")
+    whole = mapper(*common, "--format", "json", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    grouped = json_util.loads(whole.stdout)
+    assert sorted(grouped) == ["organizations", "projects", "tasks", "users"]
+    assert all(len(documents) == 2 for documents in grouped.values())
+    lines = mapper(*common, "--format", "jsonl", cwd=tmp_path)
+    assert lines.returncode == 0, lines.stderr
+    parsed = [json_util.loads(line) for line in lines.stdout.splitlines()]
+    assert len(parsed) == 8 and {p["collection"] for p in parsed} == set(grouped)
+    assert [p["document"] for p in parsed if p["collection"] == "tasks"] == grouped["tasks"]
+
+
+def test_run_summary_as_json_balances(demo_sqlite: str, tmp_path: Path) -> None:
+    result = mapper(
+        "run",
+        str(ROOT / "mappings"),
+        "--source",
+        demo_sqlite,
+        "--target",
+        "null:",
+        "--rejects",
+        str(tmp_path / "rejects.jsonl"),
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # nothing but the JSON on stdout
+    assert summary["exit_status"] == 0 and summary["balanced"] and summary["stopped"] is None
+    for counts in (*summary["collections"], summary["total"]):
+        assert counts["read"] == counts["written"] + counts["filtered"] + counts["rejected"]
+    assert summary["total"]["written"] == 1000 + 200 + 50 + 10
+    assert {c["name"] for c in summary["collections"]} == {
+        "organizations",
+        "projects",
+        "tasks",
+        "users",
+    }
+
+
+def test_the_text_summary_has_a_total_row(demo_sqlite: str, tmp_path: Path) -> None:
+    result = mapper(
+        "run",
+        str(ROOT / "mappings"),
+        "--source",
+        demo_sqlite,
+        "--target",
+        "null:",
+        "--rejects",
+        str(tmp_path / "rejects.jsonl"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    [total] = [line for line in result.stdout.splitlines() if line.startswith("total ")]
+    assert total.split()[1:3] == ["1,260", "1,260"]
