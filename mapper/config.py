@@ -13,7 +13,7 @@ from typing import TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import sqlalchemy as sa
-from dotenv import dotenv_values
+from dotenv import dotenv_values, find_dotenv
 from pymongo import errors as mongo_errors
 from pymongo import uri_parser
 
@@ -33,19 +33,27 @@ _secrets: set[str] = set()  # every password seen in a URL, as given and percent
 Option = TypeVar("Option")  # a query parameter's value: text, or a list of texts
 
 
-def setting(name: str, flag: str | None = None, env_file: Path = Path(".env")) -> str | None:
+def env_file() -> Path | None:
+    """The `.env` of the current directory, or of the nearest folder above it that has one
+    (as git finds its repository): a command run in a project's subfolder sees its settings."""
+    found = find_dotenv(usecwd=True)
+    return Path(found) if found else None
+
+
+def setting(name: str, flag: str | None = None) -> str | None:
     """The value of a setting: the flag if given, else the environment, else `.env`."""
     value = flag or os.environ.get(name) or None
-    if value is None and env_file.is_file():
-        value = dotenv_values(env_file).get(name) or None
+    if value is None and (dotenv := env_file()) is not None:
+        value = dotenv_values(dotenv).get(name) or None
     if value:
         redact(value)  # its password is known from now on, wherever a driver quotes it
     return value
 
 
-def misspelt(name: str, env_file: Path = Path(".env")) -> list[str]:
+def misspelt(name: str) -> list[str]:
     """The variables set in the environment or `.env` whose names look like `name`."""
-    names = set(os.environ) | set(dotenv_values(env_file) if env_file.is_file() else ())
+    found = env_file()
+    names = set(os.environ) | set(dotenv_values(found) if found else ())
     return difflib.get_close_matches(name, sorted(names - {name}), n=3, cutoff=0.8)
 
 

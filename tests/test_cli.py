@@ -63,6 +63,12 @@ def test_settings_come_from_a_dotenv_file(demo_sqlite: str, tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert len((tmp_path / "from-env" / "users.jsonl").read_text().splitlines()) == 200
     assert "demo source" not in result.stdout
+    deeper = tmp_path / "project" / "sub"  # a subfolder finds the `.env` above it
+    deeper.mkdir(parents=True)
+    (tmp_path / "from-env" / "users.jsonl").unlink()
+    again = mapper("run", str(ROOT / "mappings" / "users.yaml"), cwd=deeper)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len((tmp_path / "from-env" / "users.jsonl").read_text().splitlines()) == 200
 
 
 def test_indexes_are_created_and_drop_rebuilds(
