@@ -4,7 +4,9 @@ mappings name, and the read permissions a plan needs."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
@@ -12,8 +14,8 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.config import redact, sqlalchemy_url
-from mapper.errors import PermissionDenied, SourceError
+from mapper.config import SOURCE_VARIABLE, redact, sqlalchemy_url
+from mapper.errors import PermissionDenied, SourceError, UsageError
 from mapper.plan import Plan
 from mapper.spec import MappingFile
 
@@ -27,12 +29,43 @@ def connect(url: str) -> sa.Engine:
         engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
         with engine.connect():
             pass
-    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as error:
-        reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else ""
-        raise SourceError(
-            f"cannot connect to the source {redact(url)}: {type(error).__name__}: {redact(reason)}"
+    except sa.exc.NoSuchModuleError:
+        raise _unknown_scheme(url) from None
+    except ImportError as error:  # the dialect is known, its driver is not installed
+        driver = error.name or "its driver"
+        package = _DRIVER_PACKAGES.get(driver, driver)
+        raise UsageError(
+            f"the source {redact(url)} needs the Python package `{package}`, which is not "
+            f"installed: pip install {package}",
+            setting=SOURCE_VARIABLE,
         ) from None
+    except (sa.exc.SQLAlchemyError, ValueError) as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else ""
+        message = f"cannot connect to the source {redact(url)}: {type(error).__name__}: "
+        if _MISSING_DATABASE.search(reason):  # a wrong name: configuration, not a fault
+            raise UsageError(message + redact(reason), setting=SOURCE_VARIABLE) from None
+        raise SourceError(message + redact(reason)) from None
     return engine
+
+
+# the package that brings a driver module, where their names differ
+_DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg": "psycopg[binary]", "cx_Oracle": "oracledb"}
+_MISSING_DATABASE = re.compile(
+    r'database "[^"]*" does not exist|Unknown database|unable to open database file', re.IGNORECASE
+)  # a wrong database name or SQLite path
+
+
+def _unknown_scheme(url: str) -> UsageError:
+    """A URL whose scheme names no SQLAlchemy dialect, with the nearest ones."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    known = ["postgresql", "sqlite", "mysql", "mariadb", "mssql", "oracle"]
+    close = difflib.get_close_matches(scheme, known, n=2, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(f'`{name}://`' for name in close)})" if close else ""
+    return UsageError(
+        f"the source URL {redact(url)} has an unknown scheme `{scheme}://`{hint}: a SQLAlchemy "
+        "URL such as postgresql://USER@HOST/DATABASE or sqlite:///FILE",
+        setting=SOURCE_VARIABLE,
+    )
 
 
 def schemas_of(mappings: Sequence[MappingFile]) -> set[str | None]:

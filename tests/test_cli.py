@@ -220,3 +220,29 @@ def test_the_text_summary_has_a_total_row(demo_sqlite: str, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     [total] = [line for line in result.stdout.splitlines() if line.startswith("total ")]
     assert total.split()[1:3] == ["1,260", "1,260"]
+
+
+@pytest.mark.parametrize(
+    ("source", "hint"),
+    [
+        ("postgresq://u@localhost/db", "did you mean `postgresql://`"),
+        ("mysql://u@127.0.0.1:1/db", "pip install mysqlclient"),
+        ("sqlite:////no/such/folder/x.db", "unable to open database file"),
+    ],
+)
+def test_source_configuration_mistakes_exit_2_with_a_hint(source: str, hint: str) -> None:
+    result = mapper("plan", "mappings/tasks.yaml", "--source", source)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert hint in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_wrong_database_name_exits_2(postgres_server: str) -> None:
+    url = sa.make_url(postgres_server).set(database="no_such_database_here")
+    result = mapper("plan", "mappings/tasks.yaml", "--source", url.render_as_string(False))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'database "no_such_database_here" does not exist' in result.stderr
+
+
+def test_an_unreachable_source_is_still_a_fault() -> None:
+    result = mapper("plan", "mappings/tasks.yaml", "--source", "postgresql://u@127.0.0.1:1/db")
+    assert result.returncode == 3 and "cannot connect to the source" in result.stderr
