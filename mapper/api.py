@@ -14,7 +14,9 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,20 +109,25 @@ def prepare(
     Raises `SpecError` with every problem when any is an error; warnings are kept in
     `Prepared.warnings`. With `check_access`, tables the source's role may not read are
     refused (`PermissionDenied`) before anything else happens."""
-    mappings = _read(files)
-    engine = pipeline.connect(source) if isinstance(source, str) else source
+    with _phase("read the mapping files"):
+        mappings = _read(files)
+    with _phase("connected to the source"):
+        engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
-        catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
-        planned, problems = resolve(mappings, catalog)
+        with _phase("reflected the source"):
+            catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
+        with _phase("planned the collections"):
+            planned, problems = resolve(mappings, catalog)
         if any(problem.severity == "error" for problem in problems):
             raise SpecError(problems)
         if check_access:
-            pipeline.check_access(engine, catalog, planned)
+            with _phase("checked read access"):
+                pipeline.check_access(engine, catalog, planned)
     except BaseException:
         if isinstance(source, str):
             engine.dispose()
         raise
-    return Prepared(
+    prepared = Prepared(
         tuple(mappings),
         engine,
         catalog,
@@ -129,6 +136,17 @@ def prepare(
         tuple(problems),
         owns_engine=isinstance(source, str),
     )
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("the plan:\n%s", explain(prepared))
+    return prepared
+
+
+@contextlib.contextmanager
+def _phase(done: str) -> Iterator[None]:
+    """Logs (at debug: `-vv`) what a phase did and how long it took."""
+    started = time.perf_counter()
+    yield
+    log.debug("%s in %.3f s", done, time.perf_counter() - started)
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -181,18 +199,19 @@ def migrate(
     run_options = RunOptions(
         on_error=options.on_error, max_errors=options.max_errors, drop=options.drop, only=only
     )
-    return run(
-        prepared.plan,
-        prepared.engine,
-        prepared.catalog,
-        sink,
-        RejectFile(Path(options.rejects)),
-        run_options,
-        executors.choose(prepared.engine, options.batch_size, options.workers),
-        progress,
-        checkpoints,
-        stop_requested,
-    )
+    with _phase("migrated"):
+        return run(
+            prepared.plan,
+            prepared.engine,
+            prepared.catalog,
+            sink,
+            RejectFile(Path(options.rejects)),
+            run_options,
+            executors.choose(prepared.engine, options.batch_size, options.workers),
+            progress,
+            checkpoints,
+            stop_requested,
+        )
 
 
 def _checkpoints(

@@ -314,17 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mapper", description="Migrate a relational database into MongoDB, declaratively."
     )
     parser.add_argument("--version", action="version", version=f"mapper {__version__}")
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log more (-v info, -vv debug with phase timings and the plan)",
-    )
-    parser.add_argument("--traceback", action="store_true", help="show the stack on errors")
+    _output_options(parser, defaults=True)
+    after = argparse.ArgumentParser(add_help=False)  # the same, after the command's name
+    _output_options(after, defaults=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="create and fill a demo database")
+    demo = commands.add_parser("demo", parents=[after], help="create and fill a demo database")
     demo.add_argument(
         "--source", help="SQLAlchemy URL of the database to fill (default: $MAPPER_SOURCE_URL)"
     )
@@ -341,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     init = commands.add_parser(
-        "init", help="propose commented mapping files from a live schema and its statistics"
+        "init",
+        parents=[after],
+        help="propose commented mapping files from a live schema and its statistics",
     )
     init.add_argument("--source", help="SQLAlchemy URL of the source (default: $MAPPER_SOURCE_URL)")
     init.add_argument(
@@ -367,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     def mapping_command(name: str, text: str, func: Command) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text)
+        sub = commands.add_parser(name, parents=[after], help=text)
         sub.add_argument(
             "files", nargs="+", metavar="FILE", help="mapping files or folders of them"
         )
@@ -537,6 +534,37 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return whole_number
 
 
+def _output_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """-v/-vv/-q, --log-level and --traceback: before the command's name (`defaults`) or
+    after it (no defaults there, so that a flag given before is kept)."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default(0),
+        help="log more (-v info, -vv debug with phase timings and the plan)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default(False), help="log errors only"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=default(None),
+        help="mapper's log level (wins over -v and -q; default warning)",
+    )
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        default=default(False),
+        help="show the stack on errors",
+    )
+
+
 def _workers(text: str) -> int:
     if text == "auto":
         return (
@@ -557,22 +585,38 @@ class _Redacting(logging.Filter):
         return True
 
 
-def _logging(verbose: int) -> None:
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def _level(args: argparse.Namespace) -> int:
+    """mapper's log level: --log-level, else -q, else one step down per -v."""
+    if args.log_level:
+        return _LEVELS[args.log_level]
+    if args.quiet:
+        return logging.ERROR
+    verbose: int = args.verbose
+    return [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+
+
+def _logging(level: int) -> None:
     """mapper's loggers at the level `-v` asks for; the drivers' at WARNING whatever it says
     (at INFO and DEBUG they log statements' parameters, rows and commands' documents)."""
     handler = logging.StreamHandler()
     handler.addFilter(_Redacting())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    logging.getLogger("mapper").setLevel(
-        [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    )
+    logging.getLogger("mapper").setLevel(level)
     logging.captureWarnings(True)  # pymongo warns about URL options: through the filter too
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _logging(args.verbose)
+    _logging(_level(args))
     command: Command = args.func
     try:
         return command(args)

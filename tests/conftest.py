@@ -71,6 +71,7 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
         os.environ.clear()
         os.environ.update(saved)
         logging.getLogger().handlers.clear()  # the command's handler wrote to `err`
+        logging.getLogger("mapper").setLevel(logging.NOTSET)  # as before the command
     return Finished(code, out.getvalue(), err.getvalue())
 
 

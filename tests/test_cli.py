@@ -246,3 +246,26 @@ def test_a_wrong_database_name_exits_2(postgres_server: str) -> None:
 def test_an_unreachable_source_is_still_a_fault() -> None:
     result = mapper("plan", "mappings/tasks.yaml", "--source", "postgresql://u@127.0.0.1:1/db")
     assert result.returncode == 3 and "cannot connect to the source" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "logged"),
+    [
+        (("-vv", "plan"), True),
+        (("plan", "-vv"), True),
+        (("--log-level", "debug", "plan"), True),
+        (("plan", "--log-level", "debug"), True),
+        (("-vv", "plan", "-q"), False),
+        (("plan",), False),
+    ],
+)
+def test_log_flags_work_before_or_after_the_command(
+    flags: tuple[str, ...], logged: bool, demo_sqlite: str
+) -> None:
+    """`-vv` logs each phase with its time and the plan, as --help promises."""
+    *before, _ = flags[: flags.index("plan") + 1]
+    after = flags[flags.index("plan") + 1 :]
+    result = mapper(*before, "plan", "mappings/users.yaml", "--source", demo_sqlite, *after)
+    assert result.returncode == 0, result.stderr
+    assert ("reflected the source in" in result.stderr) is logged
+    assert ("DEBUG mapper.api: the plan:" in result.stderr) is logged
