@@ -26,6 +26,7 @@ from mapper.errors import (
 )
 
 Command = Callable[[argparse.Namespace], int]
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -165,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.format == "text":
                 print(api.render(report, "text"))
             failed = failed or not report.ok
-    code = EXIT_DATA if failed else 0
+    code = EXIT_INTERRUPTED if summary.stopped and stop_requested() else EXIT_DATA if failed else 0
     if args.format == "json":
         result = {
             **api.summary_data(summary),
@@ -632,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code if isinstance(error, MapperError) else EXIT_FAULT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - a bug or an unforeseen fault: no traceback
         if args.traceback:  # by default, which could quote a URL or a row
             raise

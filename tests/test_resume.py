@@ -125,10 +125,14 @@ def test_interrupt_stops_after_a_batch_and_resumes(
     assert wait_for_batches(process, tmp_path, 2), "the run ended before its second batch"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 1, out + err
+    assert process.returncode == 130, out + err  # as shells report a Ctrl-C
     assert "interrupted after a complete batch: resume with --resume" in out
     written = mongo_db.tasks.count_documents({})
     assert 0 < written < TASKS
+    [row] = [line.split() for line in out.splitlines() if line.startswith("tasks ")]
+    read, shown_written, seconds = int(row[1].replace(",", "")), row[2], row[8]
+    assert read == written and shown_written == f"{written:,}"  # read so far, not the count
+    assert seconds != "0.00s" and row[9] != "0"  # the time it ran and its rate
     other = in_process(small_demo_sqlite, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
     assert other.returncode == 2, other.stdout + other.stderr  # never text and doubles mixed
     assert "made with --decimal-as string" in other.stderr

@@ -180,6 +180,8 @@ def test_on_error_stop_stops_and_says_so(source, tmp_path) -> None:
     assert result.returncode == 1
     assert "stopped after a rejected row" in result.stdout
     assert len(read_rejects(tmp_path / "mapper-rejects.jsonl")) == 1
+    [row] = [line.split() for line in result.stdout.splitlines()[2:3]]  # the table's row
+    assert (row[1], row[2], row[7]) == ("2", "1", "1")  # read so far, written, rejected
 
 
 def test_max_errors_aborts_past_the_limit(source, tmp_path) -> None:
