@@ -58,23 +58,31 @@ def _id() -> sa.Column[uuid.UUID]:
     return sa.Column("id", UuidText, primary_key=True)
 
 
-def _fk(
+def foreign_key(
     name: str,
     target: str,
+    kind: type[sa.types.TypeEngine[Any]] | sa.types.TypeEngine[Any],
     *,
     nullable: bool = False,
     ondelete: str | None = None,
     primary_key: bool = False,
-) -> sa.Column[uuid.UUID]:
-    """A uuid column referencing `target`, with an index of its own."""
+) -> sa.Column[Any]:
+    """A column of `kind` referencing `target`, with an index of its own (never generated:
+    its values are the target's keys)."""
     return sa.Column(
         name,
-        UuidText,
+        kind,
         sa.ForeignKey(target, ondelete=ondelete),
         nullable=nullable,
         primary_key=primary_key,
+        autoincrement=False,
         index=True,
     )
+
+
+def _fk(name: str, target: str, **options: Any) -> sa.Column[Any]:
+    """A uuid column referencing `target`."""
+    return foreign_key(name, target, UuidText, **options)
 
 
 organizations = sa.Table(

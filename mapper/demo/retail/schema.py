@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from mapper.demo.schema import JSON, NAMING_CONVENTION, TIMESTAMP
+from mapper.demo.schema import JSON, NAMING_CONVENTION, TIMESTAMP, foreign_key
 
 METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
 TEXT_ARRAY = sa.JSON(none_as_null=True).with_variant(postgresql.ARRAY(sa.Text), "postgresql")
@@ -36,24 +36,9 @@ def _id() -> sa.Column[int]:
     return sa.Column("id", sa.Integer, primary_key=True)
 
 
-def _fk(
-    name: str,
-    target: str,
-    *,
-    nullable: bool = False,
-    ondelete: str | None = None,
-    primary_key: bool = False,
-) -> sa.Column[int]:
-    """An integer column referencing `target`, with an index of its own."""
-    return sa.Column(
-        name,
-        sa.Integer,
-        sa.ForeignKey(target, ondelete=ondelete),
-        nullable=nullable,
-        primary_key=primary_key,
-        autoincrement=False,
-        index=True,
-    )
+def _fk(name: str, target: str, **options: Any) -> sa.Column[Any]:
+    """An integer column referencing `target`."""
+    return foreign_key(name, target, sa.Integer, **options)
 
 
 countries = sa.Table(
