@@ -82,15 +82,17 @@ def _misspelt(name: str) -> str:
     )
 
 
-def _prepare(args: argparse.Namespace) -> api.Prepared:
+@contextlib.contextmanager
+def _prepare(args: argparse.Namespace) -> Iterator[api.Prepared]:
     """The mapping files planned against the source, with the document options of `args`;
-    warnings are printed."""
+    warnings are printed and `--only` is checked before anything else; closed on leaving,
+    a refused `--only` included."""
     options = api.DocumentOptions(decimal_as=getattr(args, "decimal_as", "decimal128"))
-    prepared = api.prepare(args.files, _source(args), options)
-    for problem in prepared.warnings:
-        print(problem, file=sys.stderr)
-    prepared.collection_names(getattr(args, "only", None) or ())
-    return prepared
+    with api.prepare(args.files, _source(args), options) as prepared:
+        for problem in prepared.warnings:
+            print(problem, file=sys.stderr)
+        prepared.collection_names(getattr(args, "only", None) or ())
+        yield prepared
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
