@@ -177,20 +177,25 @@ def test_preview_as_json_and_json_lines_parses(demo_sqlite: str, tmp_path: Path)
     assert [p["document"] for p in parsed if p["collection"] == "tasks"] == grouped["tasks"]
 
 
-def test_run_summary_as_json_balances(demo_sqlite: str, tmp_path: Path) -> None:
-    result = mapper(
+def _run_the_mappings(source: str, tmp_path: Path, *extra: str) -> Finished:
+    """`mapper run` of every shipped mapping into `null:`."""
+    rejects = str(tmp_path / "rejects.jsonl")
+    return mapper(
         "run",
         str(ROOT / "mappings"),
         "--source",
-        demo_sqlite,
+        source,
         "--target",
         "null:",
         "--rejects",
-        str(tmp_path / "rejects.jsonl"),
-        "--format",
-        "json",
+        rejects,
+        *extra,
         cwd=tmp_path,
     )
+
+
+def test_run_summary_as_json_balances(demo_sqlite: str, tmp_path: Path) -> None:
+    result = _run_the_mappings(demo_sqlite, tmp_path, "--format", "json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)  # nothing but the JSON on stdout
     assert summary["exit_status"] == 0 and summary["balanced"] and summary["stopped"] is None
@@ -206,17 +211,7 @@ def test_run_summary_as_json_balances(demo_sqlite: str, tmp_path: Path) -> None:
 
 
 def test_the_text_summary_has_a_total_row(demo_sqlite: str, tmp_path: Path) -> None:
-    result = mapper(
-        "run",
-        str(ROOT / "mappings"),
-        "--source",
-        demo_sqlite,
-        "--target",
-        "null:",
-        "--rejects",
-        str(tmp_path / "rejects.jsonl"),
-        cwd=tmp_path,
-    )
+    result = _run_the_mappings(demo_sqlite, tmp_path)
     assert result.returncode == 0, result.stderr
     [total] = [line for line in result.stdout.splitlines() if line.startswith("total ")]
     assert total.split()[1:3] == ["1,260", "1,260"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -158,8 +159,8 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
         for worker in multiprocessing.active_children():
             worker.kill()
 
-    with pytest.raises(SourceError, match="worker process ended unexpectedly.*--resume"):
-        migrate(
+    def run(**more: Any) -> RunSummary:
+        return migrate(
             demo_pg,
             tasks,
             mongo_url,
@@ -168,19 +169,13 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
             batch_size=100,
             workers=2,
             decimal_as="string",
-            progress=kill_the_workers,
+            **more,
         )
+
+    with pytest.raises(SourceError, match="worker process ended unexpectedly.*--resume"):
+        run(progress=kill_the_workers)
     assert 100 <= mongo_db.tasks.count_documents({}) < 1000
-    summary = migrate(
-        demo_pg,
-        tasks,
-        mongo_url,
-        tmp_path,
-        checkpoints=state,
-        batch_size=100,
-        workers=2,
-        decimal_as="string",
-    )
+    summary = run()
     assert summary.balanced and summary.collections[0].read == 1000
     assert mongo_db.tasks.count_documents({}) == 1000
     assert not multiprocessing.active_children()
