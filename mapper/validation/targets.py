@@ -15,9 +15,9 @@ from typing import Any, Protocol
 import pymongo
 from bson import json_util
 from bson.binary import UuidRepresentation
-from pymongo import errors as mongo_errors
 
 from mapper.config import redact
+from mapper.engine.load import mongodb
 from mapper.errors import UsageError
 from mapper.validation.values import canon
 
@@ -140,18 +140,7 @@ class Targets:
         self.database: str | None = None
         self._open: dict[tuple[str, str | None], Collection] = {}
         if url.startswith(("mongodb://", "mongodb+srv://")):
-            try:
-                self.database = pymongo.uri_parser.parse_uri(url).get("database")
-            except mongo_errors.InvalidURI as error:
-                raise UsageError(f"bad target URL {redact(url)}: {error}") from None
-            options: dict[str, Any] = (
-                {}
-                if "serverselectiontimeoutms" in url.lower()
-                else {"serverSelectionTimeoutMS": 10_000}
-            )  # MongoClient's **kwargs, as load's sink
-            self.client = pymongo.MongoClient(
-                url, uuidRepresentation="standard", tz_aware=True, **options
-            )
+            self.client, self.database = mongodb.client(url)
         elif url.startswith("file:"):
             self.directory = Path(url.removeprefix("file:").removeprefix("//") or "out")
             if not self.directory.is_dir():

@@ -45,21 +45,8 @@ class MongoSink:
 
     def __init__(self, uri: str, default_database: str | None = None):
         self.uri = uri
-        try:
-            parsed = pymongo.uri_parser.parse_uri(uri)
-            timeout: dict[str, Any] = (
-                {}
-                if "serverSelectionTimeoutMS" in parsed["options"]
-                else {"serverSelectionTimeoutMS": 10_000}
-            )  # the URL's own wins
-            self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                uri, uuidRepresentation="standard", tz_aware=True, **timeout
-            )
-        except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
-            raise UsageError(
-                f"bad target URL {redact(uri)}: {redact(str(error))}", setting=TARGET_VARIABLE
-            ) from None
-        self.database_name = parsed.get("database") or default_database
+        self.client, database = client(uri)
+        self.database_name = database or default_database
         self._empty: set[str] = set()
         self._capabilities: Capabilities | None = None
 
@@ -243,6 +230,27 @@ def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
+    """A client of the target `uri` (uuids standard, datetimes aware; server selection gives
+    up after 10 s unless the URL says otherwise) and the database its path names. A bad URL
+    is a `UsageError`. The run's sink and validate's targets connect alike."""
+    try:
+        parsed = pymongo.uri_parser.parse_uri(uri)
+        timeout: dict[str, Any] = (
+            {}
+            if "serverSelectionTimeoutMS" in parsed["options"]
+            else {"serverSelectionTimeoutMS": 10_000}
+        )  # the URL's own wins
+        connected: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            uri, uuidRepresentation="standard", tz_aware=True, **timeout
+        )
+    except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
+        raise UsageError(
+            f"bad target URL {redact(uri)}: {redact(str(error))}", setting=TARGET_VARIABLE
+        ) from None
+    return connected, parsed.get("database")
 
 
 def retried(action: Callable[[], T], collection: str, uri: str) -> T:
