@@ -114,10 +114,7 @@ def prepare(
     with _phase("connected to the source"):
         engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
-        with _phase("reflected the source"):
-            catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
-        with _phase("planned the collections"):
-            planned, problems = resolve(mappings, catalog)
+        catalog, planned, problems = _planned(mappings, engine)
         if any(problem.severity == "error" for problem in problems):
             raise SpecError(problems)
         if check_access:
@@ -147,6 +144,18 @@ def _phase(done: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     log.debug("%s in %.3f s", done, time.perf_counter() - started)
+
+
+def _planned(
+    mappings: Sequence[MappingFile], engine: sa.Engine
+) -> tuple[Catalog, p.Plan, list[Problem]]:
+    """The source reflected (the schemas the mappings name) and the mappings resolved
+    against it, with every problem found (`prepare` and `lint` decide what they mean)."""
+    with _phase("reflected the source"):
+        catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
+    with _phase("planned the collections"):
+        planned, problems = resolve(mappings, catalog)
+    return catalog, planned, problems
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -284,8 +293,7 @@ def lint(
     ]
     engine = pipeline.connect(source)
     try:
-        catalog = catalog_module.reflect(engine, pipeline.schemas_of(clean))
-        planned, semantic = resolve(clean, catalog)
+        catalog, planned, semantic = _planned(clean, engine)
         problems += semantic
         if not any(problem.severity == "error" for problem in semantic):
             problems += data_lint.data_problems(clean, planned, engine, catalog, max_children)
