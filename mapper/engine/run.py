@@ -156,6 +156,7 @@ def run(
                     )
                 except StopRun as stop:
                     summary.stopped = str(stop)
+                    result.read = result.passed  # read so far, not the table's count
                     break
     finally:
         rejects.close()
@@ -191,39 +192,33 @@ def _collection(
     seen = SeenIds()
     again = _advice(checkpoints)
     with contextlib.closing(source), batches.collector_paused():
-        try:
-            while True:
-                try:
-                    batch = next(source, None)
-                except SourceError as error:
-                    after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
-                    raise SourceError(
-                        f"{error} ({after} of `{collection.table}`; nothing of the "
-                        f"failed batch was written: {again})",
-                        table=collection.table,
-                        key=last_key,
-                        setting=error.setting,
-                        transient=error.transient,
-                    ) from None
-                if batch is None:
-                    break
-                _write(collection, batch, sink, rejects, result, seen)
-                last_key, rows = batch.last_key, batch.passed
-                del batch  # the next batch is built without this one alive
-                batches.collect_young()
-                if checkpoints is not None:
-                    result.seconds = time.perf_counter() - started
-                    checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
-                if progress:
-                    progress(collection.name, rows)
-                _check_policy(collection, result, options)
-                if stop_requested():
-                    raise StopRun(f"interrupted after a complete batch: {again}")
-        except StopRun:  # what it did so far: rows read, time taken
-            result.seconds = time.perf_counter() - started
-            result.read = result.passed  # not the table's count: the rest is unread
-            raise
-
+        while True:
+            try:
+                batch = next(source, None)
+            except SourceError as error:
+                after = f"after key `{key_text(last_key)}`" if last_key else "before any row"
+                raise SourceError(
+                    f"{error} ({after} of `{collection.table}`; nothing of the "
+                    f"failed batch was written: {again})",
+                    table=collection.table,
+                    key=last_key,
+                    setting=error.setting,
+                    transient=error.transient,
+                ) from None
+            if batch is None:
+                break
+            _write(collection, batch, sink, rejects, result, seen)
+            last_key, rows = batch.last_key, batch.passed
+            del batch  # the next batch is built without this one alive
+            batches.collect_young()
+            result.seconds = time.perf_counter() - started  # also what a stop reports
+            if checkpoints is not None:
+                checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
+            if progress:
+                progress(collection.name, rows)
+            _check_policy(collection, result, options)
+            if stop_requested():
+                raise StopRun(f"interrupted after a complete batch: {again}")
     sink.finish(collection)
     result.done = True
     result.seconds = time.perf_counter() - started
