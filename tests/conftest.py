@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pymongo
 import pytest
@@ -53,12 +54,9 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
     from mapper import cli
 
     out, err = io.StringIO(), io.StringIO()
-    saved = dict(os.environ)
-    if env is not None:
-        os.environ.clear()
-        os.environ.update(env)
     try:
         with (
+            mock.patch.dict(os.environ, env or {}, clear=env is not None),  # restored after
             contextlib.chdir(cwd),
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
@@ -68,8 +66,6 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
             except SystemExit as exit_:  # argparse: --help, --version, usage errors
                 code = exit_.code if isinstance(exit_.code, int) else 2
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         logging.getLogger().handlers.clear()  # the command's handler wrote to `err`
         logging.getLogger("mapper").setLevel(logging.NOTSET)  # as before the command
     return Finished(code, out.getvalue(), err.getvalue())
