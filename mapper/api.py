@@ -40,7 +40,7 @@ from mapper.engine.run import Progress, RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
 from mapper.report import plan_text, summary_data, summary_text
-from mapper.resolve import resolve
+from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
 from mapper.validation import validate as validate_target
@@ -149,13 +149,15 @@ def _phase(done: str) -> Iterator[None]:
 def _planned(
     mappings: Sequence[MappingFile], engine: sa.Engine
 ) -> tuple[Catalog, p.Plan, list[Problem]]:
-    """The source reflected (the schemas the mappings name) and the mappings resolved
-    against it, with every problem found (`prepare` and `lint` decide what they mean)."""
+    """The source reflected (the schemas the mappings name), with the `key` the mappings
+    name for its views, and the mappings resolved against it, with every problem found
+    (`prepare` and `lint` decide what they mean)."""
     with _phase("reflected the source"):
         catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
     with _phase("planned the collections"):
+        catalog, key_problems = keyed(mappings, catalog)
         planned, problems = resolve(mappings, catalog)
-    return catalog, planned, problems
+    return catalog, planned, sorted(key_problems + problems)
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -311,8 +313,7 @@ def init(
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
-        views = () if tables else catalog_module.view_names(engine)
-        return proposal_stage.proposal(engine, catalog, views, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, budget_seconds)
     finally:
         if isinstance(source, str):
             engine.dispose()
