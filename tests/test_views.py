@@ -193,6 +193,29 @@ def test_keys_and_partitions_that_cannot_be_used(shop_pg, tmp_path, entry, messa
     assert any(message in problem and "error" in problem for problem in problems), problems
 
 
+def test_a_key_that_repeats_in_the_views_rows_is_an_error(shop_pg, tmp_path) -> None:
+    path = _write(
+        tmp_path, "version: 1\ncollections:\n  c: {table: big_orders, key: [customer_id]}\n"
+    )
+    [problem] = api.lint([path], shop_pg)
+    assert (problem.line, problem.severity, problem.message) == (
+        3,
+        "error",
+        "the key (customer_id) of `big_orders` is not unique: 1 value is shared by several rows",
+    )
+
+
+@pytest.mark.parametrize("key", ["[]", "customer_id", "[a, a]"])
+def test_a_key_is_a_list_of_distinct_columns(tmp_path, key) -> None:
+    path = _write(tmp_path, f"version: 1\ncollections:\n  c: {{table: v, key: {key}}}\n")
+    [problem] = api.lint([path])
+    assert (problem.line, problem.severity, problem.path[:3]) == (
+        3,
+        "error",
+        ("collections", "c", "key"),
+    )
+
+
 def test_init_proposes_tables_and_says_why_views_and_partitions_are_not(shop_pg) -> None:
     proposal = api.init(shop_pg)
     skipped = dict(proposal.skipped)

@@ -21,12 +21,10 @@ def keyed(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[Catalog, l
     problems: list[Problem] = []
     for mapping in mappings:
         context = Context(mapping, catalog, {})
-        for table_name, spec, path in _nodes(mapping):
+        for table_name, key, where in named_keys(mapping):
             table = catalog.table(table_name)
-            if table is None or "key" not in spec:
+            if table is None:
                 continue
-            key = tuple(spec["key"])
-            where = (*path, "key")
             if _checked(context, table, key, where) and table.primary_key in ((), key):
                 line, _ = mapping.position(where)
                 named = keys.setdefault(table.name, (key, f"{mapping.path}:{line}"))
@@ -63,14 +61,16 @@ def _checked(context: Context, table: Table, key: tuple[str, ...], path: Path) -
     return not unknown
 
 
-def _nodes(mapping: MappingFile) -> Iterator[tuple[str, Spec, Path]]:
-    """(table, entry, path) of every root and embed of a mapping file."""
+def named_keys(mapping: MappingFile) -> Iterator[tuple[str, tuple[str, ...], Path]]:
+    """(table, key, the key's path) of every root and embed of a mapping file that names
+    a `key`."""
     for name, spec in (mapping.data.get("collections") or {}).items():
         yield from _node(spec["table"], spec, ("collections", name))
 
 
-def _node(table: str, spec: Spec, path: Path) -> Iterator[tuple[str, Spec, Path]]:
-    yield table, spec, path
+def _node(table: str, spec: Spec, path: Path) -> Iterator[tuple[str, tuple[str, ...], Path]]:
+    if "key" in spec:
+        yield table, tuple(spec["key"]), (*path, "key")
     for name, field in (spec.get("fields") or {}).items():
         if isinstance(field, dict) and "embed" in field:
             yield from _node(field["embed"], field, (*path, "fields", name))
