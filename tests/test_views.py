@@ -41,6 +41,12 @@ ALTER TABLE clicks_2024 ADD FOREIGN KEY (product_id) REFERENCES products;
 ALTER TABLE clicks_2025 ADD FOREIGN KEY (product_id) REFERENCES products;
 CREATE INDEX ix_clicks_2024_product_id ON clicks_2024 (product_id);
 CREATE INDEX ix_clicks_2025_product_id ON clicks_2025 (product_id);
+-- an index on one partition only
+CREATE TABLE visits (id bigint, at timestamptz, product_id integer REFERENCES products,
+    PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE visits_2024 PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE visits_2025 PARTITION OF visits FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE INDEX ix_visits_2024_product_id ON visits_2024 (product_id);
 INSERT INTO customers VALUES (1, 'ann'), (2, 'bob'), (3, 'eve');
 INSERT INTO orders VALUES (10, 1, 5.00), (11, 1, 20.00), (12, 1, 30.50), (13, 2, 12.00);
 REFRESH MATERIALIZED VIEW big_orders;
@@ -284,3 +290,17 @@ def test_lint_warns_of_a_join_without_an_index_until_there_is_one(tmp_path) -> N
     ]  # once, though the `count` joins on the same columns; none for the view
     sqlite_database(tmp_path / "posts.db", warnings[0].hint)
     assert api.lint([path], source) == []
+
+
+def test_an_index_on_some_partitions_only_does_not_serve_a_join(shop_pg, tmp_path) -> None:
+    path = _write(
+        tmp_path,
+        "version: 1\ncollections:\n"
+        "  products: {table: products, fields: {visits: {embed: visits, _id: false}}}\n",
+    )
+    [warning] = api.lint([path], shop_pg)
+    assert (warning.severity, warning.hint) == (
+        "warning",
+        "CREATE INDEX ix_visits_product_id ON visits (product_id)",
+    )
+    assert warning.message.startswith("no index on `visits` (product_id)")
