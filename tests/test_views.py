@@ -188,6 +188,10 @@ def test_a_view_without_a_key_is_an_error_naming_file_line_and_view(shop_pg, tmp
             "`customer_totals`'s key is also given as [customer_id]",
         ),
         (
+            "{table: customers, fields: {t: {reference: customer_totals, on: {id: customer_id}}}}",
+            "`customer_totals` is a view: name the columns that identify its rows",
+        ),
+        (
             "{table: events_2024}",
             "`events_2024` is a partition of `events`: mappings read partitioned tables whole",
         ),

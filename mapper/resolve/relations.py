@@ -225,6 +225,7 @@ def reference(scope: Scope, field: Field) -> p.DocumentId | p.Children:
     """`reference: TABLE`: the `_id` of a to-one row, or an array of the `_id`s of many."""
     spec, path = field.spec, field.path
     steps = steps_to(scope, spec, spec["reference"], (*path, "reference"))
+    scope.context.keyed(steps[-1].table, (*path, "reference"))
     if not any(step.many for step in steps):
         alias, _ = join_to_one(scope, steps)
         return reference_id(

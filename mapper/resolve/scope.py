@@ -86,8 +86,8 @@ class Context:
         return table
 
     def keyed(self, table: Table, path: Path) -> Table:
-        """`table`, which a root or an embed names: a view must have the `key` that
-        identifies its rows (it has no primary key)."""
+        """`table`, which a root, an embed or a reference names: a view must have the `key`
+        that identifies its rows (it has no primary key)."""
         if table.kind != "table" and not table.primary_key:
             raise self.fail(
                 path,
