@@ -17,7 +17,7 @@ import bson
 import pytest
 import sqlalchemy as sa
 from bson import json_util
-from conftest import SMALL_DEMO_SCALE, mapper_cli
+from conftest import SMALL_DEMO_SCALE, both_targets, mapper_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import COLLECTIONS, Oracle, with_decimal_as
@@ -314,6 +314,7 @@ def content_hashes(database) -> dict[str, dict[Any, str]]:
 
 
 @pytest.mark.integration
+@both_targets
 def test_rerun_into_mongodb_is_idempotent(small_demo_sqlite, mongo_url, mongo_db, tmp_path):
     first = migrate(small_demo_sqlite, mongo_url, tmp_path / "rejects.jsonl", decimal_as="string")
     assert first.balanced and first.rejected == 0
