@@ -11,6 +11,7 @@ under `CI=true`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -137,6 +138,34 @@ def mongodb_server(request: pytest.FixtureRequest) -> str:
     """URI of a MongoDB wire-protocol server: FerretDB unless the test is parametrised with
     another of `TARGETS` (`both_targets`; `needs_mongodb` gives SecantusDB)."""
     return request.getfixturevalue(f"{getattr(request, 'param', 'ferretdb')}_server")
+
+
+@pytest.fixture(autouse=True)
+def _record_the_target(request: pytest.FixtureRequest) -> None:
+    """Note which MongoDB-wire server a test ran on, for the closing summary."""
+    if "mongodb_server" in request.fixturenames:
+        callspec = getattr(request.node, "callspec", None)
+        target = callspec.params.get("mongodb_server", "ferretdb") if callspec else "ferretdb"
+        request.node.user_properties.append(("mongodb_target", target))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many tests ran (not skipped) on each MongoDB-wire server, and how many of them
+    are marked `needs_mongodb`."""
+    ran: collections.Counter[str] = collections.Counter()
+    needing: collections.Counter[str] = collections.Counter()
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            target = dict(getattr(report, "user_properties", ())).get("mongodb_target")
+            if report.when == "call" and target:
+                ran[target] += 1
+                needing[target] += "needs_mongodb" in report.keywords
+    if ran:
+        counts = ", ".join(
+            f"{target} {count} (needs_mongodb {needing[target]})"
+            for target, count in sorted(ran.items())
+        )
+        terminalreporter.write_line(f"tests run per MongoDB-wire server: {counts}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
