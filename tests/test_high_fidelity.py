@@ -1,15 +1,16 @@
 """End to end on a server with MongoDB's features (SecantusDB in the test bed, or the MongoDB
 that the environment names): what FerretDB 1.x cannot show. Decimal128 with the default
 `--decimal-as decimal128`, then `validate --full`; a `validator: true` mapping whose server
-refuses a tampered document."""
+refuses a tampered document; the type matrix as stored by the server."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import bson
 import pytest
-from conftest import ROOT, mapper_cli
+from conftest import ROOT, mapper_cli, postgres_database
 from pymongo import errors
 
 from mapper import api
@@ -71,3 +72,22 @@ def test_a_validator_is_applied_and_refuses_a_tampered_document(
         mongo_db.projects.replace_one({"_id": stored["_id"]}, {**stored, "extra": 1})
     assert refused.value.code == VALIDATION_FAILED
     assert mongo_db.projects.find_one({"_id": stored["_id"]}) == stored
+
+
+def test_every_postgres_type_is_stored_with_its_documented_value(
+    postgres_server: str, mongo_url: str, mongo_db, tmp_path: Path
+) -> None:
+    """The type matrix into the server, read back: what FerretDB 1.x refuses (arrays of
+    arrays, Decimal128 inside JSON) is stored as documented too."""
+    from test_type_matrix import POSTGRES, POSTGRES_TYPES, check, table_script
+
+    mapping = tmp_path / "matrix.yaml"
+    mapping.write_text("version: 1\ncollections:\n  matrix:\n    table: matrix\n    _id: key\n")
+    rejects = tmp_path / "rejects.jsonl"
+    script = POSTGRES_TYPES + table_script(POSTGRES)
+    with postgres_database(postgres_server, script) as url, api.prepare([mapping], url) as prepared:
+        api.migrate(prepared, mongo_url, api.MigrateOptions(rejects=rejects))
+    documents = {document["_id"]: document for document in mongo_db.matrix.find()}
+    refused = {int(line["key"]): line for line in map(json.loads, rejects.open())}
+    check(POSTGRES, documents, refused)
+    assert all(line["stage"] == "convert" for line in refused.values())
