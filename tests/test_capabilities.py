@@ -140,3 +140,20 @@ def test_a_text_index_is_refused_before_anything_is_written(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot build the index `name: text` of `things`" in result.stdout + result.stderr
     assert mongo_db.list_collection_names() == []
+
+
+def test_a_refused_user_is_not_a_missing_feature() -> None:
+    """The probe counts a server's refusal as a feature it lacks, but a refusal of the URL's
+    user (Unauthorized) is raised: it says nothing of the server."""
+    from pymongo import errors
+
+    def refuse(code: int):
+        def trial() -> None:
+            raise errors.OperationFailure("refused", code=code)
+
+        return trial
+
+    assert probe._done(lambda: None) is True
+    assert probe._done(refuse(67)) is False  # CannotCreateIndex
+    with pytest.raises(errors.OperationFailure):
+        probe._done(refuse(13))
