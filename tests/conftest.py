@@ -1,6 +1,7 @@
 """Fixtures that give real servers: PostgreSQL and two MongoDB wire-protocol servers, FerretDB
-(fast; the default target) and SecantusDB (slow, with the features FerretDB 1.x lacks: the
-target of tests marked `needs_mongodb`, and the second of tests marked `both_targets`).
+(fast; the default target) and SecantusDB (slower, with the features FerretDB 1.x lacks: the
+target of tests marked `needs_mongodb`, and the second target of tests decorated with
+`both_targets`).
 
 `MAPPER_TEST_POSTGRES_URL`, `MAPPER_TEST_MONGODB_URI` and `MAPPER_TEST_SECANTUS_URI` point the
 suite at existing servers (a MongoDB named by `MAPPER_TEST_MONGODB_URI` serves as both
