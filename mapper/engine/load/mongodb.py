@@ -29,7 +29,8 @@ from mapper.validator import json_schema
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
-PREFLIGHT_SECONDS = 5.0  # the first contact with the target: reachable, and what it is
+PREFLIGHT_SECONDS = 5.0  # the first contact with the target: is it reachable
+PROBE_SECONDS = 30.0  # trying what it can do: a dozen commands, collection and index builds
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
@@ -67,27 +68,33 @@ class MongoSink:
 
     def capabilities(self, database: str | None = None) -> Capabilities:
         """The server's, found out once by trying them in a scratch collection of `database`
-        (or the URL's database; `probe`). This is the run's first contact: within
-        `PREFLIGHT_SECONDS`, not retried, so that a target that cannot be reached fails in
-        seconds with nothing written (the retries are for faults in the middle of a run)."""
+        (or the URL's database; `probe`). This is the run's first contact: `buildInfo`
+        within `PREFLIGHT_SECONDS`, the trials within `PROBE_SECONDS`, none retried, so that
+        a target that cannot be reached fails in seconds with nothing written (the retries
+        are for faults in the middle of a run)."""
         if self._capabilities is None:
             target = self._database(database)
-            try:
-                with pymongo.timeout(PREFLIGHT_SECONDS):
-                    self._capabilities = probe.server_capabilities(
-                        target, lambda: client(self.uri)[0]
-                    )
-            except mongo_errors.PyMongoError as error:
-                failure = server_errors.target_error(error, "the server's capabilities")
-                if failure.transient:
-                    raise TargetError(
-                        f"cannot reach the target {redact(self.uri)} within "
-                        f"{PREFLIGHT_SECONDS:g} s: {type(error).__name__} (nothing was written)",
-                        setting=TARGET_VARIABLE,
-                        transient=True,
-                    ) from None
-                raise failure from None
+            info = self._first_contact(PREFLIGHT_SECONDS, target.client.admin.command, "buildInfo")
+            self._capabilities = self._first_contact(
+                PROBE_SECONDS, probe.server_capabilities, target, info, lambda: client(self.uri)[0]
+            )
         return self._capabilities
+
+    def _first_contact(self, seconds: float, action: Callable[..., T], *args: Any) -> T:
+        """`action(*args)` within `seconds`, its failure as mapper's (unreachable: transient)."""
+        try:
+            with pymongo.timeout(seconds):
+                return action(*args)
+        except mongo_errors.PyMongoError as error:
+            failure = server_errors.target_error(error, "the server's capabilities")
+            if failure.transient:
+                raise TargetError(
+                    f"cannot reach the target {redact(self.uri)} within "
+                    f"{seconds:g} s: {type(error).__name__} (nothing was written)",
+                    setting=TARGET_VARIABLE,
+                    transient=True,
+                ) from None
+            raise failure from None
 
     def preflight(self, collections: list[p.CollectionPlan]) -> None:
         """Refuse, before anything is written, what this server cannot do (its capabilities

@@ -31,11 +31,14 @@ DECIMAL = bson.Decimal128("0.1")
 FLAVOURS = {"ferretdbVersion": "FerretDB", "secantusVersion": "SecantusDB"}
 
 
-def server_capabilities(database: Database[dict[str, Any]], connect: Connect) -> Capabilities:
-    """The capabilities of `database`'s server, tried in a scratch collection of it; `connect`
-    gives another client of the same server, for the trial that may cost a connection. A
-    failure to reach the server is the caller's (a `PyMongoError` other than a refusal)."""
-    name = server_name(database.client.admin.command("buildInfo"))
+def server_capabilities(
+    database: Database[dict[str, Any]], build_info: Mapping[str, Any], connect: Connect
+) -> Capabilities:
+    """The capabilities of `database`'s server (which answered `build_info`), tried in a
+    scratch collection of it; `connect` gives another client of the same server, for the
+    trial that may cost a connection. A failure to reach the server is the caller's (a
+    `PyMongoError` other than a refusal)."""
+    name = server_name(build_info)
     scratch = database[f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"]
     try:
         validators = _enforces_validators(scratch)
