@@ -97,8 +97,17 @@ def _prepare(args: argparse.Namespace) -> Iterator[api.Prepared]:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     with _prepare(args) as prepared:
-        print(api.explain(prepared))
+        _emit(api.explain(prepared, args.format), args.output, "plan")
     return 0
+
+
+def _emit(output: str, path: str | None, what: str) -> None:
+    """`output` on stdout, or into the file `path` (saying so on stderr)."""
+    if path:
+        Path(path).write_text(output + "\n", encoding="utf-8")
+        print(f"{what} written to {path}", file=sys.stderr)
+    else:
+        print(output)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -250,12 +259,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAULT
-    output = api.render(report, args.format)
-    if args.output:
-        Path(args.output).write_text(output + "\n", encoding="utf-8")
-        print(f"validation report written to {args.output}", file=sys.stderr)
-    else:
-        print(output)
+    _emit(api.render(report, args.format), args.output, "validation report")
     return 0 if report.ok else EXIT_DATA
 
 
@@ -393,7 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="warn about arrays whose largest parent has more elements (default %(default)s)",
     )
 
-    mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
+    plan = mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
+    plan.add_argument(
+        "--format",
+        choices=api.PLAN_FORMATS,
+        default="text",
+        help="text: SQL and document shapes; json: the same as data; mermaid: a Mermaid "
+        "flowchart of each collection's document tree and references; html: that diagram "
+        "drawn as a self-contained page (SVG, no script)",
+    )
+    plan.add_argument("--output", metavar="PATH", help="write the plan here, not stdout")
 
     preview_parser = mapping_command("preview", "print a few documents, write nothing", cmd_preview)
     preview_parser.add_argument(

@@ -1,0 +1,278 @@
+"""The plan's document trees drawn: a Mermaid flowchart (`plan --format mermaid`), and a
+self-contained HTML page whose SVG mapper lays out itself (`plan --format html`: no script,
+nothing fetched, so it opens offline and in any browser).
+
+On the page each collection is a card listing its document's fields, indented by depth;
+sub-documents and arrays are shaded bands around their fields, and each reference to another
+collection is an arrow from its field to that collection's card, routed through the gaps
+between the cards (an aligned grid, so the arrows never cross a card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mapper import plan as p
+from mapper.outline import Node, outline, references
+from mapper.validation.output import page
+
+# --- Mermaid --------------------------------------------------------------------------------
+
+
+def mermaid(plan: p.Plan) -> str:
+    """A Mermaid flowchart: per collection a subgraph with a node per document, sub-document
+    and array of documents (its plain fields listed in it), and a dotted edge per reference."""
+    ids = references(plan)
+    roots = {collection.name: f"c{number}" for number, collection in enumerate(plan.collections)}
+    lines, links = ["flowchart LR"], []
+    for collection in plan.collections:
+        root = outline(collection, ids)
+        lines.append(f'  subgraph {roots[root.name]}_box["{_escaped(root.name)}"]')
+        for node, name, parent in _nested(root, roots[root.name]):
+            lines.append(f"    {name}{_shape(node)}")
+            if parent:
+                lines.append(f"    {parent} --> {name}")
+            links += [
+                f"  {name} -.->|{_escaped(field.name)}| {roots[field.refers_to]}"
+                for field in node.fields
+                if field.refers_to is not None
+            ]
+        lines.append("  end")
+    return "\n".join([*lines, *links]) + "\n"
+
+
+def _nested(node: Node, name: str, parent: str = "") -> Iterator[tuple[Node, str, str]]:
+    """(node, its Mermaid id, its parent's) for the node and each nested node under it."""
+    yield node, name, parent
+    for number, field in enumerate(field for field in node.fields if field.nested):
+        yield from _nested(field, f"{name}_{number}", name)
+
+
+def _shape(node: Node) -> str:
+    """A node's Mermaid shape and label: its name, then a line per plain field."""
+    title = {"document": "{ }", "array": f"[ ] from {node.table}"}[node.kind]
+    heading = f"{node.name} {title}" if node.table is None or node.kind == "array" else node.name
+    lines = [f"<b>{_escaped(heading)}</b>"]
+    lines += [_escaped(_summary(field)) for field in node.fields if not field.nested]
+    label = "<br/>".join(lines)
+    return f'[["{label}"]]' if node.kind == "array" else f'["{label}"]'
+
+
+def _escaped(text: str) -> str:
+    """Text safe inside a Mermaid label (its entity codes for the characters it parses)."""
+    codes = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "|": "#124;"}
+    return "".join(codes.get(character, character) for character in text)
+
+
+def _summary(node: Node) -> str:
+    """A plain field in a few words: its name and type, or what its id is made of."""
+    if node.kind in ("id", "id_array"):
+        reference = f" → {node.refers_to}" if node.refers_to else ""
+        return f"{node.name}: {node.detail}{reference}"
+    if node.kind == "depth_guard":
+        return f"{node.name}: not unfolded"
+    return f"{node.name}: {node.type or node.detail}"
+
+
+# --- The HTML page's SVG --------------------------------------------------------------------
+
+CHARACTER = 7.9  # px: the width of a character of the 13 px monospace font
+ROW = 20  # px: a field's row
+PAD = 12  # px: inside a card, around its rows
+INDENT = 16  # px: per level of nesting
+LANE = 9  # px: between two arrows that share a gap
+MAX_WIDTH = 1500  # px: cards are put in as many columns as fit
+
+
+@dataclass(frozen=True)
+class Row:
+    x: float
+    y: float
+    text: str
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Band:
+    """The shading behind a sub-document's or an array's rows."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    table: str
+    x: float
+    y: float
+    width: float
+    height: float
+    rows: tuple[Row, ...]
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True)
+class Arrow:
+    path: str  # SVG path data
+    title: str
+
+
+@dataclass(frozen=True)
+class Drawing:
+    width: float
+    height: float
+    cards: tuple[Card, ...]
+    arrows: tuple[Arrow, ...]
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A field's row in its card, before the card is placed."""
+
+    node: Node
+    path: str  # from the document's root, dotted
+    depth: int
+    last: int  # the number of the last row it spans (its own, or its last nested field's)
+
+
+def html(plan: p.Plan) -> str:
+    """A self-contained page drawing each collection's document tree and its references."""
+    return page("plan.html.j2", drawing=drawing(plan), row_height=ROW, pad=PAD)
+
+
+def drawing(plan: p.Plan) -> Drawing:
+    """The diagram laid out: cards in an aligned grid, arrows routed between them."""
+    ids = references(plan)
+    trees = [outline(collection, ids) for collection in plan.collections]
+    lines = [list(_lines(tree)) for tree in trees]
+    widths = [_card_width(tree, rows) for tree, rows in zip(trees, lines, strict=True)]
+    columns = _columns(widths)
+    grid = {tree.name: divmod(number, columns)[::-1] for number, tree in enumerate(trees)}
+    column_widths = [
+        max(widths[number] for number in range(column, len(trees), columns))
+        for column in range(columns)
+    ]
+    sources = [
+        (tree.name, number, line)
+        for tree, rows in zip(trees, lines, strict=True)
+        for number, line in enumerate(rows)
+        if line.node.refers_to is not None
+    ]
+    gutter_lanes = [0] * columns  # arrows leaving each column's right-hand gap
+    band_lanes = [0] * (len(trees) // columns + 1)  # arrows entering each row of cards
+    lanes = []
+    for name, _, line in sources:
+        column, row = grid[name][0], grid[line.node.refers_to or ""][1]
+        lanes.append((gutter_lanes[column], band_lanes[row]))
+        gutter_lanes[column] += 1
+        band_lanes[row] += 1
+    gutter = 2 * PAD + LANE * max(gutter_lanes, default=0)
+    lefts = [PAD + sum(column_widths[:column]) + gutter * column for column in range(columns)]
+    heights = [PAD * 2 + ROW * (len(rows) + 1) for rows in lines]
+    grid_rows = max(row for _, row in grid.values()) + 1
+    row_heights = [
+        max(heights[n] for n in range(len(trees)) if grid[trees[n].name][1] == row)
+        for row in range(grid_rows)
+    ]
+    bands = [2 * PAD + LANE * band_lanes[row] for row in range(grid_rows)]
+    tops = [sum(row_heights[:row]) + sum(bands[: row + 1]) for row in range(grid_rows)]
+    cards = {
+        tree.name: _card(
+            tree,
+            rows,
+            lefts[grid[tree.name][0]],
+            tops[grid[tree.name][1]],
+            column_widths[grid[tree.name][0]],
+        )
+        for tree, rows in zip(trees, lines, strict=True)
+    }
+    entering: dict[str, int] = {}
+    arrows = []
+    for (name, number, line), (gutter_lane, band_lane) in zip(sources, lanes, strict=True):
+        source, target = cards[name], cards[line.node.refers_to or ""]
+        y = source.y + PAD + ROW * (number + 1.5)
+        x = source.x + source.width + PAD + LANE * gutter_lane
+        lane_y = target.y - bands[grid[target.name][1]] + PAD + LANE * band_lane
+        end_x = target.x + 2 * PAD + LANE * entering.get(target.name, 0)
+        entering[target.name] = entering.get(target.name, 0) + 1
+        arrows.append(
+            Arrow(
+                f"M {source.x + source.width:.1f} {y:.1f} H {x:.1f} V {lane_y:.1f} "
+                f"H {end_x:.1f} V {target.y - 2:.1f}",
+                f"{name}.{line.path} refers to {target.name}",
+            )
+        )
+    width = lefts[-1] + column_widths[-1] + gutter
+    height = tops[-1] + row_heights[-1] + PAD
+    return Drawing(width, height, tuple(cards.values()), tuple(arrows))
+
+
+def _lines(node: Node, prefix: str = "", depth: int = 0, first: int = 0) -> Iterator[_Line]:
+    """The row of each field under `node`, depth first; `first` is the number of the first."""
+    number = first
+    for field in node.fields:
+        path = f"{prefix}{field.name}"
+        inner = list(_lines(field, f"{path}.", depth + 1, number + 1))
+        yield _Line(field, path, depth, inner[-1].last if inner else number)
+        yield from inner
+        number += 1 + len(inner)
+
+
+def _text(node: Node) -> str:
+    """A row's text: the field's name and what it is."""
+    if node.kind == "document":
+        return f"{node.name} {{ }}"
+    if node.kind == "array":
+        return f"{node.name} [ ] from {node.table}"
+    return _summary(node)
+
+
+def _card_width(tree: Node, lines: list[_Line]) -> float:
+    title = len(tree.name) + len(tree.detail) + 2
+    longest = max(
+        [
+            title * CHARACTER,
+            *(INDENT * line.depth + CHARACTER * len(_text(line.node)) for line in lines),
+        ]
+    )
+    return 2 * PAD + longest
+
+
+def _columns(widths: list[float]) -> int:
+    """As many columns as fit in `MAX_WIDTH` (one at least)."""
+    columns = len(widths)
+    while columns > 1 and sum(sorted(widths, reverse=True)[:columns]) > MAX_WIDTH:
+        columns -= 1
+    return columns
+
+
+def _card(tree: Node, lines: list[_Line], x: float, y: float, width: float) -> Card:
+    rows = tuple(
+        Row(
+            x + PAD + INDENT * line.depth,
+            y + PAD + ROW * (number + 1.5),
+            _text(line.node),
+            "reference" if line.node.refers_to else line.node.kind,
+            line.node.detail,
+        )
+        for number, line in enumerate(lines)
+    )
+    bands = tuple(
+        Band(
+            x + PAD / 2 + INDENT * line.depth,
+            y + PAD + ROW * (number + 1),
+            width - PAD - INDENT * line.depth,
+            ROW * (line.last - number + 1),
+            line.node.kind,
+        )
+        for number, line in enumerate(lines)
+        if line.node.nested
+    )
+    height = 2 * PAD + ROW * (len(lines) + 1)
+    return Card(tree.name, tree.table or "", x, y, width, height, rows, bands)
