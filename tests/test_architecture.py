@@ -50,6 +50,7 @@ OWNERS = {
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
     "tqdm": ("mapper.cli",),
+    "shtab": ("mapper.cli",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`
 REFLECTION = ("mapper.catalog", "mapper.demo")  # sqlalchemy.inspect
