@@ -82,7 +82,7 @@ ROW = 20  # px: a field's row
 PAD = 12  # px: inside a card, around its rows
 INDENT = 16  # px: per level of nesting
 LANE = 9  # px: between two arrows that share a gap
-MAX_WIDTH = 1500  # px: cards are put in as many columns as fit
+MAX_WIDTH = 1600  # px: cards are put in as many columns as fit
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,9 @@ def drawing(plan: p.Plan) -> Drawing:
     trees = [outline(collection, ids) for collection in plan.collections]
     lines = [list(_lines(tree)) for tree in trees]
     widths = [_card_width(tree, rows) for tree, rows in zip(trees, lines, strict=True)]
-    columns = _columns(widths)
+    columns = _columns(
+        widths, sum(line.node.refers_to is not None for rows in lines for line in rows)
+    )
     grid = {tree.name: divmod(number, columns)[::-1] for number, tree in enumerate(trees)}
     column_widths = [
         max(widths[number] for number in range(column, len(trees), columns))
@@ -244,10 +246,13 @@ def _card_width(tree: Node, lines: list[_Line]) -> float:
     return 2 * PAD + longest
 
 
-def _columns(widths: list[float]) -> int:
-    """As many columns as fit in `MAX_WIDTH` (one at least)."""
+def _columns(widths: list[float], arrows: int) -> int:
+    """As many columns as fit in `MAX_WIDTH` (one at least), with the gaps between them that
+    `arrows` need (about one lane per arrow, spread over the gaps)."""
     columns = len(widths)
-    while columns > 1 and sum(sorted(widths, reverse=True)[:columns]) > MAX_WIDTH:
+    while columns > 1 and (
+        sum(sorted(widths, reverse=True)[:columns]) + 2 * PAD * columns + LANE * arrows > MAX_WIDTH
+    ):
         columns -= 1
     return columns
 
