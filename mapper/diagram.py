@@ -10,6 +10,7 @@ between the cards (an aligned grid, so the arrows never cross a card).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ def mermaid(plan: p.Plan) -> str:
         root = outline(collection, ids)
         lines.append(f'  subgraph {roots[root.name]}_box["{_escaped(root.name)}"]')
         for node, name, parent in _nested(root, roots[root.name]):
-            lines.append(f"    {name}{_shape(node)}")
+            lines.append(f"    {name}{_shape(node, root=not parent)}")
             if parent:
                 lines.append(f"    {parent} --> {name}")
             links += [
@@ -49,11 +50,9 @@ def _nested(node: Node, name: str, parent: str = "") -> Iterator[tuple[Node, str
         yield from _nested(field, f"{name}_{number}", name)
 
 
-def _shape(node: Node) -> str:
+def _shape(node: Node, root: bool) -> str:
     """A node's Mermaid shape and label: its name, then a line per plain field."""
-    title = {"document": "{ }", "array": f"[ ] from {node.table}"}[node.kind]
-    heading = f"{node.name} {title}" if node.table is None or node.kind == "array" else node.name
-    lines = [f"<b>{_escaped(heading)}</b>"]
+    lines = [f"<b>{_escaped(node.name if root else _text(node))}</b>"]
     lines += [_escaped(_summary(field)) for field in node.fields if not field.nested]
     label = "<br/>".join(lines)
     return f'[["{label}"]]' if node.kind == "array" else f'["{label}"]'
@@ -150,69 +149,85 @@ def drawing(plan: p.Plan) -> Drawing:
     """The diagram laid out: cards in an aligned grid, arrows routed between them."""
     ids = references(plan)
     trees = [outline(collection, ids) for collection in plan.collections]
-    lines = [list(_lines(tree)) for tree in trees]
-    widths = [_card_width(tree, rows) for tree, rows in zip(trees, lines, strict=True)]
-    columns = _columns(
-        widths, sum(line.node.refers_to is not None for rows in lines for line in rows)
-    )
-    grid = {tree.name: divmod(number, columns)[::-1] for number, tree in enumerate(trees)}
-    column_widths = [
-        max(widths[number] for number in range(column, len(trees), columns))
-        for column in range(columns)
-    ]
-    sources = [
-        (tree.name, number, line)
-        for tree, rows in zip(trees, lines, strict=True)
-        for number, line in enumerate(rows)
+    lines = {tree.name: list(_lines(tree)) for tree in trees}
+    arrows = [
+        _Reference(tree.name, number, line)
+        for tree in trees
+        for number, line in enumerate(lines[tree.name])
         if line.node.refers_to is not None
     ]
-    gutter_lanes = [0] * columns  # arrows leaving each column's right-hand gap
-    band_lanes = [0] * (len(trees) // columns + 1)  # arrows entering each row of cards
-    lanes = []
-    for name, _, line in sources:
-        column, row = grid[name][0], grid[line.node.refers_to or ""][1]
-        lanes.append((gutter_lanes[column], band_lanes[row]))
-        gutter_lanes[column] += 1
-        band_lanes[row] += 1
-    gutter = 2 * PAD + LANE * max(gutter_lanes, default=0)
-    lefts = [PAD + sum(column_widths[:column]) + gutter * column for column in range(columns)]
-    heights = [PAD * 2 + ROW * (len(rows) + 1) for rows in lines]
-    grid_rows = max(row for _, row in grid.values()) + 1
-    row_heights = [
-        max(heights[n] for n in range(len(trees)) if grid[trees[n].name][1] == row)
-        for row in range(grid_rows)
+    widths = {tree.name: _card_width(tree, lines[tree.name]) for tree in trees}
+    columns = _columns(list(widths.values()), len(arrows))
+    grid = {tree.name: divmod(number, columns)[::-1] for number, tree in enumerate(trees)}
+    column_widths = [
+        max(width for name, width in widths.items() if grid[name][0] == column)
+        for column in range(columns)
     ]
-    bands = [2 * PAD + LANE * band_lanes[row] for row in range(grid_rows)]
-    tops = [sum(row_heights[:row]) + sum(bands[: row + 1]) for row in range(grid_rows)]
+    row_heights = [
+        max(_card_height(lines[name]) for name in grid if grid[name][1] == row)
+        for row in range(max(row for _, row in grid.values()) + 1)
+    ]
+    gutter_lanes = Counter(grid[arrow.source][0] for arrow in arrows)  # leaving each column
+    band_lanes = Counter(grid[arrow.target][1] for arrow in arrows)  # entering each row
+    gutter = 2 * PAD + LANE * max(gutter_lanes.values(), default=0)
+    bands = [2 * PAD + LANE * band_lanes[row] for row in range(len(row_heights))]
+    lefts = [PAD + sum(column_widths[:column]) + gutter * column for column in range(columns)]
+    tops = [sum(row_heights[:row]) + sum(bands[: row + 1]) for row in range(len(row_heights))]
     cards = {
         tree.name: _card(
             tree,
-            rows,
+            lines[tree.name],
             lefts[grid[tree.name][0]],
             tops[grid[tree.name][1]],
             column_widths[grid[tree.name][0]],
         )
-        for tree, rows in zip(trees, lines, strict=True)
+        for tree in trees
     }
-    entering: dict[str, int] = {}
-    arrows = []
-    for (name, number, line), (gutter_lane, band_lane) in zip(sources, lanes, strict=True):
-        source, target = cards[name], cards[line.node.refers_to or ""]
-        y = source.y + PAD + ROW * (number + 1.5)
-        x = source.x + source.width + PAD + LANE * gutter_lane
-        lane_y = target.y - bands[grid[target.name][1]] + PAD + LANE * band_lane
-        end_x = target.x + 2 * PAD + LANE * entering.get(target.name, 0)
-        entering[target.name] = entering.get(target.name, 0) + 1
-        arrows.append(
-            Arrow(
-                f"M {source.x + source.width:.1f} {y:.1f} H {x:.1f} V {lane_y:.1f} "
-                f"H {end_x:.1f} V {target.y - 2:.1f}",
-                f"{name}.{line.path} refers to {target.name}",
-            )
+    return Drawing(
+        lefts[-1] + column_widths[-1] + gutter,
+        tops[-1] + row_heights[-1] + PAD,
+        tuple(cards.values()),
+        tuple(_routed(arrows, cards, {name: bands[row] for name, (_, row) in grid.items()})),
+    )
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A field that refers to another collection: where its arrow starts."""
+
+    source: str  # the collection whose card holds the field
+    number: int  # the field's row in that card
+    line: _Line
+
+    @property
+    def target(self) -> str:
+        return self.line.node.refers_to or ""
+
+
+def _routed(
+    arrows: list[_Reference], cards: dict[str, Card], bands: dict[str, float]
+) -> Iterator[Arrow]:
+    """Each reference's arrow: right from its field into the gap after its card, its own lane
+    there, up or down to its own lane in the band above the target's row of cards, across,
+    and down onto the target's header. `bands` is the band's height above each card."""
+    leaving: Counter[float] = Counter()  # arrows so far, by the gap (its x)
+    entering: Counter[float] = Counter()  # by the band (its y), and by the target card
+    landing: Counter[str] = Counter()
+    for arrow in arrows:
+        source, target = cards[arrow.source], cards[arrow.target]
+        start_x, band = source.x + source.width, target.y - bands[arrow.target]
+        gap_x = start_x + PAD + LANE * leaving[start_x]
+        lane_y = band + PAD + LANE * entering[band]
+        end_x = target.x + 2 * PAD + LANE * landing[arrow.target]
+        leaving[start_x] += 1
+        entering[band] += 1
+        landing[arrow.target] += 1
+        y = source.y + PAD + ROW * (arrow.number + 1.5)
+        yield Arrow(
+            f"M {start_x:.1f} {y:.1f} H {gap_x:.1f} V {lane_y:.1f} "
+            f"H {end_x:.1f} V {target.y - 2:.1f}",
+            f"{arrow.source}.{arrow.line.path} refers to {arrow.target}",
         )
-    width = lefts[-1] + column_widths[-1] + gutter
-    height = tops[-1] + row_heights[-1] + PAD
-    return Drawing(width, height, tuple(cards.values()), tuple(arrows))
 
 
 def _lines(node: Node, prefix: str = "", depth: int = 0, first: int = 0) -> Iterator[_Line]:
@@ -279,5 +294,8 @@ def _card(tree: Node, lines: list[_Line], x: float, y: float, width: float) -> C
         for number, line in enumerate(lines)
         if line.node.nested
     )
-    height = 2 * PAD + ROW * (len(lines) + 1)
-    return Card(tree.name, tree.table or "", x, y, width, height, rows, bands)
+    return Card(tree.name, tree.table or "", x, y, width, _card_height(lines), rows, bands)
+
+
+def _card_height(lines: list[_Line]) -> float:
+    return 2 * PAD + ROW * (len(lines) + 1)

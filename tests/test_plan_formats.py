@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import pytest
 import yaml
 from browser import ink, screenshot
 from conftest import mapper_cli
@@ -158,3 +159,23 @@ def test_the_html_diagram_renders_in_a_browser(demo_sqlite: str, tmp_path: Path)
     } <= titles
     picture = screenshot(page, tmp_path / "plan.png", width=1600, height=1300)
     assert 0.03 < ink(picture) < 0.6, "the diagram renders blank (or as one block of colour)"
+
+
+def test_no_arrow_crosses_a_card(demo_sqlite: str) -> None:
+    from mapper import api, diagram
+
+    with api.prepare([MAPPINGS], demo_sqlite) as prepared:
+        drawn = diagram.drawing(prepared.plan)
+    assert len(drawn.arrows) == len(REFERENCES)
+    for arrow in drawn.arrows:
+        moves = arrow.path.split()
+        x, y = float(moves[1]), float(moves[2])
+        for move, value in zip(moves[3::2], map(float, moves[4::2]), strict=True):
+            end = (value, y) if move == "H" else (x, value)
+            for card in drawn.cards:  # no segment passes through a card's inside
+                inside_x = max(x, end[0]) > card.x + 1 and min(x, end[0]) < card.x + card.width - 1
+                inside_y = max(y, end[1]) > card.y + 1 and min(y, end[1]) < card.y + card.height - 1
+                assert not (inside_x and inside_y), (arrow.title, card.name)
+            x, y = end
+        target = next(card for card in drawn.cards if arrow.title.endswith(f" {card.name}"))
+        assert target.x < x < target.x + target.width and y == pytest.approx(target.y - 2)
