@@ -140,3 +140,18 @@ def test_the_json_report_has_the_run_details(demo_sqlite: str, tmp_path: Path) -
     report = json.loads(done.stdout)
     assert set(report["versions"]) == {"mapper", "python", "source", "target"}
     assert report["seconds"] > 0 and report["started"].endswith("+00:00")
+
+
+def test_the_report_names_the_servers_and_their_versions(
+    small_demo_pg: str, mongo_url: str
+) -> None:
+    files = (MAPPINGS / "users.yaml",)
+    done = mapper_cli("run", *files, "--source", small_demo_pg, "--target", mongo_url)
+    assert done.returncode == 0, done.stderr
+    done = mapper_cli(
+        "validate", *files, "--source", small_demo_pg, "--target", mongo_url, "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    versions = json.loads(done.stdout)["versions"]
+    assert re.fullmatch(r"postgresql \d+(\.\d+)*", versions["source"])
+    assert re.search(r"MongoDB \d+\.\d+", versions["target"])

@@ -155,10 +155,11 @@ class Targets:
         if self.client is None:
             return "Extended JSON files"
         info = self.client.admin.command("buildInfo")
-        ferretdb = info.get("ferretdbVersion")
-        return f"MongoDB {info.get('version', '?')}" + (
-            f" (FerretDB {ferretdb})" if ferretdb else ""
-        )
+        mongodb = f"MongoDB {info.get('version', '?')}"
+        ferretdb = info.get("ferretdbVersion")  # its embedded builds say `unknown`
+        if ferretdb is None:
+            return mongodb
+        return f"FerretDB{'' if ferretdb == 'unknown' else f' {ferretdb}'} ({mongodb} compatible)"
 
     def collection(self, name: str, database: str | None) -> Collection:
         """The target collection `name` (in `database`, else the URL's), opened once."""
