@@ -246,7 +246,7 @@ def _text(node: Node) -> str:
     if node.kind == "document":
         return f"{node.name} {{ }}"
     if node.kind == "array":
-        return f"{node.name} [ ] from {node.table}"
+        return f"{node.name} [ ] {node.detail.replace('`', '')}"  # from TABLE, limit N
     return _summary(node)
 
 

@@ -179,3 +179,16 @@ def test_no_arrow_crosses_a_card(demo_sqlite: str) -> None:
             x, y = end
         target = next(card for card in drawn.cards if arrow.title.endswith(f" {card.name}"))
         assert target.x < x < target.x + target.width and y == pytest.approx(target.y - 2)
+
+
+def test_the_diagrams_show_an_arrays_limit(demo_sqlite: str, tmp_path: Path) -> None:
+    mapping = tmp_path / "limited.yaml"
+    mapping.write_text(
+        "version: 1\ncollections:\n  people:\n    table: users\n    columns: [email]\n"
+        "    fields:\n      tasks:\n        embed: tasks\n        on: {id: created_by}\n"
+        "        columns: [title]\n        limit: 3\n        overflow: truncate\n"
+    )
+    for form in ("mermaid", "html"):
+        result = mapper_cli("plan", mapping, "--source", demo_sqlite, "--format", form)
+        assert result.returncode == 0, result.stderr
+        assert "tasks [ ] from tasks, limit 3 (truncate)" in result.stdout, form
