@@ -109,7 +109,6 @@ def validate(
     targets = Targets(target)
     checking = ""  # the collection being checked, named by a target's error
     try:
-        report.versions["target"] = targets.server()
         with snapshot(engine) as connection:
             report.versions["source"] = _server(connection.dialect)
             rebuild = Rebuild(mappings, catalog, Source(connection, catalog), decimal_as)
@@ -127,6 +126,8 @@ def validate(
                 if not only or collection.name in only:
                     checking = collection.name
                     checker.collection(collection, sample, batch_size)
+        checking = ""
+        report.versions["target"] = targets.server()  # after the collections: they name errors
     except mongo_errors.PyMongoError as error:
         raise target_error(error, checking) from None
     except sa.exc.DBAPIError as error:
