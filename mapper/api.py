@@ -15,6 +15,7 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, pipeline
+from mapper import data_lint, diagram, pipeline
 from mapper import plan as p
 from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
@@ -39,7 +40,7 @@ from mapper.engine.rejects import RejectFile
 from mapper.engine.run import Progress, RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
-from mapper.report import plan_text, summary_data, summary_text
+from mapper.report import plan_data, plan_text, summary_data, summary_text
 from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
@@ -336,10 +337,22 @@ def write_files(
     return proposal_stage.write(files, Path(out), force)
 
 
-def explain(prepared: Prepared) -> str:
-    """The plan as text: each collection's SQL as the source's dialect renders it, and its
-    document shape."""
-    return plan_text(prepared.plan, Compiler(prepared.catalog), prepared.engine.dialect)
+PlanFormat = Literal["text", "json", "mermaid", "html"]
+PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "mermaid", "html")
+
+
+def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
+    """The plan as `text` (each collection's SQL as the source's dialect renders it, and its
+    document shape), as `json` (the same as data), or drawn: each collection's document tree
+    and its references as a `mermaid` flowchart, or as an `html` page with an SVG."""
+    if form == "mermaid":
+        return diagram.mermaid(prepared.plan)
+    if form == "html":
+        return diagram.html(prepared.plan)
+    compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
+    if form == "json":
+        return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)
+    return plan_text(prepared.plan, compiler, dialect)
 
 
 def preview(
@@ -356,6 +369,7 @@ __all__ = [
     "DocumentOptions",
     "MapperError",
     "MigrateOptions",
+    "PLAN_FORMATS",
     "Prepared",
     "Report",
     "RunSummary",
