@@ -3,9 +3,10 @@ protocol (MongoDB, FerretDB), retrying exactly the failures that are transient."
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,8 +33,8 @@ BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
 )
+MAX_DIGESTS = 500_000  # stored documents read whole at `open` (about 150 bytes each kept)
 T = TypeVar("T")
-Stored = bytes | memoryview  # a stored document's BSON
 
 
 class MongoSink:
@@ -48,6 +49,7 @@ class MongoSink:
         self.client, database = client(uri)
         self.database_name = database or default_database
         self._empty: set[str] = set()
+        self._digests: dict[str, dict[bytes, bytes]] = {}  # collection → `_id` key → digest
         self._capabilities: Capabilities | None = None
 
     def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
@@ -91,6 +93,11 @@ class MongoSink:
             self._retry(target.drop, collection.name)
         if self._retry(lambda: target.find_one({}, {"_id": 1}), collection.name) is None:
             self._empty.add(collection.name)
+        elif self._retry(target.estimated_document_count, collection.name) <= MAX_DIGESTS:
+            self._digests[collection.name] = self._retry(
+                lambda: _digests(target.with_options(codec_options=RAW_CODEC).find()),
+                collection.name,
+            )
         if collection.validator:
             validator = json_schema(collection)
             database = target.database
@@ -121,12 +128,14 @@ class MongoSink:
     ) -> None:
         """Insert what is new, replace what changed, leave what is identical untouched.
 
-        The documents already stored are fetched by `_id` (one query) and compared byte for
-        byte, so a re-run writes only changes and counts inserted / updated / unchanged
-        exactly; into a collection that was empty at the start nothing needs fetching, and an
-        `_id` written twice in the run is refused by the server as a duplicate. An insert
-        whose outcome is unknown (network error) is re-sent as a replace-upsert, which is
-        idempotent.
+        Stored documents are compared with the batch's by a digest of their BSON, so a re-run
+        writes only changes and counts inserted / updated / unchanged exactly. The digests
+        come from one read of the whole collection when the run opens it (`MAX_DIGESTS`
+        documents at most), else from a lookup by `_id` per chunk: a lookup per chunk scans
+        the collection on FerretDB, so a resume or re-run would cost a scan per batch. Into a
+        collection that was empty at the start nothing is looked up, and an `_id` written
+        twice in the run is refused by the server as a duplicate. An insert whose outcome is
+        unknown (network error) is re-sent as a replace-upsert, which is idempotent.
         """
         unique: dict[bytes, Encoded] = {}
         for item in chunk:
@@ -141,14 +150,12 @@ class MongoSink:
                 )
             else:
                 unique[key] = item
-        stored = (
-            {}
-            if collection.name in self._empty
-            else self._stored(collection, target, [item.id for item in unique.values()])
-        )
+        stored = self._stored(collection, target, unique)
         new = [item for key, item in unique.items() if key not in stored]
         changed = [
-            item for key, item in unique.items() if key in stored and stored[key] != item.data
+            item
+            for key, item in unique.items()
+            if key in stored and stored[key] != _digest(item.data)
         ]
         result.unchanged += len(unique) - len(new) - len(changed)
         if new:
@@ -157,17 +164,20 @@ class MongoSink:
             self._send(collection, target, changed, result, insert=False)
 
     def _stored(
-        self, collection: p.CollectionPlan, target: Collection[dict[str, Any]], ids: list[object]
-    ) -> dict[bytes, Stored]:
+        self,
+        collection: p.CollectionPlan,
+        target: Collection[dict[str, Any]],
+        unique: dict[bytes, Encoded],
+    ) -> dict[bytes, bytes]:
+        """The digest of each stored document among `unique`'s, by `_id` key."""
+        if collection.name in self._empty:
+            return {}
+        digests = self._digests.get(collection.name)
+        if digests is not None:
+            return {key: digests[key] for key in unique if key in digests}
+        ids = [item.id for item in unique.values()]
         raw = target.with_options(codec_options=RAW_CODEC)
-
-        def fetch() -> dict[bytes, Stored]:
-            return {
-                bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
-                for document in raw.find({"_id": {"$in": ids}})
-            }
-
-        return self._retry(fetch, collection.name)
+        return self._retry(lambda: _digests(raw.find({"_id": {"$in": ids}})), collection.name)
 
     def _send(
         self,
@@ -207,6 +217,7 @@ class MongoSink:
 
     def finish(self, collection: p.CollectionPlan) -> None:
         target = self._collection(collection)
+        self._digests.pop(collection.name, None)
         for index in collection.indexes:
             options: dict[str, Any] = {"unique": index.unique, "sparse": index.sparse}
             if index.name:
@@ -215,6 +226,18 @@ class MongoSink:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _digest(data: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _digests(documents: Iterable[RawBSONDocument]) -> dict[bytes, bytes]:
+    """`_id` key → digest of the stored BSON, for `documents` as the server sends them."""
+    return {
+        bson.encode({"_id": document["_id"]}, codec_options=CODEC): _digest(document.raw)
+        for document in documents
+    }
 
 
 def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:

@@ -1,0 +1,104 @@
+"""A clean run, a resume after Ctrl-C at half of it, and a re-run, into the MongoDB-wire server.
+
+    python -m benchmarks.resume --scale 10
+
+Creates the demo in a fresh PostgreSQL database (the test bed's servers, or those in
+`MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI`) and times, each in a process of its
+own, `mapper run` of the shipped mappings into an empty database; the same run again into an
+empty database, sent SIGINT (Ctrl-C) once its checkpoints count half of the rows, then
+`mapper run --resume`; and a re-run over the finished target (every document unchanged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import harness
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE_SECONDS = 3600  # for the checkpoints to reach half: a hung run, not a slow one
+
+
+def _mapper(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mapper", "-q", "run", *args]
+
+
+def timed(command: list[str]) -> tuple[int, float]:
+    started = time.perf_counter()
+    code = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL).returncode
+    return code, time.perf_counter() - started
+
+
+def _written(state: Path) -> int:
+    try:
+        saved = json.loads(state.read_text())
+    except (OSError, ValueError):  # not written yet, or being replaced
+        return 0
+    return sum(c.get("passed", 0) for c in saved.get("collections", {}).values())
+
+
+def interrupted_at(command: list[str], state: Path, rows: int) -> tuple[int, float]:
+    """Run `command`, send it SIGINT once `state` counts `rows` read rows; (exit, seconds)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while process.poll() is None and _written(state) < rows:
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the run never reached half of its rows")
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    code = process.wait()
+    return code, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.resume")
+    parser.add_argument("--scale", type=float, default=10)
+    args = parser.parse_args(argv)
+    from mapper.demo import create_demo
+
+    name = f"mapper_resume_{harness._tag(args.scale)}_{os.getpid()}"
+    with (
+        harness.servers(harness.Config(variants=["mapper-mongo"])) as (postgres, mongo),
+        harness.database(postgres, name, False) as url,
+        tempfile.TemporaryDirectory() as work,
+    ):
+        assert mongo, "no MongoDB-wire server"
+        counts = create_demo(url, scale=args.scale, seed=42)
+        harness.settle(url)
+        rows = counts["tasks"] + counts["projects"] + counts["organizations"] + counts["users"]
+        common = [str(ROOT / "mappings"), "--source", url, "--decimal-as", "string"]
+        results = {}
+        for name in ("clean", "resumed"):
+            target = harness._mongo_database(mongo, f"mapper_resume_{name}_{os.getpid()}")
+            state, rejects = Path(work, f"{name}.state"), f"{work}/{name}.rejects.jsonl"
+            command = _mapper(*common, "--target", target, "--state", str(state))
+            command += ["--rejects", rejects]
+            try:
+                if name == "clean":
+                    results["clean run"] = timed(command)
+                    results["re-run, all unchanged"] = timed(command)
+                else:
+                    results["run to Ctrl-C at half"] = interrupted_at(command, state, rows // 2)
+                    results["resume after Ctrl-C"] = timed([*command, "--resume"])
+            finally:
+                harness._drop_mongo(target)
+    for name, (code, seconds) in results.items():
+        print(f"{name:<24} exit {code:>3}  {seconds:7.1f} s")
+    ratio = results["resume after Ctrl-C"][1] / results["clean run"][1]
+    print(f"resume / clean run: {ratio:.2f}x (scale {args.scale:g}, {rows:,} root rows)")
+    codes = [code for code, _ in results.values()]
+    return 0 if codes == [0, 0, 130, 0] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
