@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from mapper.demo import create_demo
 
-    name = f"mapper_resume_{harness._tag(args.scale)}_{os.getpid()}"
+    source = f"mapper_resume_{harness._tag(args.scale)}_{os.getpid()}"
     with (
         harness.servers(harness.Config(variants=["mapper-mongo"])) as (postgres, mongo),
-        harness.database(postgres, name, False) as url,
+        harness.database(postgres, source, False) as url,
         tempfile.TemporaryDirectory() as work,
     ):
         assert mongo, "no MongoDB-wire server"
