@@ -47,7 +47,7 @@ OWNERS = {
     "jinja2": ("mapper.computed", "mapper.validation.output"),
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
-    "tqdm": ("mapper.cli",),
+    "tqdm": ("mapper.progress",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`
 REFLECTION = ("mapper.catalog", "mapper.demo")  # sqlalchemy.inspect

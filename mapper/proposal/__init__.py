@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from mapper.catalog import Catalog
 from mapper.errors import UsageError
+from mapper.progress import SILENT, Progress
 from mapper.proposal.html import REPORT_FILE, html
 from mapper.proposal.infer import infer_keys
 from mapper.proposal.propose import Proposal, propose
@@ -45,11 +46,16 @@ def only(catalog: Catalog, tables: Sequence[str]) -> Catalog:
 
 
 def proposal(
-    engine: sa.Engine, catalog: Catalog, views: Iterable[str] = (), budget_seconds: float = 60.0
+    engine: sa.Engine,
+    catalog: Catalog,
+    views: Iterable[str] = (),
+    budget_seconds: float = 60.0,
+    progress: Progress = SILENT,
 ) -> Proposal:
     """The proposal for the tables of a reflected `catalog`: the keys only partitions or
-    names give inferred, the numbers read within about `budget_seconds`, then decided."""
+    names give inferred, the numbers read within about `budget_seconds` (a `progress` task),
+    then decided."""
     partitions = partitions_of(engine)
     inferred = infer_keys(catalog, partitions)
-    stats = statistics(engine, inferred.catalog, budget_seconds, partitions)
+    stats = statistics(engine, inferred.catalog, budget_seconds, partitions, progress)
     return propose(inferred.catalog, stats, views, inferred.origins)
