@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,11 +160,19 @@ def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
     )
 
 
+@contextlib.contextmanager
+def unknown_types_quiet() -> Iterator[None]:
+    """Reflection without SQLAlchemy's warning about a type it does not know: the catalog
+    gives such a column the kind `other`, which lint and the plan handle."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        yield
+
+
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
     """Read tables, columns, primary, foreign and unique keys of the given schemas."""
     try:
-        with warnings.catch_warnings():  # types it does not know are of kind `other`
-            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        with unknown_types_quiet():
             inspector = sa.inspect(engine)
             tables: dict[str, Table] = {}
             for schema in dict.fromkeys(schemas):
