@@ -165,3 +165,18 @@ def test_a_resumed_run_starts_its_progress_at_what_was_written(
         )
     assert resumed.stopped is None
     assert again.started == {"tasks": (TASKS, 100)}  # the two batches written before the stop
+
+
+def test_demo_validate_and_init_log_their_progress_too(small_demo_sqlite, tmp_path) -> None:
+    demo = mapper_cli("demo", "--source", f"sqlite:///{tmp_path / 'demo.db'}", "--scale", "0.05")
+    assert demo.returncode == 0, demo.stderr
+    assert re.search(r"^tasks: 50 rows in [\d.]+ s", demo.stderr, re.M), demo.stderr
+    out = ["--target", f"file:{tmp_path / 'out'}", "--rejects", str(tmp_path / "rejects.jsonl")]
+    tasks = [str(ROOT / "mappings" / "tasks.yaml"), "--source", small_demo_sqlite]
+    assert mapper_cli("run", *tasks, *out, cwd=tmp_path).returncode == 0
+    validate = mapper_cli("validate", *tasks, *out[:2], cwd=tmp_path)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert re.search(rf"^tasks: {TASKS} rows in [\d.]+ s", validate.stderr, re.M), validate.stderr
+    init = mapper_cli("init", "--source", small_demo_sqlite, "--out", str(tmp_path / "proposed"))
+    assert init.returncode == 0, init.stderr
+    assert re.search(r"^statistics: \d+ queries in [\d.]+ s", init.stderr, re.M), init.stderr
