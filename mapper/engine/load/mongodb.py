@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
 PREFLIGHT_SECONDS = 5.0  # the first contact with the target: reachable, and what it is
+SOCKET_TIMEOUT_SECONDS = 120.0  # no answer for this long mid-run: a transient failure
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
@@ -257,17 +258,22 @@ def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
 
 def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
     """A client of the target `uri` (uuids standard, datetimes aware; server selection gives
-    up after 10 s unless the URL says otherwise) and the database its path names. A bad URL
-    is a `UsageError`. The run's sink and validate's targets connect alike."""
+    up after 10 s, a command without an answer after `SOCKET_TIMEOUT_SECONDS`, unless the
+    URL says otherwise) and the database its path names. A bad URL is a `UsageError`. The
+    run's sink and validate's targets connect alike."""
     try:
         parsed = pymongo.uri_parser.parse_uri(uri)
-        timeout: dict[str, Any] = (
-            {}
-            if "serverSelectionTimeoutMS" in parsed["options"]
-            else {"serverSelectionTimeoutMS": 10_000}
-        )  # the URL's own wins
+        defaults = {
+            "serverSelectionTimeoutMS": 10_000,
+            "socketTimeoutMS": round(SOCKET_TIMEOUT_SECONDS * 1000),
+        }
+        timeouts: dict[str, Any] = {
+            option: value
+            for option, value in defaults.items()
+            if option not in parsed["options"]  # the URL's own wins
+        }
         connected: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            uri, uuidRepresentation="standard", tz_aware=True, **timeout
+            uri, uuidRepresentation="standard", tz_aware=True, **timeouts
         )
     except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
         raise UsageError(
@@ -279,6 +285,7 @@ def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
 def retried(action: Callable[[], T], collection: str, uri: str) -> T:
     """`action`'s result, sent up to `RETRIES` times while its failure is transient (a
     `BulkWriteError`, whose documents failed one by one, is the caller's to sort)."""
+    last = ""
     for attempt in range(RETRIES):
         try:
             return action()
@@ -288,14 +295,13 @@ def retried(action: Callable[[], T], collection: str, uri: str) -> T:
             failure = server_errors.target_error(error, collection)
             if not failure.transient:
                 raise failure from None
+            last = type(error).__name__
             log.warning(
-                "transient target error on %s (attempt %d): %s",
-                collection,
-                attempt + 1,
-                type(error).__name__,
+                "transient target error on %s (attempt %d): %s", collection, attempt + 1, last
             )
             time.sleep(min(BACKOFF_SECONDS * 2**attempt, 5))
     raise TargetError(
-        f"target unreachable after {RETRIES} attempts on `{collection}` ({redact(uri)})",
+        f"target unreachable after {RETRIES} attempts on `{collection}` ({redact(uri)}; "
+        f"last: {last})",
         transient=True,
     )
