@@ -51,6 +51,7 @@ class MongoSink:
         self.database_name = database or default_database
         self._empty: set[str] = set()
         self._digests: dict[str, dict[bytes, bytes]] = {}  # collection → `_id` key → digest
+        self._builder: pymongo.MongoClient[dict[str, Any]] | None = None  # for index builds
         self._capabilities: Capabilities | None = None
 
     def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
@@ -217,8 +218,14 @@ class MongoSink:
         return retried(action, collection, self.uri)
 
     def finish(self, collection: p.CollectionPlan) -> None:
-        target = self._collection(collection)
+        """Build the collection's indexes, through a client without the socket timeout: a
+        build on a large collection may rightly take longer than any answer should."""
         self._digests.pop(collection.name, None)
+        if not collection.indexes:
+            return
+        if self._builder is None:
+            self._builder, _ = client(self.uri, patient=True)
+        target = self._builder[self._collection(collection).database.name][collection.name]
         for index in collection.indexes:
             options: dict[str, Any] = {"unique": index.unique, "sparse": index.sparse}
             if index.name:
@@ -227,6 +234,8 @@ class MongoSink:
 
     def close(self) -> None:
         self.client.close()
+        if self._builder is not None:
+            self._builder.close()
 
 
 def _digest(data: bytes | memoryview) -> bytes:
@@ -256,16 +265,18 @@ def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
     return chunks
 
 
-def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
+def client(
+    uri: str, patient: bool = False
+) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
     """A client of the target `uri` (uuids standard, datetimes aware; server selection gives
-    up after 10 s, a command without an answer after `SOCKET_TIMEOUT_SECONDS`, unless the
-    URL says otherwise) and the database its path names. A bad URL is a `UsageError`. The
-    run's sink and validate's targets connect alike."""
+    up after 10 s, a command without an answer after `SOCKET_TIMEOUT_SECONDS` unless
+    `patient`, unless the URL says otherwise) and the database its path names. A bad URL is
+    a `UsageError`. The run's sink and validate's targets connect alike."""
     try:
         parsed = pymongo.uri_parser.parse_uri(uri)
         defaults = {
             "serverSelectionTimeoutMS": 10_000,
-            "socketTimeoutMS": round(SOCKET_TIMEOUT_SECONDS * 1000),
+            "socketTimeoutMS": None if patient else round(SOCKET_TIMEOUT_SECONDS * 1000),
         }
         timeouts: dict[str, Any] = {
             option: value
