@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -95,11 +96,16 @@ class MongoSink:
             self._retry(target.drop, collection.name)
         if self._retry(lambda: target.find_one({}, {"_id": 1}), collection.name) is None:
             self._empty.add(collection.name)
-        elif self._retry(target.estimated_document_count, collection.name) <= MAX_DIGESTS:
-            self._digests[collection.name] = self._retry(
-                lambda: _digests(target.with_options(codec_options=RAW_CODEC).find()),
-                collection.name,
-            )
+        else:  # one read of the collection costs FerretDB about what one lookup by `_id` does
+            raw = target.with_options(codec_options=RAW_CODEC)
+
+            def read() -> dict[bytes, bytes]:
+                with raw.find() as cursor:
+                    return _digests(cursor, MAX_DIGESTS)
+
+            digests = self._retry(read, collection.name)
+            if len(digests) <= MAX_DIGESTS:
+                self._digests[collection.name] = digests
         if collection.validator:
             validator = json_schema(collection)
             database = target.database
@@ -242,12 +248,15 @@ def _digest(data: bytes | memoryview) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _digests(documents: Iterable[RawBSONDocument]) -> dict[bytes, bytes]:
-    """`_id` key → digest of the stored BSON, for `documents` as the server sends them."""
-    return {
-        bson.encode({"_id": document["_id"]}, codec_options=CODEC): _digest(document.raw)
-        for document in documents
-    }
+def _digests(documents: Iterable[RawBSONDocument], limit: float = math.inf) -> dict[bytes, bytes]:
+    """`_id` key → digest of the stored BSON, for `documents` as the server sends them; the
+    reading stops at the first one more than `limit`."""
+    digests = {}
+    for document in documents:
+        digests[bson.encode({"_id": document["_id"]}, codec_options=CODEC)] = _digest(document.raw)
+        if len(digests) > limit:
+            break
+    return digests
 
 
 def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
