@@ -590,7 +590,7 @@ _LEVELS = {
 
 
 class _Once(logging.Filter):
-    """Each warning printed once a command, wherever it is raised from (Python's default
+    """Each warning printed once per command, wherever it is raised from (Python's default
     prints one per place in the code, and a library's warning names its caller's place)."""
 
     def __init__(self) -> None:
