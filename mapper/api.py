@@ -37,9 +37,10 @@ from mapper.engine import executor as executors
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
 from mapper.engine.rejects import RejectFile
-from mapper.engine.run import Progress, RunOptions, RunSummary, run
+from mapper.engine.run import RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
+from mapper.progress import Hook, Progress, progress_of
 from mapper.report import plan_data, plan_text, summary_data, summary_text
 from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
@@ -199,7 +200,7 @@ def migrate(
     target: str | Sink,
     options: MigrateOptions = MigrateOptions(),
     *,
-    progress: Progress | None = None,
+    progress: Progress | Hook | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
@@ -220,7 +221,7 @@ def migrate(
             RejectFile(Path(options.rejects)),
             run_options,
             executors.choose(prepared.engine, options.batch_size, options.workers),
-            progress,
+            progress_of(progress),
             checkpoints,
             stop_requested,
         )
@@ -261,9 +262,14 @@ class ValidateOptions:
 
 
 def validate(
-    prepared: Prepared, target: str, options: ValidateOptions = ValidateOptions()
+    prepared: Prepared,
+    target: str,
+    options: ValidateOptions = ValidateOptions(),
+    *,
+    progress: Progress | None = None,
 ) -> Report:
-    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`)."""
+    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`);
+    `progress` has a task per collection."""
     only = prepared.collection_names(options.only) if options.only else ()
     return validate_target(
         prepared.plan,
@@ -276,6 +282,7 @@ def validate(
         seed=options.seed,
         only=only,
         values=options.values,
+        progress=progress_of(progress),
     )
 
 
@@ -306,7 +313,11 @@ def lint(
 
 
 def init(
-    source: str | sa.Engine, tables: Sequence[str] = (), *, budget_seconds: float = 60.0
+    source: str | sa.Engine,
+    tables: Sequence[str] = (),
+    *,
+    budget_seconds: float = 60.0,
+    progress: Progress | None = None,
 ) -> proposal_stage.Proposal:
     """Reflect `source` (its `tables`, or all), read its statistics within about
     `budget_seconds`, and propose collections with the reasons for each decision (render
@@ -314,7 +325,7 @@ def init(
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
-        return proposal_stage.proposal(engine, catalog, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, budget_seconds, progress_of(progress))
     finally:
         if isinstance(source, str):
             engine.dispose()

@@ -30,9 +30,9 @@ from mapper.engine.rejects import RejectFile
 from mapper.engine.state import Checkpoints
 from mapper.errors import SourceError
 from mapper.ids import key_text
+from mapper.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def run(
     rejects: RejectFile,
     options: RunOptions = RunOptions(),
     executor: Executor = InProcess(),
-    progress: Progress | None = None,
+    progress: Progress = SILENT,
     checkpoints: Checkpoints | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
@@ -139,7 +139,9 @@ def run(
             for collection in selected:
                 result = _resumed(collection.name, checkpoints)
                 summary.collections.append(result)
-                if result.done:
+                if result.done:  # by the run resumed: shown finished
+                    progress.start(collection.name, result.read, result.read)
+                    progress.finish(collection.name)
                     continue
                 try:
                     _collection(
@@ -180,7 +182,7 @@ def _collection(
     options: RunOptions,
     result: CollectionSummary,
     executor: Executor,
-    progress: Progress | None,
+    progress: Progress,
     checkpoints: Checkpoints | None,
     stop_requested: Callable[[], bool],
 ) -> None:
@@ -188,6 +190,7 @@ def _collection(
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
+    progress.start(collection.name, result.read, result.passed)
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
     again = _advice(checkpoints)
@@ -214,12 +217,12 @@ def _collection(
             result.seconds = time.perf_counter() - started  # also what a stop reports
             if checkpoints is not None:
                 checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
-            if progress:
-                progress(collection.name, rows)
+            progress.advance(collection.name, rows)
             _check_policy(collection, result, options)
             if stop_requested():
                 raise StopRun(f"interrupted after a complete batch: {again}")
     sink.finish(collection)
+    progress.finish(collection.name)
     result.done = True
     result.seconds = time.perf_counter() - started
     if checkpoints is not None:
