@@ -254,3 +254,21 @@ def _needs_mongodb(request) -> None:
             "needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_MONGODB_URI "
             "to a MongoDB server"
         )
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[str]:
+    """A local Dask cluster of two worker processes for the session; its `--executor`."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    try:
+        yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+    finally:
+        cluster.close()

@@ -48,6 +48,8 @@ OWNERS = {
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
     "tqdm": ("mapper.cli",),
+    "dask": ("mapper.engine.cluster",),
+    "distributed": ("mapper.engine.cluster",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`
 REFLECTION = ("mapper.catalog", "mapper.demo")  # sqlalchemy.inspect
