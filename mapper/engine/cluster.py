@@ -109,7 +109,7 @@ class DaskExecutor:
         window = TASKS_PER_THREAD * max(1, sum(self.client.nthreads().values()))
         cut = _cut(collection, extractor, ledger, self.batch_size)
         pending: dict[Future[Written], int] = {}
-        completed = as_completed()
+        completed = as_completed(loop=self.client.loop)
         ran = 0
 
         def submit() -> None:
@@ -246,16 +246,23 @@ def _connections(job: _Job) -> tuple[sa.Engine, Sink]:
         return _engines[source], _sinks[job.target.value]
 
 
-def _reach(job: _Job) -> None:
-    engine, sink = _connections(job)
+@contextlib.contextmanager
+def _on_source(job: _Job) -> Iterator[sa.Connection]:
+    """A connection in the leader's snapshot; its failure names the source as workers see it."""
+    engine, _ = _connections(job)
     try:
-        with snapshot(engine, imported=job.snapshot):
-            pass
+        with snapshot(engine, imported=job.snapshot) as connection:
+            yield connection
     except SourceError as error:
         url = redact(job.source.value.render_as_string(hide_password=False))
         raise SourceError(f"cannot read the source {url} from this worker: {error}") from None
+
+
+def _reach(job: _Job) -> None:
+    with _on_source(job):
+        pass
     try:
-        sink.preflight([job.collection])
+        _connections(job)[1].preflight([job.collection])
     except TargetError as error:
         raise TargetError(
             f"cannot write the target {redact(job.target.value)} from this worker: {error}"
@@ -264,16 +271,15 @@ def _reach(job: _Job) -> None:
 
 def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Written:
     """Read, build, encode and write the range (after, through] of the job's collection."""
-    engine, sink = _connections(job)
     collection = job.collection
-    with snapshot(engine, imported=job.snapshot) as connection:
+    with _on_source(job) as connection:
         extractor = Extractor(connection, Compiler(job.catalog))
         builder = Builder(collection, extractor.children)
         rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
         fetched = builder.fetch_batch(rows, (after, through))
         built, truncated = builder.build_each(rows, fetched)
-        batch = encode_batch(collection, built, truncated, through, sink.render)
-    return accounting.write(collection, batch, sink, SeenIds(), part=index)
+        batch = encode_batch(collection, built, truncated, through, _connections(job)[1].render)
+    return accounting.write(collection, batch, _connections(job)[1], SeenIds(), part=index)
 
 
 def _dispose() -> None:

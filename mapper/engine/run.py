@@ -171,7 +171,7 @@ def run(
 
 def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
     saved = (checkpoints.collections.get(name) if checkpoints else None) or {}
-    counts = {k: v for k, v in saved.items() if k != "last_key"}
+    counts = {k: v for k, v in saved.items() if k not in ("last_key", "spans")}
     return CollectionSummary(name, **counts)
 
 
