@@ -259,15 +259,9 @@ def _needs_mongodb(request) -> None:
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[str]:
     """A local Dask cluster of two worker processes for the session; its `--executor`."""
-    from distributed import LocalCluster
+    from mapper.engine.cluster import local_cluster
 
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(2)
     try:
         yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
     finally:

@@ -41,7 +41,7 @@ from mapper.engine.ranges import Key, Ledger, Span
 from mapper.errors import MapperError, SourceError, TargetError, UsageError
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client, Future, LocalCluster
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -193,7 +193,7 @@ def connected(spec: str, source: sa.URL, target: str, batch_size: int) -> Iterat
     """A `DaskExecutor` on the cluster `spec` names (`cluster_of`): a local one started for
     the run, or a scheduler's; closed (the workers' connections too) at the end."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise UsageError(
             "the Dask executor needs the package `distributed`: pip install 'mapper-migrate[dask]'",
@@ -202,13 +202,7 @@ def connected(spec: str, source: sa.URL, target: str, batch_size: int) -> Iterat
     where = cluster_of(spec)
     with contextlib.ExitStack() as stack:
         if isinstance(where, int):
-            local = LocalCluster(
-                n_workers=where,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            local = local_cluster(where)
             stack.callback(local.close)
             client = Client(local)
         else:
@@ -223,6 +217,20 @@ def connected(spec: str, source: sa.URL, target: str, batch_size: int) -> Iterat
         yield DaskExecutor(client, source, target, batch_size)
 
 
+def local_cluster(workers: int) -> LocalCluster:
+    """A Dask cluster on this machine: `workers` processes of one thread, no dashboard, its
+    logs at errors only."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+
+
 def _close_workers(client: Client) -> None:
     with contextlib.suppress(Exception):  # a cluster gone already holds nothing
         client.run(_dispose)
@@ -232,6 +240,7 @@ def _close_workers(client: Client) -> None:
 
 _engines: dict[str, sa.Engine] = {}  # by the source URL with its password
 _sinks: dict[str, Sink] = {}  # by the target URL
+_compilers: dict[str, Compiler] = {}  # by the snapshot: one per collection's job
 _lock = threading.Lock()
 
 
@@ -239,6 +248,9 @@ def _connections(job: _Job) -> tuple[sa.Engine, Sink]:
     """This worker's engine of the source and sink of the target, made once."""
     source = job.source.value.render_as_string(hide_password=False)
     with _lock:
+        if job.snapshot not in _compilers:  # its statements compiled once, not per range
+            _compilers.clear()
+            _compilers[job.snapshot] = Compiler(job.catalog)
         if source not in _engines:
             _engines[source] = sa.create_engine(job.source.value, pool_pre_ping=True)
         if job.target.value not in _sinks:
@@ -273,7 +285,7 @@ def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Writte
     """Read, build, encode and write the range (after, through] of the job's collection."""
     collection = job.collection
     with _on_source(job) as connection:
-        extractor = Extractor(connection, Compiler(job.catalog))
+        extractor = Extractor(connection, _compilers[job.snapshot])
         builder = Builder(collection, extractor.children)
         rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
         fetched = builder.fetch_batch(rows, (after, through))
@@ -290,3 +302,4 @@ def _dispose() -> None:
             sink.close()
         _engines.clear()
         _sinks.clear()
+        _compilers.clear()
