@@ -72,19 +72,10 @@ def measure(url: str, executor: str, batch_sizes: list[int], repeat: int, work: 
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=3.0)
-    parser.add_argument("--batch-size", type=int, action="append", dest="batch_sizes")
-    parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args(argv)
-    batch_sizes = args.batch_sizes or [1000, 250]
-    config = Config(scales=[args.scale], variants=["mapper-null"])
-    with (
-        servers(config) as (postgres, _),
-        database(postgres, f"mapper_bench_dask_{_tag(args.scale)}", keep=False) as url,
-    ):
-        api.create_demo(url, scale=args.scale, seed=42)
+def bench(postgres: str, scale: float, batch_sizes: list[int], repeat: int) -> dict:
+    """The measurements on a fresh demo database of the server `postgres` (dropped after)."""
+    with database(postgres, f"mapper_bench_dask_{_tag(scale)}", keep=False) as url:
+        api.create_demo(url, scale=scale, seed=42)
         settle(url)
         started = time.perf_counter()
         cluster = local_cluster(2)
@@ -94,25 +85,39 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as directory:
                 work = Path(directory)
                 timed(url, api.MigrateOptions(executor=executor, rejects=work / "warm.jsonl"))
-                rows = measure(url, executor, batch_sizes, args.repeat, work)
+                rows = measure(url, executor, batch_sizes, repeat, work)
         finally:
             cluster.close()
-    result = {
-        "scale": args.scale,
-        "cluster_start_seconds": round(start_seconds, 2),
-        "rows": rows,
-    }
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"dask-{stamp}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"scale {args.scale:g}; the local cluster started in {start_seconds:.1f} s")
-    print(f"{'batch':>6} {'run':<24} {'docs/s':>9} {'batches':>8} {'extra ms/range':>15}")
-    for row in rows:
-        extra = row.get("extra_ms_per_range", "")
-        print(
+    return {"scale": scale, "cluster_start_seconds": round(start_seconds, 2), "rows": rows}
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"scale {result['scale']:g}; the local cluster started in "
+        f"{result['cluster_start_seconds']:.1f} s",
+        f"{'batch':>6} {'run':<24} {'docs/s':>9} {'batches':>8} {'extra ms/range':>15}",
+    ]
+    for row in result["rows"]:
+        lines.append(
             f"{row['batch_size']:>6} {row['run']:<24} {row['documents_per_second']:>9,.0f} "
-            f"{row['batches']:>8} {extra:>15}"
+            f"{row['batches']:>8} {row.get('extra_ms_per_range', ''):>15}"
         )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=3.0)
+    parser.add_argument("--batch-size", type=int, action="append", dest="batch_sizes")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with servers(Config(variants=["mapper-null"])) as (postgres, _):
+        result = bench(postgres, args.scale, args.batch_sizes or [1000, 250], args.repeat)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out / f"dask-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(result))
     print(f"written to {out}")
     return 0
 

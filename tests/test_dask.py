@@ -230,7 +230,7 @@ def test_a_killed_leader_resumes_with_only_the_missing_ranges(
         "--target",
         mongo_url,
         "--batch-size",
-        "10",
+        "25",
         "--state",
         str(state),
         "--rejects",
@@ -260,13 +260,13 @@ def test_a_killed_leader_resumes_with_only_the_missing_ranges(
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=30)
     done_before = ranges_done()
-    assert 3 <= done_before < 100
+    assert 3 <= done_before < 40
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30)
 
     resumed = mapper_cli(*common, "--executor", dask_cluster, "--resume", "-v", "--format", "json")
     assert resumed.returncode == 0, resumed.stderr
     ran = int(resumed.stderr.split("`tasks`: ")[1].split(" range tasks ran")[0])
-    assert ran == 100 - done_before  # ranges of 10 keys: 100 in all
+    assert ran == 40 - done_before  # ranges of 25 keys: 40 in all
     result = json.loads(resumed.stdout)["collections"][0]
     assert result["read"] == result["written"] == 1000 and result["rejected"] == 0
     assert mongo_db.tasks.count_documents({}) == 1000
