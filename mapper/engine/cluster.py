@@ -242,6 +242,7 @@ _engines: dict[str, sa.Engine] = {}  # by the source URL with its password
 _sinks: dict[str, Sink] = {}  # by the target URL
 _compilers: dict[str, Compiler] = {}  # by the snapshot: one per collection's job
 _lock = threading.Lock()
+_thread = threading.local()  # this thread's builder (by snapshot) and its range's extractor
 
 
 def _connections(job: _Job) -> tuple[sa.Engine, Sink]:
@@ -285,13 +286,23 @@ def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Writte
     """Read, build, encode and write the range (after, through] of the job's collection."""
     collection = job.collection
     with _on_source(job) as connection:
-        extractor = Extractor(connection, _compilers[job.snapshot])
-        builder = Builder(collection, extractor.children)
+        extractor = _thread.extractor = Extractor(connection, _compilers[job.snapshot])
+        builder = _builder(job)
         rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
         fetched = builder.fetch_batch(rows, (after, through))
         built, truncated = builder.build_each(rows, fetched)
         batch = encode_batch(collection, built, truncated, through, _connections(job)[1].render)
     return accounting.write(collection, batch, _connections(job)[1], SeenIds(), part=index)
+
+
+def _builder(job: _Job) -> Builder:
+    """This thread's builder of the job's collection, made (its code generated) once; it reads
+    arrays through the extractor of the range this thread runs."""
+    if getattr(_thread, "snapshot", None) != job.snapshot:
+        _thread.builder = Builder(job.collection, lambda *query: _thread.extractor.children(*query))
+        _thread.snapshot = job.snapshot
+    builder: Builder = _thread.builder
+    return builder
 
 
 def _dispose() -> None:
