@@ -23,6 +23,7 @@ from tcp_proxy import Proxy
 from test_parallel import _children, _wait_for
 
 from mapper import api
+from mapper.cli import EXIT_INTERRUPTED
 from mapper.config import sqlalchemy_url
 from mapper.engine import cluster
 from mapper.engine.ranges import Ledger
@@ -218,34 +219,40 @@ def test_a_worker_killed_mid_task_is_retried_with_exact_accounting(
     assert mongo_db.tasks.count_documents({}) == 1000
 
 
-def test_a_killed_leader_resumes_with_only_the_missing_ranges(
-    demo_pg, dask_cluster, mongo_url, mongo_db, tmp_path
-):
-    state, rejects = tmp_path / "state.json", tmp_path / "rejects.jsonl"
-    common = [
+def run_command(source: str, target: str, tmp_path: Path) -> list[str]:
+    """`mapper run` of the tasks in ranges of 25 keys (40 in all), checkpointed in tmp_path."""
+    return [
         "run",
         str(TASKS),
         "--source",
-        demo_pg,
+        source,
         "--target",
-        mongo_url,
+        target,
         "--batch-size",
         "25",
         "--state",
-        str(state),
+        str(tmp_path / "state.json"),
         "--rejects",
-        str(rejects),
+        str(tmp_path / "rejects.jsonl"),
         "--decimal-as",
         "string",
     ]
 
-    def ranges_done() -> int:
-        try:
-            saved = json.loads(state.read_text())["collections"]["tasks"]
-        except (OSError, ValueError, KeyError):
-            return 0
-        return saved["batches"] if saved.get("spans") else 0
 
+def ranges_done(state: Path) -> int:
+    """The ranges a checkpoint of a cluster run has done (0 before its first)."""
+    try:
+        saved = json.loads(state.read_text())["collections"]["tasks"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return saved["batches"] if saved.get("spans") else 0
+
+
+def test_a_killed_leader_resumes_with_only_the_missing_ranges(
+    demo_pg, dask_cluster, mongo_url, mongo_db, tmp_path
+):
+    state = tmp_path / "state.json"
+    common = run_command(demo_pg, mongo_url, tmp_path)
     leader = subprocess.Popen(
         [sys.executable, "-m", "mapper", *common, "--executor", "dask-local:2"],
         cwd=tmp_path,
@@ -253,13 +260,13 @@ def test_a_killed_leader_resumes_with_only_the_missing_ranges(
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert _wait_for(lambda: ranges_done() >= 3 or leader.poll() is not None, 120)
+        assert _wait_for(lambda: ranges_done(state) >= 3 or leader.poll() is not None, 120)
         assert leader.poll() is None, "the run ended before it could be killed"
         workers = _children(leader.pid)
     finally:
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=30)
-    done_before = ranges_done()
+    done_before = ranges_done(state)
     assert 3 <= done_before < 40
     assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30)
 
@@ -271,6 +278,31 @@ def test_a_killed_leader_resumes_with_only_the_missing_ranges(
     assert result["read"] == result["written"] == 1000 and result["rejected"] == 0
     assert mongo_db.tasks.count_documents({}) == 1000
     assert not state.exists()
+
+
+def test_ctrl_c_stops_a_local_cluster_run_after_the_ranges_in_flight(demo_pg, mongo_url, tmp_path):
+    """The terminal sends SIGINT to the whole process group: the workers ignore it, the
+    leader stops after the ranges in flight, its checkpoint kept for --resume."""
+    state = tmp_path / "state.json"
+    leader = subprocess.Popen(
+        [sys.executable, "-m", "mapper", *run_command(demo_pg, mongo_url, tmp_path)]
+        + ["--executor", "dask-local:2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert _wait_for(lambda: ranges_done(state) >= 2 or leader.poll() is not None, 120)
+        os.killpg(leader.pid, signal.SIGINT)
+        out, err = leader.communicate(timeout=120)
+    finally:
+        if leader.poll() is None:
+            os.killpg(leader.pid, signal.SIGKILL)
+    assert leader.returncode == EXIT_INTERRUPTED, err[-2000:]
+    assert "interrupted after a complete range: resume with --resume" in out
+    assert 2 <= ranges_done(state) < 40
 
 
 def test_workers_that_cannot_reach_the_source_fail_the_run_clearly(demo_pg, dask_cluster, tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -219,16 +220,31 @@ def connected(spec: str, source: sa.URL, target: str, batch_size: int) -> Iterat
 
 def local_cluster(workers: int) -> LocalCluster:
     """A Dask cluster on this machine: `workers` processes of one thread, no dashboard, its
-    logs at errors only."""
+    logs at errors only. Its processes ignore Ctrl-C, which a terminal sends them too: the
+    leader decides when to stop (after the ranges in flight)."""
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with _interrupts_ignored():
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while processes start (they keep it ignored); the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _close_workers(client: Client) -> None:
