@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cloudpickle
 import pytest
@@ -26,7 +27,9 @@ from mapper import api
 from mapper.cli import EXIT_INTERRUPTED
 from mapper.config import sqlalchemy_url
 from mapper.engine import cluster
+from mapper.engine.load import Encoded, FileSink
 from mapper.engine.ranges import Ledger
+from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunSummary
 from mapper.errors import SourceError, UsageError
 
@@ -105,6 +108,39 @@ def test_an_executor_is_a_dask_scheduler_or_a_local_cluster():
 def test_urls_travel_to_the_workers_hidden():
     secret = cluster.Secret("mongodb://user:hunter2@db/x")
     assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
+
+
+def test_reject_lines_listed_as_ranges_completed_are_put_back_in_key_order(tmp_path):
+    rejects = RejectFile(tmp_path / "rejects.jsonl")
+    rejects.start()
+    rejects.add("c", (0,), "build", "an earlier run's")
+    parts = []
+    for key in (3, 1, 2):  # ranges 3, 1 and 2 completed in that order
+        start = rejects.size()
+        rejects.add("c", (key,), "build", f"range {key}")
+        rejects.add("c", (key, "b"), "build", f"range {key}")
+        parts.append((key, start, rejects.size()))
+    mark = rejects.mark()
+    rejects.reorder([(start, end) for _, start, end in sorted(parts)])
+    lines = [json.loads(line)["key"] for line in rejects.path.read_text().splitlines()]
+    assert lines == ["0", "1", "1|b", "2", "2|b", "3", "3|b"]
+    assert rejects.mark() == mark  # the checkpoint's mark still holds
+
+
+def test_file_parts_are_joined_in_key_order_and_a_retried_part_replaces_its_own(tmp_path):
+    sink, collection = FileSink(tmp_path / "out"), SimpleNamespace(name="c")
+
+    def part(index: int, *texts: str) -> None:
+        sink.write_range(collection, index, [Encoded((t,), t, b"", t) for t in texts])
+
+    sink.open(collection, drop=False)
+    part(10, "k")
+    part(2, "c", "d")
+    part(2, "c", "d")  # a task run again
+    part(0, "a")
+    sink.finish(collection)
+    assert (tmp_path / "out" / "c.jsonl").read_text() == "a\nc\nd\nk\n"
+    assert not (tmp_path / "out" / "c.parts").exists()
 
 
 # --- same results as one process ---------------------------------------------------------
