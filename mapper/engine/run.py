@@ -121,7 +121,8 @@ def run(
     change documents already applied: `mapper.api.prepare`).
 
     With `checkpoints` holding a loaded state, finished collections are skipped and the
-    others continue after their last acknowledged key.
+    others continue after their last acknowledged key (on a cluster, a `RangeExecutor`: with
+    the key spans not done).
     """
     summary = RunSummary()
     selected = [c for c in plan.collections if not options.only or c.name in options.only]
