@@ -33,7 +33,6 @@ from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunSummary
 from mapper.errors import SourceError, UsageError
 
-pytestmark = pytest.mark.integration
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the plugins, to the workers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,6 +167,7 @@ def items_pg(postgres_server):
         yield url
 
 
+@pytest.mark.integration
 def test_rejects_and_summary_equal_a_one_process_run(items_pg, dask_cluster, tmp_path):
     mapping = tmp_path / "items.yaml"
     mapping.write_text(ITEMS_MAPPING, encoding="utf-8")
@@ -233,6 +233,7 @@ class KillOnce(WorkerPlugin):
         mongodb.MongoSink.write_range = self.original
 
 
+@pytest.mark.integration
 def test_a_worker_killed_mid_task_is_retried_with_exact_accounting(
     demo_pg, dask_cluster, mongo_url, mongo_db, tmp_path
 ):
@@ -284,6 +285,7 @@ def ranges_done(state: Path) -> int:
     return saved["batches"] if saved.get("spans") else 0
 
 
+@pytest.mark.integration
 def test_a_killed_leader_resumes_with_only_the_missing_ranges(
     demo_pg, dask_cluster, mongo_url, mongo_db, tmp_path
 ):
@@ -316,6 +318,7 @@ def test_a_killed_leader_resumes_with_only_the_missing_ranges(
     assert not state.exists()
 
 
+@pytest.mark.integration
 def test_ctrl_c_stops_a_local_cluster_run_after_the_ranges_in_flight(demo_pg, mongo_url, tmp_path):
     """The terminal sends SIGINT to the whole process group: the workers ignore it, the
     leader stops after the ranges in flight, its checkpoint kept for --resume."""
@@ -341,6 +344,7 @@ def test_ctrl_c_stops_a_local_cluster_run_after_the_ranges_in_flight(demo_pg, mo
     assert 2 <= ranges_done(state) < 40
 
 
+@pytest.mark.integration
 def test_workers_that_cannot_reach_the_source_fail_the_run_clearly(demo_pg, dask_cluster, tmp_path):
     """The leader reaches the source (its pooled connection, through a proxy that then stops
     accepting), the workers do not; the password reaches no message and no worker's log."""
@@ -371,6 +375,7 @@ def test_workers_that_cannot_reach_the_source_fail_the_run_clearly(demo_pg, dask
     assert not (tmp_path / "out" / "tasks.jsonl").exists()
 
 
+@pytest.mark.integration
 def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(demo_pg, tmp_path):
     result = mapper_cli(
         "run",
@@ -386,6 +391,7 @@ def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(demo_pg, tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
 
 
+@pytest.mark.integration
 def test_a_one_machine_checkpoint_is_not_resumed_on_a_cluster(
     small_demo_pg, dask_cluster, mongo_url, tmp_path
 ):
