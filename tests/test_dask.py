@@ -376,6 +376,32 @@ def test_workers_that_cannot_reach_the_source_fail_the_run_clearly(demo_pg, dask
 
 
 @pytest.mark.integration
+def test_a_worker_that_cannot_reach_the_target_says_so(demo_pg):
+    """What a worker's first task raises (run here, in this process, as a worker would)."""
+    from mapper.compile import Compiler
+    from mapper.engine.extract import Extractor, snapshot
+    from mapper.errors import TargetError
+
+    with api.prepare([TASKS], demo_pg) as prepared, snapshot(prepared.engine) as connection:
+        snapshot_id = Extractor(connection, Compiler(prepared.catalog)).export_snapshot()
+        job = cluster._Job(
+            prepared.plan.collections[0],
+            prepared.catalog,
+            cluster.Secret(prepared.engine.url),
+            cluster.Secret("mongodb://u:pw-secret@127.0.0.1:1/x?serverSelectionTimeoutMS=300"),
+            snapshot_id,
+        )
+        try:
+            with pytest.raises(TargetError) as raised:
+                cluster._reach(job)
+        finally:
+            cluster._dispose()
+    message = str(raised.value)
+    assert message.startswith("cannot write the target mongodb://u:***@127.0.0.1:1/x")
+    assert "from this worker" in message and "pw-secret" not in message
+
+
+@pytest.mark.integration
 def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(demo_pg, tmp_path):
     result = mapper_cli(
         "run",
