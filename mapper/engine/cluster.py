@@ -308,7 +308,7 @@ def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Writte
         fetched = builder.fetch_batch(rows, (after, through))
         built, truncated = builder.build_each(rows, fetched)
         batch = encode_batch(collection, built, truncated, through, _connections(job)[1].render)
-    return accounting.write(collection, batch, _connections(job)[1], SeenIds(), part=index)
+    return accounting.write(collection, batch, _connections(job)[1], SeenIds(), index)
 
 
 def _builder(job: _Job) -> Builder:

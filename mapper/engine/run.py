@@ -252,6 +252,7 @@ def _collection_by_ranges(
         for done in ranges:
             start = rejects.size()
             _count(collection, done.written, rejects, result)
+            result.batches += 1
             if rejects.size() > start:
                 listed.append((done.index, start, rejects.size()))
             ledger.complete(done.index)
@@ -300,7 +301,12 @@ def _write(
     result: CollectionSummary,
     seen: SeenIds,
 ) -> None:
-    _count(collection, accounting.write(collection, batch, sink, seen), rejects, result)
+    """Write one encoded batch and count every row of it exactly once; the rows rejected
+    before the write are listed first (a crash during it is rewound on resume)."""
+    documents, screened = accounting.screened(batch, seen)
+    _count(collection, screened, rejects, result)
+    _count(collection, accounting.outcome(sink.write(collection, documents)), rejects, result)
+    result.batches += 1
 
 
 def _count(
@@ -309,9 +315,9 @@ def _count(
     rejects: RejectFile,
     result: CollectionSummary,
 ) -> None:
-    """Add a written batch to the collection's summary and its rejected rows to the file."""
+    """Add a batch's accounting to the collection's summary and its rejected rows to the
+    file."""
     result.passed += written.passed
-    result.batches += 1
     result.truncated += written.truncated
     result.worker_statements += written.statements
     result.inserted += written.inserted
