@@ -402,7 +402,8 @@ def test_a_worker_that_cannot_reach_the_target_says_so(demo_pg):
 
 
 @pytest.mark.integration
-def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(demo_pg, tmp_path):
+def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(demo_pg, tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 1.0)  # the product's wait, not the test's
     result = mapper_cli(
         "run",
         str(TASKS),
