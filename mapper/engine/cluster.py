@@ -104,9 +104,9 @@ class DaskExecutor:
         collection = work.collection
         snapshot_id = extractor.export_snapshot()
         job = _Job(collection, extractor.compiler.catalog, self.source, self.target, snapshot_id)
+        shared = self.client.scatter(job, broadcast=True, hash=False)  # to the workers only
         if not self._reached:
-            self._check_reach(job)
-        shared = self.client.scatter(job, broadcast=True, hash=False)
+            self._check_reach(job, shared)
         window = TASKS_PER_THREAD * max(1, sum(self.client.nthreads().values()))
         cut = _cut(collection, extractor, ledger, self.batch_size)
         pending: dict[Future[Written], int] = {}
@@ -134,10 +134,10 @@ class DaskExecutor:
             self.client.cancel(list(pending))
             log.info("`%s`: %d range tasks ran on the cluster", collection.name, ran)
 
-    def _check_reach(self, job: _Job) -> None:
+    def _check_reach(self, job: _Job, shared: Future[_Job]) -> None:
         """One task that connects to the source (in the snapshot) and the target, so that a
         cluster that cannot reach them fails at once, saying which."""
-        future = self.client.submit(_reach, job, key=f"mapper-reach-{job.snapshot}")
+        future = self.client.submit(_reach, shared, key=f"mapper-reach-{job.snapshot}")
         _result(future, job.collection, None)
         self._reached = True
 
