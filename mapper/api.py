@@ -15,6 +15,7 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, pipeline
+from mapper import data_lint, diagram, pipeline
 from mapper import plan as p
 from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
@@ -40,8 +41,8 @@ from mapper.engine.rejects import RejectFile
 from mapper.engine.run import Progress, RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
-from mapper.report import plan_text, summary_data, summary_text
-from mapper.resolve import resolve
+from mapper.report import plan_data, plan_text, summary_data, summary_text
+from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
 from mapper.validation import validate as validate_target
@@ -150,13 +151,15 @@ def _phase(done: str) -> Iterator[None]:
 def _planned(
     mappings: Sequence[MappingFile], engine: sa.Engine
 ) -> tuple[Catalog, p.Plan, list[Problem]]:
-    """The source reflected (the schemas the mappings name) and the mappings resolved
-    against it, with every problem found (`prepare` and `lint` decide what they mean)."""
+    """The source reflected (the schemas the mappings name), with the `key` the mappings
+    name for its views, and the mappings resolved against it, with every problem found
+    (`prepare` and `lint` decide what they mean)."""
     with _phase("reflected the source"):
         catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
     with _phase("planned the collections"):
+        catalog, key_problems = keyed(mappings, catalog)
         planned, problems = resolve(mappings, catalog)
-    return catalog, planned, problems
+    return catalog, planned, sorted(key_problems + problems)
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -346,8 +349,7 @@ def init(
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
-        views = () if tables else catalog_module.view_names(engine)
-        return proposal_stage.proposal(engine, catalog, views, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, budget_seconds)
     finally:
         if isinstance(source, str):
             engine.dispose()
@@ -370,10 +372,22 @@ def write_files(
     return proposal_stage.write(files, Path(out), force)
 
 
-def explain(prepared: Prepared) -> str:
-    """The plan as text: each collection's SQL as the source's dialect renders it, and its
-    document shape."""
-    return plan_text(prepared.plan, Compiler(prepared.catalog), prepared.engine.dialect)
+PlanFormat = Literal["text", "json", "mermaid", "html"]
+PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "mermaid", "html")
+
+
+def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
+    """The plan as `text` (each collection's SQL as the source's dialect renders it, and its
+    document shape), as `json` (the same as data), or drawn: each collection's document tree
+    and its references as a `mermaid` flowchart, or as an `html` page with an SVG."""
+    if form == "mermaid":
+        return diagram.mermaid(prepared.plan)
+    if form == "html":
+        return diagram.html(prepared.plan)
+    compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
+    if form == "json":
+        return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)
+    return plan_text(prepared.plan, compiler, dialect)
 
 
 def preview(
@@ -390,6 +404,7 @@ __all__ = [
     "DocumentOptions",
     "MapperError",
     "MigrateOptions",
+    "PLAN_FORMATS",
     "Prepared",
     "Report",
     "RunSummary",

@@ -1,5 +1,21 @@
-"""Throwaway PostgreSQL and FerretDB servers for mapper's tests and benchmarks."""
+"""Throwaway PostgreSQL, FerretDB and SecantusDB servers for mapper's tests and benchmarks."""
 
-from testbed.servers import TestbedUnavailable, ferretdb, postgres, servers
+from testbed.servers import (
+    SERVERS,
+    TestbedUnavailable,
+    ferretdb,
+    named_server,
+    postgres,
+    secantus,
+    servers,
+)
 
-__all__ = ["TestbedUnavailable", "ferretdb", "postgres", "servers"]
+__all__ = [
+    "SERVERS",
+    "TestbedUnavailable",
+    "ferretdb",
+    "named_server",
+    "postgres",
+    "secantus",
+    "servers",
+]

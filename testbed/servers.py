@@ -1,4 +1,5 @@
-"""Start and stop throwaway servers: PostgreSQL (initdb + postgres) and FerretDB (Go module).
+"""Start and stop throwaway servers: PostgreSQL (initdb + postgres), FerretDB (Go module) and
+SecantusDB (a MongoDB-compatible server in Python, from the test extra).
 
 Each server lives in a fresh temporary directory, listens on a free loopback port and is a
 child of the calling process that dies with it (``PR_SET_PDEATHSIG``), so a crashed run never
@@ -11,12 +12,14 @@ import contextlib
 import ctypes
 import fcntl
 import hashlib
+import importlib.util
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -274,13 +277,68 @@ def ferretdb() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def secantus() -> Iterator[str]:
+    """Run a throwaway SecantusDB (Decimal128, enforced validators, transactions: the MongoDB
+    features FerretDB 1.x lacks); yield its MongoDB URI. It advertises a one-member replica
+    set, as MongoDB's own test servers do."""
+    if importlib.util.find_spec("secantus") is None:
+        raise TestbedUnavailable("SecantusDB is missing: pip install -e '.[test]'")
+    with _run_dir("secantus") as run_dir:
+        port, log = free_port(), run_dir / "secantus.log"
+        config = run_dir / "secantusd.toml"
+        config.write_text("")  # no configuration file of the machine's is picked up
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "secantus",
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--storage-path",
+                    str(run_dir / "data"),
+                    "--log-level",
+                    "WARNING",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=run_dir,
+                preexec_fn=_die_with_parent(signal.SIGTERM),
+            )
+        (run_dir / "secantus.server.pid").write_text(str(process.pid))
+        try:
+            _wait_for_port(port, process, log)
+            yield f"mongodb://127.0.0.1:{port}/"
+        finally:
+            _stop(process, signal.SIGTERM)
+
+
+SERVERS = {
+    "MAPPER_TEST_POSTGRES_URL": postgres,
+    "MAPPER_TEST_MONGODB_URI": ferretdb,
+    "MAPPER_TEST_SECANTUS_URI": secantus,
+}
+
+
+def named_server(variable: str) -> str | None:
+    """The URL the environment names for one of `SERVERS`, if any. A MongoDB named by
+    `MAPPER_TEST_MONGODB_URI` has all of SecantusDB's features, so it stands for both
+    MongoDB-wire targets unless `MAPPER_TEST_SECANTUS_URI` names another server."""
+    url = os.environ.get(variable)
+    if not url and variable == "MAPPER_TEST_SECANTUS_URI":
+        url = os.environ.get("MAPPER_TEST_MONGODB_URI")
+    return url or None
+
+
+@contextlib.contextmanager
 def servers() -> Iterator[dict[str, str]]:
-    """Both servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` name them."""
+    """All of `SERVERS`, each started unless the environment names it (`named_server`)."""
     with contextlib.ExitStack() as stack:
-        urls = {}
-        for variable, start in (
-            ("MAPPER_TEST_POSTGRES_URL", postgres),
-            ("MAPPER_TEST_MONGODB_URI", ferretdb),
-        ):
-            urls[variable] = os.environ.get(variable) or stack.enter_context(start())
-        yield urls
+        yield {
+            variable: named_server(variable) or stack.enter_context(start())
+            for variable, start in SERVERS.items()
+        }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bson
 from conftest import SMALL_DEMO_TASKS as TASKS
-from conftest import Finished, mapper_cli
+from conftest import Finished, both_targets, mapper_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,6 +77,7 @@ def hashes(collection) -> dict:
     }
 
 
+@both_targets
 def test_killed_runs_resume_to_the_clean_result(small_demo_sqlite, mongo_url, mongo_db, tmp_path):
     clean = in_process(small_demo_sqlite, mongo_url, tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr

@@ -87,7 +87,6 @@ class Statistics:
     tables: Mapping[str, TableStats]
     fanouts: Mapping[tuple[str, tuple[str, ...]], Fanout]
     depths: Mapping[tuple[str, tuple[str, ...]], int | None]  # None: deeper than MAX_CHAIN
-    partitions: Mapping[str, str] = field(default_factory=dict)  # partition -> its table
     notes: tuple[str, ...] = ()
 
     def fanout(self, table: str, foreign_key: ForeignKey) -> Fanout | None:
@@ -125,7 +124,6 @@ def statistics(
     engine: sa.Engine,
     catalog: Catalog,
     budget_seconds: float = 60.0,
-    partitions: Mapping[str, str] | None = None,
 ) -> Statistics:
     """The numbers of every table of `catalog` (and every foreign key, also the inferred
     ones it holds), within about `budget_seconds`."""
@@ -159,7 +157,6 @@ def statistics(
         tables,
         fanouts,
         depths,
-        partitions_of(engine) if partitions is None else partitions,
         tuple(notes),
     )
 
@@ -185,23 +182,6 @@ def _estimates(engine: sa.Engine, budget: _Budget) -> dict[str, int]:
         "row estimates",
     )
     return {_qualified(schema, name): int(tuples) for schema, name, tuples in rows or ()}
-
-
-def partitions_of(engine: sa.Engine) -> dict[str, str]:
-    """Each partition of a PostgreSQL source, with its partitioned table (none elsewhere)."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "SELECT cn.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_namespace cn ON cn.oid = c.relnamespace "
-                "JOIN pg_class p ON p.oid = i.inhparent "
-                "JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition"
-            )
-        )
-        return {_qualified(cs, c): _qualified(ps, p) for cs, c, ps, p in rows}
 
 
 def _sample_percent(rows: int | None) -> float | None:

@@ -14,17 +14,20 @@ the batch's expected `_id`s, its documents fetched from the target by `_id`, and
 
 from __future__ import annotations
 
+import platform
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from bson import ObjectId
 from pymongo import errors as mongo_errors
 
-from mapper import ids
+from mapper import __version__, ids
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -95,15 +98,19 @@ def validate(
         mappings = [read_mapping(path) for path in dict.fromkeys(c.file for c in plan.collections)]
     plan = p.with_decimals(plan, decimal_as)
     mode = "every document" if sample is None else f"sample of {sample} per collection"
+    started = time.perf_counter()
     report = Report(
         redact(engine.url.render_as_string(hide_password=True)),
         redact(target),
         mode if values else f"{mode}; values hidden: paths and BSON types only",
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        versions={"mapper": __version__, "python": platform.python_version()},
     )
     targets = Targets(target)
     checking = ""  # the collection being checked, named by a target's error
     try:
         with snapshot(engine) as connection:
+            report.versions["source"] = _server(connection.dialect)
             rebuild = Rebuild(mappings, catalog, Source(connection, catalog), decimal_as)
             checker = _Checker(
                 plan,
@@ -119,6 +126,8 @@ def validate(
                 if not only or collection.name in only:
                     checking = collection.name
                     checker.collection(collection, sample, batch_size)
+        checking = ""
+        report.versions["target"] = targets.server()  # after the collections: they name errors
     except mongo_errors.PyMongoError as error:
         raise target_error(error, checking) from None
     except sa.exc.DBAPIError as error:
@@ -126,7 +135,14 @@ def validate(
         raise SourceError(f"source failed: {redact(reason)}") from None
     finally:
         targets.close()
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def _server(dialect: sa.Dialect) -> str:
+    """The source's database and version, as its driver reports them (`postgresql 16.4`)."""
+    version = ".".join(str(part) for part in dialect.server_version_info or ())
+    return f"{dialect.name} {version}".strip()
 
 
 def _type_of(value: Any) -> str:

@@ -1,5 +1,5 @@
 """The MongoDB sink: bulk replace-upserts by `_id` into a server that speaks MongoDB's wire
-protocol (MongoDB, FerretDB), retrying exactly the failures that are transient."""
+protocol (MongoDB, FerretDB, SecantusDB), retrying exactly the failures that are transient."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import pymongo
 from bson.raw_bson import RawBSONDocument
 from pymongo import errors as mongo_errors
 from pymongo.collection import Collection
+from pymongo.database import Database
 
 from mapper import plan as p
 from mapper.config import TARGET_VARIABLE, redact
 from mapper.engine import capabilities, server_errors
 from mapper.engine.capabilities import Capabilities
+from mapper.engine.load import probe
 from mapper.engine.load.sink import CODEC, Encoded, WriteResult
 from mapper.errors import TargetError, UsageError
 from mapper.ids import key_text
@@ -27,7 +29,8 @@ from mapper.validator import json_schema
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
-PREFLIGHT_SECONDS = 5.0  # the first contact with the target: reachable, and what it is
+PREFLIGHT_SECONDS = 5.0  # the first contact with the target: is it reachable
+PROBE_SECONDS = 30.0  # trying what it can do: a dozen commands, collection and index builds
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
@@ -50,40 +53,53 @@ class MongoSink:
         self._empty: set[str] = set()
         self._capabilities: Capabilities | None = None
 
-    def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
-        name = collection.database or self.database_name
+    def _database(self, name: str | None) -> Database[dict[str, Any]]:
+        """The database `name` (a collection's `database:`), or the URL's."""
+        name = name or self.database_name
         if not name:
             raise UsageError(
                 "no target database: put it in the URL path "
                 "(mongodb://host/DATABASE) or as `database:` in the mapping"
             )
-        return self.client[name][collection.name]
+        return self.client[name]
 
-    def capabilities(self) -> Capabilities:
-        """The server's, by how it names itself in `buildInfo` (asked once). This is the
-        run's first contact: asked once, within `PREFLIGHT_SECONDS`, not retried, so that
+    def _collection(self, collection: p.CollectionPlan) -> Collection[dict[str, Any]]:
+        return self._database(collection.database)[collection.name]
+
+    def capabilities(self, database: str | None = None) -> Capabilities:
+        """The server's, found out once by trying them in a scratch collection of `database`
+        (or the URL's database; `probe`). This is the run's first contact: `buildInfo`
+        within `PREFLIGHT_SECONDS`, the trials within `PROBE_SECONDS`, none retried, so that
         a target that cannot be reached fails in seconds with nothing written (the retries
         are for faults in the middle of a run)."""
         if self._capabilities is None:
-            try:
-                with pymongo.timeout(PREFLIGHT_SECONDS):
-                    info = self.client.admin.command("buildInfo")
-            except mongo_errors.PyMongoError as error:
-                failure = server_errors.target_error(error, "buildInfo")
-                if failure.transient:
-                    raise TargetError(
-                        f"cannot reach the target {redact(self.uri)} within "
-                        f"{PREFLIGHT_SECONDS:g} s: {type(error).__name__} (nothing was written)",
-                        setting=TARGET_VARIABLE,
-                        transient=True,
-                    ) from None
-                raise failure from None
-            self._capabilities = capabilities.of_server(info)
+            target = self._database(database)
+            info = self._first_contact(PREFLIGHT_SECONDS, target.client.admin.command, "buildInfo")
+            self._capabilities = self._first_contact(
+                PROBE_SECONDS, probe.server_capabilities, target, info, lambda: client(self.uri)[0]
+            )
         return self._capabilities
 
+    def _first_contact(self, seconds: float, action: Callable[..., T], *args: Any) -> T:
+        """`action(*args)` within `seconds`, its failure as mapper's (unreachable: transient)."""
+        try:
+            with pymongo.timeout(seconds):
+                return action(*args)
+        except mongo_errors.PyMongoError as error:
+            failure = server_errors.target_error(error, "the server's capabilities")
+            if failure.transient:
+                raise TargetError(
+                    f"cannot reach the target {redact(self.uri)} within "
+                    f"{seconds:g} s: {type(error).__name__} (nothing was written)",
+                    setting=TARGET_VARIABLE,
+                    transient=True,
+                ) from None
+            raise failure from None
+
     def preflight(self, collections: list[p.CollectionPlan]) -> None:
-        """Refuse, before anything is written, what this server cannot do."""
-        capabilities.refuse(collections, self.capabilities())
+        """Refuse, before anything is written, what this server cannot do (its capabilities
+        tried in the first collection's database)."""
+        capabilities.refuse(collections, self.capabilities(collections[0].database))
 
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         target = self._collection(collection)
