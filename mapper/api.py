@@ -33,6 +33,7 @@ from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.demo import DEMO_SCHEMAS, create_demo
+from mapper.engine import cluster
 from mapper.engine import executor as executors
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
@@ -175,6 +176,7 @@ class MigrateOptions:
 
     batch_size: int = 1000
     workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
+    executor: str | None = None  # a Dask cluster: dask://HOST:PORT or dask-local[:N]
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
@@ -192,6 +194,14 @@ class MigrateOptions:
             if value < minimum:
                 raise UsageError(
                     f"{setting} must be {minimum} or more, not {value}", setting=setting
+                )
+        if self.executor is not None:
+            cluster.cluster_of(self.executor)
+            if self.workers > 1:
+                raise UsageError(
+                    "--workers is for one machine; with --executor the cluster's workers "
+                    "do the work",
+                    setting="--workers",
                 )
 
 
@@ -212,7 +222,7 @@ def migrate(
     run_options = RunOptions(
         on_error=options.on_error, max_errors=options.max_errors, drop=options.drop, only=only
     )
-    with _phase("migrated"):
+    with _phase("migrated"), _executor(prepared, target, options) as executor:
         return run(
             prepared.plan,
             prepared.engine,
@@ -220,11 +230,33 @@ def migrate(
             sink,
             RejectFile(Path(options.rejects)),
             run_options,
-            executors.choose(prepared.engine, options.batch_size, options.workers),
+            executor,
             progress_of(progress),
             checkpoints,
             stop_requested,
         )
+
+
+@contextlib.contextmanager
+def _executor(
+    prepared: Prepared, target: str | Sink, options: MigrateOptions
+) -> Iterator[executors.Executor | executors.RangeExecutor]:
+    """This machine's processes, or the Dask cluster `options.executor` names."""
+    if options.executor is None:
+        yield executors.choose(prepared.engine, options.batch_size, options.workers)
+        return
+    if not isinstance(target, str):
+        raise UsageError("--executor needs a target URL, which the cluster's workers open")
+    if prepared.engine.dialect.name != "postgresql":
+        raise UsageError(
+            "--executor needs a PostgreSQL source: its workers share the run's exported "
+            f"snapshot, which this source ({prepared.engine.dialect.name}) has not",
+            setting="--executor",
+        )
+    with cluster.connected(
+        options.executor, prepared.engine.url, target, options.batch_size
+    ) as on_cluster:
+        yield on_cluster
 
 
 def _checkpoints(
@@ -238,8 +270,11 @@ def _checkpoints(
                 setting="--resume",
             )
         return None
+    executor = "local" if options.executor is None else "dask"  # how its progress is kept
     checkpoints = Checkpoints(
-        Path(options.state), fingerprint(prepared.plan, redact(target)), prepared.options.flags()
+        Path(options.state),
+        fingerprint(prepared.plan, redact(target)),
+        {**prepared.options.flags(), "--executor": executor},
     )
     if options.resume:
         checkpoints.load()

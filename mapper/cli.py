@@ -149,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = api.MigrateOptions(
         batch_size=args.batch_size,
         workers=args.workers,
+        executor=args.executor,
         on_error=args.on_error,
         max_errors=args.max_errors,
         drop=args.drop,
@@ -489,6 +490,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that read, build and encode in parallel, sharing "
         "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
         "default 1)",
+    )
+    run_parser.add_argument(
+        "--executor",
+        metavar="dask://HOST:PORT|dask-local[:N]",
+        help="run the key ranges as tasks on a Dask cluster: a scheduler's, or N local "
+        "worker processes started for the run (PostgreSQL sources; needs mapper[dask]; "
+        "default: this machine, see --workers)",
     )
     run_parser.add_argument(
         "--on-error",

@@ -20,6 +20,7 @@ class Proxy:
         self.cuts = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._accepting = True
         self._flowing = threading.Event()
         self._flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -29,6 +30,9 @@ class Proxy:
             try:
                 client, _ = self.listener.accept()
             except OSError:
+                return
+            if not self._accepting:
+                client.close()
                 return
             server = socket.create_connection(self.upstream)
             with self._lock:
@@ -58,6 +62,12 @@ class Proxy:
                     socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
                 )
                 connection.close()
+
+    def refuse_new(self) -> None:
+        """Accept no new connection (refused from now on); those open keep forwarding."""
+        self._accepting = False
+        socket.create_connection(self.listener.getsockname()).close()  # out of accept()
+        self.listener.close()
 
     def freeze(self) -> None:
         """Deliver nothing more, either way, on any connection, new ones included."""

@@ -50,6 +50,8 @@ OWNERS = {
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
     "tqdm": ("mapper.progress",),
+    "dask": ("mapper.engine.cluster",),
+    "distributed": ("mapper.engine.cluster",),
     "shtab": ("mapper.cli",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`

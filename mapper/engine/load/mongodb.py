@@ -143,6 +143,13 @@ class MongoSink:
             self._write_chunk(collection, target, chunk, result)
         return result
 
+    def write_range(
+        self, collection: p.CollectionPlan, part: int, batch: list[Encoded]
+    ) -> WriteResult:
+        """A range's documents, from a worker: this sink did not open the collection, so
+        what is stored is always compared (a retried task's documents count unchanged)."""
+        return self.write(collection, batch)
+
     def _write_chunk(
         self,
         collection: p.CollectionPlan,
