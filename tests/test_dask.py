@@ -253,6 +253,10 @@ def test_rejects_and_summary_equal_a_one_process_run(items_pg, dask_cluster, tmp
         {k: v for k, v in c.counts().items() if k not in ignored} for c in on_cluster.collections
     ] == [{k: v for k, v in c.counts().items() if k not in ignored} for c in one.collections]
     assert on_cluster.balanced and on_cluster.collections[0].rejected == 17
+    # each range's statements (the snapshot's import, the time zone, the rows), and the
+    # workers' first connections' own
+    assert one.collections[0].worker_statements == 0
+    assert on_cluster.collections[0].worker_statements >= 3 * 12
     assert sorted(shown) == [10] * 12  # the leader's display saw every range
 
 
