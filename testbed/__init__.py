@@ -1,5 +1,5 @@
-"""Throwaway PostgreSQL and FerretDB servers for mapper's tests and benchmarks."""
+"""Throwaway PostgreSQL, MariaDB and FerretDB servers for mapper's tests and benchmarks."""
 
-from testbed.servers import TestbedUnavailable, ferretdb, postgres, servers
+from testbed.servers import TestbedUnavailable, ferretdb, mariadb, postgres, servers
 
-__all__ = ["TestbedUnavailable", "ferretdb", "postgres", "servers"]
+__all__ = ["TestbedUnavailable", "ferretdb", "mariadb", "postgres", "servers"]

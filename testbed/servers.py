@@ -1,4 +1,5 @@
-"""Start and stop throwaway servers: PostgreSQL (initdb + postgres) and FerretDB (Go module).
+"""Start and stop throwaway servers: PostgreSQL (initdb + postgres), MariaDB
+(mariadb-install-db + mariadbd) and FerretDB (Go module).
 
 Each server lives in a fresh temporary directory, listens on a free loopback port and is a
 child of the calling process that dies with it (``PR_SET_PDEATHSIG``), so a crashed run never
@@ -21,12 +22,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 FERRETDB_SOURCE = Path(__file__).parent / "ferretdb"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapper-testbed"
 RUN_PREFIX = "mapper-testbed-"
 START_TIMEOUT = 60.0
 POSTGRES_USER_CANDIDATES = ("postgres", "mapper-testbed")
+MARIADB_USER_CANDIDATES = ("mysql", "mapper-testbed")
 PR_SET_PDEATHSIG = 1
 
 
@@ -133,24 +136,23 @@ def _postgres_bin(name: str) -> str:
     )
 
 
-def _unprivileged_user() -> pwd.struct_passwd | None:
-    """The account to run PostgreSQL as when we are root (initdb refuses root)."""
+def _unprivileged_user(candidates: tuple[str, ...]) -> pwd.struct_passwd | None:
+    """The account to run a server as when we are root (initdb and mariadbd refuse root):
+    the first of `candidates` that exists, else the last one, created."""
     if os.geteuid() != 0:
         return None
-    for name in POSTGRES_USER_CANDIDATES:
+    for name in candidates:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", POSTGRES_USER_CANDIDATES[-1]], check=True
-    )
-    return pwd.getpwnam(POSTGRES_USER_CANDIDATES[-1])
+    subprocess.run(["useradd", "--system", "--no-create-home", candidates[-1]], check=True)
+    return pwd.getpwnam(candidates[-1])
 
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
     """Run a throwaway PostgreSQL cluster; yield its URL (trust auth, user `postgres`)."""
     initdb, server = _postgres_bin("initdb"), _postgres_bin("postgres")
-    user = _unprivileged_user()
+    user = _unprivileged_user(POSTGRES_USER_CANDIDATES)
     as_user = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     with _run_dir("postgres") as run_dir:
         data, log = run_dir / "data", run_dir / "postgres.log"
@@ -221,6 +223,85 @@ def _wait_for_postgres(port: int) -> None:
         time.sleep(0.1)
 
 
+def _mariadb_bin(name: str) -> str:
+    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
+    if found is None:
+        raise TestbedUnavailable(
+            f"`{name}` not found: install MariaDB's server (Debian: apt-get install mariadb-server)"
+        )
+    return found
+
+
+# small redo log and buffer pool, no durability: a throwaway server for a test session
+_MARIADB_SETTINGS = (
+    "--skip-name-resolve",
+    "--innodb-log-file-size=8M",
+    "--innodb-buffer-pool-size=64M",
+    "--innodb-flush-log-at-trx-commit=0",
+    "--skip-log-bin",
+    "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_unicode_ci",  # not code point order, as most servers have
+)
+# the root account, without a password, also over TCP from 127.0.0.1 (`--skip-name-resolve`
+# does not see 127.0.0.1 as the `localhost` that mariadb-install-db creates it for)
+_MARIADB_INIT = """\
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+"""
+
+
+@contextlib.contextmanager
+def mariadb() -> Iterator[str]:
+    """Run a throwaway MariaDB server; yield its URL (user `root`, no password, no database:
+    tests create theirs) with the mysqlclient driver."""
+    install, server = _mariadb_bin("mariadb-install-db"), _mariadb_bin("mariadbd")
+    user = _unprivileged_user(MARIADB_USER_CANDIDATES)
+    as_user = ["--user=" + user.pw_name] if user else []
+    with _run_dir("mariadb") as run_dir:
+        data, log = run_dir / "data", run_dir / "mariadb.log"
+        init = run_dir / "init.sql"
+        init.write_text(_MARIADB_INIT)
+        if user:
+            os.chown(run_dir, user.pw_uid, user.pw_gid)
+        _run_or_unavailable(
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *as_user,
+                *_MARIADB_SETTINGS,
+            ],
+            run_dir,
+            "mariadb-install-db",
+        )
+        port = free_port()
+        args = [
+            server,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={run_dir / 'mariadb.sock'}",
+            f"--pid-file={run_dir / 'mariadb.pid'}",
+            f"--init-file={init}",
+            f"--log-error={log}",
+            *as_user,
+            *_MARIADB_SETTINGS,
+        ]
+        with _serving(run_dir / "mariadb", args, port, log, stdout=subprocess.DEVNULL):
+            yield f"mysql+mysqldb://root@127.0.0.1:{port}/"
+
+
+def _run_or_unavailable(args: list[str], cwd: Path, what: str) -> None:
+    """Run a set-up command; its failure (with the end of its output) makes the server
+    unavailable."""
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise TestbedUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
 def build_ferretdb() -> Path:
     """Build the FerretDB wrapper once per source version; return the binary's path."""
     go = shutil.which("go") or (
@@ -239,15 +320,9 @@ def build_ferretdb() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
             partial = binary.with_suffix(".partial")
-            built = subprocess.run(
-                [go, "build", "-o", str(partial), "."],
-                cwd=FERRETDB_SOURCE,
-                capture_output=True,
-                text=True,
-                check=False,
+            _run_or_unavailable(
+                [go, "build", "-o", str(partial), "."], FERRETDB_SOURCE, "building FerretDB"
             )
-            if built.returncode != 0:
-                raise TestbedUnavailable(f"building FerretDB failed:\n{built.stderr[-2000:]}")
             partial.rename(binary)
     return binary
 
@@ -258,28 +333,41 @@ def ferretdb() -> Iterator[str]:
     binary = build_ferretdb()
     with _run_dir("ferretdb") as run_dir:
         port, log = free_port(), run_dir / "ferretdb.log"
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(signal.SIGTERM),
-            )
-        (run_dir / "ferretdb.server.pid").write_text(str(process.pid))
-        try:
-            _wait_for_port(port, process, log)
+        args = [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")]
+        with open(log, "wb") as log_file, _serving(run_dir / "ferretdb", args, port, log, log_file):
             yield f"mongodb://127.0.0.1:{port}/"
-        finally:
-            _stop(process, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _serving(
+    name: Path, args: list[str], port: int, log: Path, stdout: IO[bytes] | int
+) -> Iterator[None]:
+    """A server started by `args` (stopped by SIGTERM), its pid in `name.server.pid`, until
+    it listens on `port`; `log` is where it says why it failed."""
+    process = subprocess.Popen(
+        args,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        cwd=name.parent,
+        preexec_fn=_die_with_parent(signal.SIGTERM),
+    )
+    name.with_suffix(".server.pid").write_text(str(process.pid))
+    try:
+        _wait_for_port(port, process, log)
+        yield
+    finally:
+        _stop(process, signal.SIGTERM)
 
 
 @contextlib.contextmanager
 def servers() -> Iterator[dict[str, str]]:
-    """Both servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` name them."""
+    """The three servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MYSQL_URL` /
+    `MAPPER_TEST_MONGODB_URI` name them."""
     with contextlib.ExitStack() as stack:
         urls = {}
         for variable, start in (
             ("MAPPER_TEST_POSTGRES_URL", postgres),
+            ("MAPPER_TEST_MYSQL_URL", mariadb),
             ("MAPPER_TEST_MONGODB_URI", ferretdb),
         ):
             urls[variable] = os.environ.get(variable) or stack.enter_context(start())

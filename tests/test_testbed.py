@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
+import tempfile
 import uuid
 
 import bson
@@ -17,6 +19,22 @@ def test_postgres_is_a_real_server(postgres_server: str) -> None:
         version = connection.execute(sa.text("SHOW server_version_num")).scalar_one()
     engine.dispose()
     assert int(version) >= 120000
+
+
+@pytest.mark.integration
+def test_mariadb_is_a_real_server_that_dies_with_its_parent(mysql_server: str) -> None:
+    """The throwaway MariaDB answers as root over TCP, and runs in this run's TMPDIR (where
+    .ci/run looks for leftovers), in the collation that is not code point order."""
+    engine = sa.create_engine(mysql_server)
+    with engine.connect() as connection:
+        version, collation, datadir = connection.execute(
+            sa.text("SELECT VERSION(), @@collation_server, @@datadir")
+        ).one()
+    engine.dispose()
+    assert "MariaDB" in version or os.environ.get("MAPPER_TEST_MYSQL_URL")
+    if not os.environ.get("MAPPER_TEST_MYSQL_URL"):
+        assert collation == "utf8mb4_unicode_ci"
+        assert datadir.startswith(os.path.join(tempfile.gettempdir(), "mapper-testbed-mariadb-"))
 
 
 def test_mongodb_wire_server_answers(mongo_client) -> None:
