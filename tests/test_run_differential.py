@@ -1,5 +1,6 @@
 """Differential tests of `mapper run`: the shipped mappings against a naive oracle
-(tests/oracle.py), on PostgreSQL and SQLite sources, into files and a MongoDB-wire server;
+(tests/oracle.py), on PostgreSQL, SQLite and MariaDB sources, into files and a MongoDB-wire
+server;
 plus statement counts, re-run idempotence, batch-size independence and random small schemas."""
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = sorted(str(path) for path in (ROOT / "mappings").glob("*.yaml"))
 JSON_OPTIONS = json_util.JSONOptions(uuid_representation=4, tz_aware=True)
 
-SOURCES = ["demo_sqlite", pytest.param("demo_pg", marks=pytest.mark.integration)]
+SOURCES = [
+    "demo_sqlite",
+    pytest.param("demo_pg", marks=pytest.mark.integration),
+    pytest.param("small_demo_mysql", marks=pytest.mark.integration),
+]
 TARGETS = ["file", pytest.param("mongodb", marks=pytest.mark.integration)]
 
 _ORACLE: dict[str, dict[str, dict]] = {}
@@ -354,6 +359,19 @@ def test_postgres_and_sqlite_give_byte_identical_files(demo_pg, demo_sqlite):
     from_pg = file_output(demo_pg, 1000)
     for name in COLLECTIONS:
         assert from_pg[name] == baseline(demo_sqlite)[name], name
+
+
+@pytest.mark.integration
+def test_mariadb_postgres_and_sqlite_give_byte_identical_files(
+    small_demo_mysql, small_demo_pg, small_demo_sqlite
+):
+    """The same rows in MariaDB (whose collation is not code point order, and which has no
+    `NULLS LAST`), PostgreSQL and SQLite give the same files, byte for byte."""
+    from_mysql = file_output(small_demo_mysql, 100)
+    from_pg = file_output(small_demo_pg, 100)
+    for name in COLLECTIONS:
+        assert from_mysql[name] == baseline(small_demo_sqlite)[name], name
+        assert from_mysql[name] == from_pg[name], name
 
 
 @settings(
