@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from collections.abc import Callable
 from dataclasses import replace
@@ -120,9 +121,32 @@ class BitFlag(sa.types.TypeDecorator[bool]):
         return None if value is None else bool(value)
 
 
+class TimeOfDay(sa.types.TypeDecorator[dt.time]):
+    """MySQL's TIME, a duration from -838:59:59 to 838:59:59 that the driver gives as a
+    timedelta: a time of day, or ValueError outside one day (`Guarded` makes it a marker;
+    SQLAlchemy's own reading would give 01:00 for 25:00)."""
+
+    impl = mysql.TIME
+    cache_ok = True
+
+    def result_processor(
+        self, dialect: sa.engine.Dialect, coltype: object
+    ) -> Callable[[dt.timedelta | None], dt.time | None]:
+        def read(value: dt.timedelta | None) -> dt.time | None:
+            if value is None:
+                return None
+            if not dt.timedelta(0) <= value < dt.timedelta(days=1):
+                raise ValueError("not a time of day")
+            return (dt.datetime.min + value).time()
+
+        return read
+
+
 def _column_type(column: Column, dialect: str) -> sa.types.TypeEngine[Any]:
     if dialect in MYSQL and column.sql_type.startswith("BIT"):  # bytes, read as a number
         return BitFlag() if column.kind == "bool" else mysql.BIT()
+    if dialect in MYSQL and column.kind == "time":
+        return Guarded(TimeOfDay(), "time")
     if column.kind == "decimal" and column.scale is None:
         return AsStored(asdecimal=True)
     if column.kind == "decimal":

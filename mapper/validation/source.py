@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from mapper.catalog import MYSQL, Catalog
-from mapper.compile import Statement
+from mapper.compile import Statement, TimeOfDay
 from mapper.types import unrepresentable
 
 Row = dict[str, Any]
@@ -161,8 +162,11 @@ _MARKER_KINDS = {"datetime": "timestamp"}
 
 def _reflected_type(sql_type: sa.types.TypeEngine[Any], kind: str) -> sa.types.TypeEngine[Any]:
     """The type that reads a column's values: as reflected, but JSON for a column that the
-    catalog knows holds JSON (MariaDB's JSON, which SQLAlchemy reflects as LONGTEXT)."""
-    return sa.JSON() if kind == "json" and not isinstance(sql_type, sa.JSON) else sql_type
+    catalog knows holds JSON (MariaDB's JSON, which SQLAlchemy reflects as LONGTEXT), and
+    MySQL's TIME as the run reads it (`compile.TimeOfDay`)."""
+    if kind == "json" and not isinstance(sql_type, sa.JSON):
+        return sa.JSON()
+    return TimeOfDay() if isinstance(sql_type, mysql.TIME) else sql_type
 
 
 def _guarded(process: Reader, kind: str) -> Reader:
