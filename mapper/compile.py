@@ -272,6 +272,13 @@ class Compiler:
             return sa.cast(column, sa.Text).collate("C")
         return column.collate("C") if isinstance(column.type, sa.Text) else column
 
+    def compares_as_stored(self, query: p.Query, columns: tuple[p.ColumnRef, ...]) -> bool:
+        """Whether columns of a query's tables compare by code point as they are (not cast
+        or collated by `collated`): an index on them serves a range in that order."""
+        tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
+        stored = [self.table(tables[ref.alias]).c[ref.column] for ref in columns]
+        return all(self.collated(column) is column for column in stored)
+
     def largest_group(self, children: p.Children) -> Statement:
         """The parent key with the most child rows of an array, and that number."""
         rows = self.select(replace(children.query, link=(), order=())).subquery()

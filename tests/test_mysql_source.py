@@ -19,6 +19,7 @@ from conftest import (
 )
 
 from mapper import api
+from mapper import plan as p
 from mapper.catalog import reflect
 from mapper.compile import Compiler
 from mapper.engine.extract import Extractor, snapshot
@@ -182,3 +183,16 @@ def test_workers_run_in_one_process_and_say_so(
         )
     assert summary.balanced
     assert "running with one process" in caplog.text and "mysql" in caplog.text
+
+
+def test_arrays_on_text_keys_are_read_by_their_keys_not_by_range(shelves: str, tmp_path) -> None:
+    """A range of text keys in code point order (`CAST(shelf AS BINARY) > ...`) cannot use
+    the index on `books.shelf`: each batch would read the whole table."""
+    (tmp_path / "shelves.yaml").write_text(MAPPING)
+    with api.prepare([tmp_path / "shelves.yaml"], shelves) as prepared:
+        [collection] = prepared.plan.collections
+        arrays = list(p.children_of(collection.document))
+        with snapshot(prepared.engine) as connection:
+            extractor = Extractor(connection, Compiler(prepared.catalog))
+            assert arrays and all(p.read_by_range(collection, array) for array in arrays)
+            assert not any(extractor.by_range(collection, array) for array in arrays)

@@ -314,6 +314,15 @@ class Extractor:
         with self._reading(f"`{table}`"):
             return list(self.connection.execute(*self.compiler.statement(query)).all())
 
+    def by_range(self, collection: p.CollectionPlan, children: p.Children) -> bool:
+        """Whether an array is read by a batch's key range (`plan.read_by_range`): only when
+        its link columns compare by code point as they are, so that an index serves the
+        range (text that must be cast or collated for that order would be read in full for
+        each batch: such an array is read by its list of keys)."""
+        return p.read_by_range(collection, children) and self.compiler.compares_as_stored(
+            children.query, children.query.link
+        )
+
     def children(self, children: p.Children, parents: list[Any] | p.Span) -> list[Row]:
         """Child rows of the given parents: their key values (tuples for composite keys),
         one statement per chunk of keys; or, for an array read by range
