@@ -361,13 +361,12 @@ def _serving(
 
 @contextlib.contextmanager
 def servers() -> Iterator[dict[str, str]]:
-    """The three servers, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MYSQL_URL` /
-    `MAPPER_TEST_MONGODB_URI` name them."""
+    """PostgreSQL and FerretDB, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI`
+    name them (MariaDB starts only for the tests that need it: `mariadb`)."""
     with contextlib.ExitStack() as stack:
         urls = {}
         for variable, start in (
             ("MAPPER_TEST_POSTGRES_URL", postgres),
-            ("MAPPER_TEST_MYSQL_URL", mariadb),
             ("MAPPER_TEST_MONGODB_URI", ferretdb),
         ):
             urls[variable] = os.environ.get(variable) or stack.enter_context(start())
