@@ -233,10 +233,10 @@ def _declared_types(engine: sa.Engine, schema: str | None, table_name: str) -> d
 
 
 # MariaDB's JSON is LONGTEXT with this check, which SQLAlchemy does not reflect
-_MARIADB_JSON = """
+_MARIADB_JSON = sa.text("""
 SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS
-WHERE CONSTRAINT_SCHEMA = COALESCE(%(schema)s, DATABASE())
-  AND CHECK_CLAUSE = CONCAT('json_valid(`', CONSTRAINT_NAME, '`)')"""
+WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE())
+  AND CHECK_CLAUSE = CONCAT('json_valid(`', CONSTRAINT_NAME, '`)')""")
 
 
 def _mariadb_json(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
@@ -245,7 +245,7 @@ def _mariadb_json(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
         return {}
     found: dict[str, set[str]] = {}
     with engine.connect() as connection:
-        for table_name, column in connection.exec_driver_sql(_MARIADB_JSON, {"schema": schema}):
+        for table_name, column in connection.execute(_MARIADB_JSON, {"schema": schema}):
             found.setdefault(table_name, set()).add(column)
     return found
 
