@@ -197,3 +197,28 @@ def test_arrays_on_text_keys_are_read_by_their_keys_not_by_range(shelves: str, t
             extractor = Extractor(connection, Compiler(prepared.catalog))
             assert arrays and all(p.read_by_range(collection, array) for array in arrays)
             assert not any(extractor.by_range(collection, array) for array in arrays)
+
+
+def test_a_table_the_role_may_not_read_is_named_with_the_grant_hint(
+    shelves: str, tmp_path: Path
+) -> None:
+    """MySQL hides the tables a role may not read: lint says that a grant may be missing."""
+    admin = sa.create_engine(shelves, isolation_level="AUTOCOMMIT")
+    database = sa.make_url(shelves).database
+    with admin.connect() as connection:
+        connection.execute(sa.text("CREATE USER 'mapper_reader'@'%' IDENTIFIED BY 'reader-pw'"))
+        connection.execute(sa.text(f"GRANT SELECT ON `{database}`.books TO 'mapper_reader'@'%'"))
+    try:
+        reader = sa.make_url(shelves).set(username="mapper_reader", password="reader-pw")
+        (tmp_path / "shelves.yaml").write_text(MAPPING)
+        result = mapper_cli(
+            "lint", tmp_path / "shelves.yaml", "--source", reader.render_as_string(False)
+        )
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text("DROP USER 'mapper_reader'@'%'"))
+        admin.dispose()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unknown table `shelves`" in result.stdout + result.stderr
+    assert "grant SELECT on it" in result.stdout + result.stderr
+    assert "reader-pw" not in result.stdout + result.stderr
