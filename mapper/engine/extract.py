@@ -63,6 +63,8 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                     )
                 if engine.dialect.driver == "psycopg2":
                     _typecasters(connection.connection.dbapi_connection)
+                if engine.dialect.driver == "mysqldb":
+                    _mysqldb_converters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
                     # the stub's DBAPIConnection names no driver's own attributes
                     sqlite = cast("sqlite3.Connection", connection.connection.dbapi_connection)
@@ -185,6 +187,30 @@ def _or_marker(kind: str, parse: Parse) -> Parse:
 
 
 _INFINITE = frozenset(("infinity", "-infinity"))
+
+
+def _mysqldb_converters(dbapi_connection: Any) -> None:
+    """How a mysqlclient snapshot connection reads dates and timestamps: one that Python
+    cannot hold (MySQL's zero date `0000-00-00`, a zero month or day), which mysqlclient
+    reads as None, a NULL that the source does not hold, reads as an `Unrepresentable`
+    marker instead, which conversions reject."""
+    from MySQLdb.constants import FIELD_TYPE
+    from MySQLdb.converters import conversions
+
+    for field_type, kind in (
+        (FIELD_TYPE.DATE, "date"),
+        (FIELD_TYPE.DATETIME, "timestamp"),
+        (FIELD_TYPE.TIMESTAMP, "timestamp"),
+    ):
+        dbapi_connection.converter[field_type] = _marker_for_none(kind, conversions[field_type])
+
+
+def _marker_for_none(kind: str, parse: Callable[[str], object]) -> Callable[[str], object]:
+    def read(text: str) -> object:
+        value = parse(text)
+        return unrepresentable(kind, text) if value is None else value
+
+    return read
 
 
 _SETTINGS = {
