@@ -256,7 +256,9 @@ def mariadb() -> Iterator[str]:
     tests create theirs) with the mysqlclient driver."""
     install, server = _mariadb_bin("mariadb-install-db"), _mariadb_bin("mariadbd")
     user = _unprivileged_user(MARIADB_USER_CANDIDATES)
-    as_user = ["--user=" + user.pw_name] if user else []
+    # the account is switched to before `_die_with_parent` (mariadbd's own `--user` would
+    # switch after it, which clears the signal that kills it with its parent)
+    as_user: dict[str, int] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     with _run_dir("mariadb") as run_dir:
         data, log = run_dir / "data", run_dir / "mariadb.log"
         init = run_dir / "init.sql"
@@ -270,11 +272,11 @@ def mariadb() -> Iterator[str]:
                 f"--datadir={data}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
-                *as_user,
                 *_MARIADB_SETTINGS,
             ],
             run_dir,
             "mariadb-install-db",
+            **as_user,
         )
         port = free_port()
         args = [
@@ -287,17 +289,16 @@ def mariadb() -> Iterator[str]:
             f"--pid-file={run_dir / 'mariadb.pid'}",
             f"--init-file={init}",
             f"--log-error={log}",
-            *as_user,
             *_MARIADB_SETTINGS,
         ]
-        with _serving(run_dir / "mariadb", args, port, log, stdout=subprocess.DEVNULL):
+        with _serving(run_dir / "mariadb", args, port, log, subprocess.DEVNULL, **as_user):
             yield f"mysql+mysqldb://root@127.0.0.1:{port}/"
 
 
-def _run_or_unavailable(args: list[str], cwd: Path, what: str) -> None:
-    """Run a set-up command; its failure (with the end of its output) makes the server
-    unavailable."""
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+def _run_or_unavailable(args: list[str], cwd: Path, what: str, **as_user: int) -> None:
+    """Run a set-up command (as the `user` and `group` ids of `as_user`, if given); its
+    failure (with the end of its output) makes the server unavailable."""
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, **as_user)
     if done.returncode != 0:
         raise TestbedUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-2000:]}")
 
@@ -340,16 +341,18 @@ def ferretdb() -> Iterator[str]:
 
 @contextlib.contextmanager
 def _serving(
-    name: Path, args: list[str], port: int, log: Path, stdout: IO[bytes] | int
+    name: Path, args: list[str], port: int, log: Path, stdout: IO[bytes] | int, **as_user: int
 ) -> Iterator[None]:
-    """A server started by `args` (stopped by SIGTERM), its pid in `name.server.pid`, until
-    it listens on `port`; `log` is where it says why it failed."""
+    """A server started by `args` (as the `user` and `group` ids of `as_user`, if given;
+    stopped by SIGTERM), its pid in `name.server.pid`, until it listens on `port`; `log` is
+    where it says why it failed."""
     process = subprocess.Popen(
         args,
         stdout=stdout,
         stderr=subprocess.STDOUT,
         cwd=name.parent,
         preexec_fn=_die_with_parent(signal.SIGTERM),
+        **as_user,
     )
     name.with_suffix(".server.pid").write_text(str(process.pid))
     try:

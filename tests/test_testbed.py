@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
+from pathlib import Path
 
 import bson
 import pytest
@@ -22,7 +26,7 @@ def test_postgres_is_a_real_server(postgres_server: str) -> None:
 
 
 @pytest.mark.integration
-def test_mariadb_is_a_real_server_that_dies_with_its_parent(mysql_server: str) -> None:
+def test_mariadb_is_a_real_server(mysql_server: str) -> None:
     """The throwaway MariaDB answers as root over TCP, and runs in this run's TMPDIR (where
     .ci/run looks for leftovers), in the collation that is not code point order."""
     engine = sa.create_engine(mysql_server)
@@ -35,6 +39,60 @@ def test_mariadb_is_a_real_server_that_dies_with_its_parent(mysql_server: str) -
     if not os.environ.get("MAPPER_TEST_MYSQL_URL"):
         assert collation == "utf8mb4_unicode_ci"
         assert datadir.startswith(os.path.join(tempfile.gettempdir(), "mapper-testbed-mariadb-"))
+
+
+_SERVE = """
+import sys, time, testbed
+with testbed.mariadb() as url:
+    print(url, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.integration
+def test_mariadb_dies_with_the_process_that_started_it() -> None:
+    """Killed without a chance to stop it (SIGKILL), its parent leaves no MariaDB behind:
+    the server runs as an unprivileged account switched to before the parent-death signal
+    is set (mariadbd's own `--user` would clear that signal)."""
+    if os.environ.get("MAPPER_TEST_MYSQL_URL"):
+        pytest.skip("MAPPER_TEST_MYSQL_URL names a server the test bed does not start")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SERVE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = parent.stdout.readline().strip()
+        assert url.startswith("mysql"), parent.stderr.read()
+        [pid_file] = [
+            path
+            for path in Path(tempfile.gettempdir()).glob("mapper-testbed-mariadb-*/owner.pid")
+            if path.read_text().strip() == str(parent.pid)
+        ]
+        server = int((pid_file.parent / "mariadb.server.pid").read_text())
+        assert _running(server)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while _running(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(server)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def test_mongodb_wire_server_answers(mongo_client) -> None:
