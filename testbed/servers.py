@@ -87,11 +87,11 @@ def sweep_leftovers() -> None:
     """Kill servers and remove directories left by earlier runs whose owner died."""
     for run_dir in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
         owner = _read_pid(run_dir / "owner.pid")
-        if owner and _alive(owner):
+        if owner and alive(owner):
             continue
         for pid_file in run_dir.glob("*.server.pid"):
             pid = _read_pid(pid_file)
-            if pid and _alive(pid):
+            if pid and alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -104,7 +104,8 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of that id exists (one of another user too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -16,6 +16,8 @@ import bson
 import pytest
 import sqlalchemy as sa
 
+from testbed.servers import alive
+
 
 def test_postgres_is_a_real_server(postgres_server: str) -> None:
     engine = sa.create_engine(postgres_server)
@@ -68,31 +70,14 @@ def test_mariadb_dies_with_the_process_that_started_it() -> None:
             if path.read_text().strip() == str(parent.pid)
         ]
         server = int((pid_file.parent / "mariadb.server.pid").read_text())
-        assert _running(server)
+        assert alive(server)
     finally:
         parent.kill()
         parent.wait()
     deadline = time.monotonic() + 60
-    while _running(server) and time.monotonic() < deadline:
+    while alive(server) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(server)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
+    assert not alive(server)
 
 
 def test_mongodb_wire_server_answers(mongo_client) -> None:
