@@ -233,9 +233,21 @@ class Compiler:
             collated = self.collated(label.element)
             expression = label if collated is label.element else collated
         ordered = expression.desc() if ordering.descending else expression.asc()
-        if self.catalog.dialect in MYSQL:
-            return [expression.is_(None), ordered]
-        return [ordered.nulls_last()]
+        if self.catalog.dialect not in MYSQL:
+            return [ordered.nulls_last()]
+        # `x IS NULL` of a column that cannot be NULL would still cost the index's order
+        nullable = self._may_be_null(query, query.selects[ordering.index])
+        return [expression.is_(None), ordered] if nullable else [ordered]
+
+    def _may_be_null(self, query: p.Query, item: p.Select) -> bool:
+        """Whether a query's select may give NULL: an aggregate, a nullable column, or any
+        column of a table joined by a left outer join (a many-to-one hop)."""
+        if not isinstance(item, p.ColumnRef):
+            return True
+        if any(hop.alias == item.alias and not hop.many for hop in query.joins):
+            return True
+        column = self.catalog.tables[_tables_of(query)[item.alias]].column(item.column)
+        return column is None or column.nullable
 
     def _key_range(self, node: p.KeyRange, aliases: Aliases) -> sa.ColumnElement[bool]:
         """The bounds compared in the order the root query sorts by (text by code point)."""
@@ -275,7 +287,7 @@ class Compiler:
     def compares_as_stored(self, query: p.Query, columns: tuple[p.ColumnRef, ...]) -> bool:
         """Whether columns of a query's tables compare by code point as they are (not cast
         or collated by `collated`): an index on them serves a range in that order."""
-        tables = {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
+        tables = _tables_of(query)
         stored = [self.table(tables[ref.alias]).c[ref.column] for ref in columns]
         return all(self.collated(column) is column for column in stored)
 
@@ -384,6 +396,11 @@ class Compiler:
                 return column.is_(None) if node.value else column.is_not(None)
             case _:
                 raise ValueError(f"unknown filter operator {node.op!r}")
+
+
+def _tables_of(query: p.Query) -> dict[str, str]:
+    """A query's aliases → their tables."""
+    return {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
 
 
 def _bound_names(node: p.KeyRange, side: str) -> list[str]:
