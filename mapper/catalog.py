@@ -123,8 +123,8 @@ def column_kind(sql_type: sa.types.TypeEngine[Any]) -> str:
     sql_type = _base_type(sql_type)
     if _mysql_flag(sql_type):
         return "bool"
-    if isinstance(sql_type, mysql.INTEGER | mysql.MEDIUMINT) and sql_type.unsigned:
-        return "int64"  # past 2**31
+    if isinstance(sql_type, mysql.INTEGER) and sql_type.unsigned:
+        return "int64"  # past 2**31: the whole column, not only its large values
     for type_class, kind in _KINDS:
         if isinstance(sql_type, type_class):
             return kind

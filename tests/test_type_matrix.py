@@ -230,6 +230,8 @@ MYSQL = [
     Case("bits", "BIT(12)", "b'100000000101'", Int64(2053), "BIT(n)"),
     Case("small", "SMALLINT UNSIGNED", "65535", 65535, "SMALLINT"),
     Case("medium", "MEDIUMINT", "-8388608", -8388608, "MEDIUMINT"),
+    Case("umedium", "MEDIUMINT UNSIGNED", "16777215", 16777215, "MEDIUMINT"),
+    Case("uint_small", "INT UNSIGNED", "5", Int64(5), "INT UNSIGNED"),
     Case("int_", "INT", "-2147483648", -2147483648, "INT"),
     Case("uint", "INT UNSIGNED", "4294967295", Int64(4294967295), "INT UNSIGNED"),
     Case("big", "BIGINT", "9007199254740993", Int64(9007199254740993), "BIGINT"),
