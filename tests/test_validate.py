@@ -442,7 +442,9 @@ def test_the_same_rows_in_mariadb_validate_the_target_in_full(target, small_demo
         document["title"] += "!"
 
     with tampered(target[2], "tasks", change):
-        code, report = failures((small_demo_mysql, *target[1:]), capsys, "--only", "tasks")
+        code, report = failures(
+            (small_demo_mysql, *target[1:]), capsys, "--only", "tasks", "--full"
+        )
     assert code == 1 and failed_checks(report, "tasks"), report
 
 
