@@ -69,8 +69,9 @@ def say(config: Config, message: str) -> None:
 def servers(config: Config) -> Iterator[tuple[str, str | None]]:
     """(PostgreSQL URL, MongoDB URI or None): given, from the environment, or the test bed's.
 
-    Like `testbed.servers()`, which it uses, but a missing MongoDB-wire server (no Go to build
-    FerretDB) only skips `mapper-mongo`, and no FerretDB is started when it is not measured.
+    Like `testbed.servers()`, but the MongoDB-wire server is FerretDB alone (throughput), a
+    missing one (no Go to build FerretDB) only skips `mapper-mongo`, and none is started when
+    it is not measured.
     """
     import testbed
 
@@ -79,12 +80,7 @@ def servers(config: Config) -> Iterator[tuple[str, str | None]]:
     with contextlib.ExitStack() as stack:
         if "mapper-mongo" in config.variants and not mongo:
             try:
-                if postgres:
-                    mongo = stack.enter_context(testbed.ferretdb())
-                else:
-                    urls = stack.enter_context(testbed.servers())
-                    postgres = urls["MAPPER_TEST_POSTGRES_URL"]
-                    mongo = urls["MAPPER_TEST_MONGODB_URI"]
+                mongo = stack.enter_context(testbed.ferretdb())
             except testbed.TestbedUnavailable as error:
                 say(config, f"no MongoDB-wire server ({error}); skipping mapper-mongo")
         if not postgres:

@@ -15,6 +15,7 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,22 +26,24 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, pipeline
+from mapper import data_lint, diagram, pipeline
 from mapper import plan as p
 from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.demo import DEMO_SCHEMAS, create_demo
+from mapper.engine import cluster
 from mapper.engine import executor as executors
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
 from mapper.engine.rejects import RejectFile
-from mapper.engine.run import Progress, RunOptions, RunSummary, run
+from mapper.engine.run import RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
-from mapper.report import plan_text, summary_data, summary_text
-from mapper.resolve import resolve
+from mapper.progress import Hook, Progress, progress_of
+from mapper.report import plan_data, plan_text, summary_data, summary_text
+from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
 from mapper.validation import validate as validate_target
@@ -149,13 +152,15 @@ def _phase(done: str) -> Iterator[None]:
 def _planned(
     mappings: Sequence[MappingFile], engine: sa.Engine
 ) -> tuple[Catalog, p.Plan, list[Problem]]:
-    """The source reflected (the schemas the mappings name) and the mappings resolved
-    against it, with every problem found (`prepare` and `lint` decide what they mean)."""
+    """The source reflected (the schemas the mappings name), with the `key` the mappings
+    name for its views, and the mappings resolved against it, with every problem found
+    (`prepare` and `lint` decide what they mean)."""
     with _phase("reflected the source"):
         catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
     with _phase("planned the collections"):
+        catalog, key_problems = keyed(mappings, catalog)
         planned, problems = resolve(mappings, catalog)
-    return catalog, planned, problems
+    return catalog, planned, sorted(key_problems + problems)
 
 
 def _read(files: Sequence[str | Path]) -> list[MappingFile]:
@@ -171,6 +176,7 @@ class MigrateOptions:
 
     batch_size: int = 1000
     workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
+    executor: str | None = None  # a Dask cluster: dask://HOST:PORT or dask-local[:N]
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
@@ -189,6 +195,14 @@ class MigrateOptions:
                 raise UsageError(
                     f"{setting} must be {minimum} or more, not {value}", setting=setting
                 )
+        if self.executor is not None:
+            cluster.cluster_of(self.executor)
+            if self.workers > 1:
+                raise UsageError(
+                    "--workers is for one machine; with --executor the cluster's workers "
+                    "do the work",
+                    setting="--workers",
+                )
 
 
 def migrate(
@@ -196,7 +210,7 @@ def migrate(
     target: str | Sink,
     options: MigrateOptions = MigrateOptions(),
     *,
-    progress: Progress | None = None,
+    progress: Progress | Hook | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
@@ -208,7 +222,7 @@ def migrate(
     run_options = RunOptions(
         on_error=options.on_error, max_errors=options.max_errors, drop=options.drop, only=only
     )
-    with _phase("migrated"):
+    with _phase("migrated"), _executor(prepared, target, options) as executor:
         return run(
             prepared.plan,
             prepared.engine,
@@ -216,11 +230,33 @@ def migrate(
             sink,
             RejectFile(Path(options.rejects)),
             run_options,
-            executors.choose(prepared.engine, options.batch_size, options.workers),
-            progress,
+            executor,
+            progress_of(progress),
             checkpoints,
             stop_requested,
         )
+
+
+@contextlib.contextmanager
+def _executor(
+    prepared: Prepared, target: str | Sink, options: MigrateOptions
+) -> Iterator[executors.Executor | executors.RangeExecutor]:
+    """This machine's processes, or the Dask cluster `options.executor` names."""
+    if options.executor is None:
+        yield executors.choose(prepared.engine, options.batch_size, options.workers)
+        return
+    if not isinstance(target, str):
+        raise UsageError("--executor needs a target URL, which the cluster's workers open")
+    if prepared.engine.dialect.name != "postgresql":
+        raise UsageError(
+            "--executor needs a PostgreSQL source: its workers share the run's exported "
+            f"snapshot, which this source ({prepared.engine.dialect.name}) has not",
+            setting="--executor",
+        )
+    with cluster.connected(
+        options.executor, prepared.engine.url, target, options.batch_size
+    ) as on_cluster:
+        yield on_cluster
 
 
 def _checkpoints(
@@ -234,8 +270,11 @@ def _checkpoints(
                 setting="--resume",
             )
         return None
+    executor = "local" if options.executor is None else "dask"  # how its progress is kept
     checkpoints = Checkpoints(
-        Path(options.state), fingerprint(prepared.plan, redact(target)), prepared.options.flags()
+        Path(options.state),
+        fingerprint(prepared.plan, redact(target)),
+        {**prepared.options.flags(), "--executor": executor},
     )
     if options.resume:
         checkpoints.load()
@@ -258,9 +297,14 @@ class ValidateOptions:
 
 
 def validate(
-    prepared: Prepared, target: str, options: ValidateOptions = ValidateOptions()
+    prepared: Prepared,
+    target: str,
+    options: ValidateOptions = ValidateOptions(),
+    *,
+    progress: Progress | None = None,
 ) -> Report:
-    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`)."""
+    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`);
+    `progress` has a task per collection."""
     only = prepared.collection_names(options.only) if options.only else ()
     return validate_target(
         prepared.plan,
@@ -273,6 +317,7 @@ def validate(
         seed=options.seed,
         only=only,
         values=options.values,
+        progress=progress_of(progress),
     )
 
 
@@ -303,7 +348,11 @@ def lint(
 
 
 def init(
-    source: str | sa.Engine, tables: Sequence[str] = (), *, budget_seconds: float = 60.0
+    source: str | sa.Engine,
+    tables: Sequence[str] = (),
+    *,
+    budget_seconds: float = 60.0,
+    progress: Progress | None = None,
 ) -> proposal_stage.Proposal:
     """Reflect `source` (its `tables`, or all), read its statistics within about
     `budget_seconds`, and propose collections with the reasons for each decision (render
@@ -311,8 +360,7 @@ def init(
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
-        views = () if tables else catalog_module.view_names(engine)
-        return proposal_stage.proposal(engine, catalog, views, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, budget_seconds, progress_of(progress))
     finally:
         if isinstance(source, str):
             engine.dispose()
@@ -335,10 +383,22 @@ def write_files(
     return proposal_stage.write(files, Path(out), force)
 
 
-def explain(prepared: Prepared) -> str:
-    """The plan as text: each collection's SQL as the source's dialect renders it, and its
-    document shape."""
-    return plan_text(prepared.plan, Compiler(prepared.catalog), prepared.engine.dialect)
+PlanFormat = Literal["text", "json", "mermaid", "html"]
+PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "mermaid", "html")
+
+
+def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
+    """The plan as `text` (each collection's SQL as the source's dialect renders it, and its
+    document shape), as `json` (the same as data), or drawn: each collection's document tree
+    and its references as a `mermaid` flowchart, or as an `html` page with an SVG."""
+    if form == "mermaid":
+        return diagram.mermaid(prepared.plan)
+    if form == "html":
+        return diagram.html(prepared.plan)
+    compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
+    if form == "json":
+        return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)
+    return plan_text(prepared.plan, compiler, dialect)
 
 
 def preview(
@@ -355,6 +415,7 @@ __all__ = [
     "DocumentOptions",
     "MapperError",
     "MigrateOptions",
+    "PLAN_FORMATS",
     "Prepared",
     "Report",
     "RunSummary",

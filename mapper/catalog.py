@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
@@ -32,14 +33,24 @@ class Column:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """A foreign key; `on_partitions`: declared on every partition of a partitioned table,
+    not on the table itself."""
+
     columns: tuple[str, ...]
     referred_table: str
     referred_columns: tuple[str, ...]
+    on_partitions: bool = False
+
+
+TableKind = Literal["table", "view", "materialized view"]
 
 
 @dataclass(frozen=True)
 class Table:
-    """A source table; `name` is how mappings name it (`schema.table` outside the default)."""
+    """A source table or view; `name` is how mappings name it (`schema.table` outside the
+    default). A view's `primary_key` is the `key` its mappings name (`resolve.keys`);
+    `indexes` are the columns of every index, unique or not (those on expressions left out).
+    """
 
     name: str
     schema: str | None
@@ -48,6 +59,8 @@ class Table:
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...]
     unique: tuple[tuple[str, ...], ...] = ()
+    kind: TableKind = "table"
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((column for column in self.columns if column.name == name), None)
@@ -60,6 +73,13 @@ class Table:
         wanted = set(columns)
         keys = ([self.primary_key] if self.primary_key else []) + list(self.unique)
         return any(key and set(key) <= wanted for key in keys)
+
+    def is_indexed(self, columns: Iterable[str]) -> bool:
+        """Whether a key or an index serves a lookup on `columns`: its first column is one
+        of them."""
+        wanted = set(columns)
+        keys = [self.primary_key, *self.unique, *self.indexes]
+        return any(key and key[0] in wanted for key in keys)
 
 
 def join_candidates(left: Table, right: Table) -> set[tuple[tuple[str, str], ...]]:
@@ -80,8 +100,12 @@ def join_candidates(left: Table, right: Table) -> set[tuple[tuple[str, str], ...
 
 @dataclass(frozen=True)
 class Catalog:
+    """The tables and views mappings may name; `partitions`: each partition of a
+    partitioned table (PostgreSQL), with that table (mappings name it, not its partitions)."""
+
     dialect: str
     tables: Mapping[str, Table] = field(default_factory=dict)
+    partitions: Mapping[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
@@ -177,44 +201,110 @@ def _column(info: ReflectedColumn, declared: str | None = None, json: bool = Fal
     )
 
 
+@contextlib.contextmanager
+def unknown_types_quiet() -> Iterator[None]:
+    """Reflection without SQLAlchemy's warning about a type it does not know: the catalog
+    gives such a column the kind `other`, which lint and the plan handle."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        yield
+
+
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
-    """Read tables, columns, primary, foreign and unique keys of the given schemas."""
+    """Read the tables, views and materialized views of the given schemas: columns, primary,
+    foreign and unique keys, indexes. A partitioned table also gets the foreign keys and
+    indexes that all its partitions have; the partitions are not tables of their own."""
     try:
-        with warnings.catch_warnings():  # types it does not know are of kind `other`
-            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        with unknown_types_quiet():
             inspector = sa.inspect(engine)
             tables: dict[str, Table] = {}
+            leaves: dict[str, list[Table]] = {}  # partitioned table → its leaf partitions
+            partitions: dict[str, str] = {}
             for schema in dict.fromkeys(schemas):
                 json = _mariadb_json(engine, schema)
-                for table_name in inspector.get_table_names(schema=schema):
+                found = _partitions(engine, schema)
+                for kind, table_name in _relations(inspector, schema):
                     table = _reflect_table(
                         inspector,
                         schema,
                         table_name,
                         _declared_types(engine, schema, table_name),
                         json.get(table_name, set()),
+                        kind,
                     )
-                    tables[table.name] = table
+                    if table.name not in found:
+                        tables[table.name] = table
+                        continue
+                    root, leaf = found[table.name]
+                    partitions[table.name] = root
+                    if leaf:
+                        leaves.setdefault(root, []).append(table)
+            for root, parts in leaves.items():
+                if root in tables:
+                    tables[root] = _with_partition_keys(tables[root], parts)
     except sa.exc.SQLAlchemyError as error:
         raise SourceError(
             f"cannot read the source schema: {error.__class__.__name__}: "
             f"{getattr(error, 'orig', error)}"
         ) from None
-    return Catalog(dialect=engine.dialect.name, tables=tables)
+    return Catalog(dialect=engine.dialect.name, tables=tables, partitions=partitions)
 
 
-def view_names(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> tuple[str, ...]:
-    """The views of the given schemas, named as tables are (`schema.view` outside the
-    default): sources that `reflect` leaves out."""
+def _relations(inspector: sa.Inspector, schema: str | None) -> list[tuple[TableKind, str]]:
+    """The tables, views and materialized views (where the dialect has them) of a schema."""
     try:
-        inspector = sa.inspect(engine)
-        return tuple(
-            _qualified(schema, name)
-            for schema in dict.fromkeys(schemas)
-            for name in inspector.get_view_names(schema=schema)
+        materialized = inspector.get_materialized_view_names(schema=schema)
+    except NotImplementedError:
+        materialized = []
+    return [
+        *(("table", name) for name in inspector.get_table_names(schema=schema)),
+        *(("view", name) for name in inspector.get_view_names(schema=schema)),
+        *(("materialized view", name) for name in materialized),
+    ]
+
+
+def _partitions(engine: sa.Engine, schema: str | None) -> dict[str, tuple[str, bool]]:
+    """PostgreSQL: each partition of the schema, with the partitioned table at the root of
+    its tree and whether it is a leaf (holds rows: not partitioned itself); elsewhere none."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT c.relname, rn.nspname, r.relname, c.relkind = 'r' FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_class r ON r.oid = pg_partition_root(c.oid) "
+                "JOIN pg_namespace rn ON rn.oid = r.relnamespace "
+                "WHERE c.relispartition AND n.nspname = coalesce(:schema, current_schema())"
+            ),
+            {"schema": schema},
         )
-    except sa.exc.SQLAlchemyError as error:
-        raise SourceError(f"cannot list the source's views: {error.__class__.__name__}") from None
+        return {
+            _qualified(schema, name): (_qualified(root_schema if schema else None, root), leaf)
+            for name, root_schema, root, leaf in rows
+        }
+
+
+def _with_partition_keys(table: Table, partitions: list[Table]) -> Table:
+    """A partitioned table with the foreign keys and indexes that every one of its
+    `partitions` has and it lacks (their unique keys are not its: each holds only within
+    its partition)."""
+    declared = {(fk.columns, fk.referred_table, fk.referred_columns) for fk in table.foreign_keys}
+    common = set.intersection(*(set(part.foreign_keys) for part in partitions))
+    foreign_keys = sorted(
+        (
+            replace(fk, on_partitions=True)
+            for fk in common
+            if (fk.columns, fk.referred_table, fk.referred_columns) not in declared
+        ),
+        key=lambda fk: (fk.columns, fk.referred_table),
+    )
+    indexes = set.intersection(*(set(part.indexes) | set(part.unique) for part in partitions))
+    return replace(
+        table,
+        foreign_keys=table.foreign_keys + tuple(foreign_keys),
+        indexes=table.indexes + tuple(sorted(indexes - set(table.indexes))),
+    )
 
 
 def _qualified(schema: str | None, table_name: str) -> str:
@@ -262,6 +352,7 @@ def _reflect_table(
     table_name: str,
     declared: dict[str, str],
     json: set[str],
+    kind: TableKind,
 ) -> Table:
     columns = tuple(
         _column(info, declared.get(info["name"]), info["name"] in json)
@@ -282,11 +373,12 @@ def _reflect_table(
         tuple(constraint["column_names"])
         for constraint in inspector.get_unique_constraints(table_name, schema=schema)
     )
-    unique += tuple(
-        named
+    indexes = [
+        (bool(index.get("unique")), named)
         for index in inspector.get_indexes(table_name, schema=schema)
-        if index.get("unique") and (named := _named(index["column_names"])) is not None
-    )
+        if (named := _named(index["column_names"])) is not None
+    ]
+    unique += tuple(named for is_unique, named in indexes if is_unique)
     return Table(
         name=_qualified(schema, table_name),
         schema=schema,
@@ -295,4 +387,6 @@ def _reflect_table(
         primary_key=primary_key,
         foreign_keys=foreign_keys,
         unique=unique,
+        kind=kind,
+        indexes=tuple(named for _, named in indexes),
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import shtab
+
 from mapper import __version__, api, config
 from mapper.errors import (
     EXIT_DATA,
@@ -24,6 +26,7 @@ from mapper.errors import (
     SpecError,
     UsageError,
 )
+from mapper.progress import Display
 
 Command = Callable[[argparse.Namespace], int]
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
@@ -31,9 +34,15 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
 
 def cmd_demo(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
-    counts = api.create_demo(
-        url, scale=args.scale, seed=args.seed, drop=args.drop, schema=args.schema
-    )
+    with _display(args, "rows") as progress:
+        counts = api.create_demo(
+            url,
+            scale=args.scale,
+            seed=args.seed,
+            drop=args.drop,
+            schema=args.schema,
+            progress=progress,
+        )
     print(
         f"{args.schema} demo database at {config.redact(url)} "
         f"(scale {args.scale}, seed {args.seed}):"
@@ -97,8 +106,17 @@ def _prepare(args: argparse.Namespace) -> Iterator[api.Prepared]:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     with _prepare(args) as prepared:
-        print(api.explain(prepared))
+        _emit(api.explain(prepared, args.format), args.output, "plan")
     return 0
+
+
+def _emit(output: str, path: str | None, what: str) -> None:
+    """`output` on stdout, or into the file `path` (saying so on stderr)."""
+    if path:
+        Path(path).write_text(output + "\n", encoding="utf-8")
+        print(f"{what} written to {path}", file=sys.stderr)
+    else:
+        print(output)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -131,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = api.MigrateOptions(
         batch_size=args.batch_size,
         workers=args.workers,
+        executor=args.executor,
         on_error=args.on_error,
         max_errors=args.max_errors,
         drop=args.drop,
@@ -145,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f" → target {config.redact(target)}",
             file=sys.stderr,
         )
-        with _progress() as progress, _stop_on_interrupt() as stop_requested:
+        with _display(args, "docs") as progress, _stop_on_interrupt() as stop_requested:
             summary = api.migrate(
                 prepared, target, options, progress=progress, stop_requested=stop_requested
             )
@@ -181,6 +200,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def _display(args: argparse.Namespace, unit: str) -> Display:
+    """Progress on standard error: bars on a terminal, log lines otherwise; none with -q."""
+    return Display(unit, enabled=_level(args) <= logging.WARNING)
+
+
 @contextlib.contextmanager
 def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     """First Ctrl-C: stop after the batch in flight (checkpoint consistent). Second: now."""
@@ -199,29 +223,6 @@ def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-class _progress:
-    """A tqdm bar per collection on a terminal; silent otherwise."""
-
-    def __enter__(self) -> Callable[[str, int], None]:
-        from tqdm import tqdm
-
-        self._bars: dict[str, tqdm[None]] = {}
-        self._tqdm = tqdm
-
-        def update(collection: str, rows: int) -> None:
-            if collection not in self._bars:
-                self._bars[collection] = self._tqdm(
-                    desc=collection, unit=" docs", disable=None, leave=False
-                )
-            self._bars[collection].update(rows)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        for bar in self._bars.values():
-            bar.close()
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     options = api.ValidateOptions(
         sample=None if args.full else args.sample,
@@ -238,7 +239,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     with _prepare(args) as prepared:
         try:
-            report = api.validate(prepared, target, options)
+            with _display(args, "rows") as progress:
+                report = api.validate(prepared, target, options, progress=progress)
         except MapperError:
             raise
         except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
@@ -250,18 +252,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAULT
-    output = api.render(report, args.format)
-    if args.output:
-        Path(args.output).write_text(output + "\n", encoding="utf-8")
-        print(f"validation report written to {args.output}", file=sys.stderr)
-    else:
-        print(output)
+    _emit(api.render(report, args.format), args.output, "validation report")
     return 0 if report.ok else EXIT_DATA
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
-    proposal = api.init(url, args.tables or (), budget_seconds=args.time_budget)
+    with _display(args, "queries") as progress:
+        proposal = api.init(
+            url, args.tables or (), budget_seconds=args.time_budget, progress=progress
+        )
     written = api.write_files(api.init_files(proposal, args.format), args.out, args.force)
     for path, diff in written.refused:
         print(diff or f"{path}: differs", end="" if diff.endswith("\n") else "\n")
@@ -314,7 +314,14 @@ def _print_problems(problems: list[Problem], form: str, limit: int = 200) -> Non
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mapper", description="Migrate a relational database into MongoDB, declaratively."
+        prog="mapper",
+        description="Migrate a relational database into MongoDB, declaratively.",
+        formatter_class=_Help,
+        epilog=_examples(
+            "mapper init --source postgresql://app@localhost/shop --out mappings/",
+            "mapper run mappings/ --source postgresql://app@localhost/shop "
+            "--target mongodb://localhost/shop --validate",
+        ),
     )
     parser.add_argument("--version", action="version", version=f"mapper {__version__}")
     _output_options(parser, defaults=True)
@@ -322,7 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(after, defaults=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", parents=[after], help="create and fill a demo database")
+    def command(name: str, text: str, func: Command, *examples: str) -> argparse.ArgumentParser:
+        """A subcommand: its help, what it calls, and examples of it (shown by its --help)."""
+        sub = commands.add_parser(
+            name, parents=[after], help=text, formatter_class=_Help, epilog=_examples(*examples)
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    demo = command(
+        "demo",
+        "create and fill a demo database",
+        cmd_demo,
+        "mapper demo --source postgresql://app@localhost/tasks --scale 10",
+        "mapper demo --source sqlite:///retail.db --schema retail",
+    )
     demo.add_argument(
         "--source", help="SQLAlchemy URL of the database to fill (default: $MAPPER_SOURCE_URL)"
     )
@@ -336,12 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="size multiplier (default 1)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--drop", action="store_true", help="drop the demo tables first")
-    demo.set_defaults(func=cmd_demo)
 
-    init = commands.add_parser(
+    init = command(
         "init",
-        parents=[after],
-        help="propose commented mapping files from a live schema and its statistics",
+        "propose commented mapping files from a live schema and its statistics",
+        cmd_init,
+        "mapper init --source postgresql://app@localhost/shop --out mappings/",
+        "mapper init --source sqlite:///shop.db --tables orders customers --format html",
     )
     init.add_argument("--source", help="SQLAlchemy URL of the source (default: $MAPPER_SOURCE_URL)")
     init.add_argument(
@@ -364,27 +386,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop reading statistics after about this long (default %(default)s)",
     )
-    init.set_defaults(func=cmd_init)
 
-    def mapping_command(name: str, text: str, func: Command) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[after], help=text)
-        sub.add_argument(
+    def mapping_command(
+        name: str, text: str, func: Command, *examples: str
+    ) -> argparse.ArgumentParser:
+        sub = command(name, text, func, *examples)
+        files = sub.add_argument(
             "files", nargs="+", metavar="FILE", help="mapping files or folders of them"
         )
+        files.complete = shtab.FILE  # type: ignore[attr-defined]
         sub.add_argument(
             "--source",
             help="SQLAlchemy URL of the source (default: "
             "$MAPPER_SOURCE_URL, .env, else the demo database)",
         )
-        sub.set_defaults(func=func)
         return sub
 
     lint = mapping_command(
-        "lint", "check mapping files against the schema and the source", cmd_lint
+        "lint",
+        "check mapping files against the schema and the source",
+        cmd_lint,
+        "mapper lint mappings/ --source postgresql://app@localhost/tasks --strict",
+        "mapper lint mappings/tasks.yaml --offline --format json",
     )
     lint.add_argument("--offline", action="store_true", help="skip the checks that need the source")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a line per problem; json: a list of problems with file, line and column",
+    )
     lint.add_argument(
         "--max-children",
         type=_at_least(0),
@@ -393,13 +425,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="warn about arrays whose largest parent has more elements (default %(default)s)",
     )
 
-    mapping_command("plan", "print the compiled plan: SQL and document shapes", cmd_plan)
+    plan = mapping_command(
+        "plan",
+        "print the compiled plan: SQL and document shapes",
+        cmd_plan,
+        "mapper plan mappings/ --source postgresql://app@localhost/tasks",
+        "mapper plan mappings/ --format html --output plan.html",
+        "mapper plan mappings/ --format mermaid --output plan.mmd",
+    )
+    plan.add_argument(
+        "--format",
+        choices=api.PLAN_FORMATS,
+        default="text",
+        help="text: SQL and document shapes; json: the same as data; mermaid: a Mermaid "
+        "flowchart of each collection's document tree and references; html: that diagram "
+        "drawn as a self-contained page (SVG, no script)",
+    )
+    _output(plan, "the plan")
 
-    preview_parser = mapping_command("preview", "print a few documents, write nothing", cmd_preview)
+    preview_parser = mapping_command(
+        "preview",
+        "print a few documents, write nothing",
+        cmd_preview,
+        "mapper preview mappings/ -n 1 --only tasks",
+        "mapper preview mappings/ --format jsonl",
+    )
     preview_parser.add_argument(
         "-n", type=_at_least(1), default=3, help="documents per collection (default 3)"
     )
-    preview_parser.add_argument("--only", action="append", metavar="COLLECTION")
+    _only(preview_parser, "preview")
     preview_parser.add_argument(
         "--format",
         choices=("text", "json", "jsonl"),
@@ -408,18 +462,20 @@ def build_parser() -> argparse.ArgumentParser:
         "or jsonl (one line per document), in relaxed Extended JSON",
     )
 
-    run_parser = mapping_command("run", "migrate the source into the target", cmd_run)
+    run_parser = mapping_command(
+        "run",
+        "migrate the source into the target",
+        cmd_run,
+        "mapper run mappings/ --target mongodb://localhost/tasks --drop --validate",
+        "mapper run mappings/ --target mongodb://localhost/tasks --resume",
+        "mapper run mappings/ --target file:out --only tasks --format json",
+    )
     run_parser.add_argument(
         "--target",
         help="mongodb://HOST/DB, file:DIR or null: (default: "
         "$MAPPER_TARGET_URL, .env, else file:out)",
     )
-    run_parser.add_argument(
-        "--only",
-        action="append",
-        metavar="COLLECTION",
-        help="migrate only this collection (repeatable)",
-    )
+    _only(run_parser, "migrate")
     run_parser.add_argument(
         "--batch-size",
         type=_at_least(1),
@@ -435,12 +491,25 @@ def build_parser() -> argparse.ArgumentParser:
         "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
         "default 1)",
     )
-    run_parser.add_argument("--on-error", choices=("stop", "skip"), default="skip")
+    run_parser.add_argument(
+        "--executor",
+        metavar="dask://HOST:PORT|dask-local[:N]",
+        help="run the key ranges as tasks on a Dask cluster: a scheduler's, or N local "
+        "worker processes started for the run (PostgreSQL sources; needs mapper[dask]; "
+        "default: this machine, see --workers)",
+    )
+    run_parser.add_argument(
+        "--on-error",
+        choices=("stop", "skip"),
+        default="skip",
+        help="a row that cannot be converted or written: stop the run, or skip it and list "
+        "it in --rejects",
+    )
     run_parser.add_argument(
         "--max-errors",
         type=_at_least(0),
         metavar="K",
-        help="with --on-error skip: stop after K rejected rows",
+        help="with --on-error skip: stop after K rejected rows (default: no limit)",
     )
     run_parser.add_argument("--drop", action="store_true", help="rebuild the target collections")
     run_parser.add_argument(
@@ -478,7 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="where rejected rows are listed (default %(default)s)",
     )
 
-    validate = mapping_command("validate", "prove that the target equals the source", cmd_validate)
+    validate = mapping_command(
+        "validate",
+        "prove that the target equals the source",
+        cmd_validate,
+        "mapper validate mappings/ --target mongodb://localhost/tasks",
+        "mapper validate mappings/ --target mongodb://localhost/tasks --full --format html "
+        "--output report.html",
+    )
     validate.description = (
         "Check the target against the source with queries of its own and documents rebuilt "
         "independently of the run. Each difference shows the expected and the actual value, "
@@ -487,12 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--target", help="mongodb://HOST/DB or file:DIR (default: $MAPPER_TARGET_URL, .env)"
     )
-    validate.add_argument(
-        "--only",
-        action="append",
-        metavar="COLLECTION",
-        help="validate only this collection (repeatable)",
-    )
+    _only(validate, "validate")
     depth = validate.add_mutually_exclusive_group()
     depth.add_argument(
         "--sample",
@@ -502,15 +573,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare N random documents per collection in full (default %(default)s)",
     )
     depth.add_argument("--full", action="store_true", help="compare every document in full")
-    validate.add_argument("--format", choices=("text", "json", "html"), default="text")
-    validate.add_argument("--output", metavar="PATH", help="write the report here, not stdout")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="text: a table of checks and the first differences; json: all of it as data; "
+        "html: a page with a roll-up per collection and the run's details",
+    )
+    _output(validate, "the report")
     validate.add_argument(
         "--decimal-as",
         choices=("decimal128", "string", "double"),
         default="decimal128",
         help="how the run stored decimals (as its --decimal-as)",
     )
-    validate.add_argument("--seed", type=int, help="random seed of the sample")
+    validate.add_argument(
+        "--seed", type=int, help="random seed of the sample (default: a new sample each time)"
+    )
     validate.add_argument(
         "--no-values",
         action="store_true",
@@ -518,7 +597,56 @@ def build_parser() -> argparse.ArgumentParser:
         "paths and BSON types only, never the expected and actual values "
         "(which are row contents)",
     )
+
+    completion = command(
+        "completion",
+        "print the shell completion script",
+        cmd_completion,
+        "mapper completion bash > ~/.local/share/bash-completion/completions/mapper",
+        "mapper completion zsh > ~/.zfunc/_mapper",
+    )
+    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS, help="the shell")
     return parser
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the examples' lines as written and ends an option's text with its
+    default, unless the text gives it already or the option is a flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default %(default)s)"
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _only(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="COLLECTION",
+        help=f"{verb} only this collection (repeatable; default: every one)",
+    )
+
+
+def _output(parser: argparse.ArgumentParser, what: str) -> None:
+    option = parser.add_argument(
+        "--output", metavar="PATH", help=f"write {what} into this file (default: stdout)"
+    )
+    option.complete = shtab.FILE  # type: ignore[attr-defined]
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return 0
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -596,6 +724,25 @@ _LEVELS = {
 }
 
 
+class _Once(logging.Filter):
+    """Each warning printed once per command, wherever it is raised from (Python's default
+    prints one per place in the code, and a library's warning names its caller's place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "py.warnings":
+            return True
+        text = record.getMessage().split("\n", 1)[0]
+        what = text.split(": ", 1)[-1]  # without the `path:line: ` it starts with
+        if what in self.seen:
+            return False
+        self.seen.add(what)
+        return True
+
+
 def _level(args: argparse.Namespace) -> int:
     """mapper's log level: --log-level, else -q, else one step down per -v."""
     if args.log_level:
@@ -611,6 +758,7 @@ def _logging(level: int) -> None:
     (at INFO and DEBUG they log statements' parameters, rows and commands' documents)."""
     handler = logging.StreamHandler()
     handler.addFilter(_Redacting())
+    handler.addFilter(_Once())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("mapper").setLevel(level)

@@ -1,6 +1,6 @@
 """The data checks of `mapper lint` (`mapper.api.lint` runs the others first): arrays whose
-largest parent has more elements than a threshold (unbounded arrays), and the largest
-documents against the 16 MiB limit.
+largest parent has more elements than a threshold (unbounded arrays), the largest
+documents against the 16 MiB limit, and `key`s of views that repeat in their rows.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import MAX_DOCUMENT_BYTES, encode
 from mapper.errors import Problem, Severity
 from mapper.ids import key_text
+from mapper.resolve.keys import named_keys
 from mapper.spec import MappingFile
 from mapper.spec.read import JsonPath
 
@@ -37,12 +38,44 @@ def data_problems(
     files = {mapping.path: mapping for mapping in mappings}
     found: list[Problem] = []
     with snapshot(engine) as connection:
-        extractor = Extractor(connection, Compiler(catalog))
+        compiler = Compiler(catalog)
+        extractor = Extractor(connection, compiler)
         for collection in plan.collections:
             found += _collection_problems(
                 files[collection.file], collection, extractor, max_children
             )
+        found += _key_problems(mappings, connection, compiler)
     return found
+
+
+def _key_problems(
+    mappings: Sequence[MappingFile], connection: sa.Connection, compiler: Compiler
+) -> Iterator[Problem]:
+    """A `key` that repeats in its view's rows (where it is first named): the run would
+    make one `_id` of several rows, and a join to it would repeat its parent."""
+    checked: set[str] = set()
+    for mapping in mappings:
+        for name, key, path in named_keys(mapping):
+            known = compiler.catalog.table(name)
+            if name in checked or known is None or known.primary_key != key:
+                continue
+            checked.add(name)
+            table = compiler.table(name)
+            columns = [table.c[column] for column in key]
+            repeated = sa.select(*columns).group_by(*columns).having(sa.func.count() > 1)
+            count = connection.execute(
+                sa.select(sa.func.count()).select_from(repeated.subquery())
+            ).scalar_one()
+            if count:
+                yield _problem(
+                    mapping,
+                    path,
+                    "error",
+                    f"the key ({', '.join(key)}) of `{name}` is not unique: "
+                    f"{count:,} {'value is' if count == 1 else 'values are'} "
+                    "shared by several rows",
+                    "name the columns that tell every row apart",
+                )
 
 
 def _collection_problems(

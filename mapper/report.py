@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -10,11 +9,13 @@ from sqlalchemy.engine import Dialect
 from mapper import plan as p
 from mapper.compile import Compiler, render
 from mapper.engine.run import RunSummary
+from mapper.outline import Node, outline, references
 
 
 def plan_text(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> str:
     """Per collection: the SQL statements as the dialect renders them, then the shape."""
     lines: list[str] = []
+    ids = references(plan)
     for collection in plan.collections:
         lines.append(
             f"collection {collection.name}  (from `{collection.table}`, "
@@ -22,13 +23,11 @@ def plan_text(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> str:
         )
         lines.append("  root query:")
         lines += _indent(render(compiler.select(collection.query), dialect), 4)
-        for children in _all_children(collection.document):
-            lines.append(
-                f"  child query for `{'.'.join(children.path)}` (one per batch of parents):"
-            )
-            lines += _indent(render(compiler.select(children.query), dialect), 4)
+        for path, _, sql in _child_queries(collection, compiler, dialect):
+            lines.append(f"  child query for `{path}` (one per batch of parents):")
+            lines += _indent(sql, 4)
         lines.append("  document:")
-        lines += _shape_lines(collection.document, 4)
+        lines += _shape_lines(outline(collection, ids), 4)
         for index in collection.indexes:
             keys = ", ".join(f"{k}: {v}" for k, v in index.keys)
             lines.append(f"  index {{{keys}}}" + (" unique" if index.unique else ""))
@@ -36,57 +35,68 @@ def plan_text(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> str:
     return "\n".join(lines)
 
 
-def _all_children(shape: p.SubDocument) -> Iterator[p.Children]:
-    return (place.field for place in p.walk(shape) if isinstance(place.field, p.Children))
+def plan_data(plan: p.Plan, compiler: Compiler, dialect: Dialect) -> dict[str, Any]:
+    """The plan as JSON-ready data: per collection its SQL as the dialect renders it, its
+    document tree (`mapper.outline`) and its indexes."""
+    ids = references(plan)
+    return {
+        "collections": [
+            {
+                "name": collection.name,
+                "table": collection.table,
+                "file": collection.file,
+                "write": collection.write,
+                "database": collection.database,
+                "root_query": render(compiler.select(collection.query), dialect),
+                "child_queries": [
+                    {"path": path, "table": table, "sql": sql}
+                    for path, table, sql in _child_queries(collection, compiler, dialect)
+                ],
+                "document": outline(collection, ids).as_dict(),
+                "indexes": [
+                    {"keys": dict(index.keys), "unique": index.unique, "sparse": index.sparse}
+                    for index in collection.indexes
+                ],
+            }
+            for collection in plan.collections
+        ]
+    }
+
+
+def _child_queries(
+    collection: p.CollectionPlan, compiler: Compiler, dialect: Dialect
+) -> list[tuple[str, str, str]]:
+    """(array path, table, SQL) of each child query, one per batch of parents."""
+    return [
+        (
+            ".".join(place.field.path),
+            place.field.query.table,
+            render(compiler.select(place.field.query), dialect),
+        )
+        for place in p.walk(collection.document)
+        if isinstance(place.field, p.Children)
+    ]
 
 
 def _indent(text: str, width: int) -> list[str]:
     return [" " * width + line for line in text.splitlines()]
 
 
-def _shape_lines(shape: p.SubDocument, width: int) -> list[str]:
+def _shape_lines(node: Node, width: int) -> list[str]:
     lines = []
-    for field in shape.fields:
+    for field in node.fields:
         first, *rest = _field_lines(field, width)
-        lines += [f"{' ' * width}{'.'.join(field.path)}: {first}", *rest]
+        lines += [f"{' ' * width}{field.name}: {first}", *rest]
     return lines
 
 
-def _array_lines(field: p.Children, width: int) -> list[str]:
-    limit = f", limit {field.limit} ({field.overflow})" if field.limit is not None else ""
-    element = field.element
-    if isinstance(element, p.DocumentId):
-        return [f"[{element.rule}({element.table})]{limit}"]
-    return [
-        f"[ from `{field.query.table}`{limit}",
-        *_shape_lines(element, width + 2),
-        f"{' ' * width}]",
-    ]
-
-
-# a field's text after its name: its first line, and the lines of what it nests
-_field_lines = p.by_kind(
-    {
-        p.Value: lambda field, width: [f"{field.source} as {field.conversion}"],
-        p.Length: lambda field, width: [
-            f"{field.source} as {field.conversion}, the length of `{'.'.join(field.array)}`"
-        ],
-        p.DocumentId: lambda field, width: [
-            f"{field.rule}({field.table}: {', '.join(field.columns)})"
-        ],
-        p.Constant: lambda field, width: [f"{field.value!r}"],
-        p.Template: lambda field, width: [f"template {field.template!r}"],
-        p.DepthGuard: lambda field, width: [
-            f"not unfolded (max_depth; deeper rows: {field.policy})"
-        ],
-        p.SubDocument: lambda field, width: [
-            "{",
-            *_shape_lines(field, width + 2),
-            f"{' ' * width}}}",
-        ],
-        p.Children: _array_lines,
-    }
-)
+def _field_lines(node: Node, width: int) -> list[str]:
+    """A field's text after its name: its first line, and the lines of what it nests."""
+    if node.kind == "document":
+        return ["{", *_shape_lines(node, width + 2), f"{' ' * width}}}"]
+    if node.kind == "array":
+        return [f"[ {node.detail}", *_shape_lines(node, width + 2), f"{' ' * width}]"]
+    return [node.detail]
 
 
 COUNTS = (

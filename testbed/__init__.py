@@ -1,5 +1,24 @@
-"""Throwaway PostgreSQL, MariaDB and FerretDB servers for mapper's tests and benchmarks."""
+"""Throwaway PostgreSQL, MariaDB, FerretDB and SecantusDB servers for mapper's tests and
+benchmarks."""
 
-from testbed.servers import TestbedUnavailable, ferretdb, mariadb, postgres, servers
+from testbed.servers import (
+    SERVERS,
+    TestbedUnavailable,
+    ferretdb,
+    mariadb,
+    named_server,
+    postgres,
+    secantus,
+    servers,
+)
 
-__all__ = ["TestbedUnavailable", "ferretdb", "mariadb", "postgres", "servers"]
+__all__ = [
+    "SERVERS",
+    "TestbedUnavailable",
+    "ferretdb",
+    "mariadb",
+    "named_server",
+    "postgres",
+    "secantus",
+    "servers",
+]

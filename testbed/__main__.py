@@ -1,7 +1,9 @@
-"""`python -m testbed run -- CMD...`: run CMD with both test servers up, then stop them.
+"""`python -m testbed run -- CMD...`: run CMD with the test servers up (PostgreSQL, FerretDB,
+SecantusDB), then stop them.
 
 `python -m testbed build` builds FerretDB ahead of time. Servers already named by
-`MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` are used instead of starting new ones.
+`MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI` / `MAPPER_TEST_SECANTUS_URI` are used
+instead of starting new ones.
 """
 
 import argparse

@@ -1,5 +1,6 @@
 """Start and stop throwaway servers: PostgreSQL (initdb + postgres), MariaDB
-(mariadb-install-db + mariadbd) and FerretDB (Go module).
+(mariadb-install-db + mariadbd), FerretDB (Go module) and SecantusDB (a MongoDB-compatible
+server in Python, from the test extra).
 
 Each server lives in a fresh temporary directory, listens on a free loopback port and is a
 child of the calling process that dies with it (``PR_SET_PDEATHSIG``), so a crashed run never
@@ -12,12 +13,14 @@ import contextlib
 import ctypes
 import fcntl
 import hashlib
+import importlib.util
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -262,6 +265,8 @@ def mariadb() -> Iterator[str]:
     as_user: dict[str, int] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     with _run_dir("mariadb") as run_dir:
         data, log = run_dir / "data", run_dir / "mariadb.log"
+        # its temporary tables in its own directory: not /tmp, which others sweep
+        places = (f"--datadir={data}", f"--tmpdir={run_dir}")
         init = run_dir / "init.sql"
         init.write_text(_MARIADB_INIT)
         if user:
@@ -270,7 +275,7 @@ def mariadb() -> Iterator[str]:
             [
                 install,
                 "--no-defaults",
-                f"--datadir={data}",
+                *places,
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 *_MARIADB_SETTINGS,
@@ -283,7 +288,7 @@ def mariadb() -> Iterator[str]:
         args = [
             server,
             "--no-defaults",
-            f"--datadir={data}",
+            *places,
             f"--port={port}",
             "--bind-address=127.0.0.1",
             f"--socket={run_dir / 'mariadb.sock'}",
@@ -364,14 +369,58 @@ def _serving(
 
 
 @contextlib.contextmanager
+def secantus() -> Iterator[str]:
+    """Run a throwaway SecantusDB (Decimal128, enforced validators, transactions: the MongoDB
+    features FerretDB 1.x lacks); yield its MongoDB URI. It advertises a one-member replica
+    set, as MongoDB's own test servers do."""
+    if importlib.util.find_spec("secantus") is None:
+        raise TestbedUnavailable("SecantusDB is missing: pip install -e '.[test]'")
+    with _run_dir("secantus") as run_dir:
+        port, log = free_port(), run_dir / "secantus.log"
+        config = run_dir / "secantusd.toml"
+        config.write_text("")  # no configuration file of the machine's is picked up
+        args = [
+            sys.executable,
+            "-m",
+            "secantus",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(run_dir / "data"),
+            "--log-level",
+            "WARNING",
+        ]
+        with open(log, "wb") as log_file, _serving(run_dir / "secantus", args, port, log, log_file):
+            yield f"mongodb://127.0.0.1:{port}/"
+
+
+SERVERS = {
+    "MAPPER_TEST_POSTGRES_URL": postgres,
+    "MAPPER_TEST_MONGODB_URI": ferretdb,
+    "MAPPER_TEST_SECANTUS_URI": secantus,
+}
+
+
+def named_server(variable: str) -> str | None:
+    """The URL the environment names for one of `SERVERS`, if any. A MongoDB named by
+    `MAPPER_TEST_MONGODB_URI` has all of SecantusDB's features, so it stands for both
+    MongoDB-wire targets unless `MAPPER_TEST_SECANTUS_URI` names another server."""
+    url = os.environ.get(variable)
+    if not url and variable == "MAPPER_TEST_SECANTUS_URI":
+        url = os.environ.get("MAPPER_TEST_MONGODB_URI")
+    return url or None
+
+
+@contextlib.contextmanager
 def servers() -> Iterator[dict[str, str]]:
-    """PostgreSQL and FerretDB, unless `MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MONGODB_URI`
-    name them (MariaDB starts only for the tests that need it: `mariadb`)."""
+    """All of `SERVERS`, each started unless the environment names it (`named_server`);
+    MariaDB starts only for the tests that need it (`mariadb`)."""
     with contextlib.ExitStack() as stack:
-        urls = {}
-        for variable, start in (
-            ("MAPPER_TEST_POSTGRES_URL", postgres),
-            ("MAPPER_TEST_MONGODB_URI", ferretdb),
-        ):
-            urls[variable] = os.environ.get(variable) or stack.enter_context(start())
-        yield urls
+        yield {
+            variable: named_server(variable) or stack.enter_context(start())
+            for variable, start in SERVERS.items()
+        }

@@ -1,21 +1,26 @@
-"""Fixtures that give real servers: PostgreSQL, MariaDB and a MongoDB wire-protocol server
-(FerretDB).
+"""Fixtures that give real servers: PostgreSQL, MariaDB and two MongoDB wire-protocol servers,
+FerretDB (fast; the default target) and SecantusDB (slower, with the features FerretDB 1.x
+lacks: the target of tests marked `needs_mongodb`, and the second target of tests decorated
+with `both_targets`).
 
-`MAPPER_TEST_POSTGRES_URL` / `MAPPER_TEST_MYSQL_URL` / `MAPPER_TEST_MONGODB_URI` point the suite
-at existing servers; otherwise the test bed starts throwaway ones for the session (each only
-when a test first needs it) and stops them afterwards. When a server cannot be had the
-integration tests are skipped loudly, or fail under `CI=true`.
+`MAPPER_TEST_POSTGRES_URL`, `MAPPER_TEST_MYSQL_URL`, `MAPPER_TEST_MONGODB_URI` and
+`MAPPER_TEST_SECANTUS_URI` point the suite at existing servers (a MongoDB named by
+`MAPPER_TEST_MONGODB_URI` serves as both MongoDB-wire targets); otherwise the test bed starts
+throwaway ones for the session (MariaDB only when a test first needs it) and stops them
+afterwards. When a server cannot be had the integration tests are skipped loudly, or fail
+under `CI=true`.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -90,12 +95,17 @@ def _unavailable(reason: str) -> None:
 
 
 @contextlib.contextmanager
-def _server(variable: str, start) -> Iterator[str]:
-    if os.environ.get(variable):
-        yield os.environ[variable]
+def _server(
+    variable: str, start: Callable[[], contextlib.AbstractContextManager[str]] | None = None
+) -> Iterator[str]:
+    """The server `variable` names, else one started by `start` (by default the test bed's
+    server of that variable, `testbed.SERVERS`) for as long as the context lasts."""
+    named = testbed.named_server(variable)
+    if named:
+        yield named
         return
     try:
-        with start() as url:
+        with (start or testbed.SERVERS[variable])() as url:
             yield url
     except testbed.TestbedUnavailable as error:
         _unavailable(str(error))
@@ -104,7 +114,7 @@ def _server(variable: str, start) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """URL of a PostgreSQL server where tests may create databases."""
-    with _server("MAPPER_TEST_POSTGRES_URL", testbed.postgres) as url:
+    with _server("MAPPER_TEST_POSTGRES_URL") as url:
         yield sqlalchemy_url(url)
 
 
@@ -126,10 +136,69 @@ def small_demo_mysql(mysql_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def mongodb_server() -> Iterator[str]:
-    """URI of a MongoDB wire-protocol server."""
-    with _server("MAPPER_TEST_MONGODB_URI", testbed.ferretdb) as uri:
+def ferretdb_server() -> Iterator[str]:
+    """URI of FerretDB 1.x, or of the server `MAPPER_TEST_MONGODB_URI` names."""
+    with _server("MAPPER_TEST_MONGODB_URI") as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def secantus_server() -> Iterator[str]:
+    """URI of SecantusDB, or of the server `MAPPER_TEST_SECANTUS_URI` (else
+    `MAPPER_TEST_MONGODB_URI`) names."""
+    with _server("MAPPER_TEST_SECANTUS_URI") as uri:
+        yield uri
+
+
+TARGETS = ("ferretdb", "secantus")
+both_targets = pytest.mark.parametrize("mongodb_server", TARGETS, indirect=True)
+"""Run a test that uses `mongodb_server` (or `mongo_url`, `mongo_db`, `mongo_client`) once
+against each MongoDB-wire server of the test bed."""
+
+
+@pytest.fixture(scope="session")
+def mongodb_server(request: pytest.FixtureRequest) -> str:
+    """URI of a MongoDB wire-protocol server: FerretDB unless the test is parametrised with
+    another of `TARGETS` (`both_targets`; `needs_mongodb` gives SecantusDB)."""
+    return request.getfixturevalue(f"{getattr(request, 'param', 'ferretdb')}_server")
+
+
+@pytest.fixture(autouse=True)
+def _record_the_target(request: pytest.FixtureRequest) -> None:
+    """Note which MongoDB-wire server a test ran on, for the closing summary."""
+    if "mongodb_server" in request.fixturenames:
+        callspec = getattr(request.node, "callspec", None)
+        target = callspec.params.get("mongodb_server", "ferretdb") if callspec else "ferretdb"
+        request.node.user_properties.append(("mongodb_target", target))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many tests ran (not skipped) on each MongoDB-wire server, and how many of them
+    are marked `needs_mongodb`."""
+    ran: collections.Counter[str] = collections.Counter()
+    needing: collections.Counter[str] = collections.Counter()
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            target = dict(getattr(report, "user_properties", ())).get("mongodb_target")
+            if report.when == "call" and target:
+                ran[target] += 1
+                needing[target] += "needs_mongodb" in report.keywords
+    if ran:
+        counts = ", ".join(
+            f"{target} {count} (needs_mongodb {needing[target]})"
+            for target, count in sorted(ran.items())
+        )
+        terminalreporter.write_line(f"tests run per MongoDB-wire server: {counts}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `needs_mongodb` run against SecantusDB (or the MongoDB the environment
+    names)."""
+    if (
+        metafunc.definition.get_closest_marker("needs_mongodb")
+        and "mongodb_server" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("mongodb_server", ["secantus"], indirect=True)
 
 
 def _database_url(server_url: str, name: str) -> str:
@@ -296,12 +365,25 @@ def is_ferretdb(client: pymongo.MongoClient) -> bool:
 
 @pytest.fixture(autouse=True)
 def _needs_mongodb(request) -> None:
-    """Tests marked `needs_mongodb` run only against a server with MongoDB's features."""
+    """Tests marked `needs_mongodb` run only against a server with MongoDB's features (the
+    environment may name a FerretDB as `MAPPER_TEST_SECANTUS_URI`)."""
     if request.node.get_closest_marker("needs_mongodb") is None:
         return
     client = request.getfixturevalue("mongo_client")
     if is_ferretdb(client):
-        pytest.skip(
-            "needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_MONGODB_URI "
-            "to a MongoDB server"
+        _unavailable(
+            "needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_SECANTUS_URI "
+            "to SecantusDB or a MongoDB server"
         )
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[str]:
+    """A local Dask cluster of two worker processes for the session; its `--executor`."""
+    from mapper.engine.cluster import local_cluster
+
+    cluster = local_cluster(2)
+    try:
+        yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+    finally:
+        cluster.close()

@@ -18,6 +18,7 @@ STAGES = {
     "mapper.types": 0,
     "mapper.ids": 0,
     "mapper.plan": 0,
+    "mapper.outline": 0,
     "mapper.computed": 0,
     "mapper.spec": 1,
     "mapper.catalog": 2,
@@ -29,6 +30,7 @@ STAGES = {
     "mapper.validation": 6,
     "mapper.data_lint": 7,
     "mapper.report": 7,
+    "mapper.diagram": 7,
     "mapper.demo": 7,
     "mapper.proposal": 7,
     "mapper.api": 8,
@@ -48,7 +50,10 @@ OWNERS = {
     "psycopg2": ("mapper.engine.extract",),
     "MySQLdb": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
-    "tqdm": ("mapper.cli",),
+    "tqdm": ("mapper.progress",),
+    "dask": ("mapper.engine.cluster",),
+    "distributed": ("mapper.engine.cluster",),
+    "shtab": ("mapper.cli",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`
 REFLECTION = ("mapper.catalog", "mapper.demo")  # sqlalchemy.inspect

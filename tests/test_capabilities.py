@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import is_ferretdb, mapper_cli, sqlite_database
+from conftest import both_targets, mapper_cli, sqlite_database
 
 from mapper import plan as p
 from mapper.engine import capabilities
-from mapper.engine.load import Sink, open_sink
-from mapper.errors import TargetError
+from mapper.engine.load import Sink, open_sink, probe
+from mapper.errors import UsageError
 
 DOCUMENT = p.SubDocument((), (p.Value(("name",), 0, "string", False, "things.name"),))
 
@@ -30,6 +30,12 @@ def collection(**changes) -> p.CollectionPlan:
     return p.CollectionPlan(**{**values, **changes})
 
 
+FULL = capabilities.Capabilities("a full target")
+ORDERED_INDEXES_ONLY = capabilities.Capabilities(
+    "FerretDB", decimal128=False, validators=False, index_kinds=frozenset({1, -1})
+)
+
+
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
@@ -42,23 +48,27 @@ def collection(**changes) -> p.CollectionPlan:
         ),
     ],
 )
-def test_ferretdb_lacks_what_mongodb_has(changes: dict, words: str) -> None:
+def test_a_target_lacking_a_feature_is_told_apart(changes: dict, words: str) -> None:
     planned = collection(**changes)
-    assert capabilities.missing(planned, capabilities.MONGODB) == []
-    problems = capabilities.missing(planned, capabilities.FERRETDB_1)
+    assert capabilities.missing(planned, FULL) == []
+    problems = capabilities.missing(planned, ORDERED_INDEXES_ONLY)
     assert len(problems) == 1 and words in problems[0]
     assert (
-        capabilities.missing(
-            collection(indexes=(p.Index((("name", -1),)),)), capabilities.FERRETDB_1
-        )
+        capabilities.missing(collection(indexes=(p.Index((("name", -1),)),)), ORDERED_INDEXES_ONLY)
         == []
     )
 
 
-def test_server_kinds_are_told_apart() -> None:
-    assert capabilities.of_server({"version": "7.0.2"}) is capabilities.MONGODB
-    assert capabilities.of_server({"ferretdbVersion": "v1.24.2"}) is capabilities.FERRETDB_1
-    assert capabilities.of_server({"ferretdbVersion": "unknown"}) is capabilities.FERRETDB_1
+def test_messages_name_the_server_and_the_mongodb_version_it_reports() -> None:
+    assert probe.server_name({"version": "7.0.2"}) == "MongoDB 7.0.2"
+    assert (
+        probe.server_name({"version": "7.0.42", "ferretdbVersion": "v1.24.2"})
+        == "FerretDB v1.24.2 (reports MongoDB 7.0.42)"
+    )
+    assert (
+        probe.server_name({"version": "7.0.42", "ferretdbVersion": "unknown"})
+        == "FerretDB (reports MongoDB 7.0.42)"
+    )
 
 
 def test_every_sink_implements_the_protocol(tmp_path: Path) -> None:
@@ -77,24 +87,45 @@ def test_a_sinks_declared_capabilities_drive_its_preflight(url: str, tmp_path: P
     sink.preflight([decimals])  # files and null hold Decimal128
     sink.capabilities = lambda: capabilities.Capabilities("a test target", decimal128=False)
     sink.preflight([collection()])
-    with pytest.raises(TargetError, match=r"the target \(a test target\) cannot store Decimal128"):
+    with pytest.raises(UsageError, match=r"the target \(a test target\) cannot store Decimal128"):
         sink.preflight([collection(), decimals])
 
 
-def test_the_mongodb_sink_asks_its_server(mongo_url: str, mongo_client) -> None:
+# what each server of the test bed turns out to have (a MongoDB that the environment names has
+# everything)
+FOUND = {
+    "ferretdbVersion": (False, False, {1, -1}),
+    "secantusVersion": (True, True, {1, -1, "2d", "2dsphere"}),
+}
+
+
+@both_targets
+def test_the_mongodb_sink_tries_what_its_server_can_do(mongo_url: str, mongo_db, mongo_client):
+    info = mongo_client.admin.command("buildInfo")
+    flavour = next((key for key in FOUND if key in info), None)
+    expected = FOUND.get(flavour, (True, True, set(capabilities.ALL_INDEX_KINDS)))
     sink = open_sink(mongo_url)
     try:
-        expected = capabilities.FERRETDB_1 if is_ferretdb(mongo_client) else capabilities.MONGODB
-        assert sink.capabilities() == expected
+        found = sink.capabilities()
     finally:
         sink.close()
+    assert (found.decimal128, found.validators, set(found.index_kinds)) == expected
+    assert found.name == probe.server_name(info)
+    assert mongo_db.list_collection_names() == []  # the scratch collection is gone
 
 
+@both_targets
 def test_a_text_index_is_refused_before_anything_is_written(
-    tmp_path: Path, mongo_url: str, mongo_db, mongo_client
+    tmp_path: Path, mongo_url: str, mongo_db
 ) -> None:
-    if not is_ferretdb(mongo_client):
-        pytest.skip("the target builds text indexes")
+    """FerretDB 1.x and SecantusDB build no text index: the run stops before writing the
+    documents (it used to write them and fail on the index)."""
+    sink = open_sink(mongo_url)
+    try:
+        if "text" in sink.capabilities().index_kinds:
+            pytest.skip("the target builds text indexes")
+    finally:
+        sink.close()
     url = sqlite_database(
         tmp_path / "s.db",
         "CREATE TABLE things (id INTEGER PRIMARY KEY, "
@@ -106,6 +137,23 @@ def test_a_text_index_is_refused_before_anything_is_written(
         "    indexes: [{keys: {name: text}}]\n"
     )
     result = mapper_cli("run", "things.yaml", "--source", url, "--target", mongo_url, cwd=tmp_path)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot build the index `name: text` of `things`" in result.stdout + result.stderr
     assert mongo_db.list_collection_names() == []
+
+
+def test_a_refused_user_is_not_a_missing_feature() -> None:
+    """The probe counts a server's refusal as a feature it lacks, but a refusal of the URL's
+    user (Unauthorized) is raised: it says nothing of the server."""
+    from pymongo import errors
+
+    def refuse(code: int):
+        def trial() -> None:
+            raise errors.OperationFailure("refused", code=code)
+
+        return trial
+
+    assert probe._done(lambda: None) is True
+    assert probe._done(refuse(67)) is False  # CannotCreateIndex
+    with pytest.raises(errors.OperationFailure):
+        probe._done(refuse(13))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from bson import json_util
-from conftest import Finished, mapper_cli
+from conftest import Finished, both_targets, mapper_cli
 
 from mapper import pipeline
 
@@ -72,6 +72,7 @@ def test_settings_come_from_a_dotenv_file(demo_sqlite: str, tmp_path: Path) -> N
     assert len((tmp_path / "from-env" / "users.jsonl").read_text().splitlines()) == 200
 
 
+@both_targets
 def test_indexes_are_created_and_drop_rebuilds(
     demo_sqlite: str, mongo_url: str, mongo_db, tmp_path: Path
 ) -> None:

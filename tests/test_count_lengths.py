@@ -16,9 +16,12 @@ CREATE TABLE makers (id INTEGER PRIMARY KEY, name TEXT);
 CREATE TABLE shops (id INTEGER PRIMARY KEY, name TEXT);
 CREATE TABLE products (id INTEGER PRIMARY KEY, shop_id INTEGER REFERENCES shops(id),
     maker_id INTEGER REFERENCES makers(id), title TEXT, stock INTEGER);
+CREATE INDEX ix_products_shop_id ON products (shop_id);
+CREATE INDEX ix_products_maker_id ON products (maker_id);
 CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);
 CREATE TABLE shop_tags (shop_id INTEGER REFERENCES shops(id), tag_id INTEGER REFERENCES tags(id),
     PRIMARY KEY (shop_id, tag_id));
+CREATE INDEX ix_shop_tags_tag_id ON shop_tags (tag_id);
 INSERT INTO makers VALUES (1, 'acme');
 INSERT INTO shops VALUES (1, 'three'), (2, 'none'), (3, 'one');
 INSERT INTO products VALUES (10, 1, 1, 'a', 0), (11, 1, NULL, 'b', 5), (12, 1, 1, 'c', 2),

@@ -130,7 +130,8 @@ def _posts(path: Path, counts: list[int]) -> str:
         path,
         "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL);"
         "CREATE TABLE comments (id INTEGER PRIMARY KEY,"
-        " post_id INTEGER NOT NULL REFERENCES posts (id), body TEXT NOT NULL);" + "".join(rows),
+        " post_id INTEGER NOT NULL REFERENCES posts (id), body TEXT NOT NULL);"
+        "CREATE INDEX ix_comments_post_id ON comments (post_id);" + "".join(rows),
     )
 
 
@@ -166,6 +167,11 @@ CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT NOT NULL,
 CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
   manager_id INTEGER REFERENCES employees (id));
 CREATE TABLE visits (id INTEGER PRIMARY KEY, user_id INTEGER, page TEXT NOT NULL);
+CREATE INDEX ix_memberships_group_id ON memberships (group_id);
+CREATE INDEX ix_messages_sender_id ON messages (sender_id);
+CREATE INDEX ix_messages_recipient_id ON messages (recipient_id);
+CREATE INDEX ix_employees_manager_id ON employees (manager_id);
+CREATE INDEX ix_visits_user_id ON visits (user_id);
 INSERT INTO users VALUES (1, 'ann'), (2, 'bob'), (3, 'eve');
 INSERT INTO visits VALUES (1, 1, '/'), (2, NULL, '/a'), (3, 99, '/b');
 INSERT INTO groups VALUES (1, 'admins'), (2, 'staff');

@@ -26,6 +26,9 @@ CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
 CREATE TABLE products (id INTEGER PRIMARY KEY, shop_id INTEGER NOT NULL REFERENCES shops(id),
     category_id INTEGER REFERENCES categories(id), title TEXT NOT NULL, price NUMERIC(8, 2),
     stock INTEGER, note TEXT);
+CREATE INDEX ix_products_shop_id ON products (shop_id);
+CREATE INDEX ix_products_category_id ON products (category_id);
+CREATE INDEX ix_categories_parent_id ON categories (parent_id);
 CREATE TABLE tags (code TEXT NOT NULL, lang TEXT NOT NULL, label TEXT, PRIMARY KEY (code, lang));
 CREATE TABLE product_tags (product_id INTEGER REFERENCES products(id), code TEXT, lang TEXT,
     PRIMARY KEY (product_id, code, lang), FOREIGN KEY (code, lang) REFERENCES tags(code, lang));

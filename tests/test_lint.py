@@ -23,6 +23,7 @@ CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT,
     sender_id INTEGER REFERENCES users(id), recipient_id INTEGER REFERENCES users(id));
 CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT,
     parent_id INTEGER REFERENCES categories(id));
+CREATE INDEX ix_categories_parent_id ON categories (parent_id);
 CREATE TABLE notes (body TEXT);
 CREATE TABLE badges (id INTEGER PRIMARY KEY, user_ref TEXT REFERENCES users(id), label TEXT);
 """

@@ -17,6 +17,7 @@ from conftest import (
     mapper_cli,
     mysql_database,
 )
+from test_views import VIEWS_MAPPING, _documents
 
 from mapper import api
 from mapper import plan as p
@@ -222,3 +223,66 @@ def test_a_table_the_role_may_not_read_is_named_with_the_grant_hint(
     assert "unknown table `shelves`" in result.stdout + result.stderr
     assert "grant SELECT on it" in result.stdout + result.stderr
     assert "reader-pw" not in result.stdout + result.stderr
+
+
+def test_a_dask_executor_is_refused_before_anything_is_written(
+    small_demo_mysql: str, tmp_path: Path
+) -> None:
+    """The Dask executor's workers join the run's exported snapshot, which MySQL has not:
+    `run --executor` is a usage error naming the option and the source, and writes nothing."""
+    out = tmp_path / "out"
+    result = mapper_cli(
+        "run",
+        *MAPPINGS,
+        "--source",
+        small_demo_mysql,
+        "--target",
+        f"file:{out}",
+        "--rejects",
+        tmp_path / "rejects.jsonl",
+        "--executor",
+        "dask-local:2",
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--executor needs a PostgreSQL source" in result.stderr
+    assert "(mysql)" in result.stderr
+    assert not list(out.glob("*.jsonl")) and not (tmp_path / "rejects.jsonl").exists()
+
+
+VIEW_SCHEMA = """
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers (id),
+                     total DECIMAL(10, 2) NOT NULL);
+CREATE VIEW customer_totals AS
+    SELECT customer_id, COUNT(*) AS order_count, SUM(total) AS spent FROM orders
+    GROUP BY customer_id;
+CREATE VIEW big_orders AS SELECT id AS order_id, customer_id, total FROM orders WHERE total > 10;
+INSERT INTO customers VALUES (1, 'ann'), (2, 'bob'), (3, 'eve');
+INSERT INTO orders VALUES (10, 1, 5.00), (11, 1, 20.00), (12, 1, 30.50), (13, 2, 12.00);
+"""
+
+
+def test_views_are_in_the_catalog_and_run_as_roots_and_embeds(
+    mysql_server: str, tmp_path: Path
+) -> None:
+    """MariaDB views, as PostgreSQL's in tests/test_views.py: of kind `view`, keyed by the
+    mapping's `key`, read as roots and embeds, and validated."""
+    path, out = tmp_path / "shop.yaml", tmp_path / "out"
+    path.write_text(VIEWS_MAPPING)
+    with (
+        mysql_database(mysql_server, VIEW_SCHEMA) as url,
+        api.prepare([path], url) as prepared,
+    ):
+        tables = prepared.catalog.tables
+        assert tables["customer_totals"].kind == "view"
+        assert tables["big_orders"].kind == "view" and tables["orders"].kind == "table"
+        assert tables["customer_totals"].primary_key == ("customer_id",)  # the mapping's key
+        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
+        assert summary.balanced and summary.rejected == 0
+        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
+        assert report.ok, api.render(report, "text")
+    customers = {doc["name"]: doc for doc in _documents(out, "customers")}
+    assert customers["ann"]["totals"]["order_count"] == 3
+    assert [o["order_id"] for o in customers["ann"]["big_orders"]] == [11, 12]
+    assert "totals" not in customers["eve"] and customers["eve"]["big_orders"] == []
+    assert [doc["_id"] for doc in _documents(out, "spenders")] == [1, 2]

@@ -27,3 +27,24 @@ def test_the_mapper_command_runs() -> None:
         [command, "--version"], capture_output=True, text=True, timeout=120, check=False
     )
     assert (result.returncode, result.stdout.strip()) == (0, f"mapper {mapper.__version__}")
+
+
+def test_the_gpl_test_server_is_a_test_only_dependency() -> None:
+    """SecantusDB (GPL) is in the `test` extra alone, and no module of the package imports it."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    setup = configparser.ConfigParser()
+    setup.read(root / "setup.cfg")
+    requirements = {"install_requires": setup["options"]["install_requires"]}
+    requirements.update(setup["options.extras_require"])
+    holding = [name for name, listed in requirements.items() if "secantusdb" in listed.lower()]
+    assert holding == ["test"]
+    importing = [
+        str(path.relative_to(root))
+        for path in (root / "mapper").rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+secantus", path.read_text(), re.MULTILINE)
+    ]
+    assert importing == []

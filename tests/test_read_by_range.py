@@ -24,6 +24,9 @@ CREATE TABLE products (id INTEGER PRIMARY KEY, shop_id INTEGER REFERENCES shops(
     shop_code TEXT REFERENCES shops(code), title TEXT);
 CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER REFERENCES products(id),
     body TEXT);
+CREATE INDEX ix_products_shop_id ON products (shop_id);
+CREATE INDEX ix_products_shop_code ON products (shop_code);
+CREATE INDEX ix_notes_product_id ON notes (product_id);
 """
 SHOPS = """
 version: 1

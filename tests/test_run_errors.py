@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Finished, mapper_cli
+from conftest import Finished, both_targets, mapper_cli
 
 from mapper import api
 from mapper.engine.executor import InProcess
@@ -256,6 +256,7 @@ def test_passwords_never_printed(postgres_server: str, tmp_path) -> None:
         assert PASSWORD_CANARY not in result.stdout + result.stderr
 
 
+@both_targets
 def test_duplicate_ids_are_rejected_not_overwritten(tmp_path, mongo_url, mongo_db) -> None:
     """Two rows mapping to one `_id` (a non-unique `_id: {column}`): the second is rejected
     with its key, in the same batch or in a later one."""

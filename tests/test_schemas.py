@@ -14,6 +14,7 @@ CREATE SCHEMA sales;
 CREATE TABLE sales.orders (id integer PRIMARY KEY, customer text NOT NULL);
 CREATE TABLE sales.items (id integer PRIMARY KEY,
     order_id integer NOT NULL REFERENCES sales.orders(id), sku text NOT NULL, qty integer);
+CREATE INDEX ix_items_order_id ON sales.items (order_id);
 CREATE TABLE public.orders (id integer PRIMARY KEY, note text);
 INSERT INTO sales.orders VALUES (1, 'Ada'), (2, 'Linus');
 INSERT INTO sales.items VALUES (10, 1, 'b-2', 1), (11, 1, 'a-1', 3), (12, 2, 'c-3', NULL);

@@ -358,6 +358,7 @@ LANGUAGE_KEYS = [
     "database",
     "collections",
     "table",
+    "key",
     "filter",
     "_id",
     "nulls",

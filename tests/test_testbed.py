@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,9 +14,11 @@ import uuid
 from pathlib import Path
 
 import bson
+import pymongo
 import pytest
 import sqlalchemy as sa
 
+import testbed
 from testbed.servers import alive
 
 
@@ -33,14 +36,15 @@ def test_mariadb_is_a_real_server(mysql_server: str) -> None:
     .ci/run looks for leftovers), in the collation that is not code point order."""
     engine = sa.create_engine(mysql_server)
     with engine.connect() as connection:
-        version, collation, datadir = connection.execute(
-            sa.text("SELECT VERSION(), @@collation_server, @@datadir")
+        version, collation, datadir, tmpdir = connection.execute(
+            sa.text("SELECT VERSION(), @@collation_server, @@datadir, @@tmpdir")
         ).one()
     engine.dispose()
     assert "MariaDB" in version or os.environ.get("MAPPER_TEST_MYSQL_URL")
     if not os.environ.get("MAPPER_TEST_MYSQL_URL"):
         assert collation == "utf8mb4_unicode_ci"
         assert datadir.startswith(os.path.join(tempfile.gettempdir(), "mapper-testbed-mariadb-"))
+        assert Path(tmpdir) == Path(datadir).parent  # its temporary tables in its run's directory
 
 
 _SERVE = """
@@ -154,3 +158,66 @@ def test_decimal128_round_trip(demo_pg: str, mongo_db) -> None:
         ]
     )
     _assert_round_trip(mongo_db.tasks, rows, bson.Decimal128)
+
+
+def test_secantus_runs_under_tmpdir_and_dies_with_its_parent(tmp_path) -> None:
+    """The test bed's SecantusDB keeps its data under TMPDIR and stops when the process that
+    started it is killed, so no run leaves one behind."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, testbed\n"
+            "with testbed.secantus() as uri:\n"
+            "    print(uri, flush=True)\n"
+            "    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        uri = parent.stdout.readline().strip()
+        assert uri.startswith("mongodb://127.0.0.1:"), uri
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=20_000) as client:
+            assert client.admin.command("ping")["ok"] == 1.0
+        (pid_file,) = tmp_path.glob("mapper-testbed-secantus-*/secantus.server.pid")
+        assert (pid_file.parent / "data").is_dir()
+        server = int(pid_file.read_text())
+    finally:
+        parent.kill()
+        parent.wait(timeout=60)
+    port = pymongo.uri_parser.parse_uri(uri)["nodelist"][0][1]
+    deadline = time.monotonic() + 60
+    while _running(server) or _listening(port):  # the parent had no chance to stop it
+        assert time.monotonic() < deadline, "SecantusDB outlived the process that started it"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_a_mongodb_named_alone_stands_for_both_wire_targets(monkeypatch) -> None:
+    monkeypatch.delenv("MAPPER_TEST_SECANTUS_URI", raising=False)
+    monkeypatch.delenv("MAPPER_TEST_MONGODB_URI", raising=False)
+    assert testbed.named_server("MAPPER_TEST_SECANTUS_URI") is None
+    monkeypatch.setenv("MAPPER_TEST_MONGODB_URI", "mongodb://mongo:27017/")
+    assert testbed.named_server("MAPPER_TEST_SECANTUS_URI") == "mongodb://mongo:27017/"
+    assert testbed.named_server("MAPPER_TEST_MONGODB_URI") == "mongodb://mongo:27017/"
+    monkeypatch.setenv("MAPPER_TEST_SECANTUS_URI", "mongodb://secantus:27017/")
+    assert testbed.named_server("MAPPER_TEST_SECANTUS_URI") == "mongodb://secantus:27017/"

@@ -68,12 +68,12 @@ def test_ferretdb_refuses_validators_before_writing(
     from conftest import is_ferretdb
 
     from mapper.engine.load import open_sink
-    from mapper.errors import TargetError
+    from mapper.errors import UsageError
 
     if not is_ferretdb(mongo_client):
         pytest.skip("the target enforces validators")
     collection = replace(demo_plan.plan.collection("users"), validator=True)
-    with pytest.raises(TargetError, match="does not support collection validators"):
+    with pytest.raises(UsageError, match="does not support collection validators"):
         open_sink(mongo_url).preflight([collection])
     assert mongo_db.list_collection_names() == []
 

@@ -1,15 +1,13 @@
-"""What each kind of target can store and build, declared as data (a sink's `capabilities`:
-its own, or its server's by `of_server`); a sink's pre-flight refuses, before anything is
-written, a plan that needs what its target lacks (`refuse`)."""
+"""What each kind of target can store and build, as data (a sink's `capabilities`: declared,
+or found out by trying them on its server, `load/probe.py`); a sink's pre-flight refuses,
+before anything is written, a plan that needs what its target lacks (`refuse`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from mapper import plan as p
-from mapper.errors import TargetError
+from mapper.errors import UsageError
 from mapper.types import base
 
 ALL_INDEX_KINDS: frozenset[int | str] = frozenset({1, -1, "text", "hashed", "2d", "2dsphere"})
@@ -25,31 +23,19 @@ class Capabilities:
     index_kinds: frozenset[int | str] = ALL_INDEX_KINDS  # index key values it builds (1, "text")
 
 
-MONGODB = Capabilities("MongoDB")
-FERRETDB_1 = Capabilities(
-    "FerretDB", decimal128=False, validators=False, index_kinds=frozenset({1, -1})
-)
 # Extended JSON holds every BSON type; validators and indexes are the business of the
 # collection that the files are imported into, so a file target refuses none of them
 FILES = Capabilities("Extended JSON files")
 NULL = Capabilities("null")  # writes nothing, so it holds whatever a plan asks for
 
 
-def of_server(build_info: Mapping[str, Any]) -> Capabilities:
-    """The capabilities of the server that answered `buildInfo` (FerretDB 1.x names itself
-    with `ferretdbVersion`; its embedded builds say `unknown`)."""
-    version = build_info.get("ferretdbVersion")
-    if version is None:
-        return MONGODB
-    return FERRETDB_1 if not str(version).lstrip("v").startswith("2") else MONGODB
-
-
 def refuse(collections: list[p.CollectionPlan], target: Capabilities) -> None:
-    """Raise `TargetError` for the first collection that `target` cannot hold as planned."""
+    """Raise `UsageError` (the mapping and the target do not go together) for the first
+    collection that `target` cannot hold as planned."""
     for collection in collections:
         problems = missing(collection, target)
         if problems:
-            raise TargetError("; ".join(problems))
+            raise UsageError("; ".join(problems))
 
 
 def missing(collection: p.CollectionPlan, server: Capabilities) -> list[str]:

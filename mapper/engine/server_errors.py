@@ -18,7 +18,7 @@ from mapper.errors import MapperError, TargetAccessDenied, TargetError
 _NESTED = ("details", "schemaRulesNotSatisfied", "propertiesNotSatisfied")
 # may succeed when sent again (AutoReconnect includes NetworkTimeout and server selection)
 _TRANSIENT = (mongo_errors.AutoReconnect, mongo_errors.WTimeoutError, mongo_errors.ExecutionTimeout)
-_REFUSED = frozenset({13, 18})  # Unauthorized, AuthenticationFailed: a configuration problem
+ACCESS_REFUSED = frozenset({13, 18})  # Unauthorized, AuthenticationFailed: a configuration problem
 
 
 def target_error(error: mongo_errors.PyMongoError, collection: str) -> MapperError:
@@ -29,7 +29,7 @@ def target_error(error: mongo_errors.PyMongoError, collection: str) -> MapperErr
         return TargetError(
             f"target failed on `{collection}`: {command_error(error)}", transient=True
         )
-    if isinstance(error, mongo_errors.OperationFailure) and error.code in _REFUSED:
+    if isinstance(error, mongo_errors.OperationFailure) and error.code in ACCESS_REFUSED:
         return TargetAccessDenied(
             f"the target refused `{collection}`: "
             f"{command_error(error)}: check the user, password, "

@@ -1,6 +1,6 @@
-"""Foreign keys a source does not declare on a table: those only its partitions declare
-(PostgreSQL lets a partitioned table's partitions have keys that the table lacks), and those
-a column's name implies (`product_id` beside a table `products` keyed by one `id`)."""
+"""Foreign keys a source does not declare on a table: those a column's name implies
+(`product_id` beside a table `products` keyed by one `id`); and how each key that only a
+partitioned table's partitions declare was found (the catalog gives them to the table)."""
 
 from __future__ import annotations
 
@@ -24,43 +24,24 @@ class Inferred:
     origins: Mapping[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
 
 
-def infer_keys(catalog: Catalog, partitions: Mapping[str, str]) -> Inferred:
+def infer_keys(catalog: Catalog) -> Inferred:
     origins: dict[tuple[str, tuple[str, ...]], str] = {}
     tables = dict(catalog.tables)
     for name, table in catalog.tables.items():
-        if name in partitions:
-            continue
-        added = [
-            (fk, FROM_PARTITIONS)
-            for fk in _from_partitions(catalog, name, partitions)
-            if fk not in table.foreign_keys
-        ]
-        added += [(fk, FROM_NAMES) for fk in _from_names(catalog, table, [k for k, _ in added])]
+        origins.update(
+            ((name, fk.columns), FROM_PARTITIONS) for fk in table.foreign_keys if fk.on_partitions
+        )
+        added = _from_names(catalog, table)
         if added:
-            tables[name] = replace(
-                table, foreign_keys=table.foreign_keys + tuple(fk for fk, _ in added)
-            )
-            origins.update(((name, fk.columns), origin) for fk, origin in added)
+            tables[name] = replace(table, foreign_keys=table.foreign_keys + tuple(added))
+            origins.update(((name, fk.columns), FROM_NAMES) for fk in added)
     return Inferred(replace(catalog, tables=tables), origins)
 
 
-def _from_partitions(
-    catalog: Catalog, name: str, partitions: Mapping[str, str]
-) -> list[ForeignKey]:
-    """The foreign keys that every partition of a table declares."""
-    keys = [
-        set(catalog.tables[part].foreign_keys)
-        for part, parent in partitions.items()
-        if parent == name and part in catalog.tables
-    ]
-    common = set.intersection(*keys) if keys else set()
-    return sorted(common, key=lambda fk: fk.columns)
-
-
-def _from_names(catalog: Catalog, table: Table, known: list[ForeignKey]) -> list[ForeignKey]:
+def _from_names(catalog: Catalog, table: Table) -> list[ForeignKey]:
     """`X_id` columns in no foreign key, beside a table `Xs` (or `X`) whose one key column
     holds the same kind of values."""
-    linked = {c for fk in (*table.foreign_keys, *known) for c in fk.columns}
+    linked = {c for fk in table.foreign_keys for c in fk.columns}
     found = []
     for column in table.columns:
         base = column.name.removesuffix("_id")

@@ -113,16 +113,15 @@ class _Roles:
 def propose(
     catalog: Catalog,
     stats: Statistics,
-    views: Iterable[str] = (),
+    skipped: Iterable[tuple[str, str]] = (),
     origins: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
 ) -> Proposal:
-    """The proposal for every table of `catalog` (see the module's docstring); `origins`
-    says how each foreign key the source does not declare was inferred (`infer`)."""
+    """The proposal for every table of `catalog` (see the module's docstring); `skipped`:
+    the other relations of the source (views, partitions) with why they are not proposed;
+    `origins` says how each foreign key the source does not declare was found (`infer`)."""
     proposer = _Proposer(catalog, stats, origins or {})
     collections = tuple(proposer.collection(name) for name in proposer.roles.roots)
-    skipped = sorted(proposer.roles.skipped.items()) + [
-        (view, "a view: map the tables it reads") for view in views
-    ]
+    skipped = sorted([*proposer.roles.skipped.items(), *skipped])
     return Proposal(catalog.dialect, collections, tuple(skipped), stats.notes)
 
 
@@ -201,10 +200,7 @@ class _Proposer:
     def _assign_roles(self) -> None:
         roles = self.roles
         for table in self.tables.values():
-            if table.name in self.stats.partitions:
-                parent = self.stats.partitions[table.name]
-                roles.skipped[table.name] = f"a partition of `{parent}`, read through it"
-            elif (pair := self._join_pair(table)) is not None:
+            if (pair := self._join_pair(table)) is not None:
                 roles.joins[table.name] = pair
             elif (owner := self._owner(table)) is not None:
                 roles.owners[table.name] = owner
@@ -251,7 +247,6 @@ class _Proposer:
             other
             for other in self.tables.values()
             if other.name != table.name
-            and other.name not in self.stats.partitions
             and any(fk.referred_table == table.name for fk in other.foreign_keys)
         ]
 

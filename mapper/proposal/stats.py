@@ -18,9 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from mapper.catalog import Catalog, ForeignKey, Table
+from mapper.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
 
+STATISTICS = "statistics"  # the progress task of `statistics`
 SAMPLE_ABOVE = 1_000_000  # rows (PostgreSQL's estimate) above which a table is sampled
 SAMPLE_ROWS = 100_000  # about how many rows a sample reads
 MAX_CHAIN = 10  # self-references are followed this many levels at most
@@ -87,7 +89,6 @@ class Statistics:
     tables: Mapping[str, TableStats]
     fanouts: Mapping[tuple[str, tuple[str, ...]], Fanout]
     depths: Mapping[tuple[str, tuple[str, ...]], int | None]  # None: deeper than MAX_CHAIN
-    partitions: Mapping[str, str] = field(default_factory=dict)  # partition -> its table
     notes: tuple[str, ...] = ()
 
     def fanout(self, table: str, foreign_key: ForeignKey) -> Fanout | None:
@@ -125,30 +126,35 @@ def statistics(
     engine: sa.Engine,
     catalog: Catalog,
     budget_seconds: float = 60.0,
-    partitions: Mapping[str, str] | None = None,
+    progress: Progress = SILENT,
 ) -> Statistics:
     """The numbers of every table of `catalog` (and every foreign key, also the inferred
-    ones it holds), within about `budget_seconds`."""
+    ones it holds), within about `budget_seconds`; `progress` counts tables and foreign keys
+    as the task `STATISTICS`."""
     budget = _Budget(budget_seconds)
     postgres = engine.dialect.name == "postgresql"
     estimates = _estimates(engine, budget) if postgres else {}
-    tables = {
-        table.name: _table_stats(engine, table, estimates.get(table.name), budget)
+    joins = [
+        (table, foreign_key)
         for table in catalog.tables.values()
-    }
+        for foreign_key in table.foreign_keys
+        if foreign_key.referred_table in catalog.tables
+    ]
+    progress.start(STATISTICS, len(catalog.tables) + len(joins))
+    tables = {}
+    for table in catalog.tables.values():
+        tables[table.name] = _table_stats(engine, table, estimates.get(table.name), budget)
+        progress.advance(STATISTICS, 1)
     fanouts: dict[tuple[str, tuple[str, ...]], Fanout] = {}
     depths: dict[tuple[str, tuple[str, ...]], int | None] = {}
-    for table in catalog.tables.values():
-        for foreign_key in table.foreign_keys:
-            if foreign_key.referred_table not in catalog.tables:
-                continue
-            found = _fanout(engine, table, foreign_key, tables[table.name], budget)
-            if found is not None:
-                fanouts[(table.name, foreign_key.columns)] = found
-            if foreign_key.referred_table == table.name:
-                depths[(table.name, foreign_key.columns)] = _depth(
-                    engine, table, foreign_key, budget
-                )
+    for table, foreign_key in joins:
+        found = _fanout(engine, table, foreign_key, tables[table.name], budget)
+        if found is not None:
+            fanouts[(table.name, foreign_key.columns)] = found
+        if foreign_key.referred_table == table.name:
+            depths[(table.name, foreign_key.columns)] = _depth(engine, table, foreign_key, budget)
+        progress.advance(STATISTICS, 1)
+    progress.finish(STATISTICS)
     notes = list(budget.notes)
     if any(stats.estimated for stats in tables.values()):
         notes.append("row counts of big tables are PostgreSQL's estimates (pg_class.reltuples)")
@@ -159,7 +165,6 @@ def statistics(
         tables,
         fanouts,
         depths,
-        partitions_of(engine) if partitions is None else partitions,
         tuple(notes),
     )
 
@@ -185,23 +190,6 @@ def _estimates(engine: sa.Engine, budget: _Budget) -> dict[str, int]:
         "row estimates",
     )
     return {_qualified(schema, name): int(tuples) for schema, name, tuples in rows or ()}
-
-
-def partitions_of(engine: sa.Engine) -> dict[str, str]:
-    """Each partition of a PostgreSQL source, with its partitioned table (none elsewhere)."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "SELECT cn.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_namespace cn ON cn.oid = c.relnamespace "
-                "JOIN pg_class p ON p.oid = i.inhparent "
-                "JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition"
-            )
-        )
-        return {_qualified(cs, c): _qualified(ps, p) for cs, c, ps, p in rows}
 
 
 def _sample_percent(rows: int | None) -> float | None:

@@ -4,6 +4,7 @@ Resolves table and column names (with "did you mean"), infers joins from foreign
 decides cardinality, catches cycles, collisions and conversions that cannot work.
 """
 
+from mapper.resolve.keys import keyed
 from mapper.resolve.resolver import resolve
 
-__all__ = ["resolve"]
+__all__ = ["keyed", "resolve"]

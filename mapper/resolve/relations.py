@@ -44,6 +44,29 @@ def steps_to(scope: Scope, spec: Spec, target_table: str, path: Path) -> list[St
     return steps
 
 
+def check_indexed(scope: Scope, field: Field, steps: list[Step]) -> None:
+    """Warn (once a file) of each table that an embed or aggregate looks rows up in by
+    columns that no key or index of it serves: each lookup reads the whole table. A plain
+    view has no index to add."""
+    for step in steps:
+        table, columns = step.table, tuple(remote for _, remote in step.on)
+        if table.kind == "view" or table.is_indexed(columns):
+            continue
+        listed = ", ".join(columns)
+        message = (
+            f"no index on `{table.name}` ({listed}), the columns joins look its rows up "
+            "by: every lookup reads the whole table"
+        )
+        if all(problem.message != message for problem in scope.context.problems):
+            scope.context.problem(
+                (*field.path, field.kind),
+                message,
+                f"CREATE INDEX ix_{table.table_name}_{'_'.join(columns)} "
+                f"ON {table.name} ({listed})",
+                severity="warning",
+            )
+
+
 def check_comparable(scope: Scope, left: Table, right: Table, on: On, path: Path) -> None:
     """The columns that link an array's rows to their parent must hold values of one
     kind: the run matches them by value, and a number never equals its text (SQLite lets
@@ -148,6 +171,7 @@ def aggregate(scope: Scope, field: Field) -> p.Value | p.Length:
             return p.Length(
                 field.target, array.path, spec.get("type") or "int", f"count({spec[function]})"
             )
+    check_indexed(scope, field, steps)
     hops: list[p.Hop] = []
     left = scope.alias
     for index, step in enumerate(steps):
@@ -201,6 +225,7 @@ def reference(scope: Scope, field: Field) -> p.DocumentId | p.Children:
     """`reference: TABLE`: the `_id` of a to-one row, or an array of the `_id`s of many."""
     spec, path = field.spec, field.path
     steps = steps_to(scope, spec, spec["reference"], (*path, "reference"))
+    scope.context.keyed(steps[-1].table, (*path, "reference"))
     if not any(step.many for step in steps):
         alias, _ = join_to_one(scope, steps)
         return reference_id(

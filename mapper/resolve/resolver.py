@@ -56,7 +56,7 @@ def resolve(mappings: Sequence[MappingFile], catalog: Catalog) -> tuple[p.Plan, 
             if collection is not None:
                 collections.append(collection)
         problems.extend(context.problems)
-    return p.Plan(tuple(collections)), sorted(problems)
+    return p.Plan(tuple(collections)), sorted(set(problems))  # a self-embed repeats its own
 
 
 def id_rules(mappings: Sequence[MappingFile], catalog: Catalog) -> dict[str, IdRule]:
@@ -85,7 +85,7 @@ def resolve_collection(
 ) -> p.CollectionPlan | None:
     path: Path = ("collections", name)
     try:
-        table = context.table(spec["table"], (*path, "table"))
+        table = context.keyed(context.table(spec["table"], (*path, "table")), (*path, "table"))
     except Unresolved:
         return None
     builder = QueryBuilder(table.name, "t0", "j")
@@ -300,7 +300,8 @@ def embed(scope: Scope, field: Field) -> p.Shape:
     self-embed unfolds up to its `max_depth`."""
     spec, path, target = field.spec, field.path, field.target
     steps = steps_to(scope, spec, spec["embed"], (*path, "embed"))
-    final = steps[-1].table
+    final = scope.context.keyed(steps[-1].table, (*path, "embed"))
+    relations.check_indexed(scope, field, steps)
     if final.name in scope.ancestors and "max_depth" not in spec:
         cycle = " → ".join((*scope.ancestors, final.name))
         raise scope.fail(

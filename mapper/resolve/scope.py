@@ -79,11 +79,29 @@ class Context:
 
     def table(self, name: str, path: Path) -> Table:
         table = self.catalog.table(name)
+        if name in self.catalog.partitions:
+            parent = self.catalog.partitions[name]
+            raise self.fail(
+                path,
+                f"`{name}` is a partition of `{parent}`: mappings read partitioned tables whole",
+                f"name `{parent}`, with a `filter` for this partition's rows",
+            )
         if table is None:
             hint = did_you_mean(name, self.catalog.tables)
             if not hint and self.catalog.dialect in MYSQL:
                 hint = _HIDDEN_TABLES
             raise self.fail(path, f"unknown table `{name}`", hint)
+        return table
+
+    def keyed(self, table: Table, path: Path) -> Table:
+        """`table`, which a root, an embed or a reference names: a view must have the `key`
+        that identifies its rows (it has no primary key)."""
+        if table.kind != "table" and not table.primary_key:
+            raise self.fail(
+                path,
+                f"`{table.name}` is a {table.kind}: name the columns that identify its rows",
+                "add `key: [COLUMN, ...]` beside it",
+            )
         return table
 
     def column(self, table: Table, name: str, path: Path) -> Column:

@@ -14,17 +14,20 @@ the batch's expected `_id`s, its documents fetched from the target by `_id`, and
 
 from __future__ import annotations
 
+import platform
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from bson import ObjectId
 from pymongo import errors as mongo_errors
 
-from mapper import ids
+from mapper import __version__, ids
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -33,6 +36,7 @@ from mapper.engine import convert
 from mapper.engine.extract import snapshot
 from mapper.engine.server_errors import target_error
 from mapper.errors import SourceError
+from mapper.progress import SILENT, Progress
 from mapper.spec import MappingFile, read_mapping
 from mapper.validation import rows as r
 from mapper.validation.rebuild import Document, Rebuild, Rejected
@@ -86,24 +90,29 @@ def validate(
     only: tuple[str, ...] = (),
     values: bool = True,
     batch_size: int = BATCH_SIZE,
+    progress: Progress = SILENT,
 ) -> Report:
     """Compare a `mongodb://` or `file:` target with the source; `sample=None` compares
     every document. `mappings` are the files the plan was made from (read again from the
     plan's paths when not given); `values=False` shows differences as paths and BSON types
-    only, never a row's values."""
+    only, never a row's values. `progress` has a task per collection, in root rows."""
     if mappings is None:
         mappings = [read_mapping(path) for path in dict.fromkeys(c.file for c in plan.collections)]
     plan = p.with_decimals(plan, decimal_as)
     mode = "every document" if sample is None else f"sample of {sample} per collection"
+    started = time.perf_counter()
     report = Report(
         redact(engine.url.render_as_string(hide_password=True)),
         redact(target),
         mode if values else f"{mode}; values hidden: paths and BSON types only",
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        versions={"mapper": __version__, "python": platform.python_version()},
     )
     targets = Targets(target)
     checking = ""  # the collection being checked, named by a target's error
     try:
         with snapshot(engine) as connection:
+            report.versions["source"] = _server(connection.dialect)
             rebuild = Rebuild(mappings, catalog, Source(connection, catalog), decimal_as)
             checker = _Checker(
                 plan,
@@ -114,11 +123,14 @@ def validate(
                 rebuild,
                 targets,
                 show if values else _type_of,
+                progress,
             )
             for collection in plan.collections:
                 if not only or collection.name in only:
                     checking = collection.name
                     checker.collection(collection, sample, batch_size)
+        checking = ""
+        report.versions["target"] = targets.server()  # after the collections: they name errors
     except mongo_errors.PyMongoError as error:
         raise target_error(error, checking) from None
     except sa.exc.DBAPIError as error:
@@ -126,7 +138,14 @@ def validate(
         raise SourceError(f"source failed: {redact(reason)}") from None
     finally:
         targets.close()
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def _server(dialect: sa.Dialect) -> str:
+    """The source's database and version, as its driver reports them (`postgresql 16.4`)."""
+    version = ".".join(str(part) for part in dialect.server_version_info or ())
+    return f"{dialect.name} {version}".strip()
 
 
 def _type_of(value: Any) -> str:
@@ -170,10 +189,11 @@ class _Checker:
         rebuild: Rebuild,
         targets: Targets,
         shown: Callable[[Any], str],
+        progress: Progress,
     ):
         self.plan, self.connection, self.compiler = plan, connection, Compiler(catalog)
         self.report, self.rng, self.rebuild, self.targets = report, rng, rebuild, targets
-        self.show = shown
+        self.show, self.progress = shown, progress
         self.shown: dict[Form, list[Any]] = {}  # the values a copied form is shown as
 
     def add(
@@ -210,8 +230,11 @@ class _Checker:
             if self.rebuild.specs[collection.name].get("_id", "oid") in ("oid", "key")
             else set()
         )  # only `_id: {column}` can repeat one
+        total = self.connection.execute(self.compiler.count(collection.table)).scalar_one()
+        self.progress.start(collection.name, total)
         for rows in self.rebuild.batches(collection.name, batch_size):
             batch = self._batch(result, collection, target, shapes, rows, unique)
+            self.progress.advance(collection.name, len(rows))
             matched += sum(row.document is not None for row in batch)
             present = [row for row in batch if row.document is not None]
             if sample is None:
@@ -231,6 +254,7 @@ class _Checker:
                 row.document = found.get(canon(row.value))
             self._equality(result, collection, [row for row in chunk if row.document])
             self.rebuild.source.clear()
+        self.progress.finish(collection.name)
         result.documents = target.count()
         if result.documents - matched - len(target.duplicates) > 0:
             self._extras(result, collection, target)

@@ -98,4 +98,7 @@ def html(report: Report) -> str:
         checks=CHECKS,
         verdict=_verdict(report),
         differences=report.differences[:HTML_DIFFERENCES],
+        passed=sum(
+            tally.passed for result in report.collections for tally in result.checks.values()
+        ),
     )

@@ -53,12 +53,17 @@ class CollectionResult:
 
 @dataclass
 class Report:
+    """What validation found, and what it ran against (URLs without their passwords)."""
+
     source: str
     target: str
     mode: str
     collections: list[CollectionResult] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     total_differences: int = 0
+    started: str = ""  # when, in UTC (ISO 8601, to the second)
+    seconds: float = 0.0  # how long it took
+    versions: dict[str, str] = field(default_factory=dict)  # mapper, python, source, target
 
     @property
     def ok(self) -> bool:
@@ -70,6 +75,9 @@ class Report:
             "source": self.source,
             "target": self.target,
             "mode": self.mode,
+            "started": self.started,
+            "seconds": round(self.seconds, 3),
+            "versions": self.versions,
             "collections": [
                 {
                     "name": c.name,

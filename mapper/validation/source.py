@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from mapper.catalog import MYSQL, Catalog
+from mapper.catalog import MYSQL, Catalog, unknown_types_quiet
 from mapper.compile import Statement, TimeOfDay
 from mapper.types import unrepresentable
 
@@ -44,9 +44,13 @@ class Source:
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
             info = self.catalog.tables[name]
-            self._tables[name] = sa.Table(
-                info.table_name, self.metadata, schema=info.schema, autoload_with=self.connection
-            )
+            with unknown_types_quiet():
+                self._tables[name] = sa.Table(
+                    info.table_name,
+                    self.metadata,
+                    schema=info.schema,
+                    autoload_with=self.connection,
+                )
         return self._tables[name]
 
     def _select(self, name: str, only: tuple[str, ...] | None = None) -> Statement:

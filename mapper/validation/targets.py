@@ -150,6 +150,17 @@ class Targets:
                 f"validate needs a mongodb://HOST/DB or file:DIR target, not {redact(url)}"
             )
 
+    def server(self) -> str:
+        """What holds the target, for a report: the server and its version, or files."""
+        if self.client is None:
+            return "Extended JSON files"
+        info = self.client.admin.command("buildInfo")
+        mongodb = f"MongoDB {info.get('version', '?')}"
+        ferretdb = info.get("ferretdbVersion")  # its embedded builds say `unknown`
+        if ferretdb is None:
+            return mongodb
+        return f"FerretDB{'' if ferretdb == 'unknown' else f' {ferretdb}'} ({mongodb} compatible)"
+
     def collection(self, name: str, database: str | None) -> Collection:
         """The target collection `name` (in `database`, else the URL's), opened once."""
         if self.directory is not None:  # a file: target
