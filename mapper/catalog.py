@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.dialects.postgresql.ranges import AbstractMultiRange, AbstractRange
 from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from mapper.errors import SourceError
+
+MYSQL = frozenset({"mysql", "mariadb"})  # the dialect names of a MySQL or MariaDB source
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,11 @@ _KINDS: tuple[tuple[type, str], ...] = (
     (postgresql.JSONB, "json"),
     (sa.ARRAY, "array"),
     (sa.LargeBinary, "binary"),
+    (sa.VARBINARY, "binary"),
+    (sa.BINARY, "binary"),
     (sa.String, "text"),
+    (mysql.BIT, "int64"),
+    (mysql.YEAR, "int32"),
 )
 
 
@@ -139,10 +145,21 @@ def column_kind(sql_type: sa.types.TypeEngine[Any]) -> str:
     """The value family of a SQL type (a domain's: its base type's): decides the default BSON
     conversion (`types.DEFAULT_CONVERSION`)."""
     sql_type = _base_type(sql_type)
+    if _mysql_flag(sql_type):
+        return "bool"
+    if isinstance(sql_type, mysql.INTEGER) and sql_type.unsigned:
+        return "int64"  # past 2**31: the whole column, not only its large values
     for type_class, kind in _KINDS:
         if isinstance(sql_type, type_class):
             return kind
     return "other"
+
+
+def _mysql_flag(sql_type: sa.types.TypeEngine[Any]) -> bool:
+    """MySQL's boolean: TINYINT(1) (what BOOLEAN declares) or BIT(1)."""
+    if isinstance(sql_type, mysql.TINYINT):
+        return sql_type.display_width == 1
+    return isinstance(sql_type, mysql.BIT) and sql_type.length == 1
 
 
 def _base_type(sql_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
@@ -160,13 +177,14 @@ def _type_name(sql_type: sa.types.TypeEngine[Any]) -> str:
     return str(sql_type)
 
 
-def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
+def _column(info: ReflectedColumn, declared: str | None = None, json: bool = False) -> Column:
     """A reflected column; `declared`: its type as SQLite's schema writes it, whose affinity
     SQLAlchemy reflects (NUMERIC for `UUID` or any other name it does not know): a value of
-    such a column is read as stored (kind `other`), a number as a number, text as text."""
+    such a column is read as stored (kind `other`), a number as a number, text as text;
+    `json`: a MariaDB JSON column (text that a check keeps valid JSON)."""
     sql_type = info["type"]
     element = _base_type(sql_type)
-    kind = column_kind(sql_type)
+    kind = "json" if json else column_kind(sql_type)
     if (
         declared is not None
         and kind == "decimal"
@@ -176,7 +194,7 @@ def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
     return Column(
         name=info["name"],
         kind=kind,
-        sql_type=declared or _type_name(sql_type),
+        sql_type=declared or ("JSON" if json else _type_name(sql_type)),
         nullable=bool(info.get("nullable", True)),
         scale=getattr(element, "scale", None),
         element=column_kind(element.item_type) if isinstance(element, sa.ARRAY) else None,
@@ -203,6 +221,7 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             leaves: dict[str, list[Table]] = {}  # partitioned table → its leaf partitions
             partitions: dict[str, str] = {}
             for schema in dict.fromkeys(schemas):
+                json = _mariadb_json(engine, schema)
                 found = _partitions(engine, schema)
                 for kind, table_name in _relations(inspector, schema):
                     table = _reflect_table(
@@ -210,6 +229,7 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
                         schema,
                         table_name,
                         _declared_types(engine, schema, table_name),
+                        json.get(table_name, set()),
                         kind,
                     )
                     if table.name not in found:
@@ -302,6 +322,24 @@ def _declared_types(engine: sa.Engine, schema: str | None, table_name: str) -> d
         return {row[1]: row[2] for row in rows}
 
 
+# MariaDB's JSON is LONGTEXT with this check, which SQLAlchemy does not reflect
+_MARIADB_JSON = sa.text("""
+SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE())
+  AND CHECK_CLAUSE = CONCAT('json_valid(`', CONSTRAINT_NAME, '`)')""")
+
+
+def _mariadb_json(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
+    """MariaDB: the JSON columns of a schema's tables, by table; other sources: none."""
+    if not getattr(engine.dialect, "is_mariadb", False):
+        return {}
+    found: dict[str, set[str]] = {}
+    with engine.connect() as connection:
+        for table_name, column in connection.execute(_MARIADB_JSON, {"schema": schema}):
+            found.setdefault(table_name, set()).add(column)
+    return found
+
+
 def _named(columns: list[str | None]) -> tuple[str, ...] | None:
     """An index's columns, or None for an index on an expression (whose column is None)."""
     names = tuple(name for name in columns if name is not None)
@@ -313,10 +351,11 @@ def _reflect_table(
     schema: str | None,
     table_name: str,
     declared: dict[str, str],
+    json: set[str],
     kind: TableKind,
 ) -> Table:
     columns = tuple(
-        _column(info, declared.get(info["name"]))
+        _column(info, declared.get(info["name"]), info["name"] in json)
         for info in inspector.get_columns(table_name, schema=schema)
     )
     primary_key = tuple(

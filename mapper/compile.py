@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from mapper import plan as p
-from mapper.catalog import Catalog, Column
+from mapper.catalog import MYSQL, Catalog, Column
 from mapper.types import Unrepresentable, unrepresentable
 
 KEYS = "keys"
@@ -110,7 +111,42 @@ _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 
 
-def _column_type(column: Column) -> sa.types.TypeEngine[Any]:
+class BitFlag(sa.types.TypeDecorator[bool]):
+    """MySQL's BIT(1), read as a bool (the driver gives its byte, `b"\\x00"` for false)."""
+
+    impl = mysql.BIT
+    cache_ok = True
+
+    def process_result_value(self, value: int | None, dialect: sa.engine.Dialect) -> bool | None:
+        return None if value is None else bool(value)
+
+
+class TimeOfDay(sa.types.TypeDecorator[dt.time]):
+    """MySQL's TIME, a duration from -838:59:59 to 838:59:59 that the driver gives as a
+    timedelta: a time of day, or ValueError outside one day (`Guarded` makes it a marker;
+    SQLAlchemy's own reading would give 01:00 for 25:00)."""
+
+    impl = mysql.TIME
+    cache_ok = True
+
+    def result_processor(
+        self, dialect: sa.engine.Dialect, coltype: object
+    ) -> Callable[[dt.timedelta | None], dt.time | None]:
+        def read(value: dt.timedelta | None) -> dt.time | None:
+            if value is None:
+                return None
+            if not dt.timedelta(0) <= value < dt.timedelta(days=1):
+                raise ValueError("not a time of day")
+            return (dt.datetime.min + value).time()
+
+        return read
+
+
+def _column_type(column: Column, dialect: str) -> sa.types.TypeEngine[Any]:
+    if dialect in MYSQL and column.sql_type.startswith("BIT"):  # bytes, read as a number
+        return BitFlag() if column.kind == "bool" else mysql.BIT()
+    if dialect in MYSQL and column.kind == "time":
+        return Guarded(TimeOfDay(), "time")
     if column.kind == "decimal" and column.scale is None:
         return AsStored(asdecimal=True)
     if column.kind == "decimal":
@@ -130,7 +166,9 @@ class Compiler:
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
             info = self.catalog.tables[name]
-            columns = [sa.Column(c.name, _column_type(c)) for c in info.columns]
+            columns = [
+                sa.Column(c.name, _column_type(c, self.catalog.dialect)) for c in info.columns
+            ]
             self._tables[name] = sa.Table(
                 info.table_name, self.metadata, *columns, schema=info.schema
             )
@@ -154,7 +192,11 @@ class Compiler:
             statement = statement.where(self._link(query, aliases))
         if query.order:
             statement = statement.order_by(
-                *(self._order(query, ordering, columns) for ordering in query.order)
+                *(
+                    clause
+                    for ordering in query.order
+                    for clause in self._order(query, ordering, columns)
+                )
             )
         return statement
 
@@ -182,20 +224,36 @@ class Compiler:
 
     def _order(
         self, query: p.Query, ordering: p.Ordering, columns: list[sa.Label[Any]]
-    ) -> sa.UnaryExpression[Any]:
-        """Text by code point (`COLLATE "C"` in PostgreSQL), NULLs last in either direction."""
+    ) -> list[sa.ColumnElement[Any]]:
+        """Text by code point (`collated`), NULLs last in either direction: `NULLS LAST`, or
+        where the dialect lacks it (MySQL), `x IS NULL` sorted first."""
         label = columns[ordering.index]
         expression: sa.ColumnElement[Any] = label
         if isinstance(query.selects[ordering.index], p.ColumnRef):
             collated = self.collated(label.element)
             expression = label if collated is label.element else collated
         ordered = expression.desc() if ordering.descending else expression.asc()
-        return ordered.nulls_last()
+        if self.catalog.dialect not in MYSQL:
+            return [ordered.nulls_last()]
+        # `x IS NULL` of a column that cannot be NULL would still cost the index's order
+        nullable = self._may_be_null(query, query.selects[ordering.index])
+        return [expression.is_(None), ordered] if nullable else [ordered]
+
+    def _may_be_null(self, query: p.Query, item: p.Select) -> bool:
+        """Whether a query's select may give NULL: an aggregate, a nullable column, or any
+        column of a table joined by a left outer join (a many-to-one hop)."""
+        if not isinstance(item, p.ColumnRef):
+            return True
+        if any(hop.alias == item.alias and not hop.many for hop in query.joins):
+            return True
+        column = self.catalog.tables[_tables_of(query)[item.alias]].column(item.column)
+        return column is None or column.nullable
 
     def _key_range(self, node: p.KeyRange, aliases: Aliases) -> sa.ColumnElement[bool]:
         """The bounds compared in the order the root query sorts by (text by code point)."""
-        columns = [self.collated(aliases[node.alias].c[name]) for name in node.columns]
-        key = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
+        columns = [aliases[node.alias].c[name] for name in node.columns]
+        collated = [self.collated(column) for column in columns]
+        key = collated[0] if len(collated) == 1 else sa.tuple_(*collated)
 
         def bound(side: str, values: tuple[Any, ...]) -> sa.ColumnElement[Any]:
             binds = [
@@ -214,12 +272,24 @@ class Compiler:
     def collated(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """A column as it compares by code point, whatever the database's collation: text
         `COLLATE "C"` in PostgreSQL, an enum cast to text first (enums compare by their
-        declaration order, and take no collation); other columns as they are."""
+        declaration order, and take no collation); in MySQL, text and enums as their bytes
+        (UTF-8 bytes order as code points do, and no trailing space is ignored); other
+        columns as they are."""
+        text = isinstance(column.type, sa.Text | EnumText)
+        if self.catalog.dialect in MYSQL and text:
+            return sa.cast(column, mysql.BINARY())
         if self.catalog.dialect != "postgresql":
             return column
         if isinstance(column.type, EnumText):
             return sa.cast(column, sa.Text).collate("C")
         return column.collate("C") if isinstance(column.type, sa.Text) else column
+
+    def compares_as_stored(self, query: p.Query, columns: tuple[p.ColumnRef, ...]) -> bool:
+        """Whether columns of a query's tables compare by code point as they are (not cast
+        or collated by `collated`): an index on them serves a range in that order."""
+        tables = _tables_of(query)
+        stored = [self.table(tables[ref.alias]).c[ref.column] for ref in columns]
+        return all(self.collated(column) is column for column in stored)
 
     def largest_group(self, children: p.Children) -> Statement:
         """The parent key with the most child rows of an array, and that number."""
@@ -326,6 +396,11 @@ class Compiler:
                 return column.is_(None) if node.value else column.is_not(None)
             case _:
                 raise ValueError(f"unknown filter operator {node.op!r}")
+
+
+def _tables_of(query: p.Query) -> dict[str, str]:
+    """A query's aliases → their tables."""
+    return {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
 
 
 def _bound_names(node: p.KeyRange, side: str) -> list[str]:

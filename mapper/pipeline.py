@@ -8,6 +8,7 @@ import difflib
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,19 +27,9 @@ def connect(url: str) -> sa.Engine:
     """An engine for the source; fails fast, naming the URL without its password. A
     `postgresql://` URL uses psycopg2, the driver mapper ships with."""
     try:
-        engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
         with engine.connect():
             pass
-    except sa.exc.NoSuchModuleError:
-        raise _unknown_scheme(url) from None
-    except ImportError as error:  # the dialect is known, its driver is not installed
-        driver = error.name or "its driver"
-        package = _DRIVER_PACKAGES.get(driver, driver)
-        raise UsageError(
-            f"the source {redact(url)} needs the Python package `{package}`, which is not "
-            f"installed: pip install {package}",
-            setting=SOURCE_VARIABLE,
-        ) from None
     except (sa.exc.SQLAlchemyError, ValueError) as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else ""
         message = f"cannot connect to the source {redact(url)}: {type(error).__name__}: "
@@ -48,8 +39,32 @@ def connect(url: str) -> sa.Engine:
     return engine
 
 
+def create_engine(url: str, **options: Any) -> sa.Engine:
+    """An engine for a source URL (not connected yet): a scheme that names no dialect, or a
+    dialect whose driver is not installed, is a usage error that says what to install."""
+    try:
+        return sa.create_engine(sqlalchemy_url(url), **options)
+    except sa.exc.NoSuchModuleError:
+        raise _unknown_scheme(url) from None
+    except ImportError as error:  # the dialect is known, its driver is not installed
+        driver = error.name or "its driver"
+        package = _DRIVER_PACKAGES.get(driver, driver)
+        install = f"'mapper-migrate[{_EXTRAS[driver]}]'" if driver in _EXTRAS else package
+        raise UsageError(
+            f"the source {redact(url)} needs the Python package `{package}`, which is not "
+            f"installed: pip install {install}",
+            setting=SOURCE_VARIABLE,
+        ) from None
+
+
 # the package that brings a driver module, where their names differ
-_DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg": "psycopg[binary]", "cx_Oracle": "oracledb"}
+_DRIVER_PACKAGES = {
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "psycopg": "psycopg[binary]",
+    "cx_Oracle": "oracledb",
+}
+_EXTRAS = {"MySQLdb": "mysql"}  # drivers that an extra of mapper brings
 _MISSING_DATABASE = re.compile(
     r'database "[^"]*" does not exist|Unknown database|unable to open database file', re.IGNORECASE
 )  # a wrong database name or SQLite path

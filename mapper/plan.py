@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 FieldPath = tuple[str, ...]
 T = TypeVar("T")
@@ -423,6 +423,15 @@ def _narrowed(query: Query, condition: Filter) -> Query:
         query,
         filter=condition if query.filter is None else BoolOp("and", (query.filter, condition)),
     )
+
+
+def rows_after(query: Query, after: tuple[Any, ...]) -> Query:
+    """A query ordered by a key (its `order`: ascending columns of its own table), for the
+    rows after key `after`: the next page of a read in pages."""
+    columns = tuple(
+        cast(ColumnRef, query.selects[ordering.index]).column for ordering in query.order
+    )
+    return _narrowed(query, KeyRange(query.alias, columns, after))
 
 
 def keys_after(

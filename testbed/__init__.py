@@ -1,9 +1,11 @@
-"""Throwaway PostgreSQL, FerretDB and SecantusDB servers for mapper's tests and benchmarks."""
+"""Throwaway PostgreSQL, MariaDB, FerretDB and SecantusDB servers for mapper's tests and
+benchmarks."""
 
 from testbed.servers import (
     SERVERS,
     TestbedUnavailable,
     ferretdb,
+    mariadb,
     named_server,
     postgres,
     secantus,
@@ -14,6 +16,7 @@ __all__ = [
     "SERVERS",
     "TestbedUnavailable",
     "ferretdb",
+    "mariadb",
     "named_server",
     "postgres",
     "secantus",

@@ -1,5 +1,6 @@
-"""Start and stop throwaway servers: PostgreSQL (initdb + postgres), FerretDB (Go module) and
-SecantusDB (a MongoDB-compatible server in Python, from the test extra).
+"""Start and stop throwaway servers: PostgreSQL (initdb + postgres), MariaDB
+(mariadb-install-db + mariadbd), FerretDB (Go module) and SecantusDB (a MongoDB-compatible
+server in Python, from the test extra).
 
 Each server lives in a fresh temporary directory, listens on a free loopback port and is a
 child of the calling process that dies with it (``PR_SET_PDEATHSIG``), so a crashed run never
@@ -24,12 +25,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 FERRETDB_SOURCE = Path(__file__).parent / "ferretdb"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapper-testbed"
 RUN_PREFIX = "mapper-testbed-"
 START_TIMEOUT = 60.0
 POSTGRES_USER_CANDIDATES = ("postgres", "mapper-testbed")
+MARIADB_USER_CANDIDATES = ("mysql", "mapper-testbed")
 PR_SET_PDEATHSIG = 1
 
 
@@ -87,11 +90,11 @@ def sweep_leftovers() -> None:
     """Kill servers and remove directories left by earlier runs whose owner died."""
     for run_dir in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
         owner = _read_pid(run_dir / "owner.pid")
-        if owner and _alive(owner):
+        if owner and alive(owner):
             continue
         for pid_file in run_dir.glob("*.server.pid"):
             pid = _read_pid(pid_file)
-            if pid and _alive(pid):
+            if pid and alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -104,7 +107,8 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of that id exists (one of another user too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -136,24 +140,23 @@ def _postgres_bin(name: str) -> str:
     )
 
 
-def _unprivileged_user() -> pwd.struct_passwd | None:
-    """The account to run PostgreSQL as when we are root (initdb refuses root)."""
+def _unprivileged_user(candidates: tuple[str, ...]) -> pwd.struct_passwd | None:
+    """The account to run a server as when we are root (initdb and mariadbd refuse root):
+    the first of `candidates` that exists, else the last one, created."""
     if os.geteuid() != 0:
         return None
-    for name in POSTGRES_USER_CANDIDATES:
+    for name in candidates:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", POSTGRES_USER_CANDIDATES[-1]], check=True
-    )
-    return pwd.getpwnam(POSTGRES_USER_CANDIDATES[-1])
+    subprocess.run(["useradd", "--system", "--no-create-home", candidates[-1]], check=True)
+    return pwd.getpwnam(candidates[-1])
 
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
     """Run a throwaway PostgreSQL cluster; yield its URL (trust auth, user `postgres`)."""
     initdb, server = _postgres_bin("initdb"), _postgres_bin("postgres")
-    user = _unprivileged_user()
+    user = _unprivileged_user(POSTGRES_USER_CANDIDATES)
     as_user = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     with _run_dir("postgres") as run_dir:
         data, log = run_dir / "data", run_dir / "postgres.log"
@@ -224,6 +227,88 @@ def _wait_for_postgres(port: int) -> None:
         time.sleep(0.1)
 
 
+def _mariadb_bin(name: str) -> str:
+    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
+    if found is None:
+        raise TestbedUnavailable(
+            f"`{name}` not found: install MariaDB's server (Debian: apt-get install mariadb-server)"
+        )
+    return found
+
+
+# small redo log and buffer pool, no durability: a throwaway server for a test session
+_MARIADB_SETTINGS = (
+    "--skip-name-resolve",
+    "--innodb-log-file-size=8M",
+    "--innodb-buffer-pool-size=64M",
+    "--innodb-flush-log-at-trx-commit=0",
+    "--skip-log-bin",
+    "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_unicode_ci",  # not code point order, as most servers have
+)
+# the root account, without a password, also over TCP from 127.0.0.1 (`--skip-name-resolve`
+# does not see 127.0.0.1 as the `localhost` that mariadb-install-db creates it for)
+_MARIADB_INIT = """\
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+"""
+
+
+@contextlib.contextmanager
+def mariadb() -> Iterator[str]:
+    """Run a throwaway MariaDB server; yield its URL (user `root`, no password, no database:
+    tests create theirs) with the mysqlclient driver."""
+    install, server = _mariadb_bin("mariadb-install-db"), _mariadb_bin("mariadbd")
+    user = _unprivileged_user(MARIADB_USER_CANDIDATES)
+    # the account is switched to before `_die_with_parent` (mariadbd's own `--user` would
+    # switch after it, which clears the signal that kills it with its parent)
+    as_user: dict[str, int] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
+    with _run_dir("mariadb") as run_dir:
+        data, log = run_dir / "data", run_dir / "mariadb.log"
+        # its temporary tables in its own directory: not /tmp, which others sweep
+        places = (f"--datadir={data}", f"--tmpdir={run_dir}")
+        init = run_dir / "init.sql"
+        init.write_text(_MARIADB_INIT)
+        if user:
+            os.chown(run_dir, user.pw_uid, user.pw_gid)
+        _run_or_unavailable(
+            [
+                install,
+                "--no-defaults",
+                *places,
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *_MARIADB_SETTINGS,
+            ],
+            run_dir,
+            "mariadb-install-db",
+            **as_user,
+        )
+        port = free_port()
+        args = [
+            server,
+            "--no-defaults",
+            *places,
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={run_dir / 'mariadb.sock'}",
+            f"--pid-file={run_dir / 'mariadb.pid'}",
+            f"--init-file={init}",
+            f"--log-error={log}",
+            *_MARIADB_SETTINGS,
+        ]
+        with _serving(run_dir / "mariadb", args, port, log, subprocess.DEVNULL, **as_user):
+            yield f"mysql+mysqldb://root@127.0.0.1:{port}/"
+
+
+def _run_or_unavailable(args: list[str], cwd: Path, what: str, **as_user: int) -> None:
+    """Run a set-up command (as the `user` and `group` ids of `as_user`, if given); its
+    failure (with the end of its output) makes the server unavailable."""
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, **as_user)
+    if done.returncode != 0:
+        raise TestbedUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
 def build_ferretdb() -> Path:
     """Build the FerretDB wrapper once per source version; return the binary's path."""
     go = shutil.which("go") or (
@@ -242,15 +327,9 @@ def build_ferretdb() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
             partial = binary.with_suffix(".partial")
-            built = subprocess.run(
-                [go, "build", "-o", str(partial), "."],
-                cwd=FERRETDB_SOURCE,
-                capture_output=True,
-                text=True,
-                check=False,
+            _run_or_unavailable(
+                [go, "build", "-o", str(partial), "."], FERRETDB_SOURCE, "building FerretDB"
             )
-            if built.returncode != 0:
-                raise TestbedUnavailable(f"building FerretDB failed:\n{built.stderr[-2000:]}")
             partial.rename(binary)
     return binary
 
@@ -261,19 +340,32 @@ def ferretdb() -> Iterator[str]:
     binary = build_ferretdb()
     with _run_dir("ferretdb") as run_dir:
         port, log = free_port(), run_dir / "ferretdb.log"
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(signal.SIGTERM),
-            )
-        (run_dir / "ferretdb.server.pid").write_text(str(process.pid))
-        try:
-            _wait_for_port(port, process, log)
+        args = [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", str(run_dir / "data")]
+        with open(log, "wb") as log_file, _serving(run_dir / "ferretdb", args, port, log, log_file):
             yield f"mongodb://127.0.0.1:{port}/"
-        finally:
-            _stop(process, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _serving(
+    name: Path, args: list[str], port: int, log: Path, stdout: IO[bytes] | int, **as_user: int
+) -> Iterator[None]:
+    """A server started by `args` (as the `user` and `group` ids of `as_user`, if given;
+    stopped by SIGTERM), its pid in `name.server.pid`, until it listens on `port`; `log` is
+    where it says why it failed."""
+    process = subprocess.Popen(
+        args,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        cwd=name.parent,
+        preexec_fn=_die_with_parent(signal.SIGTERM),
+        **as_user,
+    )
+    name.with_suffix(".server.pid").write_text(str(process.pid))
+    try:
+        _wait_for_port(port, process, log)
+        yield
+    finally:
+        _stop(process, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -287,34 +379,23 @@ def secantus() -> Iterator[str]:
         port, log = free_port(), run_dir / "secantus.log"
         config = run_dir / "secantusd.toml"
         config.write_text("")  # no configuration file of the machine's is picked up
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "secantus",
-                    "--config",
-                    str(config),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--storage-path",
-                    str(run_dir / "data"),
-                    "--log-level",
-                    "WARNING",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=run_dir,
-                preexec_fn=_die_with_parent(signal.SIGTERM),
-            )
-        (run_dir / "secantus.server.pid").write_text(str(process.pid))
-        try:
-            _wait_for_port(port, process, log)
+        args = [
+            sys.executable,
+            "-m",
+            "secantus",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(run_dir / "data"),
+            "--log-level",
+            "WARNING",
+        ]
+        with open(log, "wb") as log_file, _serving(run_dir / "secantus", args, port, log, log_file):
             yield f"mongodb://127.0.0.1:{port}/"
-        finally:
-            _stop(process, signal.SIGTERM)
 
 
 SERVERS = {
@@ -336,7 +417,8 @@ def named_server(variable: str) -> str | None:
 
 @contextlib.contextmanager
 def servers() -> Iterator[dict[str, str]]:
-    """All of `SERVERS`, each started unless the environment names it (`named_server`)."""
+    """All of `SERVERS`, each started unless the environment names it (`named_server`);
+    MariaDB starts only for the tests that need it (`mariadb`)."""
     with contextlib.ExitStack() as stack:
         yield {
             variable: named_server(variable) or stack.enter_context(start())

@@ -1,12 +1,13 @@
-"""Fixtures that give real servers: PostgreSQL and two MongoDB wire-protocol servers, FerretDB
-(fast; the default target) and SecantusDB (slower, with the features FerretDB 1.x lacks: the
-target of tests marked `needs_mongodb`, and the second target of tests decorated with
-`both_targets`).
+"""Fixtures that give real servers: PostgreSQL, MariaDB and two MongoDB wire-protocol servers,
+FerretDB (fast; the default target) and SecantusDB (slower, with the features FerretDB 1.x
+lacks: the target of tests marked `needs_mongodb`, and the second target of tests decorated
+with `both_targets`).
 
-`MAPPER_TEST_POSTGRES_URL`, `MAPPER_TEST_MONGODB_URI` and `MAPPER_TEST_SECANTUS_URI` point the
-suite at existing servers (a MongoDB named by `MAPPER_TEST_MONGODB_URI` serves as both
-MongoDB-wire targets); otherwise the test bed starts throwaway ones for the session and stops
-them afterwards. When a server cannot be had the integration tests are skipped loudly, or fail
+`MAPPER_TEST_POSTGRES_URL`, `MAPPER_TEST_MYSQL_URL`, `MAPPER_TEST_MONGODB_URI` and
+`MAPPER_TEST_SECANTUS_URI` point the suite at existing servers (a MongoDB named by
+`MAPPER_TEST_MONGODB_URI` serves as both MongoDB-wire targets); otherwise the test bed starts
+throwaway ones for the session (MariaDB only when a test first needs it) and stops them
+afterwards. When a server cannot be had the integration tests are skipped loudly, or fail
 under `CI=true`.
 """
 
@@ -19,7 +20,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -94,13 +95,17 @@ def _unavailable(reason: str) -> None:
 
 
 @contextlib.contextmanager
-def _server(variable: str) -> Iterator[str]:
+def _server(
+    variable: str, start: Callable[[], contextlib.AbstractContextManager[str]] | None = None
+) -> Iterator[str]:
+    """The server `variable` names, else one started by `start` (by default the test bed's
+    server of that variable, `testbed.SERVERS`) for as long as the context lasts."""
     named = testbed.named_server(variable)
     if named:
         yield named
         return
     try:
-        with testbed.SERVERS[variable]() as url:
+        with (start or testbed.SERVERS[variable])() as url:
             yield url
     except testbed.TestbedUnavailable as error:
         _unavailable(str(error))
@@ -111,6 +116,23 @@ def postgres_server() -> Iterator[str]:
     """URL of a PostgreSQL server where tests may create databases."""
     with _server("MAPPER_TEST_POSTGRES_URL") as url:
         yield sqlalchemy_url(url)
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[str]:
+    """URL of a MySQL or MariaDB server where tests may create databases."""
+    with _server("MAPPER_TEST_MYSQL_URL", testbed.mariadb) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def small_demo_mysql(mysql_server: str) -> Iterator[str]:
+    """The same rows as `small_demo_pg`, in MariaDB (read-only use)."""
+    from mapper.demo import create_demo
+
+    with fresh_mysql_database(mysql_server) as url:
+        create_demo(url, scale=SMALL_DEMO_SCALE, seed=42)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -184,29 +206,61 @@ def _database_url(server_url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it afterwards."""
+def _fresh_database(server_url: str, create: str, drop: str) -> Iterator[str]:
+    """Create a uniquely named database by the statement `create` (`{name}` in it), yield
+    its URL, drop it afterwards by `drop`."""
     name = f"mapper_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(create.format(name=name)))
     try:
         yield _database_url(server_url, name)
     finally:
         with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(drop.format(name=name)))
         admin.dispose()
 
 
+def fresh_postgres_database(server_url: str) -> contextlib.AbstractContextManager[str]:
+    """Create a uniquely named database, yield its URL, drop it afterwards."""
+    return _fresh_database(
+        server_url, 'CREATE DATABASE "{name}"', 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    )
+
+
+def fresh_mysql_database(server_url: str) -> contextlib.AbstractContextManager[str]:
+    """Create a uniquely named MySQL database (utf8mb4, in the server's default collation),
+    yield its URL, drop it afterwards."""
+    return _fresh_database(
+        server_url,
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        "DROP DATABASE IF EXISTS `{name}`",
+    )
+
+
 @contextlib.contextmanager
-def postgres_database(server_url: str, script: str) -> Iterator[str]:
-    """A fresh database made by an SQL script; its URL (dropped afterwards)."""
-    with fresh_postgres_database(server_url) as url:
+def _scripted(
+    fresh: contextlib.AbstractContextManager[str], statements: list[str]
+) -> Iterator[str]:
+    with fresh as url:
         engine = sa.create_engine(url)
         with engine.begin() as connection:
-            connection.exec_driver_sql(script)
+            for statement in statements:
+                connection.exec_driver_sql(statement)
         engine.dispose()
         yield url
+
+
+def postgres_database(server_url: str, script: str) -> contextlib.AbstractContextManager[str]:
+    """A fresh database made by an SQL script; its URL (dropped afterwards)."""
+    return _scripted(fresh_postgres_database(server_url), [script])
+
+
+def mysql_database(server_url: str, script: str) -> contextlib.AbstractContextManager[str]:
+    """A fresh MySQL database made by an SQL script (statements end with `;` at a line's
+    end: MySQL takes one at a time); its URL (dropped afterwards)."""
+    statements = [part for part in script.split(";\n") if part.strip()]
+    return _scripted(fresh_mysql_database(server_url), statements)
 
 
 def run_to_files(source: str | sa.Engine, paths: list[Path], out: Path, rejects: Path) -> list:

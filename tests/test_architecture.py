@@ -48,6 +48,7 @@ OWNERS = {
     ),
     "jinja2": ("mapper.computed", "mapper.validation.output"),
     "psycopg2": ("mapper.engine.extract",),
+    "MySQLdb": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
     "tqdm": ("mapper.progress",),
     "dask": ("mapper.engine.cluster",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,7 +223,7 @@ def test_the_text_summary_has_a_total_row(demo_sqlite: str, tmp_path: Path) -> N
     ("source", "hint"),
     [
         ("postgresq://u@localhost/db", "did you mean `postgresql://`"),
-        ("mysql://u@127.0.0.1:1/db", "pip install mysqlclient"),
+        ("mssql+pymssql://u@127.0.0.1:1/db", "pip install pymssql"),
         ("sqlite:////no/such/folder/x.db", "unable to open database file"),
     ],
 )
@@ -230,6 +231,19 @@ def test_source_configuration_mistakes_exit_2_with_a_hint(source: str, hint: str
     result = mapper("plan", "mappings/tasks.yaml", "--source", source)
     assert result.returncode == 2, result.stdout + result.stderr
     assert hint in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "demo"])
+def test_a_mysql_source_without_its_driver_says_which_extra_to_install(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "MySQLdb", None)  # as if mysqlclient were not installed
+    arguments = ["mappings/tasks.yaml"] if command == "plan" else []
+    result = mapper(command, *arguments, "--source", "mysql://u:secret@127.0.0.1:1/db")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "`mysqlclient`" in result.stderr
+    assert "pip install 'mapper-migrate[mysql]'" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_wrong_database_name_exits_2(postgres_server: str) -> None:

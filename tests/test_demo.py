@@ -381,3 +381,9 @@ def test_cli_creates_the_demo(tmp_path):
     assert again.returncode == 2 and "--drop" in again.stderr
     dropped = mapper_cli(*command, "--drop")
     assert dropped.returncode == 0, dropped.stderr
+
+
+@pytest.mark.integration
+def test_the_same_rows_in_mariadb(small_demo_sqlite, small_demo_mysql):
+    """MariaDB keeps every demo value: microseconds, long texts, JSON, case-distinct texts."""
+    assert digests(small_demo_mysql) == digests(small_demo_sqlite)

@@ -70,6 +70,7 @@ RETAIL |= {"orders", "products", "stores", "tags"}
     [
         ("small_demo_sqlite", TASKS),
         ("small_demo_pg", TASKS),
+        pytest.param("small_demo_mysql", TASKS, marks=pytest.mark.integration),
         ("retail_sqlite", RETAIL),
         ("retail_pg", RETAIL),
     ],

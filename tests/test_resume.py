@@ -116,11 +116,16 @@ def test_killed_runs_resume_to_the_clean_result(small_demo_sqlite, mongo_url, mo
     assert not (tmp_path / "state.json").exists()
 
 
+@pytest.mark.parametrize(
+    "source_fixture",
+    ["small_demo_sqlite", pytest.param("small_demo_mysql", marks=pytest.mark.integration)],
+)
 def test_interrupt_stops_after_a_batch_and_resumes(
-    small_demo_sqlite, mongo_url, mongo_db, tmp_path
+    source_fixture, request, mongo_url, mongo_db, tmp_path
 ) -> None:
+    source = request.getfixturevalue(source_fixture)
     process = subprocess.Popen(
-        mapper_command(small_demo_sqlite, mongo_url, tmp_path),
+        mapper_command(source, mongo_url, tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -137,11 +142,11 @@ def test_interrupt_stops_after_a_batch_and_resumes(
     read, shown_written, seconds = int(row[1].replace(",", "")), row[2], row[8]
     assert read == written and shown_written == f"{written:,}"  # read so far, not the count
     assert seconds != "0.00s" and row[9] != "0"  # the time it ran and its rate
-    other = in_process(small_demo_sqlite, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
+    other = in_process(source, mongo_url, tmp_path, "--resume", "--decimal-as", "double")
     assert other.returncode == 2, other.stdout + other.stderr  # never text and doubles mixed
     assert "made with --decimal-as string" in other.stderr
     assert mongo_db.tasks.count_documents({}) == written
-    resumed = in_process(small_demo_sqlite, mongo_url, tmp_path, "--resume")
+    resumed = in_process(source, mongo_url, tmp_path, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "every row accounted for" in resumed.stdout
     assert mongo_db.tasks.count_documents({}) == TASKS

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 import testbed
+from testbed.servers import alive
 
 
 def test_postgres_is_a_real_server(postgres_server: str) -> None:
@@ -26,6 +28,60 @@ def test_postgres_is_a_real_server(postgres_server: str) -> None:
         version = connection.execute(sa.text("SHOW server_version_num")).scalar_one()
     engine.dispose()
     assert int(version) >= 120000
+
+
+@pytest.mark.integration
+def test_mariadb_is_a_real_server(mysql_server: str) -> None:
+    """The throwaway MariaDB answers as root over TCP, and runs in this run's TMPDIR (where
+    .ci/run looks for leftovers), in the collation that is not code point order."""
+    engine = sa.create_engine(mysql_server)
+    with engine.connect() as connection:
+        version, collation, datadir, tmpdir = connection.execute(
+            sa.text("SELECT VERSION(), @@collation_server, @@datadir, @@tmpdir")
+        ).one()
+    engine.dispose()
+    assert "MariaDB" in version or os.environ.get("MAPPER_TEST_MYSQL_URL")
+    if not os.environ.get("MAPPER_TEST_MYSQL_URL"):
+        assert collation == "utf8mb4_unicode_ci"
+        assert datadir.startswith(os.path.join(tempfile.gettempdir(), "mapper-testbed-mariadb-"))
+        assert Path(tmpdir) == Path(datadir).parent  # its temporary tables in its run's directory
+
+
+_SERVE = """
+import sys, time, testbed
+with testbed.mariadb() as url:
+    print(url, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.integration
+def test_mariadb_dies_with_the_process_that_started_it() -> None:
+    """Killed without a chance to stop it (SIGKILL), its parent leaves no MariaDB behind:
+    the server runs as an unprivileged account switched to before the parent-death signal
+    is set (mariadbd's own `--user` would clear that signal)."""
+    if os.environ.get("MAPPER_TEST_MYSQL_URL"):
+        pytest.skip("MAPPER_TEST_MYSQL_URL names a server the test bed does not start")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SERVE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = parent.stdout.readline().strip()
+        assert url.startswith("mysql"), parent.stderr.read()
+        [pid_file] = [
+            path
+            for path in Path(tempfile.gettempdir()).glob("mapper-testbed-mariadb-*/owner.pid")
+            if path.read_text().strip() == str(parent.pid)
+        ]
+        server = int((pid_file.parent / "mariadb.server.pid").read_text())
+        assert alive(server)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(server)
 
 
 def test_mongodb_wire_server_answers(mongo_client) -> None:

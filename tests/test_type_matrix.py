@@ -1,4 +1,4 @@
-"""The type matrix: every source type that PostgreSQL and SQLite report gets its documented
+"""The type matrix: every source type that PostgreSQL, SQLite and MySQL report gets its documented
 BSON value (docs/mapping-language.md, "Types"), a reject naming table, column and key, or a
 lint error naming the column. One case per row: a column, a value, what the run writes."""
 
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
-from conftest import postgres_database, run_to_files, sqlite_database
+from conftest import mysql_database, postgres_database, run_to_files, sqlite_database
 
 from mapper.api import lint
 
@@ -221,6 +221,72 @@ SQLITE = [
 ]
 
 
+MYSQL = [
+    Case("tiny", "TINYINT", "-128", -128, "TINYINT"),
+    Case("flag", "TINYINT(1)", "1", True, "TINYINT(1)"),
+    Case("boolean", "BOOLEAN", "false", False, "BOOLEAN"),
+    Case("bit_on", "BIT(1)", "b'1'", True, "BIT(1)"),
+    Case("bit_off", "BIT(1)", "b'0'", False, "BIT(1)"),
+    Case("bits", "BIT(12)", "b'100000000101'", Int64(2053), "BIT(n)"),
+    Case("small", "SMALLINT UNSIGNED", "65535", 65535, "SMALLINT"),
+    Case("medium", "MEDIUMINT", "-8388608", -8388608, "MEDIUMINT"),
+    Case("umedium", "MEDIUMINT UNSIGNED", "16777215", 16777215, "MEDIUMINT"),
+    Case("uint_small", "INT UNSIGNED", "5", Int64(5), "INT UNSIGNED"),
+    Case("int_", "INT", "-2147483648", -2147483648, "INT"),
+    Case("uint", "INT UNSIGNED", "4294967295", Int64(4294967295), "INT UNSIGNED"),
+    Case("big", "BIGINT", "9007199254740993", Int64(9007199254740993), "BIGINT"),
+    Case("ubig", "BIGINT UNSIGNED", "9223372036854775807", Int64(2**63 - 1), "BIGINT UNSIGNED"),
+    Case(
+        "ubig_far",
+        "BIGINT UNSIGNED",
+        "18446744073709551615",
+        Rejected("beyond 64 bits"),
+        "BIGINT UNSIGNED",
+    ),
+    Case("exact", "DECIMAL(10, 2)", "12.3", Decimal128("12.30"), "DECIMAL"),
+    Case(
+        "digits40",
+        "DECIMAL(65, 0)",
+        "1234567890123456789012345678901234567890",
+        Rejected("34 significant digits"),
+        "DECIMAL",
+    ),
+    Case("single", "FLOAT", "0.5", 0.5, "FLOAT"),
+    Case("dbl", "DOUBLE", "0.1", 0.1, "DOUBLE"),
+    Case("short", "VARCHAR(5)", "'abc'", "abc", "VARCHAR"),
+    Case("padded", "CHAR(4)", "'ab'", "ab", "CHAR"),
+    Case("label", "TEXT", "'é😀'", "é😀", "TEXT"),
+    Case("long_", "LONGTEXT", "'x'", "x", "LONGTEXT"),
+    Case("feeling", "ENUM('sad', 'happy')", "'happy'", "happy", "ENUM"),
+    Case("flags", "SET('a', 'b')", "'a,b'", "a,b", "SET"),
+    Case("day", "DATE", "'2024-02-29'", dt.datetime(2024, 2, 29, tzinfo=UTC), "DATE"),
+    Case("day_zero", "DATE", "'0000-00-00'", Rejected("not a valid date"), "0000-00-00"),
+    Case("at_zero", "DATETIME", "'2024-00-10 00:00:00'", Rejected("not a valid"), "DATETIME"),
+    Case(
+        "at",
+        "DATETIME(6)",
+        "'2024-03-31 02:30:00.123456'",
+        dt.datetime(2024, 3, 31, 2, 30, 0, 123000, tzinfo=UTC),
+        "DATETIME",
+    ),
+    Case(
+        "stamp",
+        "TIMESTAMP(6) NULL",
+        "'2024-03-31 08:00:00.5'",  # in the session's +05:30
+        dt.datetime(2024, 3, 31, 2, 30, 0, 500000, tzinfo=UTC),
+        "TIMESTAMP",
+    ),
+    Case("clock", "TIME(6)", "'13:45:01.5'", "13:45:01.500000", "TIME"),
+    Case("clock25", "TIME", "'25:00:00'", Rejected("not a valid time"), "TIME"),
+    Case("year_", "YEAR", "2024", 2024, "YEAR"),
+    Case("doc", "JSON", """'{"a": {"b": [1, null, "x"]}}'""", {"a": {"b": [1, None, "x"]}}),
+    Case("dotted", "JSON", """'{"a.b": 1}'""", Rejected("`.`"), "JSON"),
+    Case("raw", "BLOB", "x'00ff'", b"\x00\xff", "BLOB"),
+    Case("var", "VARBINARY(4)", "x'00ff'", b"\x00\xff", "VARBINARY"),
+    Case("fixed", "BINARY(2)", "x'00ff'", b"\x00\xff", "BINARY"),
+]
+
+
 def table_script(cases: list[Case], table: str = "matrix") -> str:
     columns = ", ".join(f"{case.column} {case.sql_type}" for case in cases)
     inserts = "".join(
@@ -325,6 +391,15 @@ def test_timestamptz_is_one_instant_whatever_the_session_time_zone(postgres_matr
     assert first == second
 
 
+@pytest.mark.integration
+def test_every_mysql_type_has_its_documented_value(mysql_server: str, tmp_path) -> None:
+    # no strict mode: legacy data holds zero dates
+    script = "SET time_zone = '+05:30';\nSET sql_mode = '';\n" + table_script(MYSQL)
+    with mysql_database(mysql_server, script) as url:
+        documents, rejects, _ = migrate(url, tmp_path, "out")
+    check(MYSQL, documents, rejects)
+
+
 def test_every_sqlite_type_has_its_documented_value(tmp_path) -> None:
     url = sqlite_database(tmp_path / "matrix.db", table_script(SQLITE))
     documents, rejects, _ = migrate(url, tmp_path, "out")
@@ -380,10 +455,10 @@ def test_every_case_is_documented() -> None:
     text = (ROOT / "docs" / "mapping-language.md").read_text()
     types = text[text.index("## Types") : text.index("## Credentials")]
     missing = sorted(
-        {case.documented or case.sql_type for case in POSTGRES + SQLITE}
+        {case.documented or case.sql_type for case in POSTGRES + SQLITE + MYSQL}
         - {
             name
-            for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE)
+            for name in (c.documented or c.sql_type for c in POSTGRES + SQLITE + MYSQL)
             if name in types
         }
     )

@@ -434,6 +434,20 @@ def test_the_same_rows_in_sqlite_validate_the_target(target, small_demo_sqlite, 
     assert code == 0, out
 
 
+def test_the_same_rows_in_mariadb_validate_the_target_in_full(target, small_demo_mysql, capsys):
+    code, out = validate((small_demo_mysql, *target[1:]), capsys, "--full")
+    assert code == 0, out
+
+    def change(document):
+        document["title"] += "!"
+
+    with tampered(target[2], "tasks", change):
+        code, report = failures(
+            (small_demo_mysql, *target[1:]), capsys, "--only", "tasks", "--full"
+        )
+    assert code == 1 and failed_checks(report, "tasks"), report
+
+
 def test_html_report_has_the_tables_and_escapes_values(target, capsys, tmp_path):
     def change(document):
         document["title"] = "<script>alert(1)</script>"

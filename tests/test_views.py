@@ -55,7 +55,7 @@ INSERT INTO events VALUES (1, '2024-03-01', 1), (2, '2025-03-01', 1), (3, '2025-
 INSERT INTO clicks VALUES (1, '2024-05-01', 2), (2, '2025-05-01', 2);
 """
 
-MAPPING = """
+VIEWS_MAPPING = """
 version: 1
 collections:
   customers:
@@ -68,12 +68,19 @@ collections:
   spenders:
     table: customer_totals
     _id: key
+"""
+"""Views as roots and embeds (also run on MariaDB: tests/test_mysql_source.py)."""
+
+MAPPING = (
+    VIEWS_MAPPING
+    + """\
   products:
     table: products
     fields:
       events: {embed: events, _id: false, columns: [id]}
       clicks: {embed: clicks, _id: false, columns: [id]}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from mapper.config import redact, sqlalchemy_url
+from mapper.config import redact
 from mapper.demo import generate as tasks_generate
 from mapper.demo import retail
 from mapper.demo import schema as tasks_schema
 from mapper.demo.generate import Row
 from mapper.demo.load import load
 from mapper.errors import SourceError, UsageError
+from mapper.pipeline import create_engine
 from mapper.progress import SILENT, Progress
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def create_demo(
         )
     demo = DEMO_SCHEMAS[schema]
     try:
-        engine = sa.create_engine(sqlalchemy_url(url))
+        engine = create_engine(url)
     except sa.exc.ArgumentError as error:
         raise UsageError(f"bad source URL {redact(url)}: {error}") from error
     if engine.dialect.name == "sqlite":

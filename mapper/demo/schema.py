@@ -1,8 +1,10 @@
 """The demo task database's tables (demo-taskdb.md), in portable SQLAlchemy Core types.
 
-The same metadata creates the schema in PostgreSQL (native uuid, timestamptz, jsonb) and in
-SQLite (uuid as its 36-character lowercase text, timestamps as naive UTC text, JSON as text),
-so that keys, their text and their order are the same in both.
+The same metadata creates the schema in PostgreSQL (native uuid, timestamptz, jsonb), in
+SQLite (uuid as its 36-character lowercase text, timestamps as naive UTC text, JSON as text)
+and in MySQL/MariaDB (uuid as text, DATETIME(6) in UTC, LONGTEXT, JSON; the unique texts in a
+binary collation, as case-sensitive as elsewhere), so that keys, their text and their order
+are the same in all three.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import mysql, postgresql
+
+from mapper.catalog import MYSQL
 
 NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
@@ -23,9 +27,14 @@ NAMING_CONVENTION = {
 """Constraint and index names of the demos' tables."""
 METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-# SQL NULL (not JSON 'null') for Python None, in both dialects.
+# SQL NULL (not JSON 'null') for Python None, in every dialect.
 JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
-TIMESTAMP = sa.DateTime(timezone=True)
+# MySQL's DATETIME keeps no fraction unless asked, and no time zone: it holds UTC
+TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), *MYSQL)
+# MySQL's TEXT holds 64 KB at most; some descriptions are longer
+TEXT = sa.Text().with_variant(mysql.LONGTEXT(), *MYSQL)
+# a unique text: MySQL's default collations compare case- and accent-insensitively
+UNIQUE_TEXT = sa.Text().with_variant(mysql.VARCHAR(255, collation="utf8mb4_bin"), *MYSQL)
 
 
 class UuidText(sa.types.TypeDecorator[uuid.UUID]):
@@ -89,9 +98,9 @@ organizations = sa.Table(
     "organizations",
     METADATA,
     _id(),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("slug", sa.Text, nullable=False, unique=True),
-    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("name", TEXT, nullable=False),
+    sa.Column("slug", UNIQUE_TEXT, nullable=False, unique=True),
+    sa.Column("plan", TEXT, nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
 )
 
@@ -99,9 +108,9 @@ users = sa.Table(
     "users",
     METADATA,
     _id(),
-    sa.Column("email", sa.Text, nullable=False, unique=True),
-    sa.Column("full_name", sa.Text, nullable=False),
-    sa.Column("avatar_url", sa.Text, nullable=True),
+    sa.Column("email", UNIQUE_TEXT, nullable=False, unique=True),
+    sa.Column("full_name", TEXT, nullable=False),
+    sa.Column("avatar_url", TEXT, nullable=True),
     sa.Column("created_at", TIMESTAMP, nullable=False),
 )
 
@@ -110,7 +119,7 @@ org_members = sa.Table(
     METADATA,
     _fk("org_id", "organizations.id", ondelete="CASCADE", primary_key=True),
     _fk("user_id", "users.id", ondelete="CASCADE", primary_key=True),
-    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("role", TEXT, nullable=False),
     sa.Column("joined_at", TIMESTAMP, nullable=False),
 )
 
@@ -119,9 +128,9 @@ projects = sa.Table(
     METADATA,
     _id(),
     _fk("org_id", "organizations.id"),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=True),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("name", TEXT, nullable=False),
+    sa.Column("description", TEXT, nullable=True),
+    sa.Column("status", TEXT, nullable=False),
     _fk("created_by", "users.id", nullable=True, ondelete="SET NULL"),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
@@ -132,9 +141,9 @@ tasks = sa.Table(
     METADATA,
     _id(),
     _fk("project_id", "projects.id", ondelete="CASCADE"),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=True),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("title", TEXT, nullable=False),
+    sa.Column("description", TEXT, nullable=True),
+    sa.Column("status", TEXT, nullable=False),
     sa.Column("priority", sa.SmallInteger, nullable=False),
     sa.Column("due_date", sa.Date, nullable=True),
     sa.Column("estimate_hours", sa.Numeric(6, 2), nullable=True),
@@ -149,8 +158,8 @@ labels = sa.Table(
     METADATA,
     _id(),
     _fk("org_id", "organizations.id"),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("color", sa.Text, nullable=False),
+    sa.Column("name", UNIQUE_TEXT, nullable=False),
+    sa.Column("color", TEXT, nullable=False),
     sa.UniqueConstraint("org_id", "name"),
 )
 
@@ -175,7 +184,7 @@ comments = sa.Table(
     _id(),
     _fk("task_id", "tasks.id", ondelete="CASCADE"),
     _fk("user_id", "users.id", nullable=True, ondelete="SET NULL"),
-    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body", TEXT, nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("edited_at", TIMESTAMP, nullable=True),
 )

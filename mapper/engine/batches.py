@@ -168,7 +168,7 @@ def local(
     render: Render = None,
 ) -> Generator[EncodedBatch, None, None]:
     """The collection's batches after key `after`, read, built and encoded in this process."""
-    builder = Builder(collection, extractor.children)
+    builder = Builder(collection, extractor.children, by_range=extractor.by_range)
     query = collection.query if after is None else p.in_key_range(collection, after)
     stream = extractor.batches(query, size, collection.table)
     with _read_ahead(spans(stream, lambda row: key_of(collection, row), after), builder) as fetched:

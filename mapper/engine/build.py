@@ -23,6 +23,7 @@ from mapper.ids import oid
 Row = Sequence[Any]
 Document = dict[str, Any]
 Fetch = Callable[[p.Children, list[Any] | p.Span], list[Row]]  # by parent keys, or key span
+ByRange = Callable[[p.CollectionPlan, p.Children], bool]  # an array read by a batch's range
 # per array: its groups by parent key (a value, or a tuple of several: `key_getter`)
 Arrays = dict[int, dict[Any, "Group"]]
 Fetched = dict[int, tuple[list[Row], "Fetched"]]  # per array: child rows, nested arrays
@@ -71,8 +72,15 @@ OMIT = _Omit()
 class Builder:
     """Builds the documents of one collection plan, batch by batch."""
 
-    def __init__(self, collection: p.CollectionPlan, fetch: Fetch, generated: bool = True):
-        """`generated=False` keeps to the per-field closures (the generated code's reference)."""
+    def __init__(
+        self,
+        collection: p.CollectionPlan,
+        fetch: Fetch,
+        generated: bool = True,
+        by_range: ByRange = p.read_by_range,
+    ):
+        """`generated=False` keeps to the per-field closures (the generated code's reference);
+        `by_range` says which arrays a batch's key range reads (`Extractor.by_range`)."""
         self.collection = collection
         self.fetch = fetch
         self.generated = generated
@@ -81,7 +89,7 @@ class Builder:
         self._by_range = {
             id(children)
             for children in p.children_of(collection.document, guards=True)
-            if p.read_by_range(collection, children)
+            if by_range(collection, children)
         }
         self._elements: dict[int, Getter] = {}
         self._arrays_of: dict[int, tuple[p.Children, ...]] = {}

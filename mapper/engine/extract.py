@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlalchemy as sa
 
 from mapper import plan as p
+from mapper.catalog import MYSQL
 from mapper.compile import KEYS, Compiler
 from mapper.engine.build import Row
 from mapper.errors import SourceError
@@ -38,11 +39,14 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
 
     PostgreSQL: one REPEATABLE READ READ ONLY transaction, timestamps read in UTC; with
     `imported`, the snapshot another transaction exported (`Extractor.export_snapshot`).
-    SQLite: one read transaction.
+    MySQL: one REPEATABLE READ transaction started `WITH CONSISTENT SNAPSHOT, READ ONLY`,
+    TIMESTAMP columns read in UTC. SQLite: one read transaction.
     """
     options: dict[str, str | bool] = {}
     if engine.dialect.name == "postgresql":
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    if engine.dialect.name in MYSQL:
+        options = {"isolation_level": "REPEATABLE READ"}
     log.debug("opening the source snapshot (%s)", options or "one read transaction")
     try:
         with engine.connect() as connection:
@@ -52,8 +56,15 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                     connection.execute(sa.text("SET TRANSACTION SNAPSHOT :id"), {"id": imported})
                 if engine.dialect.name == "postgresql":
                     connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+                if engine.dialect.name in MYSQL:
+                    connection.exec_driver_sql("SET time_zone = '+00:00'")
+                    connection.exec_driver_sql(
+                        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+                    )
                 if engine.dialect.driver == "psycopg2":
                     _typecasters(connection.connection.dbapi_connection)
+                if engine.dialect.driver == "mysqldb":
+                    _mysqldb_converters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
                     # the stub's DBAPIConnection names no driver's own attributes
                     sqlite = cast("sqlite3.Connection", connection.connection.dbapi_connection)
@@ -178,6 +189,30 @@ def _or_marker(kind: str, parse: Parse) -> Parse:
 _INFINITE = frozenset(("infinity", "-infinity"))
 
 
+def _mysqldb_converters(dbapi_connection: Any) -> None:
+    """How a mysqlclient snapshot connection reads dates and timestamps: one that Python
+    cannot hold (MySQL's zero date `0000-00-00`, a zero month or day), which mysqlclient
+    reads as None, a NULL that the source does not hold, reads as an `Unrepresentable`
+    marker instead, which conversions reject."""
+    from MySQLdb.constants import FIELD_TYPE
+    from MySQLdb.converters import conversions
+
+    for field_type, kind in (
+        (FIELD_TYPE.DATE, "date"),
+        (FIELD_TYPE.DATETIME, "timestamp"),
+        (FIELD_TYPE.TIMESTAMP, "timestamp"),
+    ):
+        dbapi_connection.converter[field_type] = _marker_for_none(kind, conversions[field_type])
+
+
+def _marker_for_none(kind: str, parse: Callable[[str], object]) -> Callable[[str], object]:
+    def read(text: str) -> object:
+        value = parse(text)
+        return unrepresentable(kind, text) if value is None else value
+
+    return read
+
+
 _SETTINGS = {
     "idle-in-transaction timeout": "idle_in_transaction_session_timeout",
     "statement timeout": "statement_timeout",
@@ -264,8 +299,12 @@ class Extractor:
         return rows
 
     def batches(self, query: p.Query, size: int, table: str) -> Iterator[list[Row]]:
-        """The root rows in batches, from a server-side cursor (memory bounded by `size`)."""
+        """The root rows in batches, from a server-side cursor (memory bounded by `size`);
+        from MySQL, in pages (`_pages`)."""
         with self._reading(f"`{table}`"):
+            if self.connection.dialect.name in MYSQL:
+                yield from self._pages(query, size)
+                return
             result = self.connection.execute(  # options of this statement, not the connection
                 *self.compiler.statement(query),
                 execution_options={"stream_results": True, "yield_per": size},
@@ -275,11 +314,40 @@ class Extractor:
                 self._last_activity = time.monotonic()
                 yield rows
 
+    def _pages(self, query: p.Query, size: int) -> Iterator[list[Row]]:
+        """A query ordered by its key, one statement of `size` rows per batch, each after
+        the previous one's last key: MySQL sends nothing else on a connection until an
+        unbuffered result is read to its end, and the child rows of each batch are read on
+        this connection, in this snapshot."""
+        page = query
+        while True:
+            statement, parameters = self.compiler.statement(page)
+            rows: list[Row] = list(
+                self.connection.execute(
+                    statement.limit(size), parameters, execution_options={"stream_results": True}
+                ).all()
+            )
+            self._last_activity = time.monotonic()
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+            page = p.rows_after(query, tuple(rows[-1][o.index] for o in query.order))
+
     def rows(self, query: p.Query, table: str) -> list[Row]:
         """All rows of a query that holds one batch at most (a worker's key range): one
         plain statement, without the round trips of a server-side cursor."""
         with self._reading(f"`{table}`"):
             return list(self.connection.execute(*self.compiler.statement(query)).all())
+
+    def by_range(self, collection: p.CollectionPlan, children: p.Children) -> bool:
+        """Whether an array is read by a batch's key range (`plan.read_by_range`): only when
+        its link columns compare by code point as they are, so that an index serves the
+        range (text that must be cast or collated for that order would be read in full for
+        each batch: such an array is read by its list of keys)."""
+        return p.read_by_range(collection, children) and self.compiler.compares_as_stored(
+            children.query, children.query.link
+        )
 
     def children(self, children: p.Children, parents: list[Any] | p.Span) -> list[Row]:
         """Child rows of the given parents: their key values (tuples for composite keys),

@@ -143,7 +143,11 @@ def _start(
         util.Finalize(None, stack.close, exitpriority=10)  # end the transaction on exit
         extractor = Extractor(connection, Compiler(catalog))
         _worker = _Worker(
-            collection, extractor, Builder(collection, extractor.children), render, statements
+            collection,
+            extractor,
+            Builder(collection, extractor.children, by_range=extractor.by_range),
+            render,
+            statements,
         )
     except MapperError as error:
         _worker = error

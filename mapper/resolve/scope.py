@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mapper import plan as p
-from mapper.catalog import Catalog, Column, Table
+from mapper.catalog import MYSQL, Catalog, Column, Table
 from mapper.errors import Problem
 from mapper.spec import MappingFile
 
@@ -20,6 +20,13 @@ On = tuple[tuple[str, str], ...]  # join columns: (left column, right column) pa
 
 class Unresolved(Exception):
     """Raised inside the resolver to abandon one field after recording its problem."""
+
+
+# MySQL lists only the tables a role may read: a missing grant looks like a missing table
+_HIDDEN_TABLES = (
+    "MySQL shows the source's role only the tables it may read: if the table exists, "
+    "grant SELECT on it"
+)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -80,9 +87,10 @@ class Context:
                 f"name `{parent}`, with a `filter` for this partition's rows",
             )
         if table is None:
-            raise self.fail(
-                path, f"unknown table `{name}`", did_you_mean(name, self.catalog.tables)
-            )
+            hint = did_you_mean(name, self.catalog.tables)
+            if not hint and self.catalog.dialect in MYSQL:
+                hint = _HIDDEN_TABLES
+            raise self.fail(path, f"unknown table `{name}`", hint)
         return table
 
     def keyed(self, table: Table, path: Path) -> Table:

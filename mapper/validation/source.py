@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
-from mapper.catalog import Catalog, unknown_types_quiet
-from mapper.compile import Statement
+from mapper.catalog import MYSQL, Catalog, unknown_types_quiet
+from mapper.compile import Statement, TimeOfDay
 from mapper.types import unrepresentable
 
 Row = dict[str, Any]
@@ -84,8 +85,8 @@ class Source:
                     column.kind == "decimal" and column.scale is None
                 ):
                     process = (
-                        table.c[column.name]
-                        .type.dialect_impl(dialect)
+                        _reflected_type(table.c[column.name].type, column.kind)
+                        .dialect_impl(dialect)
                         .result_processor(dialect, None)
                     )
                 readers[column.name] = process and _guarded(process, column.kind)
@@ -97,14 +98,36 @@ class Source:
         }
 
     def scan(self, name: str, order: tuple[str, ...], size: int) -> Iterator[list[Row]]:
-        """Every row of a table in batches of `size`, from a server-side cursor."""
+        """Every row of a table in batches of `size`, from a server-side cursor; from MySQL,
+        in pages (as `Extractor.batches`: its lookups use this connection in between)."""
         table = self.table(name)
         statement = self._select(name).order_by(*(table.c[c] for c in order))
+        if self.connection.dialect.name in MYSQL:
+            yield from self._pages(name, statement, order, size)
+            return
         result = self.connection.execute(
             statement, execution_options={"stream_results": True, "yield_per": size}
         )
         for partition in result.partitions(size):
             yield [self._read(name, row) for row in partition]
+
+    def _pages(
+        self, name: str, statement: Statement, order: tuple[str, ...], size: int
+    ) -> Iterator[list[Row]]:
+        """The rows of `statement` (ordered by the unique `order`), `size` at a time, each
+        page read to its end from an unbuffered cursor before the next is asked for."""
+        key = sa.tuple_(*(self.table(name).c[column] for column in order))
+        page = statement
+        while True:
+            rows = self.connection.execute(
+                page.limit(size), execution_options={"stream_results": True}
+            ).all()
+            if rows:
+                yield [self._read(name, row) for row in rows]
+            if len(rows) < size:
+                return
+            last = [sa.bindparam(None, rows[-1]._mapping[c], sa.types.NullType()) for c in order]
+            page = statement.where(key > sa.tuple_(*last))
 
     def rows(
         self,
@@ -139,6 +162,15 @@ class Source:
 
 
 _MARKER_KINDS = {"datetime": "timestamp"}
+
+
+def _reflected_type(sql_type: sa.types.TypeEngine[Any], kind: str) -> sa.types.TypeEngine[Any]:
+    """The type that reads a column's values: as reflected, but JSON for a column that the
+    catalog knows holds JSON (MariaDB's JSON, which SQLAlchemy reflects as LONGTEXT), and
+    MySQL's TIME as the run reads it (`compile.TimeOfDay`)."""
+    if kind == "json" and not isinstance(sql_type, sa.JSON):
+        return sa.JSON()
+    return TimeOfDay() if isinstance(sql_type, mysql.TIME) else sql_type
 
 
 def _guarded(process: Reader, kind: str) -> Reader:
