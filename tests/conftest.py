@@ -164,25 +164,48 @@ def mongodb_server(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _record_the_target(request: pytest.FixtureRequest) -> None:
-    """Note which MongoDB-wire server a test ran on, for the closing summary."""
+def _record_the_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Note which MongoDB-wire server a test ran on, and (once it ran, since a test may ask
+    for its source by name) whether it used MariaDB, for the closing summary."""
     if "mongodb_server" in request.fixturenames:
         callspec = getattr(request.node, "callspec", None)
         target = callspec.params.get("mongodb_server", "ferretdb") if callspec else "ferretdb"
         request.node.user_properties.append(("mongodb_target", target))
+    yield
+    if "mysql_server" in request.fixturenames:
+        request.node.user_properties.append(("mariadb", True))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """How many tests ran (not skipped) on each MongoDB-wire server, and how many of them
-    are marked `needs_mongodb`."""
+    are marked `needs_mongodb`; how many on MariaDB, and how many of them are differential."""
     ran: collections.Counter[str] = collections.Counter()
     needing: collections.Counter[str] = collections.Counter()
+    on_mariadb: collections.Counter[bool] = collections.Counter()
     for outcome in ("passed", "failed"):
         for report in terminalreporter.stats.get(outcome, []):
             target = dict(getattr(report, "user_properties", ())).get("mongodb_target")
             if report.when == "call" and target:
                 ran[target] += 1
                 needing[target] += "needs_mongodb" in report.keywords
+    called = {
+        report.nodeid
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+    }
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if (
+                getattr(report, "when", None) == "teardown"
+                and report.nodeid in called
+                and dict(report.user_properties).get("mariadb")
+            ):
+                on_mariadb["test_run_differential.py" in report.nodeid] += 1
+    if on_mariadb:
+        terminalreporter.write_line(
+            f"tests run on MariaDB: {on_mariadb.total()} (differential {on_mariadb[True]})"
+        )
     if ran:
         counts = ", ".join(
             f"{target} {count} (needs_mongodb {needing[target]})"
