@@ -137,26 +137,52 @@ class Compiler:
         return self._tables[name]
 
     def select(self, query: p.Query) -> Statement:
-        """The statement for a query; child queries take the parent keys as `:keys`."""
+        """The statement for a query; child queries take the parent keys as `:keys`. Each
+        aggregate is a grouped derived table over the query's rows, outer-joined by key."""
+        aliases, source = self._source(query)
+        columns: list[sa.Label[Any]] = []
+        for index, item in enumerate(query.selects):
+            if isinstance(item, p.AggregateRef):
+                source, value = self._join_aggregate(item, query, aliases, source, f"g{index}")
+                columns.append(value.label(f"s{index}"))
+            else:
+                columns.append(self._column(item, aliases).label(f"s{index}"))
+        statement = sa.select(*columns).select_from(source).where(*self._where(query, aliases))
+        if query.order:
+            statement = statement.order_by(
+                *(self._order(query, ordering, columns) for ordering in query.order)
+            )
+        return statement
+
+    def _join_aggregate(
+        self, item: p.AggregateRef, query: p.Query, aliases: Aliases, source: Source, name: str
+    ) -> tuple[Source, sa.ColumnElement[Any]]:
+        """The source outer-joined to an aggregate's grouped table, and the aggregate's value
+        (a count of no rows is 0; any other aggregate of no rows is NULL, as in SQL)."""
+        grouped = self._grouped(item, query, name)
+        left = aliases[item.hops[0].left_alias]
+        matched = sa.and_(
+            *(left.c[column] == grouped.c[f"k{i}"] for i, (column, _) in enumerate(item.hops[0].on))
+        )
+        value: sa.ColumnElement[Any] = grouped.c.v
+        if item.function == "count":
+            value = sa.func.coalesce(value, sa.literal_column("0"))
+        return source.outerjoin(grouped, matched), value
+
+    def _source(self, query: p.Query) -> tuple[Aliases, Source]:
+        """A query's tables under their aliases (new alias objects each call), and its joins."""
         aliases: Aliases = {query.alias: self.table(query.table).alias(query.alias)}
         source: Source = aliases[query.alias]
         for hop in query.joins:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
             condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
             source = source.join(aliases[hop.alias], condition, isouter=not hop.many)
-        columns = [
-            self._select(item, aliases).label(f"s{i}") for i, item in enumerate(query.selects)
-        ]
-        statement = sa.select(*columns).select_from(source)
-        if query.filter is not None:
-            statement = statement.where(self.condition(query.filter, aliases))
-        if query.link:
-            statement = statement.where(self._link(query, aliases))
-        if query.order:
-            statement = statement.order_by(
-                *(self._order(query, ordering, columns) for ordering in query.order)
-            )
-        return statement
+        return aliases, source
+
+    def _where(self, query: p.Query, aliases: Aliases) -> list[sa.ColumnElement[bool]]:
+        """A query's filter and its link to the parent keys, as conditions."""
+        conditions = [] if query.filter is None else [self.condition(query.filter, aliases)]
+        return conditions + ([self._link(query, aliases)] if query.link else [])
 
     def statement(self, query: p.Query) -> tuple[Statement, dict[str, Any]]:
         """The statement of a query with its parameters, built once whatever the bounds of
@@ -243,51 +269,59 @@ class Compiler:
     ) -> sa.ColumnElement[bool]:
         return sa.and_(*(left.c[a] == right.c[b] for a, b in on))
 
-    def _select(self, item: p.Select, aliases: Aliases) -> sa.ColumnElement[Any]:
-        if isinstance(item, p.ColumnRef):
-            column = aliases[item.alias].c[item.column]
-            return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
-        if isinstance(item, p.AggregateRef):
-            return self._aggregate(item, aliases)
-        raise TypeError(f"unknown select {item!r}")
+    @staticmethod
+    def _column(item: p.ColumnRef, aliases: Aliases) -> sa.ColumnElement[Any]:
+        column = aliases[item.alias].c[item.column]
+        return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
 
-    def _aggregate(self, item: p.AggregateRef, outer: Aliases) -> sa.ColumnElement[Any]:
-        aliases = dict(outer)
-        first = item.hops[0]
-        aliases[first.alias] = self.table(first.table).alias(first.alias)
-        source: Source = aliases[first.alias]
-        for hop in item.hops[1:]:
-            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
-            source = source.join(
-                aliases[hop.alias], self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
-            )
-        last = aliases[item.hops[-1].alias]
-        conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
-        if item.filter is not None:
-            conditions.append(self.condition(item.filter, aliases))
+    def _grouped(self, item: p.AggregateRef, query: p.Query, name: str) -> sa.Subquery:
+        """An aggregate as a set operation: `k0.., v` with one row per key of the first
+        hop's table among those the query's rows reach (all of them when the query reads a
+        whole table), grouped by that key: one statement for a batch, not one per row."""
+        paths, keys, last = self._paths(item, query)
         if item.distinct_key:  # over the last table's rows that some join path reaches
-            paths = (
-                sa.select(*(last.c[c] for c in item.distinct_key))
-                .select_from(source)
-                .where(*conditions)
-                .correlate(outer[first.left_alias])
-            )
+            pairs = paths.with_only_columns(
+                *(key.label(f"k{i}") for i, key in enumerate(keys)),
+                *(last.c[c].label(f"d{i}") for i, c in enumerate(item.distinct_key)),
+            ).distinct()
+            rows = pairs.subquery(f"{name}_paths")
             last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
-            source = last
-            conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
+            matched = sa.and_(
+                *(rows.c[f"d{i}"] == last.c[c] for i, c in enumerate(item.distinct_key))
+            )
+            keys = [rows.c[f"k{i}"] for i in range(len(keys))]
+            paths = sa.select(*keys).select_from(rows.join(last, matched))
         value: sa.ColumnElement[Any] = sa.func.count()
         if item.column is not None:
             column: sa.ColumnElement[Any] = last.c[item.column]
             if item.cast:
                 column = sa.cast(column, sa.Numeric(asdecimal=True))
             value = getattr(sa.func, item.function)(column)
-        return (
-            sa.select(value)
-            .select_from(source)
-            .where(*conditions)
-            .correlate(outer[first.left_alias])
-            .scalar_subquery()
-        )
+        labelled = (key.label(f"k{i}") for i, key in enumerate(keys))
+        return paths.with_only_columns(*labelled, value.label("v")).group_by(*keys).subquery(name)
+
+    def _paths(
+        self, item: p.AggregateRef, query: p.Query
+    ) -> tuple[Statement, list[sa.ColumnElement[Any]], TableAlias]:
+        """An aggregate's join paths from the rows of its first table that `query`'s rows
+        reach, filtered: their SELECT (of the key), the key's columns, and the last table."""
+        first = item.hops[0]
+        aliases: Aliases = {first.alias: self.table(first.table).alias(first.alias)}
+        source: Source = aliases[first.alias]
+        for hop in item.hops[1:]:
+            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
+            source = source.join(
+                aliases[hop.alias], self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
+            )
+        keys: list[sa.ColumnElement[Any]] = [aliases[first.alias].c[c] for _, c in first.on]
+        conditions = [] if item.filter is None else [self.condition(item.filter, aliases)]
+        outer, outer_source = self._source(query)
+        if outer_where := self._where(query, outer):
+            reached = sa.select(*(outer[first.left_alias].c[c] for c, _ in first.on))
+            key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
+            conditions.append(key.in_(reached.select_from(outer_source).where(*outer_where)))
+        paths = sa.select(*keys).select_from(source).where(*conditions)
+        return paths, keys, aliases[item.hops[-1].alias]
 
     def condition(self, node: p.Filter, aliases: Aliases) -> sa.ColumnElement[bool]:
         """A plan's filter as SQL over the query's `aliases` (alias → table): the one home
