@@ -137,16 +137,19 @@ class Compiler:
         return self._tables[name]
 
     def select(self, query: p.Query) -> Statement:
-        """The statement for a query; child queries take the parent keys as `:keys`. Each
-        aggregate is a grouped derived table over the query's rows, outer-joined by key."""
+        """The statement for a query; child queries take the parent keys as `:keys`. The
+        aggregates over the same join paths are one grouped derived table over the query's
+        rows, outer-joined by key."""
         aliases, source = self._source(query)
-        columns: list[sa.Label[Any]] = []
-        for index, item in enumerate(query.selects):
-            if isinstance(item, p.AggregateRef):
-                source, value = self._join_aggregate(item, query, aliases, source, f"g{index}")
-                columns.append(value.label(f"s{index}"))
-            else:
-                columns.append(self._column(item, aliases).label(f"s{index}"))
+        values: dict[int, sa.ColumnElement[Any]] = {}
+        for group in _over_the_same_paths(query.selects):
+            source = self._join_aggregates(group, query, aliases, source, values)
+        columns = [
+            (values[i] if isinstance(item, p.AggregateRef) else self._column(item, aliases)).label(
+                f"s{i}"
+            )
+            for i, item in enumerate(query.selects)
+        ]
         statement = sa.select(*columns).select_from(source).where(*self._where(query, aliases))
         if query.order:
             statement = statement.order_by(
@@ -154,20 +157,29 @@ class Compiler:
             )
         return statement
 
-    def _join_aggregate(
-        self, item: p.AggregateRef, query: p.Query, aliases: Aliases, source: Source, name: str
-    ) -> tuple[Source, sa.ColumnElement[Any]]:
-        """The source outer-joined to an aggregate's grouped table, and the aggregate's value
-        (a count of no rows is 0; any other aggregate of no rows is NULL, as in SQL)."""
-        grouped = self._grouped(item, query, name)
-        left = aliases[item.hops[0].left_alias]
+    def _join_aggregates(
+        self,
+        group: list[tuple[int, p.AggregateRef]],
+        query: p.Query,
+        aliases: Aliases,
+        source: Source,
+        values: dict[int, sa.ColumnElement[Any]],
+    ) -> Source:
+        """The source outer-joined to the grouped table of aggregates over the same join
+        paths; their values into `values` by select index (a count of no rows is 0; any other
+        aggregate of no rows is NULL, as in SQL)."""
+        first = group[0][1].hops[0]
+        grouped = self._grouped(group, query, f"g{group[0][0]}")
+        left = aliases[first.left_alias]
         matched = sa.and_(
-            *(left.c[column] == grouped.c[f"k{i}"] for i, (column, _) in enumerate(item.hops[0].on))
+            *(left.c[column] == grouped.c[f"k{i}"] for i, (column, _) in enumerate(first.on))
         )
-        value: sa.ColumnElement[Any] = grouped.c.v
-        if item.function == "count":
-            value = sa.func.coalesce(value, sa.literal_column("0"))
-        return source.outerjoin(grouped, matched), value
+        for number, (index, item) in enumerate(group):
+            value: sa.ColumnElement[Any] = grouped.c[f"v{number}"]
+            if item.function == "count":
+                value = sa.func.coalesce(value, sa.literal_column("0"))
+            values[index] = value
+        return source.outerjoin(grouped, matched)
 
     def _source(self, query: p.Query) -> tuple[Aliases, Source]:
         """A query's tables under their aliases (new alias objects each call), and its joins."""
@@ -274,10 +286,13 @@ class Compiler:
         column = aliases[item.alias].c[item.column]
         return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
 
-    def _grouped(self, item: p.AggregateRef, query: p.Query, name: str) -> sa.Subquery:
-        """An aggregate as a set operation: `k0.., v` with one row per key of the first
+    def _grouped(
+        self, group: list[tuple[int, p.AggregateRef]], query: p.Query, name: str
+    ) -> sa.Subquery:
+        """Aggregates as a set operation: `k0.., v0..` with one row per key of the first
         hop's table among those the query's rows reach (all of them when the query reads a
         whole table), grouped by that key: one statement for a batch, not one per row."""
+        item = group[0][1]  # the others differ in their function and column only
         paths, keys, last = self._paths(item, query)
         if item.distinct_key:  # over the last table's rows that some join path reaches
             pairs = paths.with_only_columns(
@@ -291,14 +306,23 @@ class Compiler:
             )
             keys = [rows.c[f"k{i}"] for i in range(len(keys))]
             paths = sa.select(*keys).select_from(rows.join(last, matched))
-        value: sa.ColumnElement[Any] = sa.func.count()
-        if item.column is not None:
-            column: sa.ColumnElement[Any] = last.c[item.column]
-            if item.cast:
-                column = sa.cast(column, sa.Numeric(asdecimal=True))
-            value = getattr(sa.func, item.function)(column)
+        values = [
+            self._aggregate(aggregate, last).label(f"v{i}")
+            for i, (_, aggregate) in enumerate(group)
+        ]
         labelled = (key.label(f"k{i}") for i, key in enumerate(keys))
-        return paths.with_only_columns(*labelled, value.label("v")).group_by(*keys).subquery(name)
+        return paths.with_only_columns(*labelled, *values).group_by(*keys).subquery(name)
+
+    @staticmethod
+    def _aggregate(item: p.AggregateRef, last: TableAlias) -> sa.ColumnElement[Any]:
+        """An aggregate's function of its column of the last table (`count(*)`: of rows)."""
+        if item.column is None:
+            return sa.func.count()
+        column: sa.ColumnElement[Any] = last.c[item.column]
+        if item.cast:
+            column = sa.cast(column, sa.Numeric(asdecimal=True))
+        value: sa.ColumnElement[Any] = getattr(sa.func, item.function)(column)
+        return value
 
     def _paths(
         self, item: p.AggregateRef, query: p.Query
@@ -360,6 +384,33 @@ class Compiler:
                 return column.is_(None) if node.value else column.is_not(None)
             case _:
                 raise ValueError(f"unknown filter operator {node.op!r}")
+
+
+def _over_the_same_paths(selects: tuple[p.Select, ...]) -> list[list[tuple[int, p.AggregateRef]]]:
+    """A query's aggregates (with their select index), those over the same join paths (the
+    same hops, filter and `distinct`, whatever their aliases) together."""
+    groups: dict[p.AggregateRef, list[tuple[int, p.AggregateRef]]] = {}
+    for index, item in enumerate(selects):
+        if isinstance(item, p.AggregateRef):
+            groups.setdefault(_paths_of(item), []).append((index, item))
+    return list(groups.values())
+
+
+def _paths_of(item: p.AggregateRef) -> p.AggregateRef:
+    """What an aggregate's join paths are: its hops and filter with aliases by position."""
+    names = {hop.alias: f"h{i}" for i, hop in enumerate(item.hops)}
+    hops = tuple(
+        replace(hop, alias=names[hop.alias], left_alias=names.get(hop.left_alias, hop.left_alias))
+        for hop in item.hops
+    )
+    renamed = None if item.filter is None else _renamed(item.filter, names)
+    return replace(item, function="count", column=None, cast=None, hops=hops, filter=renamed)
+
+
+def _renamed(node: p.Filter, names: dict[str, str]) -> p.Filter:
+    if isinstance(node, p.BoolOp):
+        return replace(node, items=tuple(_renamed(item, names) for item in node.items))
+    return replace(node, alias=names.get(node.alias, node.alias))
 
 
 def _bound_names(node: p.KeyRange, side: str) -> list[str]:

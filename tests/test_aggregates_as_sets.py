@@ -170,3 +170,11 @@ def test_statements_grow_with_batches_never_with_rows(tmp_path: Path, source: st
             )
             connection.exec_driver_sql(f"INSERT INTO sales VALUES ({shop}, {shop}, 3)")
     assert statements_of_a_run(tmp_path, source, 1000) == one_batch
+
+
+def test_aggregates_over_the_same_rows_share_one_grouped_table(tmp_path: Path) -> None:
+    with prepare(tmp_path, sqlite_database(tmp_path / "shop.db", SCHEMA)) as prepared:
+        [collection] = prepared.plan.collections
+        sql = str(Compiler(prepared.catalog).select(collection.query))
+    # products (sum, min, avg); products with stock (max, count); sales; tag paths; tags
+    assert sql.count("GROUP BY") == 5
