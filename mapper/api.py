@@ -173,7 +173,9 @@ class MigrateOptions:
     """How `migrate` runs; none of these change the documents (see `DocumentOptions`)."""
 
     batch_size: int = 1000
-    workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
+    # processes that read, build and encode (PostgreSQL sources); auto: what is fastest for
+    # each table, one per CPU for a large one, this process alone for a small one or SQLite
+    workers: int | Literal["auto"] = "auto"
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
@@ -185,7 +187,7 @@ class MigrateOptions:
     def __post_init__(self) -> None:
         for setting, value, minimum in (
             ("--batch-size", self.batch_size, 1),
-            ("--workers", self.workers, 1),
+            ("--workers", 1 if self.workers == "auto" else self.workers, 1),
             ("--max-errors", self.max_errors if self.max_errors is not None else 0, 0),
         ):
             if value < minimum:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from mapper import api, cli
 from mapper.config import sqlalchemy_url
-from mapper.engine.parallel import sizing
+from mapper.engine.parallel import cpus, sizing
 from mapper.engine.run import RunSummary
 from mapper.errors import SourceError
 
@@ -181,6 +181,22 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
     assert not multiprocessing.active_children()
 
 
+def test_by_default_large_tables_get_workers_and_small_ones_this_process(demo_pg, tmp_path):
+    assert api.MigrateOptions().workers == "auto"
+    summary = migrate(demo_pg, ROOT / "mappings", "null:", tmp_path, batch_size=250)
+    assert summary.balanced
+    sent = {c.name: c.worker_statements for c in summary.collections}
+    assert sent["organizations"] == 0  # 10 rows: no worker would repay its start
+    assert (sent["tasks"] > 0) == (cpus() > 1)  # 1000 rows: four batches of 250
+
+
+def test_by_default_sqlite_runs_in_one_process_without_a_warning(demo_sqlite, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        summary = migrate(demo_sqlite, ROOT / "mappings" / "tasks.yaml", "null:", tmp_path)
+    assert summary.collections[0].written == 1000
+    assert caplog.text == ""
+
+
 def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         summary = migrate(
@@ -192,7 +208,8 @@ def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_pat
 
 def test_workers_option_takes_a_count_or_auto():
     assert cli._workers("3") == 3
-    assert cli._workers("auto") >= 1
+    assert cli._workers("auto") == "auto"
+    assert cli.build_parser().parse_args(["run", "m.yaml"]).workers == "auto"
     for bad in ("0", "-1", "two"):
         with pytest.raises(argparse.ArgumentTypeError):
             cli._workers(bad)
