@@ -21,14 +21,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, diagram, pipeline
+from mapper import data_lint, pipeline
 from mapper import plan as p
-from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
@@ -45,6 +44,9 @@ from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
 from mapper.validation import validate as validate_target
+
+if TYPE_CHECKING:  # imported where used: a run needs neither
+    from mapper import proposal as proposal_stage
 
 log = logging.getLogger(__name__)
 DecimalAs = Literal["decimal128", "string", "double"]
@@ -315,6 +317,8 @@ def init(
     them with `init_files`)."""
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
+        from mapper import proposal as proposal_stage
+
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
         return proposal_stage.proposal(engine, catalog, budget_seconds)
     finally:
@@ -326,6 +330,8 @@ def init_files(
     proposal: proposal_stage.Proposal, form: Literal["yaml", "html"] = "yaml"
 ) -> dict[str, str]:
     """File name → text: one commented mapping file per collection, or the HTML report."""
+    from mapper import proposal as proposal_stage
+
     if form == "html":
         return {proposal_stage.REPORT_FILE: proposal_stage.html(proposal)}
     return proposal_stage.yaml_files(proposal)
@@ -336,6 +342,8 @@ def write_files(
 ) -> proposal_stage.Written:
     """Write `files` into the folder `out`; an existing file that differs is never
     overwritten without `force` (nothing is written, and its diff is in the result)."""
+    from mapper import proposal as proposal_stage
+
     return proposal_stage.write(files, Path(out), force)
 
 
@@ -347,10 +355,10 @@ def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
     """The plan as `text` (each collection's SQL as the source's dialect renders it, and its
     document shape), as `json` (the same as data), or drawn: each collection's document tree
     and its references as a `mermaid` flowchart, or as an `html` page with an SVG."""
-    if form == "mermaid":
-        return diagram.mermaid(prepared.plan)
-    if form == "html":
-        return diagram.html(prepared.plan)
+    if form in ("mermaid", "html"):
+        from mapper import diagram
+
+        return diagram.mermaid(prepared.plan) if form == "mermaid" else diagram.html(prepared.plan)
     compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
     if form == "json":
         return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)
