@@ -300,12 +300,15 @@ class Compiler:
                 *(last.c[c].label(f"d{i}") for i, c in enumerate(item.distinct_key)),
             ).distinct()
             rows = pairs.subquery(f"{name}_paths")
-            last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
-            matched = sa.and_(
-                *(rows.c[f"d{i}"] == last.c[c] for i, c in enumerate(item.distinct_key))
-            )
             keys = [rows.c[f"k{i}"] for i in range(len(keys))]
-            paths = sa.select(*keys).select_from(rows.join(last, matched))
+            source: Source = rows
+            if any(aggregate.column is not None for _, aggregate in group):  # not count alone
+                last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
+                matched = sa.and_(
+                    *(rows.c[f"d{i}"] == last.c[c] for i, c in enumerate(item.distinct_key))
+                )
+                source = rows.join(last, matched)
+            paths = sa.select(*keys).select_from(source)
         values = [
             self._aggregate(aggregate, last).label(f"v{i}")
             for i, (_, aggregate) in enumerate(group)
