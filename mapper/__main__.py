@@ -2,4 +2,5 @@ import sys
 
 from mapper.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned worker process imports it (Dask, multiprocessing)
+    sys.exit(main())

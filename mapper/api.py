@@ -32,13 +32,15 @@ from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.demo import DEMO_SCHEMAS, create_demo
+from mapper.engine import cluster
 from mapper.engine import executor as executors
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
 from mapper.engine.rejects import RejectFile
-from mapper.engine.run import Progress, RunOptions, RunSummary, run
+from mapper.engine.run import RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
+from mapper.progress import Hook, Progress, progress_of
 from mapper.report import plan_data, plan_text, summary_data, summary_text
 from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
@@ -178,6 +180,7 @@ class MigrateOptions:
     # processes that read, build and encode (PostgreSQL sources); auto: what is fastest for
     # each table, one per CPU for a large one, this process alone for a small one or SQLite
     workers: int | Literal["auto"] = "auto"
+    executor: str | None = None  # a Dask cluster: dask://HOST:PORT or dask-local[:N]
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
@@ -196,6 +199,14 @@ class MigrateOptions:
                 raise UsageError(
                     f"{setting} must be {minimum} or more, not {value}", setting=setting
                 )
+        if self.executor is not None:
+            cluster.cluster_of(self.executor)
+            if self.workers != "auto" and self.workers > 1:
+                raise UsageError(
+                    "--workers is for one machine; with --executor the cluster's workers "
+                    "do the work",
+                    setting="--workers",
+                )
 
 
 def migrate(
@@ -203,7 +214,7 @@ def migrate(
     target: str | Sink,
     options: MigrateOptions = MigrateOptions(),
     *,
-    progress: Progress | None = None,
+    progress: Progress | Hook | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
@@ -215,7 +226,7 @@ def migrate(
     run_options = RunOptions(
         on_error=options.on_error, max_errors=options.max_errors, drop=options.drop, only=only
     )
-    with _phase("migrated"):
+    with _phase("migrated"), _executor(prepared, target, options) as executor:
         return run(
             prepared.plan,
             prepared.engine,
@@ -223,11 +234,33 @@ def migrate(
             sink,
             RejectFile(Path(options.rejects)),
             run_options,
-            executors.choose(prepared.engine, options.batch_size, options.workers),
-            progress,
+            executor,
+            progress_of(progress),
             checkpoints,
             stop_requested,
         )
+
+
+@contextlib.contextmanager
+def _executor(
+    prepared: Prepared, target: str | Sink, options: MigrateOptions
+) -> Iterator[executors.Executor | executors.RangeExecutor]:
+    """This machine's processes, or the Dask cluster `options.executor` names."""
+    if options.executor is None:
+        yield executors.choose(prepared.engine, options.batch_size, options.workers)
+        return
+    if not isinstance(target, str):
+        raise UsageError("--executor needs a target URL, which the cluster's workers open")
+    if prepared.engine.dialect.name != "postgresql":
+        raise UsageError(
+            "--executor needs a PostgreSQL source: its workers share the run's exported "
+            f"snapshot, which this source ({prepared.engine.dialect.name}) has not",
+            setting="--executor",
+        )
+    with cluster.connected(
+        options.executor, prepared.engine.url, target, options.batch_size
+    ) as on_cluster:
+        yield on_cluster
 
 
 def _checkpoints(
@@ -241,8 +274,11 @@ def _checkpoints(
                 setting="--resume",
             )
         return None
+    executor = "local" if options.executor is None else "dask"  # how its progress is kept
     checkpoints = Checkpoints(
-        Path(options.state), fingerprint(prepared.plan, redact(target)), prepared.options.flags()
+        Path(options.state),
+        fingerprint(prepared.plan, redact(target)),
+        {**prepared.options.flags(), "--executor": executor},
     )
     if options.resume:
         checkpoints.load()
@@ -265,9 +301,14 @@ class ValidateOptions:
 
 
 def validate(
-    prepared: Prepared, target: str, options: ValidateOptions = ValidateOptions()
+    prepared: Prepared,
+    target: str,
+    options: ValidateOptions = ValidateOptions(),
+    *,
+    progress: Progress | None = None,
 ) -> Report:
-    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`)."""
+    """Check a `mongodb://` or `file:` target against the source (`mapper.validation`);
+    `progress` has a task per collection."""
     only = prepared.collection_names(options.only) if options.only else ()
     return validate_target(
         prepared.plan,
@@ -280,6 +321,7 @@ def validate(
         seed=options.seed,
         only=only,
         values=options.values,
+        progress=progress_of(progress),
     )
 
 
@@ -310,7 +352,11 @@ def lint(
 
 
 def init(
-    source: str | sa.Engine, tables: Sequence[str] = (), *, budget_seconds: float = 60.0
+    source: str | sa.Engine,
+    tables: Sequence[str] = (),
+    *,
+    budget_seconds: float = 60.0,
+    progress: Progress | None = None,
 ) -> proposal_stage.Proposal:
     """Reflect `source` (its `tables`, or all), read its statistics within about
     `budget_seconds`, and propose collections with the reasons for each decision (render
@@ -320,7 +366,7 @@ def init(
         from mapper import proposal as proposal_stage
 
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
-        return proposal_stage.proposal(engine, catalog, budget_seconds)
+        return proposal_stage.proposal(engine, catalog, budget_seconds, progress_of(progress))
     finally:
         if isinstance(source, str):
             engine.dispose()

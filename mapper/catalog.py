@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -182,13 +183,21 @@ def _column(info: ReflectedColumn, declared: str | None = None) -> Column:
     )
 
 
+@contextlib.contextmanager
+def unknown_types_quiet() -> Iterator[None]:
+    """Reflection without SQLAlchemy's warning about a type it does not know: the catalog
+    gives such a column the kind `other`, which lint and the plan handle."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        yield
+
+
 def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
     """Read the tables, views and materialized views of the given schemas: columns, primary,
     foreign and unique keys, indexes. A partitioned table also gets the foreign keys and
     indexes that all its partitions have; the partitions are not tables of their own."""
     try:
-        with warnings.catch_warnings():  # types it does not know are of kind `other`
-            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        with unknown_types_quiet():
             inspector = sa.inspect(engine)
             tables: dict[str, Table] = {}
             leaves: dict[str, list[Table]] = {}  # partitioned table → its leaf partitions

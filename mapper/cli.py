@@ -25,6 +25,7 @@ from mapper.errors import (
     SpecError,
     UsageError,
 )
+from mapper.progress import Display
 
 Command = Callable[[argparse.Namespace], int]
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
@@ -32,9 +33,15 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
 
 def cmd_demo(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
-    counts = api.create_demo(
-        url, scale=args.scale, seed=args.seed, drop=args.drop, schema=args.schema
-    )
+    with _display(args, "rows") as progress:
+        counts = api.create_demo(
+            url,
+            scale=args.scale,
+            seed=args.seed,
+            drop=args.drop,
+            schema=args.schema,
+            progress=progress,
+        )
     print(
         f"{args.schema} demo database at {config.redact(url)} "
         f"(scale {args.scale}, seed {args.seed}):"
@@ -141,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = api.MigrateOptions(
         batch_size=args.batch_size,
         workers=args.workers,
+        executor=args.executor,
         on_error=args.on_error,
         max_errors=args.max_errors,
         drop=args.drop,
@@ -155,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f" → target {config.redact(target)}",
             file=sys.stderr,
         )
-        with _progress() as progress, _stop_on_interrupt() as stop_requested:
+        with _display(args, "docs") as progress, _stop_on_interrupt() as stop_requested:
             summary = api.migrate(
                 prepared, target, options, progress=progress, stop_requested=stop_requested
             )
@@ -191,6 +199,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def _display(args: argparse.Namespace, unit: str) -> Display:
+    """Progress on standard error: bars on a terminal, log lines otherwise; none with -q."""
+    return Display(unit, enabled=_level(args) <= logging.WARNING)
+
+
 @contextlib.contextmanager
 def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     """First Ctrl-C: stop after the batch in flight (checkpoint consistent). Second: now."""
@@ -209,29 +222,6 @@ def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-class _progress:
-    """A tqdm bar per collection on a terminal; silent otherwise."""
-
-    def __enter__(self) -> Callable[[str, int], None]:
-        from tqdm import tqdm
-
-        self._bars: dict[str, tqdm[None]] = {}
-        self._tqdm = tqdm
-
-        def update(collection: str, rows: int) -> None:
-            if collection not in self._bars:
-                self._bars[collection] = self._tqdm(
-                    desc=collection, unit=" docs", disable=None, leave=False
-                )
-            self._bars[collection].update(rows)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        for bar in self._bars.values():
-            bar.close()
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     options = api.ValidateOptions(
         sample=None if args.full else args.sample,
@@ -248,7 +238,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     with _prepare(args) as prepared:
         try:
-            report = api.validate(prepared, target, options)
+            with _display(args, "rows") as progress:
+                report = api.validate(prepared, target, options, progress=progress)
         except MapperError:
             raise
         except Exception as error:  # noqa: BLE001 - a fault, not a difference: exit 3, not 1
@@ -266,7 +257,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
-    proposal = api.init(url, args.tables or (), budget_seconds=args.time_budget)
+    with _display(args, "queries") as progress:
+        proposal = api.init(
+            url, args.tables or (), budget_seconds=args.time_budget, progress=progress
+        )
     written = api.write_files(api.init_files(proposal, args.format), args.out, args.force)
     for path, diff in written.refused:
         print(diff or f"{path}: differs", end="" if diff.endswith("\n") else "\n")
@@ -497,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         "for a table large enough to repay them, else this process alone)",
     )
     run_parser.add_argument(
+        "--executor",
+        metavar="dask://HOST:PORT|dask-local[:N]",
+        help="run the key ranges as tasks on a Dask cluster: a scheduler's, or N local "
+        "worker processes started for the run (PostgreSQL sources; needs mapper[dask]; "
+        "default: this machine, see --workers)",
+    )
+    run_parser.add_argument(
         "--on-error",
         choices=("stop", "skip"),
         default="skip",
@@ -718,6 +719,25 @@ _LEVELS = {
 }
 
 
+class _Once(logging.Filter):
+    """Each warning printed once per command, wherever it is raised from (Python's default
+    prints one per place in the code, and a library's warning names its caller's place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "py.warnings":
+            return True
+        text = record.getMessage().split("\n", 1)[0]
+        what = text.split(": ", 1)[-1]  # without the `path:line: ` it starts with
+        if what in self.seen:
+            return False
+        self.seen.add(what)
+        return True
+
+
 def _level(args: argparse.Namespace) -> int:
     """mapper's log level: --log-level, else -q, else one step down per -v."""
     if args.log_level:
@@ -733,6 +753,7 @@ def _logging(level: int) -> None:
     (at INFO and DEBUG they log statements' parameters, rows and commands' documents)."""
     handler = logging.StreamHandler()
     handler.addFilter(_Redacting())
+    handler.addFilter(_Once())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("mapper").setLevel(level)

@@ -425,15 +425,19 @@ def _narrowed(query: Query, condition: Filter) -> Query:
     )
 
 
-def keys_after(collection: CollectionPlan, after: tuple[Any, ...] | None) -> Query:
-    """The root table's keys after `after`, in the root query's order; without its joins or
-    filter (a worker's batch applies them)."""
+def keys_after(
+    collection: CollectionPlan,
+    after: tuple[Any, ...] | None,
+    through: tuple[Any, ...] | None = None,
+) -> Query:
+    """The root table's keys after `after` up to `through` (None: to the end), in the root
+    query's order; without its joins or filter (a worker's batch applies them)."""
     query, columns = collection.query, collection.source_key_columns
     return Query(
         query.table,
         query.alias,
         (),
         tuple(ColumnRef(query.alias, column) for column in columns),
-        KeyRange(query.alias, columns, after),
+        KeyRange(query.alias, columns, after, through),
         order=tuple(Ordering(index) for index in range(len(columns))),
     )

@@ -321,3 +321,15 @@ def _needs_mongodb(request) -> None:
             "needs a MongoDB feature FerretDB lacks: set MAPPER_TEST_SECANTUS_URI "
             "to SecantusDB or a MongoDB server"
         )
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[str]:
+    """A local Dask cluster of two worker processes for the session; its `--executor`."""
+    from mapper.engine.cluster import local_cluster
+
+    cluster = local_cluster(2)
+    try:
+        yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+    finally:
+        cluster.close()

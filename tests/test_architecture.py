@@ -49,7 +49,9 @@ OWNERS = {
     "jinja2": ("mapper.computed", "mapper.validation.output"),
     "psycopg2": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
-    "tqdm": ("mapper.cli",),
+    "tqdm": ("mapper.progress",),
+    "dask": ("mapper.engine.cluster",),
+    "distributed": ("mapper.engine.cluster",),
     "shtab": ("mapper.cli",),
 }
 REEXPORT = ("mapper", "mapper.api")  # the package is the API: `import mapper; mapper.prepare`

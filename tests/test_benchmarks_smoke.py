@@ -11,7 +11,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from benchmarks import server_cpu
+from benchmarks import dask_executor, server_cpu
 from benchmarks.harness import Config, run_benchmarks, table
 
 pytestmark = pytest.mark.integration
@@ -50,6 +50,16 @@ def test_harness_writes_a_result_with_equal_samples(postgres_server, tmp_path):
     assert mapper["statements"] >= 1 + 3 * mapper["batches"]  # root + one per array per batch
     assert entry["ratios"]["handtuned"]["docs_per_s"] > 0
     assert "mapper-null" in table(result)
+
+
+def test_the_dask_benchmark_measures_every_run(postgres_server):
+    result = dask_executor.bench(postgres_server, 0.05, [20], repeat=1)
+    runs = {row["run"]: row for row in result["rows"]}
+    assert set(runs) == {"one process", "--workers 2", "dask-local, 2 workers"}
+    assert all(row["documents"] == 50 and row["documents_per_second"] > 0 for row in runs.values())
+    assert runs["dask-local, 2 workers"]["batches"] == 3  # ranges of 20 keys
+    assert "extra_ms_per_range" in runs["dask-local, 2 workers"]
+    assert "dask-local" in dask_executor.table(result)
 
 
 def test_the_servers_cpu_counts_a_query_that_ran_in_it(postgres_server):

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import bson
+import pytest
 from conftest import SMALL_DEMO_TASKS as TASKS
 from conftest import Finished, both_targets, mapper_cli
+
+from mapper.engine.load import mongodb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,3 +154,22 @@ def test_resume_refuses_without_or_with_a_foreign_checkpoint(small_demo_sqlite, 
     (tmp_path / "state.json").write_text('{"fingerprint": "other", "collections": {}}')
     foreign = in_process(small_demo_sqlite, target, tmp_path, "--resume")
     assert foreign.returncode == 2 and "another mapping or target" in foreign.stderr
+
+
+@pytest.mark.parametrize("digests", ["read at open", "looked up per batch"])
+def test_a_rerun_counts_inserted_updated_and_unchanged_exactly(
+    digests, small_demo_sqlite, mongo_url, mongo_db, tmp_path, monkeypatch
+) -> None:
+    if digests == "looked up per batch":  # a collection too large to read whole at open
+        monkeypatch.setattr(mongodb, "MAX_DIGESTS", 0)
+    first = in_process(small_demo_sqlite, mongo_url, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    edited, deleted = mongo_db.tasks.find({}, {"_id": 1}).sort("_id", 1).limit(2)
+    mongo_db.tasks.update_one({"_id": edited["_id"]}, {"$set": {"title": "edited by hand"}})
+    mongo_db.tasks.delete_one({"_id": deleted["_id"]})
+    again = in_process(small_demo_sqlite, mongo_url, tmp_path, "--format", "json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    [tasks] = json.loads(again.stdout)["collections"]
+    assert (tasks["inserted"], tasks["updated"], tasks["unchanged"]) == (1, 1, TASKS - 2)
+    assert mongo_db.tasks.count_documents({}) == TASKS
+    assert mongo_db.tasks.find_one({"_id": edited["_id"]})["title"] != "edited by hand"

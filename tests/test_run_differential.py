@@ -60,8 +60,9 @@ def migrate(
     batch_size=1000,
     decimal_as="decimal128",
     on_engine=None,
+    executor=None,
 ) -> RunSummary:
-    """Run mapping files in-process, as `mapper run` does."""
+    """Run mapping files in-process, as `mapper run` does (on a Dask cluster: `executor`)."""
     with api.prepare(files, source, api.DocumentOptions(decimal_as)) as prepared:
         if on_engine:
             on_engine(prepared.engine)
@@ -69,7 +70,10 @@ def migrate(
             prepared,
             target,
             api.MigrateOptions(
-                batch_size=batch_size, rejects=rejects, state=rejects.with_suffix(".state")
+                batch_size=batch_size,
+                rejects=rejects,
+                state=rejects.with_suffix(".state"),
+                executor=executor,
             ),
         )
 
@@ -338,11 +342,15 @@ def test_rerun_into_mongodb_is_idempotent(small_demo_sqlite, mongo_url, mongo_db
 _BASELINE: dict[str, dict[str, dict]] = {}
 
 
-def file_output(source: str, batch_size: int) -> dict[str, dict[Any, str]]:
+def file_output(source: str, batch_size: int, executor=None) -> dict[str, dict[Any, str]]:
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "out"
         summary = migrate(
-            source, f"file:{out}", Path(directory) / "rejects.jsonl", batch_size=batch_size
+            source,
+            f"file:{out}",
+            Path(directory) / "rejects.jsonl",
+            batch_size=batch_size,
+            executor=executor,
         )
         assert summary.balanced and summary.rejected == 0
         return {name: read_file_lines(out, name) for name in COLLECTIONS}
@@ -373,6 +381,47 @@ def test_postgres_and_sqlite_give_byte_identical_files(demo_pg, demo_sqlite):
     from_pg = file_output(demo_pg, 1000)
     for name in COLLECTIONS:
         assert from_pg[name] == baseline(demo_sqlite)[name], name
+
+
+def counts(summary: RunSummary) -> dict[str, dict[str, int | float]]:
+    """A summary's counts by collection, without its timings and batch counts."""
+    ignored = ("seconds", "rate", "batches", "worker_statements")
+    return {
+        c.name: {k: v for k, v in c.counts().items() if k not in ignored}
+        for c in summary.collections
+    }
+
+
+@pytest.mark.integration
+def test_a_dask_cluster_writes_byte_identical_files(demo_pg, demo_sqlite, dask_cluster):
+    """The shipped mappings through the Dask executor: ranges of 97 keys on two workers,
+    joined in key order, give the one-process run's bytes (line order included)."""
+    on_cluster = file_output(demo_pg, 97, executor=dask_cluster)
+    for name in COLLECTIONS:
+        assert list(on_cluster[name].items()) == list(baseline(demo_sqlite)[name].items()), name
+
+
+@pytest.mark.integration
+def test_a_dask_cluster_writes_the_same_documents_into_mongodb(
+    demo_pg, dask_cluster, mongo_url, mongo_db, tmp_path
+):
+    expected = with_decimal_as(oracle(demo_pg), "string")
+    one = migrate(demo_pg, mongo_url, tmp_path / "one.jsonl", decimal_as="string")
+    before = content_hashes(mongo_db)
+    for name in COLLECTIONS:
+        mongo_db[name].drop()
+    on_cluster = migrate(
+        demo_pg,
+        mongo_url,
+        tmp_path / "dask.jsonl",
+        decimal_as="string",
+        batch_size=97,
+        executor=dask_cluster,
+    )
+    assert on_cluster.balanced and counts(on_cluster) == counts(one)
+    assert content_hashes(mongo_db) == before
+    for name in COLLECTIONS:
+        assert_same_documents(name, read_mongo(mongo_db, name), expected[name])
 
 
 @settings(

@@ -16,7 +16,8 @@ from tcp_proxy import Proxy
 
 from mapper import api
 from mapper.demo import create_demo
-from mapper.errors import SourceError
+from mapper.engine.load import mongodb
+from mapper.errors import EXIT_FAULT, SourceError, TargetError
 from mapper.ids import oid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,43 @@ def test_target_connection_cut_mid_run_is_retried_idempotently(
     assert reference.collections[0].written == TASKS
     assert mongo_db.tasks.count_documents({}) == TASKS
     assert _hashes(mongo_db.tasks) == expected
+
+
+def test_a_target_that_stops_answering_mid_run_times_out(
+    small_demo_sqlite, mongo_url, tmp_path, caplog, monkeypatch
+) -> None:
+    """No answer within the socket timeout (the sink's default, made short here) is a
+    transient failure: retried, then an error naming the target, not a run that hangs."""
+    monkeypatch.setattr(mongodb, "SOCKET_TIMEOUT_SECONDS", 0.3)
+    server = urlsplit(mongo_url)
+    proxy = Proxy((server.hostname, server.port))
+    frozen = mongo_url.replace(f":{server.port}/", f":{proxy.port}/")
+    quick = f"{frozen}?connectTimeoutMS=300&serverSelectionTimeoutMS=600"
+    prepared = _prepare(small_demo_sqlite, "string")
+
+    def freeze_after_two_batches(collection: str, rows: int, seen: list[int] = []) -> None:  # noqa: B006
+        seen.append(rows)
+        if len(seen) == 2:
+            proxy.freeze()
+
+    try:
+        with pytest.raises(TargetError) as failed, caplog.at_level("WARNING", "mapper"):
+            api.migrate(
+                prepared,
+                quick,
+                _options(tmp_path, batch_size=30),
+                progress=freeze_after_two_batches,
+            )
+    finally:
+        proxy.close()
+        prepared.close()
+    assert f"after {mongodb.RETRIES} attempts on `tasks` ({frozen}?" in str(failed.value)
+    assert failed.value.exit_code == EXIT_FAULT and failed.value.transient
+    retries = [r.getMessage() for r in caplog.records if "transient target error on" in r.msg]
+    assert len(retries) == mongodb.RETRIES  # the retry policy, then the error
+    assert "NetworkTimeout" in retries[0], retries  # no answer within the socket timeout
+    # later attempts may find the server marked unknown by then: no server to select
+    assert str(failed.value).endswith(("; last: NetworkTimeout)", "ServerSelectionTimeoutError)"))
 
 
 def test_documents_reflect_one_snapshot_despite_concurrent_writes(postgres_server, tmp_path):

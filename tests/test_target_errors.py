@@ -99,7 +99,7 @@ def test_a_target_that_stays_unreachable_is_a_transient_fault(sleeps: list[float
     with pytest.raises(
         TargetError,
         match="unreachable after 5 attempts on `things` "
-        r"\(mongodb://u:\*\*\*@host/db\)",
+        r"\(mongodb://u:\*\*\*@host/db; last: AutoReconnect\)",
     ) as raised:
         mongodb.retried(action, "things", "mongodb://u:secret@host/db")
     assert raised.value.transient and action.calls == mongodb.RETRIES

@@ -19,6 +19,7 @@ from mapper.demo import schema as tasks_schema
 from mapper.demo.generate import Row
 from mapper.demo.load import load
 from mapper.errors import SourceError, UsageError
+from mapper.progress import SILENT, Progress
 
 if TYPE_CHECKING:
     import sqlite3
@@ -44,13 +45,19 @@ DEMO_SCHEMAS = {
 
 
 def create_demo(
-    url: str, scale: float = 1.0, seed: int = 42, drop: bool = False, schema: str = "tasks"
+    url: str,
+    scale: float = 1.0,
+    seed: int = 42,
+    drop: bool = False,
+    schema: str = "tasks",
+    progress: Progress = SILENT,
 ) -> dict[str, int]:
     """Create the tables of the demo `schema` at `url` and fill them; return row counts in
     creation order.
 
     With `drop`, existing tables of that demo are dropped first; without it, its tables that
-    already hold rows are an error. Everything happens in one transaction.
+    already hold rows are an error. Everything happens in one transaction; `progress` has a
+    task per table.
     """
     if not scale > 0:
         raise UsageError(f"the demo scale must be positive, not {scale}")
@@ -72,7 +79,7 @@ def create_demo(
             else:
                 _refuse_filled_tables(connection, demo.tables, redact(url))
             demo.metadata.create_all(connection)
-            return load(connection, demo.metadata, demo.generate(seed, scale))
+            return load(connection, demo.metadata, demo.generate(seed, scale), progress)
     except sa.exc.DBAPIError as error:
         raise SourceError(f"cannot create the demo at {redact(url)}: {error.orig}") from error
     finally:

@@ -3,8 +3,11 @@
 The run hands an executor one collection's key range (after the last acknowledged key, to the
 end) and takes back `EncodedBatch`es in key order; it writes, counts and checkpoints them the
 same whoever made them. `InProcess` reads and builds in the run's own process; `ForkedWorkers`
-cuts the range into batches of keys that forked processes read in the run's snapshot. Another
-engine (a cluster) plugs in here without touching the builder or the sinks.
+cuts the range into batches of keys that forked processes read in the run's snapshot.
+
+A `RangeExecutor` (a cluster: `mapper.engine.cluster`) writes too: it takes the collection and
+the ranges a checkpoint has not done, has each range read, built and written elsewhere, and
+gives back each range's accounting as it completes, in any order.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
 from mapper import plan as p
 from mapper.engine import batches, parallel
+from mapper.engine.accounting import Written
 from mapper.engine.batches import EncodedBatch
 from mapper.engine.extract import Extractor
 from mapper.engine.load import Render
+from mapper.engine.ranges import Ledger
 
 log = logging.getLogger(__name__)
 Batches = Generator[EncodedBatch, None, None]  # closed by the run when it stops early
@@ -41,6 +46,24 @@ class Executor(Protocol):
     def batches(self, work: KeyRange, extractor: Extractor) -> Batches:
         """The batches of `work` in key order, read through `extractor` (the run's snapshot
         connection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RangeDone:
+    """Range `index` of a collection's `Ledger`, written, and its accounting."""
+
+    index: int
+    written: Written
+
+
+@runtime_checkable
+class RangeExecutor(Protocol):
+    def ranges(
+        self, work: KeyRange, extractor: Extractor, ledger: Ledger
+    ) -> Generator[RangeDone, None, None]:
+        """The ranges of `work` that `ledger` has not done, each added to it, written, as
+        they complete; `extractor` (the run's snapshot connection) reads their keys."""
         ...
 
 

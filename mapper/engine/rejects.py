@@ -64,10 +64,32 @@ class RejectFile:
         if self._file is not None and self._unsynced:
             os.fsync(self._file.fileno())
             self._unsynced = False
+        return self.size()
+
+    def size(self) -> int:
+        """The bytes written so far (every line flushed; not synced to disk)."""
         try:
             return self.path.stat().st_size
         except FileNotFoundError:
             return 0
+
+    def reorder(self, parts: list[tuple[int, int]]) -> None:
+        """Rewrite the lines at byte spans `parts` (start, end), which together cover one
+        stretch of the file, in the order given: a cluster run's ranges, listed as they
+        completed, put back in key order. The file is replaced whole (atomically)."""
+        if not parts or parts == sorted(parts):
+            return
+        self.close()
+        data = self.path.read_bytes()
+        start, end = min(parts)[0], max(parts)[1]
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "wb") as out:
+            out.write(data[:start])
+            out.writelines(data[begin:until] for begin, until in parts)
+            out.write(data[end:])
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, self.path)
 
     def rewind(self, mark: dict[str, Any]) -> None:
         """Back to a checkpoint's `mark`: drop the lines appended since, the rejects of the

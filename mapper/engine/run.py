@@ -20,19 +20,21 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine import batches
+from mapper.engine import accounting, batches
+from mapper.engine.accounting import Written
 from mapper.engine.batches import EncodedBatch
 from mapper.engine.duplicates import SeenIds
-from mapper.engine.executor import Executor, InProcess, KeyRange
+from mapper.engine.executor import Executor, InProcess, KeyRange, RangeExecutor
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Sink
+from mapper.engine.ranges import Ledger
 from mapper.engine.rejects import RejectFile
 from mapper.engine.state import Checkpoints
 from mapper.errors import SourceError
 from mapper.ids import key_text
+from mapper.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ def run(
     sink: Sink,
     rejects: RejectFile,
     options: RunOptions = RunOptions(),
-    executor: Executor = InProcess(),
-    progress: Progress | None = None,
+    executor: Executor | RangeExecutor = InProcess(),
+    progress: Progress = SILENT,
     checkpoints: Checkpoints | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
@@ -119,7 +121,8 @@ def run(
     change documents already applied: `mapper.api.prepare`).
 
     With `checkpoints` holding a loaded state, finished collections are skipped and the
-    others continue after their last acknowledged key.
+    others continue after their last acknowledged key (on a cluster, a `RangeExecutor`: with
+    the key spans not done).
     """
     summary = RunSummary()
     selected = [c for c in plan.collections if not options.only or c.name in options.only]
@@ -139,10 +142,13 @@ def run(
             for collection in selected:
                 result = _resumed(collection.name, checkpoints)
                 summary.collections.append(result)
-                if result.done:
+                if result.done:  # by the run resumed: shown finished
+                    progress.start(collection.name, result.read, result.read)
+                    progress.finish(collection.name)
                     continue
+                by_ranges = isinstance(executor, RangeExecutor)
                 try:
-                    _collection(
+                    (_collection_by_ranges if by_ranges else _collection)(
                         collection,
                         extractor,
                         sink,
@@ -168,7 +174,7 @@ def run(
 
 def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
     saved = (checkpoints.collections.get(name) if checkpoints else None) or {}
-    counts = {k: v for k, v in saved.items() if k != "last_key"}
+    counts = {k: v for k, v in saved.items() if k not in ("last_key", "spans")}
     return CollectionSummary(name, **counts)
 
 
@@ -179,15 +185,17 @@ def _collection(
     rejects: RejectFile,
     options: RunOptions,
     result: CollectionSummary,
-    executor: Executor,
-    progress: Progress | None,
+    executor: Executor | RangeExecutor,
+    progress: Progress,
     checkpoints: Checkpoints | None,
     stop_requested: Callable[[], bool],
 ) -> None:
+    assert not isinstance(executor, RangeExecutor), "written by `_collection_by_ranges`"
     started = time.perf_counter() - result.seconds
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     sink.open(collection, options.drop and last_key is None and not result.passed)
     result.read = extractor.count(collection.table)
+    progress.start(collection.name, result.read, result.passed)
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
     again = _advice(checkpoints)
@@ -214,11 +222,66 @@ def _collection(
             result.seconds = time.perf_counter() - started  # also what a stop reports
             if checkpoints is not None:
                 checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
-            if progress:
-                progress(collection.name, rows)
+            progress.advance(collection.name, rows)
             _check_policy(collection, result, options)
             if stop_requested():
                 raise StopRun(f"interrupted after a complete batch: {again}")
+    _finished(collection, sink, rejects, result, started, checkpoints)
+    progress.finish(collection.name)
+
+
+def _collection_by_ranges(
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    sink: Sink,
+    rejects: RejectFile,
+    options: RunOptions,
+    result: CollectionSummary,
+    executor: Executor | RangeExecutor,
+    progress: Progress,
+    checkpoints: Checkpoints | None,
+    stop_requested: Callable[[], bool],
+) -> None:
+    """A collection whose ranges a cluster writes: counted and checkpointed as they
+    complete; their rejected rows put back in key order at the end."""
+    assert isinstance(executor, RangeExecutor), "batches are written by `_collection`"
+    started = time.perf_counter() - result.seconds
+    ledger = Ledger(checkpoints.done_spans(collection.name) if checkpoints else [])
+    sink.open(collection, options.drop and not ledger.done() and not result.passed)
+    result.read = extractor.count(collection.table)
+    progress.start(collection.name, result.read, result.passed)
+    work = KeyRange(collection, None, result.read, sink.render)
+    listed: list[tuple[int, int, int]] = []  # range, and the bytes of its reject lines
+    with contextlib.closing(executor.ranges(work, extractor, ledger)) as ranges:
+        for done in ranges:
+            start = rejects.size()
+            _count(collection, done.written, rejects, result)
+            result.batches += 1
+            if rejects.size() > start:
+                listed.append((done.index, start, rejects.size()))
+            ledger.complete(done.index)
+            result.seconds = time.perf_counter() - started
+            if checkpoints is not None:
+                checkpoints.save(
+                    collection.name, result.counts(), None, rejects.mark(), spans=ledger.done()
+                )
+            progress.advance(collection.name, done.written.passed)
+            _check_policy(collection, result, options)
+            if stop_requested():
+                raise StopRun(f"interrupted after a complete range: {_advice(checkpoints)}")
+    rejects.reorder([(start, end) for _, start, end in sorted(listed)])
+    _finished(collection, sink, rejects, result, started, checkpoints)
+    progress.finish(collection.name)
+
+
+def _finished(
+    collection: p.CollectionPlan,
+    sink: Sink,
+    rejects: RejectFile,
+    result: CollectionSummary,
+    started: float,
+    checkpoints: Checkpoints | None,
+) -> None:
     sink.finish(collection)
     result.done = True
     result.seconds = time.perf_counter() - started
@@ -242,23 +305,30 @@ def _write(
     result: CollectionSummary,
     seen: SeenIds,
 ) -> None:
-    """Write one encoded batch and count every row of it exactly once; a document whose
-    `_id` the collection has written before is rejected (`duplicates`)."""
-    result.passed += batch.passed
+    """Write one encoded batch and count every row of it exactly once; the rows rejected
+    before the write are listed first (a crash during it is rewound on resume)."""
+    documents, screened = accounting.screened(batch, seen)
+    _count(collection, screened, rejects, result)
+    _count(collection, accounting.outcome(sink.write(collection, documents)), rejects, result)
     result.batches += 1
-    result.truncated += batch.truncated
-    result.worker_statements += batch.statements
-    for key, stage, reason in batch.rejected:
-        _reject(collection, key, stage, reason, rejects, result)
-    documents, repeated = seen.new(batch.documents)
-    for key, reason in repeated:
-        _reject(collection, key, "duplicate", reason, rejects, result)
-    written = sink.write(collection, documents)
+
+
+def _count(
+    collection: p.CollectionPlan,
+    written: Written,
+    rejects: RejectFile,
+    result: CollectionSummary,
+) -> None:
+    """Add a batch's accounting to the collection's summary and its rejected rows to the
+    file."""
+    result.passed += written.passed
+    result.truncated += written.truncated
+    result.worker_statements += written.statements
     result.inserted += written.inserted
     result.updated += written.updated
     result.unchanged += written.unchanged
-    for item, reason in written.failed:
-        _reject(collection, item.key, "write", reason, rejects, result)
+    for key, stage, reason in written.rejected:
+        _reject(collection, key, stage, reason, rejects, result)
 
 
 def _reject(

@@ -1,5 +1,6 @@
 """Checkpoints: after each acknowledged batch, the last source key, the counts so far and the
-reject file's mark (`RejectFile.mark`).
+reject file's mark (`RejectFile.mark`); for a cluster run, whose ranges complete in any order,
+the key spans done instead of the last key (`mapper.engine.ranges`).
 
 Written atomically (temporary file, fsync, rename), so a crash leaves the previous or the new
 checkpoint, never half of one. A checkpoint belongs to one plan and one target: resuming with
@@ -17,6 +18,7 @@ from typing import Any
 from bson import json_util
 
 from mapper import plan as p
+from mapper.engine.ranges import Span
 from mapper.errors import UsageError
 from mapper.types import Unrepresentable
 
@@ -77,8 +79,15 @@ class Checkpoints:
 
     def last_key(self, collection: str) -> tuple[Any, ...] | None:
         state = self.collections.get(collection, {})
-        key = state.get("last_key")
-        return tuple(json_util.loads(key, json_options=_KEYS)["k"]) if key else None
+        return _key(state.get("last_key"))
+
+    def done_spans(self, collection: str) -> list[Span]:
+        """The key spans done: a cluster run's, or those up to a one-machine run's last key."""
+        state = self.collections.get(collection, {})
+        if "spans" in state:
+            return [(_key(after), _key(through)) for after, through in state["spans"]]
+        last_key = self.last_key(collection)
+        return [(None, last_key)] if last_key else []
 
     def save(
         self,
@@ -87,13 +96,13 @@ class Checkpoints:
         last_key: tuple[Any, ...] | None,
         rejects: dict[str, Any],
         done: bool = False,
+        spans: list[Span] | None = None,
     ) -> None:
-        encoded = (
-            json_util.dumps({"k": list(last_key)}, json_options=_KEYS, default=_marker_text)
-            if last_key
-            else None
-        )
-        self.collections[collection] = {**counts, "last_key": encoded, "done": done}
+        """`spans`: a cluster run's key spans done (then `last_key` is None)."""
+        state = {**counts, "last_key": _text(last_key), "done": done}
+        if spans is not None:
+            state["spans"] = [[_text(after), _text(through)] for after, through in spans]
+        self.collections[collection] = state
         self.rejects = rejects
         self._write()
 
@@ -116,6 +125,16 @@ class Checkpoints:
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
+
+
+def _text(key: tuple[Any, ...] | None) -> str | None:
+    if not key:
+        return None
+    return json_util.dumps({"k": list(key)}, json_options=_KEYS, default=_marker_text)
+
+
+def _key(text: str | None) -> tuple[Any, ...] | None:
+    return tuple(json_util.loads(text, json_options=_KEYS)["k"]) if text else None
 
 
 def _marker_text(value: Any) -> str:

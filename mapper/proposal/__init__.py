@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from mapper.catalog import Catalog
 from mapper.errors import UsageError
+from mapper.progress import SILENT, Progress
 from mapper.proposal.html import REPORT_FILE, html
 from mapper.proposal.infer import infer_keys
 from mapper.proposal.propose import Proposal, propose
@@ -44,10 +45,12 @@ def only(catalog: Catalog, tables: Sequence[str]) -> Catalog:
     return replace(catalog, tables={name: catalog.tables[name] for name in dict.fromkeys(tables)})
 
 
-def proposal(engine: sa.Engine, catalog: Catalog, budget_seconds: float = 60.0) -> Proposal:
+def proposal(
+    engine: sa.Engine, catalog: Catalog, budget_seconds: float = 60.0, progress: Progress = SILENT
+) -> Proposal:
     """The proposal for the tables of a reflected `catalog` (its views and the partitions
     of its tables are not proposed): the keys names give inferred, the numbers read within
-    about `budget_seconds`, then decided."""
+    about `budget_seconds` (a `progress` task), then decided."""
     tables = {name: table for name, table in catalog.tables.items() if table.kind == "table"}
     skipped = [
         (name, f"a {table.kind}: map the tables it reads, or map it with `key:`")
@@ -60,5 +63,5 @@ def proposal(engine: sa.Engine, catalog: Catalog, budget_seconds: float = 60.0) 
         if parent in tables
     ]
     inferred = infer_keys(replace(catalog, tables=tables))
-    stats = statistics(engine, inferred.catalog, budget_seconds)
+    stats = statistics(engine, inferred.catalog, budget_seconds, progress)
     return propose(inferred.catalog, stats, skipped, inferred.origins)

@@ -18,9 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from mapper.catalog import Catalog, ForeignKey, Table
+from mapper.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
 
+STATISTICS = "statistics"  # the progress task of `statistics`
 SAMPLE_ABOVE = 1_000_000  # rows (PostgreSQL's estimate) above which a table is sampled
 SAMPLE_ROWS = 100_000  # about how many rows a sample reads
 MAX_CHAIN = 10  # self-references are followed this many levels at most
@@ -124,29 +126,35 @@ def statistics(
     engine: sa.Engine,
     catalog: Catalog,
     budget_seconds: float = 60.0,
+    progress: Progress = SILENT,
 ) -> Statistics:
     """The numbers of every table of `catalog` (and every foreign key, also the inferred
-    ones it holds), within about `budget_seconds`."""
+    ones it holds), within about `budget_seconds`; `progress` counts tables and foreign keys
+    as the task `STATISTICS`."""
     budget = _Budget(budget_seconds)
     postgres = engine.dialect.name == "postgresql"
     estimates = _estimates(engine, budget) if postgres else {}
-    tables = {
-        table.name: _table_stats(engine, table, estimates.get(table.name), budget)
+    joins = [
+        (table, foreign_key)
         for table in catalog.tables.values()
-    }
+        for foreign_key in table.foreign_keys
+        if foreign_key.referred_table in catalog.tables
+    ]
+    progress.start(STATISTICS, len(catalog.tables) + len(joins))
+    tables = {}
+    for table in catalog.tables.values():
+        tables[table.name] = _table_stats(engine, table, estimates.get(table.name), budget)
+        progress.advance(STATISTICS, 1)
     fanouts: dict[tuple[str, tuple[str, ...]], Fanout] = {}
     depths: dict[tuple[str, tuple[str, ...]], int | None] = {}
-    for table in catalog.tables.values():
-        for foreign_key in table.foreign_keys:
-            if foreign_key.referred_table not in catalog.tables:
-                continue
-            found = _fanout(engine, table, foreign_key, tables[table.name], budget)
-            if found is not None:
-                fanouts[(table.name, foreign_key.columns)] = found
-            if foreign_key.referred_table == table.name:
-                depths[(table.name, foreign_key.columns)] = _depth(
-                    engine, table, foreign_key, budget
-                )
+    for table, foreign_key in joins:
+        found = _fanout(engine, table, foreign_key, tables[table.name], budget)
+        if found is not None:
+            fanouts[(table.name, foreign_key.columns)] = found
+        if foreign_key.referred_table == table.name:
+            depths[(table.name, foreign_key.columns)] = _depth(engine, table, foreign_key, budget)
+        progress.advance(STATISTICS, 1)
+    progress.finish(STATISTICS)
     notes = list(budget.notes)
     if any(stats.estimated for stats in tables.values()):
         notes.append("row counts of big tables are PostgreSQL's estimates (pg_class.reltuples)")

@@ -36,6 +36,7 @@ from mapper.engine import convert
 from mapper.engine.extract import snapshot
 from mapper.engine.server_errors import target_error
 from mapper.errors import SourceError
+from mapper.progress import SILENT, Progress
 from mapper.spec import MappingFile, read_mapping
 from mapper.validation import rows as r
 from mapper.validation.rebuild import Document, Rebuild, Rejected
@@ -89,11 +90,12 @@ def validate(
     only: tuple[str, ...] = (),
     values: bool = True,
     batch_size: int = BATCH_SIZE,
+    progress: Progress = SILENT,
 ) -> Report:
     """Compare a `mongodb://` or `file:` target with the source; `sample=None` compares
     every document. `mappings` are the files the plan was made from (read again from the
     plan's paths when not given); `values=False` shows differences as paths and BSON types
-    only, never a row's values."""
+    only, never a row's values. `progress` has a task per collection, in root rows."""
     if mappings is None:
         mappings = [read_mapping(path) for path in dict.fromkeys(c.file for c in plan.collections)]
     plan = p.with_decimals(plan, decimal_as)
@@ -121,6 +123,7 @@ def validate(
                 rebuild,
                 targets,
                 show if values else _type_of,
+                progress,
             )
             for collection in plan.collections:
                 if not only or collection.name in only:
@@ -186,10 +189,11 @@ class _Checker:
         rebuild: Rebuild,
         targets: Targets,
         shown: Callable[[Any], str],
+        progress: Progress,
     ):
         self.plan, self.connection, self.compiler = plan, connection, Compiler(catalog)
         self.report, self.rng, self.rebuild, self.targets = report, rng, rebuild, targets
-        self.show = shown
+        self.show, self.progress = shown, progress
         self.shown: dict[Form, list[Any]] = {}  # the values a copied form is shown as
 
     def add(
@@ -226,8 +230,11 @@ class _Checker:
             if self.rebuild.specs[collection.name].get("_id", "oid") in ("oid", "key")
             else set()
         )  # only `_id: {column}` can repeat one
+        total = self.connection.execute(self.compiler.count(collection.table)).scalar_one()
+        self.progress.start(collection.name, total)
         for rows in self.rebuild.batches(collection.name, batch_size):
             batch = self._batch(result, collection, target, shapes, rows, unique)
+            self.progress.advance(collection.name, len(rows))
             matched += sum(row.document is not None for row in batch)
             present = [row for row in batch if row.document is not None]
             if sample is None:
@@ -247,6 +254,7 @@ class _Checker:
                 row.document = found.get(canon(row.value))
             self._equality(result, collection, [row for row in chunk if row.document])
             self.rebuild.source.clear()
+        self.progress.finish(collection.name)
         result.documents = target.count()
         if result.documents - matched - len(target.duplicates) > 0:
             self._extras(result, collection, target)

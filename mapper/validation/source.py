@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mapper.catalog import Catalog
+from mapper.catalog import Catalog, unknown_types_quiet
 from mapper.compile import Statement
 from mapper.types import unrepresentable
 
@@ -43,9 +43,13 @@ class Source:
     def table(self, name: str) -> sa.Table:
         if name not in self._tables:
             info = self.catalog.tables[name]
-            self._tables[name] = sa.Table(
-                info.table_name, self.metadata, schema=info.schema, autoload_with=self.connection
-            )
+            with unknown_types_quiet():
+                self._tables[name] = sa.Table(
+                    info.table_name,
+                    self.metadata,
+                    schema=info.schema,
+                    autoload_with=self.connection,
+                )
         return self._tables[name]
 
     def _select(self, name: str, only: tuple[str, ...] | None = None) -> Statement:

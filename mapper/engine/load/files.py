@@ -1,10 +1,16 @@
 """The file sink: one canonical Extended JSON Lines file per collection (`mongoimport` reads it
-back)."""
+back).
+
+A cluster's workers write each key range of a collection as a part file,
+`NAME.parts/PART.jsonl` (written whole, then renamed, so a retried task replaces it); the
+run's process joins the parts in key order into `NAME.jsonl` when the collection is done.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO, cast
@@ -37,10 +43,14 @@ class FileSink:
     def _path(self, collection: p.CollectionPlan) -> Path:
         return self.directory / f"{collection.name}.jsonl"
 
+    def _parts(self, collection: p.CollectionPlan) -> Path:
+        return self.directory / f"{collection.name}.parts"
+
     def open(self, collection: p.CollectionPlan, drop: bool) -> None:
         partial = self._path(collection).with_suffix(".jsonl.partial")
         with _file_errors(partial):
             self.directory.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(self._parts(collection), ignore_errors=True)  # an earlier run's
             self._files[collection.name] = open(partial, "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
@@ -49,16 +59,35 @@ class FileSink:
             out.writelines(cast(str, item.text) + "\n" for item in batch)  # by `render`
         return WriteResult(inserted=len(batch))
 
+    def write_range(
+        self, collection: p.CollectionPlan, part: int, batch: list[Encoded]
+    ) -> WriteResult:
+        path = self._parts(collection) / f"{part:09d}.jsonl"
+        partial = path.with_suffix(".partial")
+        with _file_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "w", encoding="utf-8") as out:
+                out.writelines(cast(str, item.text) + "\n" for item in batch)
+            os.replace(partial, path)
+        return WriteResult(inserted=len(batch))
+
     def finish(self, collection: p.CollectionPlan) -> None:
         out = self._files.pop(collection.name)
+        parts = self._parts(collection)
+        with _file_errors(parts):
+            for part in sorted(parts.glob("*.jsonl")):  # a cluster run's ranges, in key order
+                with open(part, encoding="utf-8") as written:
+                    shutil.copyfileobj(written, out)
+            shutil.rmtree(parts, ignore_errors=True)
         with _file_errors(self._path(collection)):
             out.close()
             os.replace(out.name, self._path(collection))
 
     def close(self) -> None:
-        for out in self._files.values():
+        for name, out in self._files.items():
             out.close()
             Path(out.name).unlink(missing_ok=True)
+            shutil.rmtree(self.directory / f"{name}.parts", ignore_errors=True)
         self._files.clear()
 
 

@@ -3,9 +3,11 @@ protocol (MongoDB, FerretDB, SecantusDB), retrying exactly the failures that are
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -31,12 +33,13 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 RETRIES = 5
 PREFLIGHT_SECONDS = 5.0  # the first contact with the target: is it reachable
 PROBE_SECONDS = 30.0  # trying what it can do: a dozen commands, collection and index builds
+SOCKET_TIMEOUT_SECONDS = 120.0  # no answer for this long mid-run: a transient failure
 BACKOFF_SECONDS = 0.2  # the first wait before a retry; it doubles, up to 5 s
 RAW_CODEC = bson.CodecOptions(
     document_class=RawBSONDocument, uuid_representation=bson.binary.UuidRepresentation.STANDARD
 )
+MAX_DIGESTS = 500_000  # stored documents read whole at `open` (about 150 bytes each kept)
 T = TypeVar("T")
-Stored = bytes | memoryview  # a stored document's BSON
 
 
 class MongoSink:
@@ -51,6 +54,8 @@ class MongoSink:
         self.client, database = client(uri)
         self.database_name = database or default_database
         self._empty: set[str] = set()
+        self._digests: dict[str, dict[bytes, bytes]] = {}  # collection → `_id` key → digest
+        self._builder: pymongo.MongoClient[dict[str, Any]] | None = None  # for index builds
         self._capabilities: Capabilities | None = None
 
     def _database(self, name: str | None) -> Database[dict[str, Any]]:
@@ -107,6 +112,16 @@ class MongoSink:
             self._retry(target.drop, collection.name)
         if self._retry(lambda: target.find_one({}, {"_id": 1}), collection.name) is None:
             self._empty.add(collection.name)
+        else:  # one read of the collection costs FerretDB about what one lookup by `_id` does
+            raw = target.with_options(codec_options=RAW_CODEC)
+
+            def read() -> dict[bytes, bytes]:
+                with raw.find() as cursor:
+                    return _digests(cursor, MAX_DIGESTS)
+
+            digests = self._retry(read, collection.name)
+            if len(digests) <= MAX_DIGESTS:
+                self._digests[collection.name] = digests
         if collection.validator:
             validator = json_schema(collection)
             database = target.database
@@ -128,6 +143,13 @@ class MongoSink:
             self._write_chunk(collection, target, chunk, result)
         return result
 
+    def write_range(
+        self, collection: p.CollectionPlan, part: int, batch: list[Encoded]
+    ) -> WriteResult:
+        """A range's documents, from a worker: this sink did not open the collection, so
+        what is stored is always compared (a retried task's documents count unchanged)."""
+        return self.write(collection, batch)
+
     def _write_chunk(
         self,
         collection: p.CollectionPlan,
@@ -137,12 +159,14 @@ class MongoSink:
     ) -> None:
         """Insert what is new, replace what changed, leave what is identical untouched.
 
-        The documents already stored are fetched by `_id` (one query) and compared byte for
-        byte, so a re-run writes only changes and counts inserted / updated / unchanged
-        exactly; into a collection that was empty at the start nothing needs fetching, and an
-        `_id` written twice in the run is refused by the server as a duplicate. An insert
-        whose outcome is unknown (network error) is re-sent as a replace-upsert, which is
-        idempotent.
+        Stored documents are compared with the batch's by a digest of their BSON, so a re-run
+        writes only changes and counts inserted / updated / unchanged exactly. The digests
+        come from one read of the whole collection when the run opens it (`MAX_DIGESTS`
+        documents at most), else from a lookup by `_id` per chunk: a lookup per chunk scans
+        the collection on FerretDB, so a resume or re-run would cost a scan per batch. Into a
+        collection that was empty at the start nothing is looked up, and an `_id` written
+        twice in the run is refused by the server as a duplicate. An insert whose outcome is
+        unknown (network error) is re-sent as a replace-upsert, which is idempotent.
         """
         unique: dict[bytes, Encoded] = {}
         for item in chunk:
@@ -157,14 +181,12 @@ class MongoSink:
                 )
             else:
                 unique[key] = item
-        stored = (
-            {}
-            if collection.name in self._empty
-            else self._stored(collection, target, [item.id for item in unique.values()])
-        )
+        stored = self._stored(collection, target, unique)
         new = [item for key, item in unique.items() if key not in stored]
         changed = [
-            item for key, item in unique.items() if key in stored and stored[key] != item.data
+            item
+            for key, item in unique.items()
+            if key in stored and stored[key] != _digest(item.data)
         ]
         result.unchanged += len(unique) - len(new) - len(changed)
         if new:
@@ -173,17 +195,20 @@ class MongoSink:
             self._send(collection, target, changed, result, insert=False)
 
     def _stored(
-        self, collection: p.CollectionPlan, target: Collection[dict[str, Any]], ids: list[object]
-    ) -> dict[bytes, Stored]:
+        self,
+        collection: p.CollectionPlan,
+        target: Collection[dict[str, Any]],
+        unique: dict[bytes, Encoded],
+    ) -> dict[bytes, bytes]:
+        """The digest of each stored document among `unique`'s, by `_id` key."""
+        if collection.name in self._empty:
+            return {}
+        digests = self._digests.get(collection.name)
+        if digests is not None:
+            return {key: digests[key] for key in unique if key in digests}
+        ids = [item.id for item in unique.values()]
         raw = target.with_options(codec_options=RAW_CODEC)
-
-        def fetch() -> dict[bytes, Stored]:
-            return {
-                bson.encode({"_id": document["_id"]}, codec_options=CODEC): document.raw
-                for document in raw.find({"_id": {"$in": ids}})
-            }
-
-        return self._retry(fetch, collection.name)
+        return self._retry(lambda: _digests(raw.find({"_id": {"$in": ids}})), collection.name)
 
     def _send(
         self,
@@ -222,7 +247,14 @@ class MongoSink:
         return retried(action, collection, self.uri)
 
     def finish(self, collection: p.CollectionPlan) -> None:
-        target = self._collection(collection)
+        """Build the collection's indexes, through a client without the socket timeout: a
+        build on a large collection may rightly take longer than any answer should."""
+        self._digests.pop(collection.name, None)
+        if not collection.indexes:
+            return
+        if self._builder is None:
+            self._builder, _ = client(self.uri, patient=True)
+        target = self._builder[self._collection(collection).database.name][collection.name]
         for index in collection.indexes:
             options: dict[str, Any] = {"unique": index.unique, "sparse": index.sparse}
             if index.name:
@@ -231,6 +263,23 @@ class MongoSink:
 
     def close(self) -> None:
         self.client.close()
+        if self._builder is not None:
+            self._builder.close()
+
+
+def _digest(data: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _digests(documents: Iterable[RawBSONDocument], limit: float = math.inf) -> dict[bytes, bytes]:
+    """`_id` key → digest of the stored BSON, for `documents` as the server sends them; the
+    reading stops at the first one more than `limit`."""
+    digests = {}
+    for document in documents:
+        digests[bson.encode({"_id": document["_id"]}, codec_options=CODEC)] = _digest(document.raw)
+        if len(digests) > limit:
+            break
+    return digests
 
 
 def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
@@ -248,19 +297,26 @@ def _by_bytes(batch: list[Encoded]) -> list[list[Encoded]]:
     return chunks
 
 
-def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
+def client(
+    uri: str, patient: bool = False
+) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
     """A client of the target `uri` (uuids standard, datetimes aware; server selection gives
-    up after 10 s unless the URL says otherwise) and the database its path names. A bad URL
-    is a `UsageError`. The run's sink and validate's targets connect alike."""
+    up after 10 s, a command without an answer after `SOCKET_TIMEOUT_SECONDS` unless
+    `patient`, unless the URL says otherwise) and the database its path names. A bad URL is
+    a `UsageError`. The run's sink and validate's targets connect alike."""
     try:
         parsed = pymongo.uri_parser.parse_uri(uri)
-        timeout: dict[str, Any] = (
-            {}
-            if "serverSelectionTimeoutMS" in parsed["options"]
-            else {"serverSelectionTimeoutMS": 10_000}
-        )  # the URL's own wins
+        defaults = {
+            "serverSelectionTimeoutMS": 10_000,
+            "socketTimeoutMS": None if patient else round(SOCKET_TIMEOUT_SECONDS * 1000),
+        }
+        timeouts: dict[str, Any] = {
+            option: value
+            for option, value in defaults.items()
+            if option not in parsed["options"]  # the URL's own wins
+        }
         connected: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            uri, uuidRepresentation="standard", tz_aware=True, **timeout
+            uri, uuidRepresentation="standard", tz_aware=True, **timeouts
         )
     except (mongo_errors.InvalidURI, mongo_errors.ConfigurationError, ValueError) as error:
         raise UsageError(
@@ -272,6 +328,7 @@ def client(uri: str) -> tuple[pymongo.MongoClient[dict[str, Any]], str | None]:
 def retried(action: Callable[[], T], collection: str, uri: str) -> T:
     """`action`'s result, sent up to `RETRIES` times while its failure is transient (a
     `BulkWriteError`, whose documents failed one by one, is the caller's to sort)."""
+    last = ""
     for attempt in range(RETRIES):
         try:
             return action()
@@ -281,14 +338,13 @@ def retried(action: Callable[[], T], collection: str, uri: str) -> T:
             failure = server_errors.target_error(error, collection)
             if not failure.transient:
                 raise failure from None
+            last = type(error).__name__
             log.warning(
-                "transient target error on %s (attempt %d): %s",
-                collection,
-                attempt + 1,
-                type(error).__name__,
+                "transient target error on %s (attempt %d): %s", collection, attempt + 1, last
             )
             time.sleep(min(BACKOFF_SECONDS * 2**attempt, 5))
     raise TargetError(
-        f"target unreachable after {RETRIES} attempts on `{collection}` ({redact(uri)})",
+        f"target unreachable after {RETRIES} attempts on `{collection}` ({redact(uri)}; "
+        f"last: {last})",
         transient=True,
     )

@@ -24,6 +24,11 @@ class NullSink:
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult:
         return WriteResult(inserted=len(batch))
 
+    def write_range(
+        self, collection: p.CollectionPlan, part: int, batch: list[Encoded]
+    ) -> WriteResult:
+        return self.write(collection, batch)
+
     def finish(self, collection: p.CollectionPlan) -> None:
         pass
 

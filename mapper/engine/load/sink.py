@@ -43,7 +43,9 @@ class WriteResult:
 class Sink(Protocol):
     """A target kind. `preflight` refuses, before anything is written, a plan that needs what
     `capabilities` lacks; `open`, `write` and `finish` go once per collection, in that order,
-    `write` once per batch; `close` ends the run whatever happened."""
+    `write` once per batch; `close` ends the run whatever happened. On a cluster's worker,
+    `write_range` writes range `part` of a collection that the run's process opened (and
+    finishes), re-sent harmlessly when a task is retried."""
 
     @property
     def render(self) -> Render:
@@ -57,6 +59,9 @@ class Sink(Protocol):
     def preflight(self, collections: list[p.CollectionPlan]) -> None: ...
     def open(self, collection: p.CollectionPlan, drop: bool) -> None: ...
     def write(self, collection: p.CollectionPlan, batch: list[Encoded]) -> WriteResult: ...
+    def write_range(
+        self, collection: p.CollectionPlan, part: int, batch: list[Encoded]
+    ) -> WriteResult: ...
     def finish(self, collection: p.CollectionPlan) -> None: ...
     def close(self) -> None: ...
 
