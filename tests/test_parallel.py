@@ -65,7 +65,7 @@ def migrate(
 
 def test_workers_write_byte_for_byte_what_one_process_writes(demo_pg, tmp_path):
     tasks = ROOT / "mappings" / "tasks.yaml"
-    one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97)
+    one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97, workers=1)
     three = migrate(
         demo_pg, tasks, f"file:{tmp_path / 'three'}", tmp_path, batch_size=97, workers=3
     )
