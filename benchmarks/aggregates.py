@@ -88,8 +88,9 @@ def unindexed(url: str, table: str, column: str):
 def _round_robin(url: str, mappings: dict[str, Path], repeat: int, workdir: Path) -> dict:
     best: dict[str, float] = {}
     documents = 0
-    for _ in range(repeat):
-        for name, mapping in mappings.items():
+    for attempt in range(repeat):
+        order = list(mappings.items())
+        for name, mapping in order if attempt % 2 == 0 else reversed(order):  # neither first
             seconds, documents = run_once(url, mapping, workdir)
             best[name] = min(best.get(name, seconds), seconds)
     return {
