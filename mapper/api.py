@@ -34,6 +34,7 @@ from mapper.config import redact
 from mapper.demo import DEMO_SCHEMAS, create_demo
 from mapper.engine import cluster
 from mapper.engine import executor as executors
+from mapper.engine.duplicates import unproven_id
 from mapper.engine.load import Sink, open_sink
 from mapper.engine.preview import preview as preview_documents
 from mapper.engine.rejects import RejectFile
@@ -221,6 +222,8 @@ def migrate(
     a `Sink`. Into `mongodb://` targets the run keeps checkpoints in `options.state` and
     `options.resume` continues from them."""
     only = prepared.collection_names(options.only) if options.only else ()
+    if options.executor is not None:
+        _check_ids_proven(prepared, only)
     checkpoints = _checkpoints(prepared, target, options)
     sink = open_sink(target) if isinstance(target, str) else target
     run_options = RunOptions(
@@ -239,6 +242,24 @@ def migrate(
             checkpoints,
             stop_requested,
         )
+
+
+def _check_ids_proven(prepared: Prepared, only: Sequence[str]) -> None:
+    """Refuse a cluster run of a collection whose `_id` may repeat: its ranges are checked
+    each on its own, so a repeat across two would overwrite a document unseen."""
+    for collection in prepared.plan.collections:
+        if only and collection.name not in only:
+            continue
+        why = unproven_id(collection, prepared.catalog.table(collection.table))
+        if why is not None:
+            raise UsageError(
+                f"collection `{collection.name}` cannot run with --executor: its `_id` is "
+                f"{why}, so two rows in different ranges could make one `_id` and the later "
+                "overwrite the other unseen; run it in one process (without --executor, "
+                "--workers N for parallel batches), which rejects the repeats",
+                table=collection.table,
+                setting="--executor",
+            )
 
 
 @contextlib.contextmanager

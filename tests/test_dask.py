@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,9 +24,12 @@ from tcp_proxy import Proxy
 from test_parallel import _children, _wait_for
 
 from mapper import api
+from mapper import plan as p
+from mapper.catalog import Column, Table
 from mapper.cli import EXIT_INTERRUPTED
 from mapper.config import sqlalchemy_url
 from mapper.engine import cluster
+from mapper.engine.duplicates import unproven_id
 from mapper.engine.load import Encoded, FileSink
 from mapper.engine.ranges import Ledger
 from mapper.engine.rejects import RejectFile
@@ -141,29 +145,81 @@ def test_file_parts_are_joined_in_key_order_and_a_retried_part_replaces_its_own(
     assert not (tmp_path / "out" / "c.parts").exists()
 
 
+def _items(kind="table", unique=(("code",),), nullable=True) -> Table:
+    columns = (
+        Column("id", "int32", "integer", False),
+        Column("code", "text", "text", nullable),
+        Column("at", "datetime", "timestamp", False),
+    )
+    return Table("items", None, "items", columns, ("id",), (), unique, kind)
+
+
+def _with_id(rule: str, columns: tuple[str, ...], conversions: tuple[str, ...]):
+    shape = p.DocumentId(("_id",), rule, "items", columns, (0,), conversions=conversions)
+    return SimpleNamespace(table="items", document=SimpleNamespace(fields=(shape,)))
+
+
+@pytest.mark.parametrize(
+    ("collection", "table", "why"),
+    [
+        (_with_id("oid", ("id",), ("int",)), _items(), None),
+        (_with_id("key", ("id",), ("int",)), _items(), None),
+        (_with_id("column", ("code",), ("string",)), _items(), None),  # NULL: no `_id`
+        (_with_id("column", ("code",), ("string",)), _items(unique=()), "no unique key"),
+        (_with_id("key", ("id",), ("int",)), _items("view"), "of a view"),
+        (_with_id("key", ("code", "at"), ("string", "datetime")), _items(), "conversion"),
+        (
+            _with_id("key", ("code", "at"), ("string", "datetime")),
+            _items(unique=(("code", "at"),)),
+            "no unique key",
+        ),
+        (
+            _with_id("oid", ("code", "at"), ("string", "datetime")),
+            _items(unique=(("code", "at"),), nullable=False),
+            None,
+        ),
+        (SimpleNamespace(table="items", document=SimpleNamespace(fields=())), _items(), "not set"),
+    ],
+)
+def test_a_cluster_runs_only_ids_that_the_source_keys_prove_unique(collection, table, why):
+    found = unproven_id(collection, table)
+    assert found is None if why is None else why in found
+
+
 # --- same results as one process ---------------------------------------------------------
+
+
+def _items_database(server: str, code: str, code_of: Callable[[int], str | None]) -> Iterator[str]:
+    """A database of 120 `items`, their `code` column declared `code` and valued `code_of(id)`."""
+    from conftest import fresh_postgres_database
+
+    with fresh_postgres_database(server) as url:
+        engine = sa.create_engine(sqlalchemy_url(url))
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE TABLE items (id int PRIMARY KEY, code {code}, label text)"
+            )
+            connection.execute(
+                sa.text("INSERT INTO items VALUES (:id, :code, :label)"),
+                [{"id": i, "code": code_of(i), "label": f"item {i}"} for i in range(1, 121)],
+            )
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture
 def items_pg(postgres_server):
-    """120 rows of which every seventh has no `_id` (rejected), for ranges of 10 rows."""
-    from conftest import fresh_postgres_database
+    """120 rows of which every seventh has no `_id` (rejected), for ranges of 10 rows; the
+    `_id` column unique, so the cluster may run them."""
+    yield from _items_database(
+        postgres_server, "text UNIQUE", lambda i: None if i % 7 == 0 else f"c{i}"
+    )
 
-    with fresh_postgres_database(postgres_server) as url:
-        engine = sa.create_engine(sqlalchemy_url(url))
-        with engine.begin() as connection:
-            connection.exec_driver_sql(
-                "CREATE TABLE items (id int PRIMARY KEY, code text, label text)"
-            )
-            connection.execute(
-                sa.text("INSERT INTO items VALUES (:id, :code, :label)"),
-                [
-                    {"id": i, "code": None if i % 7 == 0 else f"c{i}", "label": f"item {i}"}
-                    for i in range(1, 121)
-                ],
-            )
-        engine.dispose()
-        yield url
+
+@pytest.fixture
+def repeating_items_pg(postgres_server):
+    """120 rows whose `_id` column repeats every 50 rows: across ranges of 10."""
+    yield from _items_database(postgres_server, "text", lambda i: f"c{i % 50}")
 
 
 @pytest.mark.integration
@@ -197,7 +253,29 @@ def test_rejects_and_summary_equal_a_one_process_run(items_pg, dask_cluster, tmp
         {k: v for k, v in c.counts().items() if k not in ignored} for c in on_cluster.collections
     ] == [{k: v for k, v in c.counts().items() if k not in ignored} for c in one.collections]
     assert on_cluster.balanced and on_cluster.collections[0].rejected == 17
+    # each range's statements (the snapshot's import, the time zone, the rows), and the
+    # workers' first connections' own
+    assert one.collections[0].worker_statements == 0
+    assert on_cluster.collections[0].worker_statements >= 3 * 12
     assert sorted(shown) == [10] * 12  # the leader's display saw every range
+
+
+@pytest.mark.integration
+def test_an_id_that_may_repeat_across_ranges_is_refused_before_anything_is_written(
+    repeating_items_pg, dask_cluster, tmp_path
+):
+    mapping = tmp_path / "items.yaml"
+    mapping.write_text(ITEMS_MAPPING, encoding="utf-8")
+    rejects, out = tmp_path / "rejects.jsonl", tmp_path / "out"
+    common = ("run", str(mapping), "--source", repeating_items_pg, "--target", f"file:{out}")
+    refused = mapper_cli(*common, "--executor", dask_cluster, "--rejects", str(rejects), "-q")
+    assert refused.returncode == 2, refused.stderr
+    assert "`items`" in refused.stderr and "`items.code`" in refused.stderr
+    assert "without --executor" in refused.stderr
+    assert not out.exists() and not rejects.exists()
+    one = mapper_cli(*common, "--rejects", str(rejects), "--batch-size", "10", "-q")
+    assert one.returncode in (0, 1), one.stderr  # in one process the repeats are rejected
+    assert rejects.read_text().count("duplicate `_id`") == 70
 
 
 # --- faults ------------------------------------------------------------------------------

@@ -258,7 +258,8 @@ _engines: dict[str, sa.Engine] = {}  # by the source URL with its password
 _sinks: dict[str, Sink] = {}  # by the target URL
 _compilers: dict[str, Compiler] = {}  # by the snapshot: one per collection's job
 _lock = threading.Lock()
-_thread = threading.local()  # this thread's builder (by snapshot) and its range's extractor
+_thread = threading.local()  # this thread's builder (by snapshot), its range's extractor and
+# the SQL statements it has sent
 
 
 def _connections(job: _Job) -> tuple[sa.Engine, Sink]:
@@ -270,6 +271,7 @@ def _connections(job: _Job) -> tuple[sa.Engine, Sink]:
             _compilers[job.snapshot] = Compiler(job.catalog)
         if source not in _engines:
             _engines[source] = sa.create_engine(job.source.value, pool_pre_ping=True)
+            sa.event.listen(_engines[source], "before_cursor_execute", _counted)
         if job.target.value not in _sinks:
             _sinks[job.target.value] = open_sink(job.target.value)
         return _engines[source], _sinks[job.target.value]
@@ -301,6 +303,7 @@ def _reach(job: _Job) -> None:
 def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Written:
     """Read, build, encode and write the range (after, through] of the job's collection."""
     collection = job.collection
+    sent = _sent()
     with _on_source(job) as connection:
         extractor = _thread.extractor = Extractor(connection, _compilers[job.snapshot])
         builder = _builder(job)
@@ -308,7 +311,18 @@ def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Writte
         fetched = builder.fetch_batch(rows, (after, through))
         built, truncated = builder.build_each(rows, fetched)
         batch = encode_batch(collection, built, truncated, through, _connections(job)[1].render)
+    batch.statements = _sent() - sent  # the snapshot's import too
     return accounting.write(collection, batch, _connections(job)[1], SeenIds(), index)
+
+
+def _counted(*_: object) -> None:
+    _thread.statements = _sent() + 1
+
+
+def _sent() -> int:
+    """The SQL statements this thread has sent."""
+    sent: int = getattr(_thread, "statements", 0)
+    return sent
 
 
 def _builder(job: _Job) -> Builder:
