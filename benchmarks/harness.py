@@ -23,9 +23,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import REFERENCE, VARIANTS, server_cpu
+from benchmarks import REFERENCE, VARIANTS, aggregates, server_cpu
 from benchmarks.compare import compare
 from benchmarks.latency import delayed
+from benchmarks.worker import SPAWNED_AT
 from mapper.config import redact, sqlalchemy_url
 from mapper.ids import oid
 
@@ -42,7 +43,8 @@ class Config:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     repeat: int = 1
     batch_size: int = 1000
-    workers: int = 2
+    workers: int | str = "auto"  # mapper's default
+    aggregates: bool = True  # also measure a mapping with aggregates against one without
     compare: int = 50
     nplus1_sample: int = 300
     out_dir: Path = RESULTS
@@ -233,7 +235,7 @@ def run_worker(variant: str, job: dict, workdir: Path, profile: Path | None = No
         done = subprocess.run(
             command,
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": path},
+            env={**os.environ, "PYTHONPATH": path, SPAWNED_AT: repr(time.time())},
             capture_output=True,
             text=True,
             timeout=WORKER_TIMEOUT,
@@ -291,6 +293,9 @@ def bench_scale(
                 "postmaster": server_cpu.postmaster(url),
             }
             _measure(entry, job, picked, mongo_uri, config, scratch, tag)
+        if config.aggregates:
+            say(config, f"scale {scale:g}: a mapping with aggregates against one without")
+            entry["aggregates"] = aggregates.measure(url, config.repeat)
         if mongo_uri and not config.keep_databases:
             with contextlib.suppress(Exception):
                 _drop_mongo(mongo_uri)
@@ -383,6 +388,12 @@ def _best(runs: list[dict]) -> dict | None:
     return max(good, key=lambda r: r["docs_per_s"]) if good else None
 
 
+def whole_seconds(variant: dict) -> float:
+    """A variant's whole process: from its start to its last document."""
+    seconds: float = variant["startup_seconds"] + variant["seconds"]
+    return seconds
+
+
 def ratios(variants: dict) -> dict:
     """mapper (null sink) against each baseline: >1 means mapper is faster / cheaper."""
     mapper = variants.get(REFERENCE)
@@ -396,6 +407,11 @@ def ratios(variants: dict) -> dict:
                 "docs_per_s": mapper["docs_per_s"] / other["docs_per_s"],
                 "cpu_per_doc": other["cpu_us_per_doc"] / mapper["cpu_us_per_doc"],
             }
+            if mapper.get("startup_seconds") and other.get("startup_seconds"):
+                found[name]["whole_process"] = whole_seconds(other) / whole_seconds(mapper)
+            serial = variants.get("mapper-serial")
+            if serial and "error" not in serial and serial.get("startup_seconds"):
+                found[name]["serial_whole_process"] = whole_seconds(other) / whole_seconds(serial)
     return found
 
 
@@ -565,7 +581,9 @@ def table(result: dict) -> str:
         "PG µs/doc",
         "peak MB",
         "SQL/batches",
+        "start s",
         "mapper× (rate)",
+        "whole×",
         "mapper× (CPU)",
         "sample",
     )
@@ -574,7 +592,7 @@ def table(result: dict) -> str:
         for name, variant in entry["variants"].items():
             if "error" in variant:
                 last = variant["error"].strip().splitlines()[-1][:70]
-                lines.append((f"{entry['scale']:g}", name, "-", "error", last, *[""] * 8))
+                lines.append((f"{entry['scale']:g}", name, "-", "error", last, *[""] * 10))
                 continue
             ratio = entry["ratios"].get(name)
             check = variant["sample_check"]
@@ -592,7 +610,9 @@ def table(result: dict) -> str:
                     else "",
                     f"{peak_mb(variant):.0f}",
                     f"{variant['statements']}/{variant['batches']}",
+                    f"{start:.2f}" if (start := variant.get("startup_seconds")) else "",
                     f"{ratio['docs_per_s']:.2f}" if ratio else "",
+                    f"{ratio['whole_process']:.2f}" if ratio and "whole_process" in ratio else "",
                     f"{ratio['cpu_per_doc']:.2f}" if ratio else "",
                     f"{check['equal']}/{check['compared']}" if "equal" in check else "no ref",
                 )
@@ -773,10 +793,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument(
         "--workers",
-        type=int,
-        default=2,
-        help="mapper's worker processes (RunOptions.workers) for mapper-null, "
-        "-file and -mongo; mapper-serial always uses one (default 2)",
+        type=lambda text: text if text == "auto" else max(1, int(text)),
+        default="auto",
+        help="mapper's worker processes (MigrateOptions.workers) for mapper-null, "
+        "-file and -mongo; mapper-serial always uses one (default auto, mapper's default)",
+    )
+    parser.add_argument(
+        "--no-aggregates",
+        action="store_true",
+        help="skip the mapping with aggregates against the same without them (aggregates.py)",
     )
     parser.add_argument(
         "--compare",
@@ -821,7 +846,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants=[v.strip() for v in args.variants.split(",") if v.strip()],
         repeat=max(1, args.repeat),
         batch_size=args.batch_size,
-        workers=max(1, args.workers),
+        workers=args.workers,
+        aggregates=not args.no_aggregates,
         compare=args.compare,
         nplus1_sample=args.nplus1_sample,
         out_dir=args.out,
@@ -879,6 +905,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"validate --full {full:.2f}s ({full / mongo['seconds']:.2f}×) "
                 f"({'all matched' if mongo['validate_ok'] else 'DIFFERENCES FOUND'})"
             )
+    for entry in result["scales"]:
+        if "aggregates" in entry:
+            print("\naggregates, " + aggregates.line(entry["scale"], entry["aggregates"]))
     for entry in result["scales"]:
         if "profile" in entry:
             print(f"\nscale {entry['scale']:g}: " + profile_text(entry["profile"]))

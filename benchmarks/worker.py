@@ -2,7 +2,9 @@
 
 Runs in a fresh process so that its peak RSS is its own. The job names the source database,
 the batch size and the sampled `_id`s whose BSON the result carries (hex) for comparison.
-Only `run()` is timed: connecting, reflecting and planning are setup.
+Only `run()` is timed: connecting, reflecting and planning are setup; `startup_seconds` is
+the time from the harness starting this process to the end of setup (interpreter, imports,
+setup: what comes before the first row).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import importlib
 import importlib.util
 import json
+import os
 import resource
 import sys
 import threading
@@ -21,22 +25,22 @@ from bson import ObjectId
 
 from benchmarks import server_cpu
 
+VARIANT_CLASSES = {  # variant → (module, class): only the measured one is imported
+    "mapper-null": ("benchmarks.variant_mapper", "Mapper"),
+    "mapper-serial": ("benchmarks.variant_mapper", "MapperSerial"),
+    "mapper-file": ("benchmarks.variant_mapper", "MapperFile"),
+    "mapper-mongo": ("benchmarks.variant_mapper", "MapperMongo"),
+    "nplus1": ("benchmarks.baseline_nplus1", "NPlusOne"),
+    "handtuned": ("benchmarks.baseline_handtuned", "HandTuned"),
+    "indb": ("benchmarks.baseline_indb", "InDatabase"),
+}
+SPAWNED_AT = "BENCH_SPAWNED_AT"  # the harness's time.time() when it started this process
 
-def variants() -> dict:
-    from benchmarks.baseline_handtuned import HandTuned
-    from benchmarks.baseline_indb import InDatabase
-    from benchmarks.baseline_nplus1 import NPlusOne
-    from benchmarks.variant_mapper import Mapper, MapperFile, MapperMongo, MapperSerial
 
-    return {
-        "mapper-null": Mapper,
-        "mapper-serial": MapperSerial,
-        "mapper-file": MapperFile,
-        "mapper-mongo": MapperMongo,
-        "nplus1": NPlusOne,
-        "handtuned": HandTuned,
-        "indb": InDatabase,
-    }
+def variant_class(name: str) -> type:
+    module, name = VARIANT_CLASSES[name]
+    found: type = getattr(importlib.import_module(module), name)
+    return found
 
 
 def _status_mb(field: str) -> float | None:
@@ -98,8 +102,10 @@ class TreeMemory:
 
 
 def measure(name: str, job: dict, profile: str | None = None) -> dict:
-    variant = variants()[name](job)
+    variant = variant_class(name)(job)
     variant.setup()
+    spawned = os.environ.get(SPAWNED_AT)
+    startup = time.time() - float(spawned) if spawned else None  # interpreter, imports, setup
     wanted = {ObjectId(h) for h in job["compare"]}
     kept: dict = {}
     rss_before = _rss_mb()
@@ -130,6 +136,7 @@ def measure(name: str, job: dict, profile: str | None = None) -> dict:
         "scope": variant.scope,
         "documents": documents,
         "seconds": seconds,
+        "startup_seconds": startup,
         "cpu_user": after[0] - before[0],
         "cpu_system": after[1] - before[1],
         "cpu_seconds": sum(after) - sum(before),

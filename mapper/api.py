@@ -21,14 +21,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, diagram, pipeline
+from mapper import data_lint, pipeline
 from mapper import plan as p
-from mapper import proposal as proposal_stage
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
@@ -48,6 +47,9 @@ from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 from mapper.validation import Report, render
 from mapper.validation import validate as validate_target
+
+if TYPE_CHECKING:  # imported where used: a run needs neither
+    from mapper import proposal as proposal_stage
 
 log = logging.getLogger(__name__)
 DecimalAs = Literal["decimal128", "string", "double"]
@@ -176,7 +178,9 @@ class MigrateOptions:
     """How `migrate` runs; none of these change the documents (see `DocumentOptions`)."""
 
     batch_size: int = 1000
-    workers: int = 1  # processes that read, build and encode (PostgreSQL sources)
+    # processes that read, build and encode (PostgreSQL sources); auto: what is fastest for
+    # each table, one per CPU for a large one, this process alone for a small one or SQLite
+    workers: int | Literal["auto"] = "auto"
     executor: str | None = None  # a Dask cluster: dask://HOST:PORT or dask-local[:N]
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
@@ -189,7 +193,7 @@ class MigrateOptions:
     def __post_init__(self) -> None:
         for setting, value, minimum in (
             ("--batch-size", self.batch_size, 1),
-            ("--workers", self.workers, 1),
+            ("--workers", 1 if self.workers == "auto" else self.workers, 1),
             ("--max-errors", self.max_errors if self.max_errors is not None else 0, 0),
         ):
             if value < minimum:
@@ -198,7 +202,7 @@ class MigrateOptions:
                 )
         if self.executor is not None:
             cluster.cluster_of(self.executor)
-            if self.workers > 1:
+            if self.workers != "auto" and self.workers > 1:
                 raise UsageError(
                     "--workers is for one machine; with --executor the cluster's workers "
                     "do the work",
@@ -380,6 +384,8 @@ def init(
     them with `init_files`)."""
     engine = pipeline.connect(source) if isinstance(source, str) else source
     try:
+        from mapper import proposal as proposal_stage
+
         catalog = proposal_stage.only(catalog_module.reflect(engine), tables)
         return proposal_stage.proposal(engine, catalog, budget_seconds, progress_of(progress))
     finally:
@@ -391,6 +397,8 @@ def init_files(
     proposal: proposal_stage.Proposal, form: Literal["yaml", "html"] = "yaml"
 ) -> dict[str, str]:
     """File name → text: one commented mapping file per collection, or the HTML report."""
+    from mapper import proposal as proposal_stage
+
     if form == "html":
         return {proposal_stage.REPORT_FILE: proposal_stage.html(proposal)}
     return proposal_stage.yaml_files(proposal)
@@ -401,6 +409,8 @@ def write_files(
 ) -> proposal_stage.Written:
     """Write `files` into the folder `out`; an existing file that differs is never
     overwritten without `force` (nothing is written, and its diff is in the result)."""
+    from mapper import proposal as proposal_stage
+
     return proposal_stage.write(files, Path(out), force)
 
 
@@ -412,10 +422,10 @@ def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
     """The plan as `text` (each collection's SQL as the source's dialect renders it, and its
     document shape), as `json` (the same as data), or drawn: each collection's document tree
     and its references as a `mermaid` flowchart, or as an `html` page with an SVG."""
-    if form == "mermaid":
-        return diagram.mermaid(prepared.plan)
-    if form == "html":
-        return diagram.html(prepared.plan)
+    if form in ("mermaid", "html"):
+        from mapper import diagram
+
+        return diagram.mermaid(prepared.plan) if form == "mermaid" else diagram.html(prepared.plan)
     compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
     if form == "json":
         return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)

@@ -6,13 +6,12 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import shtab
 
@@ -485,11 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--workers",
         type=_workers,
-        default=1,
+        default="auto",
         metavar="N|auto",
         help="processes that read, build and encode in parallel, sharing "
-        "the run's snapshot (PostgreSQL sources; auto: one per CPU; "
-        "default 1)",
+        "the run's snapshot (PostgreSQL sources; auto, the default: one per CPU "
+        "for a table large enough to repay them, else this process alone)",
     )
     run_parser.add_argument(
         "--executor",
@@ -696,13 +695,9 @@ def _output_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     )
 
 
-def _workers(text: str) -> int:
+def _workers(text: str) -> int | Literal["auto"]:
     if text == "auto":
-        return (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1
-        )
+        return "auto"
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a number of processes (1 or more), or auto")
     return int(text)

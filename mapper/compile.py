@@ -175,21 +175,20 @@ class Compiler:
         return self._tables[name]
 
     def select(self, query: p.Query) -> Statement:
-        """The statement for a query; child queries take the parent keys as `:keys`."""
-        aliases: Aliases = {query.alias: self.table(query.table).alias(query.alias)}
-        source: Source = aliases[query.alias]
-        for hop in query.joins:
-            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
-            condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
-            source = source.join(aliases[hop.alias], condition, isouter=not hop.many)
+        """The statement for a query; child queries take the parent keys as `:keys`. The
+        aggregates over the same join paths are one grouped derived table over the query's
+        rows, outer-joined by key."""
+        aliases, source = self._source(query)
+        values: dict[int, sa.ColumnElement[Any]] = {}
+        for group in _over_the_same_paths(query.selects):
+            source = self._join_aggregates(group, query, aliases, source, values)
         columns = [
-            self._select(item, aliases).label(f"s{i}") for i, item in enumerate(query.selects)
+            (values[i] if isinstance(item, p.AggregateRef) else self._column(item, aliases)).label(
+                f"s{i}"
+            )
+            for i, item in enumerate(query.selects)
         ]
-        statement = sa.select(*columns).select_from(source)
-        if query.filter is not None:
-            statement = statement.where(self.condition(query.filter, aliases))
-        if query.link:
-            statement = statement.where(self._link(query, aliases))
+        statement = sa.select(*columns).select_from(source).where(*self._where(query, aliases))
         if query.order:
             statement = statement.order_by(
                 *(
@@ -199,6 +198,45 @@ class Compiler:
                 )
             )
         return statement
+
+    def _join_aggregates(
+        self,
+        group: list[tuple[int, p.AggregateRef]],
+        query: p.Query,
+        aliases: Aliases,
+        source: Source,
+        values: dict[int, sa.ColumnElement[Any]],
+    ) -> Source:
+        """The source outer-joined to the grouped table of aggregates over the same join
+        paths; their values into `values` by select index (a count of no rows is 0; any other
+        aggregate of no rows is NULL, as in SQL)."""
+        first = group[0][1].hops[0]
+        grouped = self._grouped(group, query, f"g{group[0][0]}")
+        left = aliases[first.left_alias]
+        matched = sa.and_(
+            *(left.c[column] == grouped.c[f"k{i}"] for i, (column, _) in enumerate(first.on))
+        )
+        for number, (index, item) in enumerate(group):
+            value: sa.ColumnElement[Any] = grouped.c[f"v{number}"]
+            if item.function == "count":
+                value = sa.func.coalesce(value, sa.literal_column("0"))
+            values[index] = value
+        return source.outerjoin(grouped, matched)
+
+    def _source(self, query: p.Query) -> tuple[Aliases, Source]:
+        """A query's tables under their aliases (new alias objects each call), and its joins."""
+        aliases: Aliases = {query.alias: self.table(query.table).alias(query.alias)}
+        source: Source = aliases[query.alias]
+        for hop in query.joins:
+            aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
+            condition = self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
+            source = source.join(aliases[hop.alias], condition, isouter=not hop.many)
+        return aliases, source
+
+    def _where(self, query: p.Query, aliases: Aliases) -> list[sa.ColumnElement[bool]]:
+        """A query's filter and its link to the parent keys, as conditions."""
+        conditions = [] if query.filter is None else [self.condition(query.filter, aliases)]
+        return conditions + ([self._link(query, aliases)] if query.link else [])
 
     def statement(self, query: p.Query) -> tuple[Statement, dict[str, Any]]:
         """The statement of a query with its parameters, built once whatever the bounds of
@@ -313,51 +351,74 @@ class Compiler:
     ) -> sa.ColumnElement[bool]:
         return sa.and_(*(left.c[a] == right.c[b] for a, b in on))
 
-    def _select(self, item: p.Select, aliases: Aliases) -> sa.ColumnElement[Any]:
-        if isinstance(item, p.ColumnRef):
-            column = aliases[item.alias].c[item.column]
-            return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
-        if isinstance(item, p.AggregateRef):
-            return self._aggregate(item, aliases)
-        raise TypeError(f"unknown select {item!r}")
+    @staticmethod
+    def _column(item: p.ColumnRef, aliases: Aliases) -> sa.ColumnElement[Any]:
+        column = aliases[item.alias].c[item.column]
+        return sa.cast(column, sa.Numeric(asdecimal=True)) if item.cast else column
 
-    def _aggregate(self, item: p.AggregateRef, outer: Aliases) -> sa.ColumnElement[Any]:
-        aliases = dict(outer)
+    def _grouped(
+        self, group: list[tuple[int, p.AggregateRef]], query: p.Query, name: str
+    ) -> sa.Subquery:
+        """Aggregates as a set operation: `k0.., v0..` with one row per key of the first
+        hop's table among those the query's rows reach (all of them when the query reads a
+        whole table), grouped by that key: one statement for a batch, not one per row."""
+        item = group[0][1]  # the others differ in their function and column only
+        paths, keys, last = self._paths(item, query)
+        if item.distinct_key:  # over the last table's rows that some join path reaches
+            pairs = paths.with_only_columns(
+                *(key.label(f"k{i}") for i, key in enumerate(keys)),
+                *(last.c[c].label(f"d{i}") for i, c in enumerate(item.distinct_key)),
+            ).distinct()
+            rows = pairs.subquery(f"{name}_paths")
+            keys = [rows.c[f"k{i}"] for i in range(len(keys))]
+            source: Source = rows
+            if any(aggregate.column is not None for _, aggregate in group):  # not count alone
+                last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
+                matched = sa.and_(
+                    *(rows.c[f"d{i}"] == last.c[c] for i, c in enumerate(item.distinct_key))
+                )
+                source = rows.join(last, matched)
+            paths = sa.select(*keys).select_from(source)
+        values = [
+            self._aggregate(aggregate, last).label(f"v{i}")
+            for i, (_, aggregate) in enumerate(group)
+        ]
+        labelled = (key.label(f"k{i}") for i, key in enumerate(keys))
+        return paths.with_only_columns(*labelled, *values).group_by(*keys).subquery(name)
+
+    @staticmethod
+    def _aggregate(item: p.AggregateRef, last: TableAlias) -> sa.ColumnElement[Any]:
+        """An aggregate's function of its column of the last table (`count(*)`: of rows)."""
+        if item.column is None:
+            return sa.func.count()
+        column: sa.ColumnElement[Any] = last.c[item.column]
+        if item.cast:
+            column = sa.cast(column, sa.Numeric(asdecimal=True))
+        value: sa.ColumnElement[Any] = getattr(sa.func, item.function)(column)
+        return value
+
+    def _paths(
+        self, item: p.AggregateRef, query: p.Query
+    ) -> tuple[Statement, list[sa.ColumnElement[Any]], TableAlias]:
+        """An aggregate's join paths from the rows of its first table that `query`'s rows
+        reach, filtered: their SELECT (of the key), the key's columns, and the last table."""
         first = item.hops[0]
-        aliases[first.alias] = self.table(first.table).alias(first.alias)
+        aliases: Aliases = {first.alias: self.table(first.table).alias(first.alias)}
         source: Source = aliases[first.alias]
         for hop in item.hops[1:]:
             aliases[hop.alias] = self.table(hop.table).alias(hop.alias)
             source = source.join(
                 aliases[hop.alias], self._on(aliases[hop.left_alias], aliases[hop.alias], hop.on)
             )
-        last = aliases[item.hops[-1].alias]
-        conditions = [self._on(outer[first.left_alias], aliases[first.alias], first.on)]
-        if item.filter is not None:
-            conditions.append(self.condition(item.filter, aliases))
-        if item.distinct_key:  # over the last table's rows that some join path reaches
-            paths = (
-                sa.select(*(last.c[c] for c in item.distinct_key))
-                .select_from(source)
-                .where(*conditions)
-                .correlate(outer[first.left_alias])
-            )
-            last = self.table(item.hops[-1].table).alias(f"{item.hops[-1].alias}_d")
-            source = last
-            conditions = [sa.tuple_(*(last.c[c] for c in item.distinct_key)).in_(paths)]
-        value: sa.ColumnElement[Any] = sa.func.count()
-        if item.column is not None:
-            column: sa.ColumnElement[Any] = last.c[item.column]
-            if item.cast:
-                column = sa.cast(column, sa.Numeric(asdecimal=True))
-            value = getattr(sa.func, item.function)(column)
-        return (
-            sa.select(value)
-            .select_from(source)
-            .where(*conditions)
-            .correlate(outer[first.left_alias])
-            .scalar_subquery()
-        )
+        keys: list[sa.ColumnElement[Any]] = [aliases[first.alias].c[c] for _, c in first.on]
+        conditions = [] if item.filter is None else [self.condition(item.filter, aliases)]
+        outer, outer_source = self._source(query)
+        if outer_where := self._where(query, outer):
+            reached = sa.select(*(outer[first.left_alias].c[c] for c, _ in first.on))
+            key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
+            conditions.append(key.in_(reached.select_from(outer_source).where(*outer_where)))
+        paths = sa.select(*keys).select_from(source).where(*conditions)
+        return paths, keys, aliases[item.hops[-1].alias]
 
     def condition(self, node: p.Filter, aliases: Aliases) -> sa.ColumnElement[bool]:
         """A plan's filter as SQL over the query's `aliases` (alias → table): the one home
@@ -401,6 +462,33 @@ class Compiler:
 def _tables_of(query: p.Query) -> dict[str, str]:
     """A query's aliases → their tables."""
     return {query.alias: query.table, **{hop.alias: hop.table for hop in query.joins}}
+
+
+def _over_the_same_paths(selects: tuple[p.Select, ...]) -> list[list[tuple[int, p.AggregateRef]]]:
+    """A query's aggregates (with their select index), those over the same join paths (the
+    same hops, filter and `distinct`, whatever their aliases) together."""
+    groups: dict[p.AggregateRef, list[tuple[int, p.AggregateRef]]] = {}
+    for index, item in enumerate(selects):
+        if isinstance(item, p.AggregateRef):
+            groups.setdefault(_paths_of(item), []).append((index, item))
+    return list(groups.values())
+
+
+def _paths_of(item: p.AggregateRef) -> p.AggregateRef:
+    """What an aggregate's join paths are: its hops and filter with aliases by position."""
+    names = {hop.alias: f"h{i}" for i, hop in enumerate(item.hops)}
+    hops = tuple(
+        replace(hop, alias=names[hop.alias], left_alias=names.get(hop.left_alias, hop.left_alias))
+        for hop in item.hops
+    )
+    renamed = None if item.filter is None else _renamed(item.filter, names)
+    return replace(item, function="count", column=None, cast=None, hops=hops, filter=renamed)
+
+
+def _renamed(node: p.Filter, names: dict[str, str]) -> p.Filter:
+    if isinstance(node, p.BoolOp):
+        return replace(node, items=tuple(_renamed(item, names) for item in node.items))
+    return replace(node, alias=names.get(node.alias, node.alias))
 
 
 def _bound_names(node: p.KeyRange, side: str) -> list[str]:

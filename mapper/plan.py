@@ -74,7 +74,7 @@ class ColumnRef:
 
 @dataclass(frozen=True)
 class AggregateRef:
-    """A correlated aggregate over the rows reached by `hops` from `hops[0].left_alias`: one
+    """An aggregate over the rows reached by `hops` from `hops[0].left_alias`: one
     per join path, or with `distinct_key`, one per row of the last table."""
 
     function: AggregateFunction

@@ -228,7 +228,13 @@ def test_rejects_and_summary_equal_a_one_process_run(items_pg, dask_cluster, tmp
     mapping.write_text(ITEMS_MAPPING, encoding="utf-8")
     shown: list[int] = []
     one = migrate(
-        items_pg, f"file:{tmp_path / 'one'}", tmp_path, "one", mapping=mapping, batch_size=10
+        items_pg,
+        f"file:{tmp_path / 'one'}",
+        tmp_path,
+        "one",
+        mapping=mapping,
+        batch_size=10,
+        workers=1,
     )
     on_cluster = migrate(
         items_pg,

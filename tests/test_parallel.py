@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from mapper import api, cli
 from mapper.config import sqlalchemy_url
-from mapper.engine.parallel import sizing
+from mapper.engine.parallel import cpus, sizing
 from mapper.engine.run import RunSummary
 from mapper.errors import SourceError
 
@@ -65,7 +65,7 @@ def migrate(
 
 def test_workers_write_byte_for_byte_what_one_process_writes(demo_pg, tmp_path):
     tasks = ROOT / "mappings" / "tasks.yaml"
-    one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97)
+    one = migrate(demo_pg, tasks, f"file:{tmp_path / 'one'}", tmp_path, batch_size=97, workers=1)
     three = migrate(
         demo_pg, tasks, f"file:{tmp_path / 'three'}", tmp_path, batch_size=97, workers=3
     )
@@ -156,7 +156,7 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
     state = tmp_path / "state.json"
 
     def kill_the_workers(name: str, rows: int) -> None:
-        for worker in multiprocessing.active_children():
+        for worker in _run_workers():
             worker.kill()
 
     def run(**more: Any) -> RunSummary:
@@ -178,7 +178,31 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
     summary = run()
     assert summary.balanced and summary.collections[0].read == 1000
     assert mongo_db.tasks.count_documents({}) == 1000
-    assert not multiprocessing.active_children()
+    assert not _run_workers()
+
+
+def _run_workers() -> list[multiprocessing.Process]:
+    """This process's children but a Dask cluster's (the session's `dask_cluster`, when a
+    test of tests/test_dask.py ran in this process first)."""
+    return [
+        child for child in multiprocessing.active_children() if not child.name.startswith("Dask")
+    ]
+
+
+def test_by_default_large_tables_get_workers_and_small_ones_this_process(demo_pg, tmp_path):
+    assert api.MigrateOptions().workers == "auto"
+    summary = migrate(demo_pg, ROOT / "mappings", "null:", tmp_path, batch_size=250)
+    assert summary.balanced
+    sent = {c.name: c.worker_statements for c in summary.collections}
+    assert sent["organizations"] == 0  # 10 rows: no worker would repay its start
+    assert (sent["tasks"] > 0) == (cpus() > 1)  # 1000 rows: four batches of 250
+
+
+def test_by_default_sqlite_runs_in_one_process_without_a_warning(demo_sqlite, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        summary = migrate(demo_sqlite, ROOT / "mappings" / "tasks.yaml", "null:", tmp_path)
+    assert summary.collections[0].written == 1000
+    assert caplog.text == ""
 
 
 def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_path, caplog):
@@ -192,7 +216,8 @@ def test_sources_without_snapshot_export_run_in_one_process(demo_sqlite, tmp_pat
 
 def test_workers_option_takes_a_count_or_auto():
     assert cli._workers("3") == 3
-    assert cli._workers("auto") >= 1
+    assert cli._workers("auto") == "auto"
+    assert cli.build_parser().parse_args(["run", "m.yaml"]).workers == "auto"
     for bad in ("0", "-1", "two"):
         with pytest.raises(argparse.ArgumentTypeError):
             cli._workers(bad)

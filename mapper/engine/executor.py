@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -93,9 +93,12 @@ class ForkedWorkers:
         return parallel.batches(work.collection, extractor, work.after, size, workers, work.render)
 
 
-def choose(engine: sa.Engine, batch_size: int, workers: int) -> Executor:
+def choose(engine: sa.Engine, batch_size: int, workers: int | Literal["auto"]) -> Executor:
     """Forked workers when more than one is asked for and the source can share a snapshot;
-    otherwise this process."""
+    otherwise this process. `auto`: one per CPU where the source can share its snapshot
+    (`ForkedWorkers` still keeps a table too small to repay them in this process)."""
+    if workers == "auto":
+        workers = parallel.cpus() if parallel.supported(engine) else 1
     if workers > 1 and not parallel.supported(engine):
         log.warning(
             "running with one process: parallel workers share an exported "

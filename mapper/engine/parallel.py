@@ -48,6 +48,13 @@ def supported(engine: sa.Engine) -> bool:
     return engine.dialect.name == "postgresql" and "fork" in multiprocessing.get_all_start_methods()
 
 
+def cpus() -> int:
+    """The CPUs this process may run on: what `--workers auto` starts at most."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def sizing(rows: int, batch_size: int, workers: int) -> tuple[int, int]:
     """The batch size and number of workers for a table of `rows`. The workers share
     `batch_size` (each holds one batch, so the rows in memory stay about `batch_size`);
