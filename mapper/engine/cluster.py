@@ -219,7 +219,8 @@ def connected(spec: str, source: sa.URL, target: str, batch_size: int) -> Iterat
 
 
 def local_cluster(workers: int) -> LocalCluster:
-    """A Dask cluster on this machine: `workers` processes of one thread, no dashboard, its
+    """A Dask cluster on this machine: `workers` processes of one thread, no dashboard (the
+    scheduler's own HTTP routes on a free port, not 8787, which another cluster may hold), its
     logs at errors only. Its processes ignore Ctrl-C, which a terminal sends them too: the
     leader decides when to stop (after the ranges in flight)."""
     from distributed import LocalCluster
@@ -230,6 +231,7 @@ def local_cluster(workers: int) -> LocalCluster:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.ERROR,
         )
 
