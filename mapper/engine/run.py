@@ -139,6 +139,9 @@ def run(
     try:
         with snapshot(engine) as connection:
             extractor = Extractor(connection, Compiler(catalog))
+            context = _Context(
+                extractor, sink, rejects, options, progress, checkpoints, stop_requested
+            )
             for collection in selected:
                 result = _resumed(collection.name, checkpoints)
                 summary.collections.append(result)
@@ -146,20 +149,11 @@ def run(
                     progress.start(collection.name, result.read, result.read)
                     progress.finish(collection.name)
                     continue
-                by_ranges = isinstance(executor, RangeExecutor)
                 try:
-                    (_collection_by_ranges if by_ranges else _collection)(
-                        collection,
-                        extractor,
-                        sink,
-                        rejects,
-                        options,
-                        result,
-                        executor,
-                        progress,
-                        checkpoints,
-                        stop_requested,
-                    )
+                    if isinstance(executor, RangeExecutor):
+                        _collection_by_ranges(context, collection, result, executor)
+                    else:
+                        _collection(context, collection, result, executor)
                 except StopRun as stop:
                     summary.stopped = str(stop)
                     result.read = result.passed  # read so far, not the table's count
@@ -178,24 +172,52 @@ def _resumed(name: str, checkpoints: Checkpoints | None) -> CollectionSummary:
     return CollectionSummary(name, **counts)
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every collection of a run is read, written, checkpointed and shown through."""
+
+    extractor: Extractor
+    sink: Sink
+    rejects: RejectFile
+    options: RunOptions
+    progress: Progress
+    checkpoints: Checkpoints | None
+    stop_requested: Callable[[], bool]
+
+    def open(self, collection: p.CollectionPlan, fresh: bool, result: CollectionSummary) -> float:
+        """Open the collection in the sink (dropped first with `--drop` when `fresh` and
+        nothing of it was written), count its rows and start its progress; the clock's
+        start, less the time an earlier run spent on it."""
+        started = time.perf_counter() - result.seconds
+        self.sink.open(collection, self.options.drop and fresh and not result.passed)
+        result.read = self.extractor.count(collection.table)
+        self.progress.start(collection.name, result.read, result.passed)
+        return started
+
+    def finish(
+        self, collection: p.CollectionPlan, result: CollectionSummary, started: float
+    ) -> None:
+        """The collection done: its indexes built, its checkpoint marked done, its progress
+        ended."""
+        self.sink.finish(collection)
+        result.done = True
+        result.seconds = time.perf_counter() - started
+        if self.checkpoints is not None:
+            self.checkpoints.save(
+                collection.name, result.counts(), None, self.rejects.mark(), done=True
+            )
+        if result.passed == 0:
+            log.warning("collection %s: the source gave no rows", collection.name)
+        self.progress.finish(collection.name)
+
+
 def _collection(
-    collection: p.CollectionPlan,
-    extractor: Extractor,
-    sink: Sink,
-    rejects: RejectFile,
-    options: RunOptions,
-    result: CollectionSummary,
-    executor: Executor | RangeExecutor,
-    progress: Progress,
-    checkpoints: Checkpoints | None,
-    stop_requested: Callable[[], bool],
+    context: _Context, collection: p.CollectionPlan, result: CollectionSummary, executor: Executor
 ) -> None:
-    assert not isinstance(executor, RangeExecutor), "written by `_collection_by_ranges`"
-    started = time.perf_counter() - result.seconds
+    extractor, sink, rejects = context.extractor, context.sink, context.rejects
+    checkpoints, options = context.checkpoints, context.options
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
-    sink.open(collection, options.drop and last_key is None and not result.passed)
-    result.read = extractor.count(collection.table)
-    progress.start(collection.name, result.read, result.passed)
+    started = context.open(collection, last_key is None, result)
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
     again = _advice(checkpoints)
@@ -222,37 +244,27 @@ def _collection(
             result.seconds = time.perf_counter() - started  # also what a stop reports
             if checkpoints is not None:
                 checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
-            progress.advance(collection.name, rows)
+            context.progress.advance(collection.name, rows)
             _check_policy(collection, result, options)
-            if stop_requested():
+            if context.stop_requested():
                 raise StopRun(f"interrupted after a complete batch: {again}")
-    _finished(collection, sink, rejects, result, started, checkpoints)
-    progress.finish(collection.name)
+    context.finish(collection, result, started)
 
 
 def _collection_by_ranges(
+    context: _Context,
     collection: p.CollectionPlan,
-    extractor: Extractor,
-    sink: Sink,
-    rejects: RejectFile,
-    options: RunOptions,
     result: CollectionSummary,
-    executor: Executor | RangeExecutor,
-    progress: Progress,
-    checkpoints: Checkpoints | None,
-    stop_requested: Callable[[], bool],
+    executor: RangeExecutor,
 ) -> None:
     """A collection whose ranges a cluster writes: counted and checkpointed as they
     complete; their rejected rows put back in key order at the end."""
-    assert isinstance(executor, RangeExecutor), "batches are written by `_collection`"
-    started = time.perf_counter() - result.seconds
+    rejects, checkpoints = context.rejects, context.checkpoints
     ledger = Ledger(checkpoints.done_spans(collection.name) if checkpoints else [])
-    sink.open(collection, options.drop and not ledger.done() and not result.passed)
-    result.read = extractor.count(collection.table)
-    progress.start(collection.name, result.read, result.passed)
-    work = KeyRange(collection, None, result.read, sink.render)
+    started = context.open(collection, not ledger.done(), result)
+    work = KeyRange(collection, None, result.read, context.sink.render)
     listed: list[tuple[int, int, int]] = []  # range, and the bytes of its reject lines
-    with contextlib.closing(executor.ranges(work, extractor, ledger)) as ranges:
+    with contextlib.closing(executor.ranges(work, context.extractor, ledger)) as ranges:
         for done in ranges:
             start = rejects.size()
             _count(collection, done.written, rejects, result)
@@ -265,30 +277,12 @@ def _collection_by_ranges(
                 checkpoints.save(
                     collection.name, result.counts(), None, rejects.mark(), spans=ledger.done()
                 )
-            progress.advance(collection.name, done.written.passed)
-            _check_policy(collection, result, options)
-            if stop_requested():
+            context.progress.advance(collection.name, done.written.passed)
+            _check_policy(collection, result, context.options)
+            if context.stop_requested():
                 raise StopRun(f"interrupted after a complete range: {_advice(checkpoints)}")
     rejects.reorder([(start, end) for _, start, end in sorted(listed)])
-    _finished(collection, sink, rejects, result, started, checkpoints)
-    progress.finish(collection.name)
-
-
-def _finished(
-    collection: p.CollectionPlan,
-    sink: Sink,
-    rejects: RejectFile,
-    result: CollectionSummary,
-    started: float,
-    checkpoints: Checkpoints | None,
-) -> None:
-    sink.finish(collection)
-    result.done = True
-    result.seconds = time.perf_counter() - started
-    if checkpoints is not None:
-        checkpoints.save(collection.name, result.counts(), None, rejects.mark(), done=True)
-    if result.passed == 0:
-        log.warning("collection %s: the source gave no rows", collection.name)
+    context.finish(collection, result, started)
 
 
 def _advice(checkpoints: Checkpoints | None) -> str:
