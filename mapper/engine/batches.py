@@ -176,6 +176,21 @@ def local(
             yield encode_batch(collection, *builder.build_each(rows, children), through, render)
 
 
+def encode_range(
+    collection: p.CollectionPlan,
+    extractor: Extractor,
+    builder: Builder,
+    after: Key | None,
+    through: Key,
+    render: Render = None,
+) -> EncodedBatch:
+    """The root rows of keys in (after, through], read, built and encoded: a worker's batch
+    (forked workers' and a cluster's alike)."""
+    rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
+    fetched = builder.fetch_batch(rows, (after, through))
+    return encode_batch(collection, *builder.build_each(rows, fetched), through, render)
+
+
 def spans(
     batches: Iterator[list[Row]], key: Callable[[Row], Key], after: Key | None
 ) -> Iterator[tuple[list[Row], p.Span]]:

@@ -32,7 +32,7 @@ from mapper.compile import Compiler
 from mapper.config import redact
 from mapper.engine import accounting
 from mapper.engine.accounting import Written
-from mapper.engine.batches import encode_batch, spans
+from mapper.engine.batches import encode_range, spans
 from mapper.engine.build import Builder
 from mapper.engine.duplicates import SeenIds
 from mapper.engine.executor import KeyRange, RangeDone
@@ -308,11 +308,8 @@ def _run_range(job: _Job, index: int, after: Key | None, through: Key) -> Writte
     sent = _sent()
     with _on_source(job) as connection:
         extractor = _thread.extractor = Extractor(connection, _compilers[job.snapshot])
-        builder = _builder(job)
-        rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
-        fetched = builder.fetch_batch(rows, (after, through))
-        built, truncated = builder.build_each(rows, fetched)
-        batch = encode_batch(collection, built, truncated, through, _connections(job)[1].render)
+        render = _connections(job)[1].render
+        batch = encode_range(collection, extractor, _builder(job), after, through, render)
     batch.statements = _sent() - sent  # the snapshot's import too
     return accounting.write(collection, batch, _connections(job)[1], SeenIds(), index)
 
@@ -331,7 +328,11 @@ def _builder(job: _Job) -> Builder:
     """This thread's builder of the job's collection, made (its code generated) once; it reads
     arrays through the extractor of the range this thread runs."""
     if getattr(_thread, "snapshot", None) != job.snapshot:
-        _thread.builder = Builder(job.collection, lambda *query: _thread.extractor.children(*query))
+        _thread.builder = Builder(
+            job.collection,
+            lambda *query: _thread.extractor.children(*query),
+            by_range=_thread.extractor.by_range,  # as in one process: `batches.local`
+        )
         _thread.snapshot = job.snapshot
     builder: Builder = _thread.builder
     return builder

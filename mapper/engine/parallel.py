@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine.batches import EncodedBatch, Key, collect_young, encode_batch, spans
+from mapper.engine.batches import EncodedBatch, Key, collect_young, encode_range, spans
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Render
@@ -175,9 +175,7 @@ def _work(after: Key | None, through: Key) -> EncodedBatch:
         raise worker
     assert worker is not None, "the pool runs `_start` first in each worker"
     collection, extractor, builder = worker.collection, worker.extractor, worker.builder
-    rows = extractor.rows(p.in_key_range(collection, after, through), collection.table)
-    fetched = builder.fetch_batch(rows, (after, through))
-    batch = encode_batch(collection, *builder.build_each(rows, fetched), through, worker.render)
+    batch = encode_range(collection, extractor, builder, after, through, worker.render)
     counted = worker.statements[0]  # this batch's statements, and the snapshot's first
     batch.statements, worker.reported = counted - worker.reported, counted
     collect_young()
