@@ -217,10 +217,12 @@ def migrate(
     *,
     progress: Progress | Hook | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    snapshot: str | None = None,
 ) -> RunSummary:
     """Migrate the prepared plan into `target`: a URL (`mongodb://`, `file:DIR`, `null:`) or
     a `Sink`. Into `mongodb://` targets the run keeps checkpoints in `options.state` and
-    `options.resume` continues from them."""
+    `options.resume` continues from them. `snapshot`: a PostgreSQL snapshot id that the run
+    reads in (exported by another transaction, as a replication slot's: `sync`)."""
     only = prepared.collection_names(options.only) if options.only else ()
     if options.executor is not None:
         _check_ids_proven(prepared, only)
@@ -241,6 +243,7 @@ def migrate(
             progress_of(progress),
             checkpoints,
             stop_requested,
+            snapshot,
         )
 
 

@@ -190,6 +190,7 @@ def postgres() -> Iterator[str]:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": 100,
+            "wal_level": "logical",  # `mapper sync` follows a replication slot
         }
         args = [server, "-D", str(data)]
         for key, value in settings.items():

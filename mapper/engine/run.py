@@ -115,6 +115,7 @@ def run(
     progress: Progress = SILENT,
     checkpoints: Checkpoints | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    imported: str | None = None,
 ) -> RunSummary:
     """Migrate every collection of the plan (or `options.only`) in one source snapshot, the
     batches made by `executor`. The plan is the one documents are made from (options that
@@ -122,7 +123,8 @@ def run(
 
     With `checkpoints` holding a loaded state, finished collections are skipped and the
     others continue after their last acknowledged key (on a cluster, a `RangeExecutor`: with
-    the key spans not done).
+    the key spans not done). With `imported`, the run reads the snapshot another
+    transaction exported (PostgreSQL: `sync`'s replication slot's).
     """
     summary = RunSummary()
     selected = [c for c in plan.collections if not options.only or c.name in options.only]
@@ -137,7 +139,7 @@ def run(
     if selected:
         sink.preflight(selected)
     try:
-        with snapshot(engine) as connection:
+        with snapshot(engine, imported) as connection:
             extractor = Extractor(connection, Compiler(catalog))
             context = _Context(
                 extractor, sink, rejects, options, progress, checkpoints, stop_requested

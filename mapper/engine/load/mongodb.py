@@ -243,6 +243,28 @@ class MongoSink:
         result.updated += outcome.get("nModified", 0)
         result.unchanged += outcome.get("nMatched", 0) - outcome.get("nModified", 0)
 
+    def apply(
+        self, collection: p.CollectionPlan, replace: list[Encoded], delete: list[object]
+    ) -> None:
+        """Replace documents whole (upserts) and delete others by `_id`, acknowledged before
+        this returns; re-sent as they are when a failure is transient (`sync`'s writes: each
+        is the document as the source holds it now, so sending it twice is harmless)."""
+        target = self._collection(collection)
+        requests: list[Any] = [
+            pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data), upsert=True)
+            for item in replace
+        ] + [pymongo.DeleteOne({"_id": document_id}) for document_id in delete]
+        for start in range(0, len(requests), 1000):
+            chunk = requests[start : start + 1000]
+            try:
+                self._retry(lambda: target.bulk_write(chunk, ordered=False), collection.name)
+            except mongo_errors.BulkWriteError as error:
+                failure = error.details["writeErrors"][0]
+                raise TargetError(
+                    f"the target refused a document of `{collection.name}`: "
+                    f"{server_errors.write_error(failure, bson.encode({}))}"
+                ) from None
+
     def _retry(self, action: Callable[[], T], collection: str) -> T:
         return retried(action, collection, self.uri)
 
