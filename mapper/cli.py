@@ -255,6 +255,49 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_DATA
 
 
+def _batching(parser: argparse.ArgumentParser, batch: str, workers: str) -> None:
+    """`--batch-size` and `--workers`, as `run` and `sync` take them."""
+    parser.add_argument(
+        "--batch-size", type=_at_least(1), default=1000, help=f"{batch} (default %(default)s)"
+    )
+    parser.add_argument("--workers", type=_workers, default="auto", metavar="N|auto", help=workers)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from mapper import sync
+
+    target = config.setting(config.TARGET_VARIABLE, args.target)
+    if not target:
+        raise UsageError(
+            f"no target: pass --target mongodb://HOST/DB or set {config.TARGET_VARIABLE}",
+            setting="--target",
+        )
+    with _prepare(args) as prepared:
+        if args.status:
+            for found in sync.status(prepared):
+                print(
+                    f"{found.name}: {'active' if found.active else 'inactive'}, confirmed "
+                    f"{found.confirmed}, {found.behind_bytes} bytes behind, the source keeps "
+                    f"{found.retained_bytes} bytes of WAL for it"
+                )
+            return 0
+        if args.stop:
+            dropped = sync.stop(prepared, target, args.slot)
+            print("sync stopped: slot dropped" if dropped else "sync stopped: no slot was left")
+            return 0
+        options = sync.SyncOptions(args.slot, args.until_caught_up, args.batch_size, args.workers)
+        with _stop_on_interrupt() as stop_requested:
+            followed = sync.sync(prepared, target, options, stop_requested)
+    print(
+        f"sync: {'loaded, then ' if followed.loaded else ''}{followed.changes} changes in "
+        f"{followed.rounds} rounds: {followed.replaced} documents replaced, {followed.deleted} "
+        f"deleted, {followed.rejected} rejected; "
+        f"{'caught up' if followed.caught_up else 'stopped'} at "
+        f"{sync.lsn_text(followed.position)}"
+    )
+    return EXIT_DATA if followed.rejected else 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     url = config.source_url(args.source)
     with _display(args, "queries") as progress:
@@ -475,18 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
         "$MAPPER_TARGET_URL, .env, else file:out)",
     )
     _only(run_parser, "migrate")
-    run_parser.add_argument(
-        "--batch-size",
-        type=_at_least(1),
-        default=1000,
-        help="root rows read, built and written at once (default %(default)s)",
-    )
-    run_parser.add_argument(
-        "--workers",
-        type=_workers,
-        default="auto",
-        metavar="N|auto",
-        help="processes that read, build and encode in parallel, sharing "
+    _batching(
+        run_parser,
+        "root rows read, built and written at once",
+        "processes that read, build and encode in parallel, sharing "
         "the run's snapshot (PostgreSQL sources; auto, the default: one per CPU "
         "for a table large enough to repay them, else this process alone)",
     )
@@ -595,6 +630,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="show differences as "
         "paths and BSON types only, never the expected and actual values "
         "(which are row contents)",
+    )
+
+    sync_parser = mapping_command(
+        "sync",
+        "keep the target equal to a live PostgreSQL source (logical replication)",
+        cmd_sync,
+        "mapper sync mappings/ --target mongodb://localhost/tasks",
+        "mapper sync mappings/ --target mongodb://localhost/tasks --until-caught-up",
+        "mapper sync mappings/ --target mongodb://localhost/tasks --stop",
+    )
+    sync_parser.description = (
+        "Load the target in the snapshot of a new logical replication slot, then apply every "
+        "change the slot streams by rebuilding the documents it touches: docs/sync.md."
+    )
+    sync_parser.add_argument("--target", help="mongodb://HOST/DB (default: $MAPPER_TARGET_URL)")
+    sync_parser.add_argument(
+        "--slot", help="the slot and publication's name (default: mapper_ and a digest)"
+    )
+    mode = sync_parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        help="exit 0 once every change the source had when streaming began is applied",
+    )
+    mode.add_argument("--stop", action="store_true", help="drop the slot and publication")
+    mode.add_argument("--status", action="store_true", help="list the sync slots and their lag")
+    _batching(
+        sync_parser, "changes per round", "processes of the initial load (as run's; default auto)"
+    )
+    sync_parser.add_argument(
+        "--decimal-as",
+        choices=("decimal128", "string", "double"),
+        default="decimal128",
+        help="how decimals are stored (as run's --decimal-as)",
     )
 
     completion = command(

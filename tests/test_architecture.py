@@ -34,6 +34,7 @@ STAGES = {
     "mapper.demo": 7,
     "mapper.proposal": 7,
     "mapper.api": 8,
+    "mapper.sync": 8,  # a load through the API, then the stream
     "mapper.cli": 9,
     "mapper.__main__": 9,
 }
@@ -47,7 +48,7 @@ OWNERS = {
         "mapper.validation",
     ),
     "jinja2": ("mapper.computed", "mapper.validation.output"),
-    "psycopg2": ("mapper.engine.extract",),
+    "psycopg2": ("mapper.engine.extract", "mapper.sync.slot"),  # and the replication link
     "MySQLdb": ("mapper.engine.extract",),
     "dotenv": ("mapper.config",),
     "tqdm": ("mapper.progress",),

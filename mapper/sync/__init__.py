@@ -11,10 +11,14 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mapper.config import redact
 from mapper.errors import UsageError
+from mapper.sync.pgoutput import lsn_text
+
+__all__ = ["SyncOptions", "lsn_text", "slot_name", "status", "stop", "sync"]
 
 if TYPE_CHECKING:
     from mapper.api import Prepared
@@ -57,6 +61,7 @@ def sync(
     did), then follow the slot until `stop_requested` (or, with `until_caught_up`, until
     the target holds every change the source had committed when it began streaming)."""
     from mapper import api
+    from mapper.compile import Compiler
     from mapper.engine.load.mongodb import MongoSink
     from mapper.engine.state import fingerprint
     from mapper.sync import follow, reach, slot
@@ -87,7 +92,7 @@ def sync(
         )
         for table, reaches in sorted(by_table.items())
     ]
-    compiler = api.Compiler(catalog)
+    compiler = Compiler(catalog)
     sink = MongoSink(target)
     database = sink.database_name or plan.collections[0].database
     if database is None:
@@ -125,7 +130,12 @@ def sync(
             summary = api.migrate(
                 prepared,
                 target,
-                api.MigrateOptions(batch_size=options.batch_size, workers=options.workers),  # type: ignore[arg-type]
+                api.MigrateOptions(
+                    batch_size=options.batch_size,
+                    workers=options.workers,  # type: ignore[arg-type]
+                    state=Path(f".mapper-{name}.json"),  # not a run's checkpoints
+                    rejects=Path(f"mapper-{name}-rejects.jsonl"),
+                ),
                 snapshot=exported,
             )
             if summary.stopped:

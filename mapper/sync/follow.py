@@ -134,15 +134,18 @@ class Follower:
         with self._seeing(done.xids) as extractor:
             keys = {name: dict(found) for name, found in done.keys.items()}
             for reach, values in done.lookups.items():
+                assert reach.query is not None  # a direct reach gives keys, not lookups
                 rows = extractor.connection.execute(
-                    self.compiler.statement(reach.query)[0], {KEYS: list(values)}  # type: ignore[arg-type]
+                    self.compiler.statement(reach.query)[0], {KEYS: list(values)}
                 ).all()
                 found = keys.setdefault(reach.collection, {})
                 for row in rows:
                     found[key_text(tuple(row))] = tuple(row)
             for name in done.whole:
                 keys[name] = {}
-            written = [self._rebuilt(extractor, name, keys[name], name in done.whole) for name in keys]
+            written = [
+                self._rebuilt(extractor, name, keys[name], name in done.whole) for name in keys
+            ]
         for collection, rebuilt, stale in written:
             self.sink.apply(collection, rebuilt.documents, rebuilt.deleted + stale)
             self.summary.replaced += len(rebuilt.documents)
@@ -326,7 +329,7 @@ def _applied(
 ) -> Position:
     follower.apply(done)
     assert done.end is not None
-    behind = (dt.datetime.now(dt.timezone.utc) - done.committed).total_seconds() if done.committed else 0.0
+    behind = (dt.datetime.now(dt.UTC) - done.committed).total_seconds() if done.committed else 0.0
     position = Position("streaming", max(done.end, position.lsn), position.fingerprint, 0, behind)
     store.save(position)  # after the target acknowledged the round's documents
     cursor.send_feedback(flush_lsn=position.lsn)
@@ -338,9 +341,7 @@ def _report(follower: Follower, store: Store, position: Position, pending: Round
     with slot.plain(follower.engine) as connection:
         behind = max(0, slot.current_position(connection) - position.lsn)
     seconds = (
-        (dt.datetime.now(dt.timezone.utc) - pending.committed).total_seconds()
-        if pending.committed
-        else 0.0
+        (dt.datetime.now(dt.UTC) - pending.committed).total_seconds() if pending.committed else 0.0
     )
     store.save(Position("streaming", position.lsn, position.fingerprint, behind, seconds))
     log.info(

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import Literal
 
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # PostgreSQL's timestamps count from it
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # PostgreSQL's timestamps count from it
 UNCHANGED = object()  # a TOASTed value an update left as it was: the server does not send it
 Values = tuple[object, ...]  # a row's text values by column: str, None (NULL) or UNCHANGED
 

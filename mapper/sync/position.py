@@ -37,7 +37,7 @@ class Store:
 
     def save(self, position: Position) -> None:
         document = {**asdict(position), "lsn": str(position.lsn)}  # past int64 in theory
-        document["saved_at"] = dt.datetime.now(dt.timezone.utc)
+        document["saved_at"] = dt.datetime.now(dt.UTC)
         retried(
             lambda: self.collection.replace_one({"_id": self.slot}, document, upsert=True),
             COLLECTION,

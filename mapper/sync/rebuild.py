@@ -4,7 +4,7 @@ or rejected: a row that cannot be built has no document, as in a run)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -69,7 +69,7 @@ class Rebuilder:
         parameters = list(wanted.values())
         if len(collection.source_key_columns) == 1:
             parameters = [key[0] for key in parameters]
-        rows = list(extractor.connection.execute(statement, {KEYS: parameters}).all())
+        rows: list[Any] = list(extractor.connection.execute(statement, {KEYS: parameters}).all())
         built = batches.encode_batch(collection, *builder.build_each(rows, None), (), None)
         found = {key_text(item.key) for item in built.documents}
         gone = [key for text, key in wanted.items() if text not in found]
@@ -82,13 +82,16 @@ class Rebuilder:
             return []
         table = self.compiler.table(self.collection.table)
         columns = [table.c[name] for name in self.collection.source_key_columns]
+        typed: Sequence[Any] = keys  # poll mode: the keys come from the source's rows, typed
         if connection.dialect.name == "postgresql":
             typed = connection.execute(
                 sa.select(
                     *(
                         sa.func.unnest(
                             sa.cast(
-                                sa.literal([str(key[i]) for key in keys], postgresql.ARRAY(sa.Text)),
+                                sa.literal(
+                                    [str(key[i]) for key in keys], postgresql.ARRAY(sa.Text)
+                                ),
                                 postgresql.ARRAY(column.type),
                             ),
                             type_=column.type,
@@ -97,8 +100,6 @@ class Rebuilder:
                     )
                 )
             ).all()
-        else:  # poll mode: the keys come from the source's own rows, typed already
-            typed = keys
         width = max(self.id.indexes) + 1
         ids: list[object] = []
         for key in typed:

@@ -65,7 +65,9 @@ def check_source(connection: sa.Connection, needs: list[Needs]) -> None:
                 if missing and columns
                 else "it has no replica identity"
             )
-            fixes.append(f"`{need.table}` ({why}): ALTER TABLE {need.qualified} REPLICA IDENTITY FULL;")
+            fixes.append(
+                f"`{need.table}` ({why}): ALTER TABLE {need.qualified} REPLICA IDENTITY FULL;"
+            )
     if fixes:
         raise UsageError(
             "sync needs the old values of the columns that place a changed row in its "
@@ -158,9 +160,13 @@ def slots(connection: sa.Connection) -> list[SlotStatus]:
 
 
 def current_position(connection: sa.Connection) -> int:
+    """The source's position: where its next WAL record goes (a commit made without waiting
+    for its flush, `synchronous_commit = off`, may be past what the server wrote so far)."""
     from mapper.sync.pgoutput import lsn_value
 
-    return lsn_value(connection.exec_driver_sql("SELECT pg_current_wal_lsn()::text").scalar_one())
+    return lsn_value(
+        connection.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text").scalar_one()
+    )
 
 
 class Replication:
@@ -177,20 +183,26 @@ class Replication:
                 *args, **kwargs, connection_factory=psycopg2.extras.LogicalReplicationConnection
             )
         except psycopg2.Error as error:
-            raise SourceError(f"cannot open a replication connection: {_first_line(error)}") from None
+            raise SourceError(
+                f"cannot open a replication connection: {_first_line(error)}"
+            ) from None
         self.cursor: Any = self.connection.cursor()
 
     def create_slot(self, slot: str) -> tuple[int, str]:
         """Make the slot; its consistent point and the snapshot exported at it, valid until
         this connection sends its next command (`stream`)."""
-        from mapper.sync.pgoutput import lsn_value
-
         import psycopg2
 
+        from mapper.sync.pgoutput import lsn_value
+
         try:
-            self.cursor.execute(f'CREATE_REPLICATION_SLOT "{slot}" LOGICAL pgoutput EXPORT_SNAPSHOT')
+            self.cursor.execute(
+                f'CREATE_REPLICATION_SLOT "{slot}" LOGICAL pgoutput EXPORT_SNAPSHOT'
+            )
         except psycopg2.Error as error:
-            raise SourceError(f"cannot create the replication slot `{slot}`: {_first_line(error)}") from None
+            raise SourceError(
+                f"cannot create the replication slot `{slot}`: {_first_line(error)}"
+            ) from None
         _, consistent, snapshot, _ = self.cursor.fetchone()
         return lsn_value(consistent), snapshot
 

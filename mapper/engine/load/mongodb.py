@@ -257,7 +257,7 @@ class MongoSink:
         for start in range(0, len(requests), 1000):
             chunk = requests[start : start + 1000]
             try:
-                self._retry(lambda: target.bulk_write(chunk, ordered=False), collection.name)
+                self._retry(partial(target.bulk_write, chunk, ordered=False), collection.name)
             except mongo_errors.BulkWriteError as error:
                 failure = error.details["writeErrors"][0]
                 raise TargetError(

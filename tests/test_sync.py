@@ -1,0 +1,149 @@
+"""`mapper sync`: a load in a replication slot's snapshot, then changes of every relation
+kind applied by rebuilding their documents; checked by `validate --full` and against a
+fresh `run` of the same source (an independent oracle: the run's own snapshot read)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymongo
+import pytest
+import sqlalchemy as sa
+
+import mapper
+from mapper import pipeline, sync
+from mapper.errors import UsageError
+from mapper.sync import pgoutput
+from tests.conftest import fresh_postgres_database, mapper_cli
+
+FULL = ("comments", "labels", "projects", "tasks")  # reached by a column outside their key
+OPTIONS = mapper.DocumentOptions(decimal_as="string")  # FerretDB has no Decimal128
+
+
+@pytest.fixture
+def live_demo(postgres_server: str) -> Iterator[str]:
+    with fresh_postgres_database(postgres_server) as url:
+        mapper.create_demo(url, scale=0.05, seed=3)
+        yield url
+        with mapper.prepare(["mappings/"], url, OPTIONS) as prepared:
+            for found in sync.status(prepared):  # a database with a slot cannot be dropped
+                with pipeline.create_engine(url).connect() as connection:
+                    connection.execute(
+                        sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": found.name}
+                    )
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = pipeline.create_engine(url)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def _documents(client: pymongo.MongoClient, url: str) -> dict[str, list[dict]]:
+    database = client[pymongo.uri_parser.parse_uri(url)["database"]]
+    return {
+        name: sorted(database[name].find(), key=lambda d: str(d["_id"]))
+        for name in ("organizations", "projects", "tasks", "users")
+    }
+
+
+def test_a_source_without_the_replica_identity_it_needs_is_refused_with_the_fix(
+    live_demo: str, mongo_url: str
+) -> None:
+    with mapper.prepare(["mappings/"], live_demo, OPTIONS) as prepared:
+        with pytest.raises(UsageError) as refused:
+            sync.sync(prepared, mongo_url, sync.SyncOptions(until_caught_up=True))
+        assert sync.status(prepared) == []  # nothing made on the source
+    for table in FULL:
+        assert f'ALTER TABLE "public"."{table}" REPLICA IDENTITY FULL' in str(refused.value)
+
+
+def test_every_relation_kind_reaches_its_documents(
+    live_demo: str, mongo_url: str, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
+    _execute(live_demo, *(f"ALTER TABLE {t} REPLICA IDENTITY FULL" for t in FULL))
+    options = sync.SyncOptions(until_caught_up=True, workers=1)
+    with mapper.prepare(["mappings/"], live_demo, OPTIONS) as prepared:
+        loaded = sync.sync(prepared, mongo_url, options)
+        assert loaded.loaded and loaded.caught_up
+        engine = pipeline.create_engine(live_demo)
+        with engine.connect() as connection:
+            org, project = connection.exec_driver_sql(
+                "SELECT p.org_id, p.id FROM projects p ORDER BY p.id LIMIT 1"
+            ).one()
+            first, second, gone = connection.exec_driver_sql(
+                f"SELECT id FROM tasks WHERE project_id = '{project}' ORDER BY id LIMIT 3"
+            ).scalars()
+            comment = connection.exec_driver_sql(
+                f"SELECT id FROM comments WHERE task_id <> '{first}' ORDER BY id LIMIT 1"
+            ).scalar_one()
+        engine.dispose()
+        _execute(
+            live_demo,
+            f"UPDATE organizations SET name = 'Renamed Org' WHERE id = '{org}'",  # denormalized
+            f"UPDATE comments SET task_id = '{first}' WHERE id = '{comment}'",  # an FK move
+            f"DELETE FROM tasks WHERE id = '{gone}'",  # a root deleted (its children cascade)
+            f"INSERT INTO comments (id, task_id, body, created_at) VALUES "  # an aggregate
+            f"(gen_random_uuid(), '{second}', 'new', now())",
+            f"UPDATE tasks SET status = 'done' WHERE id = '{second}'",  # a filtered aggregate
+        )
+        followed = sync.sync(prepared, mongo_url, options)
+        assert not followed.loaded and followed.caught_up and followed.rounds >= 1
+        report = mapper.validate(prepared, mongo_url, mapper.ValidateOptions(sample=None))
+        assert report.ok, mapper.render(report)
+        synced = _documents(mongo_client, mongo_url)
+        fresh = mongo_url.replace("/mapper_test_", "/mapper_run_")
+        mapper.migrate(prepared, fresh, mapper.MigrateOptions(workers=1, state=tmp_path / "s"))
+        try:
+            assert synced == _documents(mongo_client, fresh)
+        finally:
+            mongo_client.drop_database(pymongo.uri_parser.parse_uri(fresh)["database"])
+        tasks = {d["title"]: d for d in synced["tasks"]}
+        assert any(d.get("organization", {}).get("name") == "Renamed Org" for d in tasks.values())
+        assert sync.stop(prepared, mongo_url)
+        assert sync.status(prepared) == []
+
+
+def test_the_cli_reports_and_stops_a_slot(live_demo: str, mongo_url: str) -> None:
+    _execute(live_demo, *(f"ALTER TABLE {t} REPLICA IDENTITY FULL" for t in FULL))
+    common = ("mappings/", "--source", live_demo, "--target", mongo_url, "--decimal-as", "string")
+    done = mapper_cli("sync", *common, "--until-caught-up", "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "caught up" in done.stdout
+    status = mapper_cli("sync", *common, "--status")
+    assert "mapper_" in status.stdout and "inactive" in status.stdout, status.stderr
+    stopped = mapper_cli("sync", *common, "--stop")
+    assert "slot dropped" in stopped.stdout, stopped.stderr
+    assert "mapper_" not in mapper_cli("sync", *common, "--status").stdout
+
+
+def _tuple(*values: str | None) -> bytes:
+    """pgoutput's TupleData: text values, NULLs (None) and unchanged TOAST values ("u")."""
+    parts = [struct.pack("!h", len(values))]
+    for value in values:
+        if value is None:
+            parts.append(b"n")
+        elif value == "u":
+            parts.append(b"u")
+        else:
+            parts.append(b"t" + struct.pack("!i", len(value.encode())) + value.encode())
+    return b"".join(parts)
+
+
+def test_pgoutput_messages_decode() -> None:
+    columns = (
+        b"\x01id\0" + struct.pack("!Ii", 2950, -1) + b"\x00title\0" + struct.pack("!Ii", 25, -1)
+    )
+    relation = b"R" + struct.pack("!I", 7) + b"public\0tasks\0f" + struct.pack("!h", 2) + columns
+    decoded = pgoutput.decode(relation)
+    assert decoded == pgoutput.Relation(7, "public", "tasks", "f", ("id", "title"), ("id",))
+    update = b"U" + struct.pack("!I", 7) + b"O" + _tuple("1", None) + b"N" + _tuple("1", "u")
+    change = pgoutput.decode(update)
+    assert change == pgoutput.Change("update", 7, ("1", None), ("1", pgoutput.UNCHANGED))
+    delete = b"D" + struct.pack("!I", 7) + b"K" + _tuple("é", None)
+    assert pgoutput.decode(delete) == pgoutput.Change("delete", 7, ("é", None), None)
+    assert pgoutput.lsn_value(pgoutput.lsn_text(0x16B374D848)) == 0x16B374D848
