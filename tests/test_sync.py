@@ -5,6 +5,7 @@ fresh `run` of the same source (an independent oracle: the run's own snapshot re
 from __future__ import annotations
 
 import struct
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +148,27 @@ def test_pgoutput_messages_decode() -> None:
     delete = b"D" + struct.pack("!I", 7) + b"K" + _tuple("é", None)
     assert pgoutput.decode(delete) == pgoutput.Change("delete", 7, ("é", None), None)
     assert pgoutput.lsn_value(pgoutput.lsn_text(0x16B374D848)) == 0x16B374D848
+
+
+def test_a_target_loaded_before_is_caught_up_and_its_stale_documents_deleted(
+    live_demo: str, mongo_url: str, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
+    """The catch-up rule: documents of rows gone since are deleted, by `_id`s of any BSON
+    type (here the uuid keys themselves, `_id: key`)."""
+    mapping = tmp_path / "organizations.yaml"
+    mapping.write_text(
+        "version: 1\ncollections:\n  organizations:\n    table: organizations\n"
+        "    _id: key\n    columns: [name, slug]\n"
+    )
+    database = mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]]
+    stray = uuid.UUID("00000000-0000-4000-8000-000000000000")
+    database.organizations.insert_one({"_id": stray, "name": "gone since"})
+    with mapper.prepare([mapping], live_demo, OPTIONS) as prepared:
+        followed = sync.sync(prepared, mongo_url, sync.SyncOptions(until_caught_up=True))
+        try:
+            assert followed.loaded and followed.deleted == 1
+            assert database.organizations.find_one({"_id": stray}) is None
+            report = mapper.validate(prepared, mongo_url, mapper.ValidateOptions(sample=None))
+            assert report.ok, mapper.render(report)
+        finally:
+            sync.stop(prepared, mongo_url)

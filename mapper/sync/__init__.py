@@ -140,7 +140,7 @@ def sync(
             )
             if summary.stopped:
                 raise UsageError(f"the initial load stopped: {summary.stopped}")
-            _delete_stale(follower, engine, exported)
+            follower.catch_up(exported)
             position = Position("streaming", start, print_)
             store.save(position)
             follower.summary.loaded = True
@@ -152,22 +152,6 @@ def sync(
         if replication is not None:
             replication.close()
         sink.close()
-
-
-def _delete_stale(follower: object, engine: object, exported: str) -> None:
-    """After the initial load: delete what the target held that the slot's snapshot has no
-    root row for (documents a `run` wrote, of rows deleted since)."""
-    from mapper.engine.extract import Extractor, snapshot
-    from mapper.sync.follow import Follower
-
-    assert isinstance(follower, Follower)
-    with snapshot(follower.engine, exported) as connection:
-        extractor = Extractor(connection, follower.compiler)
-        for collection in follower.plan.collections:
-            stale = follower.stale(extractor, collection)
-            if stale:
-                follower.sink.apply(collection, [], stale)
-                follower.summary.deleted += len(stale)
 
 
 def stop(prepared: Prepared, target: str, slot_override: str | None = None) -> bool:

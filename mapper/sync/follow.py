@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import select
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from mapper import plan as p
 from mapper.compile import KEYS, Compiler
 from mapper.engine.extract import Extractor, snapshot
-from mapper.engine.load.mongodb import MongoSink
+from mapper.engine.load.mongodb import MongoSink, id_key
 from mapper.errors import UsageError
 from mapper.ids import key_text
 from mapper.sync import pgoutput, slot
@@ -165,28 +165,29 @@ class Follower:
         self, extractor: Extractor, name: str, keys: dict[str, Key], whole: bool
     ) -> tuple[p.CollectionPlan, Any, list[object]]:
         collection = self.plan.collection(name)
-        rebuilder = self.rebuilders[name]
         stale: list[object] = []
         if whole:  # every root the source holds now; the target's others are stale
-            keys = {key_text(k): k for k in root_keys(extractor, collection)}
-            stale = self.stale(extractor, collection)
-        return collection, rebuilder.rebuild(extractor, keys.values()), stale
+            roots = list(root_keys(extractor, collection))
+            keys = {key_text(key): key for key in roots}
+            stale = self.stale(collection, roots)
+        return collection, self.rebuilders[name].rebuild(extractor, keys.values()), stale
 
-    def stale(self, extractor: Extractor, collection: p.CollectionPlan) -> list[object]:
-        """The `_id`s in the target that no root row of the source makes now."""
-        import bson
+    def stale(self, collection: p.CollectionPlan, roots: Iterable[Key]) -> list[object]:
+        """The `_id`s in the target that none of the root keys `roots` (typed, as the
+        source reads them) makes."""
+        made = {id_key(i) for i in self.rebuilders[collection.name].ids_of(roots)}
+        return [i for i in self.sink.ids(collection) if id_key(i) not in made]
 
-        rebuilder = self.rebuilders[collection.name]
-        made = {
-            bson.encode({"_id": i})
-            for i in rebuilder.ids(extractor.connection, list(root_keys(extractor, collection)))
-        }
-        target = self.sink._collection(collection)  # noqa: SLF001 - the sink's own naming
-        return [
-            document["_id"]
-            for document in target.find({}, {"_id": 1})
-            if bson.encode({"_id": document["_id"]}) not in made
-        ]
+    def catch_up(self, exported: str) -> None:
+        """After the initial load: delete what the target held that the snapshot `exported`
+        has no root row for (documents a `run` wrote, of rows deleted since)."""
+        with snapshot(self.engine, exported) as connection:
+            extractor = Extractor(connection, self.compiler)
+            for collection in self.plan.collections:
+                stale = self.stale(collection, root_keys(extractor, collection))
+                if stale:
+                    self.sink.apply(collection, [], stale)
+                    self.summary.deleted += len(stale)
 
     @contextlib.contextmanager
     def _seeing(self, xids: set[int]) -> Iterator[Extractor]:

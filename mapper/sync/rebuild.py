@@ -4,7 +4,7 @@ or rejected: a row that cannot be built has no document, as in a run)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,33 +76,33 @@ class Rebuilder:
         return Rebuilt(built.documents, self.ids(extractor.connection, gone), built.rejected)
 
     def ids(self, connection: sa.Connection, keys: list[Key]) -> list[object]:
-        """The `_id`s of root keys given as text: each key read back as its column's type
-        (by the source, so that it is the value a run reads), then made into an `_id`."""
+        """The `_id`s of root keys given as text (a change's values): each key read back as
+        its column's type by the source, so that it is the value a run reads."""
         if not keys:
             return []
         table = self.compiler.table(self.collection.table)
         columns = [table.c[name] for name in self.collection.source_key_columns]
-        typed: Sequence[Any] = keys  # poll mode: the keys come from the source's rows, typed
-        if connection.dialect.name == "postgresql":
-            typed = connection.execute(
-                sa.select(
-                    *(
-                        sa.func.unnest(
-                            sa.cast(
-                                sa.literal(
-                                    [str(key[i]) for key in keys], postgresql.ARRAY(sa.Text)
-                                ),
-                                postgresql.ARRAY(column.type),
-                            ),
-                            type_=column.type,
-                        )
-                        for i, column in enumerate(columns)
+        typed = connection.execute(
+            sa.select(
+                *(
+                    sa.func.unnest(
+                        sa.cast(
+                            sa.literal([str(key[i]) for key in keys], postgresql.ARRAY(sa.Text)),
+                            postgresql.ARRAY(column.type),
+                        ),
+                        type_=column.type,
                     )
+                    for i, column in enumerate(columns)
                 )
-            ).all()
+            )
+        ).all()
+        return self.ids_of(tuple(key) for key in typed)
+
+    def ids_of(self, keys: Iterable[Key]) -> list[object]:
+        """The `_id`s of root keys of typed values (as the source reads them)."""
         width = max(self.id.indexes) + 1
         ids: list[object] = []
-        for key in typed:
+        for key in keys:
             row: list[Any] = [None] * width
             for index, value in zip(self.id.indexes, key, strict=True):
                 row[index] = value

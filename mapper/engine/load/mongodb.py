@@ -170,7 +170,7 @@ class MongoSink:
         """
         unique: dict[bytes, Encoded] = {}
         for item in chunk:
-            key = bson.encode({"_id": item.id}, codec_options=CODEC)
+            key = id_key(item.id)
             if key in unique:
                 result.failed.append(
                     (
@@ -260,10 +260,20 @@ class MongoSink:
                 self._retry(partial(target.bulk_write, chunk, ordered=False), collection.name)
             except mongo_errors.BulkWriteError as error:
                 failure = error.details["writeErrors"][0]
+                at = start + failure["index"]
+                document = replace[at].data if at < len(replace) else bson.encode({})
                 raise TargetError(
                     f"the target refused a document of `{collection.name}`: "
-                    f"{server_errors.write_error(failure, bson.encode({}))}"
+                    f"{server_errors.write_error(failure, document)}"
                 ) from None
+
+    def ids(self, collection: p.CollectionPlan) -> list[object]:
+        """Every `_id` the collection holds."""
+        target = self._collection(collection)
+        return self._retry(
+            lambda: [document["_id"] for document in target.find({}, {"_id": 1})],
+            collection.name,
+        )
 
     def _retry(self, action: Callable[[], T], collection: str) -> T:
         return retried(action, collection, self.uri)
@@ -289,6 +299,12 @@ class MongoSink:
             self._builder.close()
 
 
+def id_key(document_id: object) -> bytes:
+    """An `_id` as a dictionary key: its BSON, so that ids of any BSON type compare as the
+    server compares them (uuids in the standard representation)."""
+    return bson.encode({"_id": document_id}, codec_options=CODEC)
+
+
 def _digest(data: bytes | memoryview) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
@@ -298,7 +314,7 @@ def _digests(documents: Iterable[RawBSONDocument], limit: float = math.inf) -> d
     reading stops at the first one more than `limit`."""
     digests = {}
     for document in documents:
-        digests[bson.encode({"_id": document["_id"]}, codec_options=CODEC)] = _digest(document.raw)
+        digests[id_key(document["_id"])] = _digest(document.raw)
         if len(digests) > limit:
             break
     return digests
