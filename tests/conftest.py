@@ -361,6 +361,25 @@ def small_demo_pg(postgres_server: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def live_demo(postgres_server: str) -> Iterator[str]:
+    """A small demo database of its own, for tests that change it (sync); its replication
+    slots are dropped after (a database with one cannot be dropped)."""
+    import mapper
+    from mapper import pipeline
+
+    with fresh_postgres_database(postgres_server) as url:
+        mapper.create_demo(url, scale=0.05, seed=3)
+        yield url
+        engine = pipeline.create_engine(url)
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database()"
+            )
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def small_demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The same rows as `small_demo_pg`, in SQLite (read-only use)."""

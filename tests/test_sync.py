@@ -6,34 +6,19 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pymongo
 import pytest
-import sqlalchemy as sa
 
 import mapper
 from mapper import pipeline, sync
 from mapper.errors import UsageError
 from mapper.sync import pgoutput
-from tests.conftest import fresh_postgres_database, mapper_cli
+from tests.conftest import mapper_cli
 
 FULL = ("comments", "labels", "projects", "tasks")  # reached by a column outside their key
 OPTIONS = mapper.DocumentOptions(decimal_as="string")  # FerretDB has no Decimal128
-
-
-@pytest.fixture
-def live_demo(postgres_server: str) -> Iterator[str]:
-    with fresh_postgres_database(postgres_server) as url:
-        mapper.create_demo(url, scale=0.05, seed=3)
-        yield url
-        with mapper.prepare(["mappings/"], url, OPTIONS) as prepared:
-            for found in sync.status(prepared):  # a database with a slot cannot be dropped
-                with pipeline.create_engine(url).connect() as connection:
-                    connection.execute(
-                        sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": found.name}
-                    )
 
 
 def _execute(url: str, *statements: str) -> None:

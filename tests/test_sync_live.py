@@ -1,0 +1,97 @@
+"""`mapper sync` against a live source: a random writer changes every demo table while
+sync follows it (and is killed with SIGKILL at random points and started again); once it
+has caught up, `validate --full` passes and the target equals a fresh `run` of the source,
+document for document (the run reads its own snapshot: an independent oracle)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pymongo
+import pytest
+
+import mapper
+from mapper import pipeline, sync
+from tests import writer
+from tests.conftest import ROOT, mapper_cli
+from tests.test_sync import FULL, OPTIONS, _documents, _execute
+
+DEADLINE = 180.0  # against a hung sync only: every wait is for a condition
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
+        time.sleep(0.05)
+
+
+def _ended(process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is not None
+
+
+def _sync(source: str, target: str, folder: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "mapper", "sync", str(ROOT / "mappings"), "--source"]
+    command += [source, "--target", target, "--decimal-as", "string", "--workers", "1"]
+    return subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _same_as_a_fresh_run(
+    prepared: mapper.Prepared, target: str, client: pymongo.MongoClient, folder: Path
+) -> None:
+    report = mapper.validate(prepared, target, mapper.ValidateOptions(sample=None))
+    assert report.ok, mapper.render(report)
+    fresh = target.replace("/mapper_test_", "/mapper_run_")
+    mapper.migrate(prepared, fresh, mapper.MigrateOptions(workers=1, state=folder / "fresh"))
+    try:
+        assert _documents(client, target) == _documents(client, fresh)
+    finally:
+        client.drop_database(pymongo.uri_parser.parse_uri(fresh)["database"])
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_a_sync_killed_at_random_points_ends_equal_to_a_fresh_run(
+    live_demo: str,
+    mongo_url: str,
+    mongo_client: pymongo.MongoClient,
+    tmp_path: Path,
+    seed: int,
+) -> None:
+    _execute(live_demo, *(f"ALTER TABLE {t} REPLICA IDENTITY FULL" for t in FULL))
+    rng = random.Random(seed)
+    engine = pipeline.create_engine(live_demo)
+    positions = mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]].mapper_sync
+    with mapper.prepare([ROOT / "mappings"], live_demo, OPTIONS) as prepared:
+        name = sync.slot_name(prepared, mongo_url)
+
+        def streaming() -> bool:
+            found = positions.find_one({"_id": name})
+            return found is not None and found["phase"] == "streaming"
+
+        try:
+            for attempt in range(4):
+                process = _sync(live_demo, mongo_url, tmp_path)
+                try:
+                    if attempt % 2 == 0:  # else killed wherever it is: loading, starting
+                        _wait_for(lambda p=process: streaming() or _ended(p), "streaming")
+                        assert not _ended(process), process.stderr and process.stderr.read()
+                    writer.write(engine, rng, rng.randint(10, 60))
+                finally:
+                    process.kill()
+                    process.wait(timeout=60)
+            writer.write(engine, rng, 20)  # while no sync runs
+            caught_up = mapper_cli(
+                "sync", ROOT / "mappings", "--source", live_demo, "--target", mongo_url,
+                "--decimal-as", "string", "--workers", "1", "--until-caught-up", cwd=tmp_path,
+            )  # fmt: skip
+            assert caught_up.returncode == 0, caught_up.stderr
+            _same_as_a_fresh_run(prepared, mongo_url, mongo_client, tmp_path)
+        finally:
+            engine.dispose()
+            sync.stop(prepared, mongo_url)

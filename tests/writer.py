@@ -1,0 +1,239 @@
+"""A random writer on the demo schema, as a live application would be: inserts, updates,
+deletes and foreign-key moves across every table the shipped mappings read, one short
+transaction at a time, with the cascades the schema declares. Portable (PostgreSQL, SQLite,
+MySQL/MariaDB): it writes through the demo's own SQLAlchemy tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from mapper.demo import schema as s
+
+Step = Callable[[sa.Connection, random.Random], None]
+
+
+def _pick(connection: sa.Connection, rng: random.Random, table: sa.Table, *where: Any) -> Any:
+    """The key of a random row of `table` (None when it has none)."""
+    keys = connection.execute(sa.select(table.c.id).where(*where).order_by(table.c.id)).scalars()
+    found = list(keys)
+    return rng.choice(found) if found else None
+
+
+def _now(rng: random.Random) -> dt.datetime:
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    return base + dt.timedelta(seconds=rng.randrange(10**7), microseconds=rng.randrange(10**6))
+
+
+def _text(rng: random.Random, prefix: str) -> str:
+    return f"{prefix} {rng.randrange(10**9):09d}"
+
+
+def comment_inserted(connection: sa.Connection, rng: random.Random) -> None:
+    task = _pick(connection, rng, s.tasks)
+    if task is not None:
+        connection.execute(
+            s.comments.insert().values(
+                id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                task_id=task,
+                user_id=_pick(connection, rng, s.users),
+                body=_text(rng, "comment"),
+                created_at=_now(rng),
+            )
+        )
+
+
+def comment_changed(connection: sa.Connection, rng: random.Random) -> None:
+    comment = _pick(connection, rng, s.comments)
+    if comment is None:
+        return
+    change = rng.choice(["edit", "move", "delete", "author"])
+    where = s.comments.c.id == comment
+    if change == "edit":
+        values = {"body": _text(rng, "edited"), "edited_at": _now(rng)}
+        connection.execute(s.comments.update().where(where).values(**values))
+    elif change == "move":  # to another task: both documents change
+        task = _pick(connection, rng, s.tasks)
+        connection.execute(s.comments.update().where(where).values(task_id=task))
+    elif change == "author":
+        user = _pick(connection, rng, s.users)
+        connection.execute(s.comments.update().where(where).values(user_id=user))
+    else:
+        connection.execute(s.comments.delete().where(where))
+
+
+def label_changed(connection: sa.Connection, rng: random.Random) -> None:
+    change = rng.choice(["insert", "rename", "delete", "tag", "untag"])
+    label = _pick(connection, rng, s.labels)
+    if change == "insert" or label is None:
+        org = _pick(connection, rng, s.organizations)
+        if org is not None:
+            connection.execute(
+                s.labels.insert().values(
+                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    org_id=org,
+                    name=_text(rng, "label"),
+                    color=rng.choice(["red", "green", "blue"]),
+                )
+            )
+    elif change == "rename":
+        values = {"name": _text(rng, "label"), "color": rng.choice(["cyan", "black"])}
+        connection.execute(s.labels.update().where(s.labels.c.id == label).values(**values))
+    elif change == "delete":  # its task_labels rows go with it
+        connection.execute(s.labels.delete().where(s.labels.c.id == label))
+    else:
+        task = _pick(connection, rng, s.tasks)
+        pair = (s.task_labels.c.task_id == task) & (s.task_labels.c.label_id == label)
+        connection.execute(s.task_labels.delete().where(pair))
+        if change == "tag" and task is not None:
+            connection.execute(s.task_labels.insert().values(task_id=task, label_id=label))
+
+
+def assignee_changed(connection: sa.Connection, rng: random.Random) -> None:
+    task, user = _pick(connection, rng, s.tasks), _pick(connection, rng, s.users)
+    if task is None or user is None:
+        return
+    pair = (s.task_assignees.c.task_id == task) & (s.task_assignees.c.user_id == user)
+    there = connection.execute(sa.select(sa.func.count()).where(pair)).scalar_one()
+    if there and rng.random() < 0.5:
+        connection.execute(s.task_assignees.update().where(pair).values(assigned_at=_now(rng)))
+    elif there:
+        connection.execute(s.task_assignees.delete().where(pair))
+    else:
+        values = {"task_id": task, "user_id": user, "assigned_at": _now(rng)}
+        connection.execute(s.task_assignees.insert().values(**values))
+
+
+def project_changed(connection: sa.Connection, rng: random.Random) -> None:
+    project = _pick(connection, rng, s.projects)
+    change = rng.choice(["insert", "rename", "status", "move", "delete"])
+    org = _pick(connection, rng, s.organizations)
+    where = s.projects.c.id == project
+    if change == "insert" or project is None:
+        if org is not None:
+            connection.execute(
+                s.projects.insert().values(
+                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    org_id=org,
+                    name=_text(rng, "project"),
+                    status="active",
+                    created_by=_pick(connection, rng, s.users),
+                    created_at=_now(rng),
+                    updated_at=_now(rng),
+                )
+            )
+    elif change == "rename":
+        values = {"name": _text(rng, "project"), "updated_at": _now(rng)}
+        connection.execute(s.projects.update().where(where).values(**values))
+    elif change == "status":
+        values = {"status": rng.choice(["active", "archived"]), "updated_at": _now(rng)}
+        connection.execute(s.projects.update().where(where).values(**values))
+    elif change == "move":  # to another organization: its tasks' copies change
+        connection.execute(s.projects.update().where(where).values(org_id=org))
+    else:  # its tasks, their comments, labels and assignees go with it
+        connection.execute(s.projects.delete().where(where))
+
+
+def task_changed(connection: sa.Connection, rng: random.Random) -> None:
+    task = _pick(connection, rng, s.tasks)
+    project = _pick(connection, rng, s.projects)
+    change = rng.choice(["insert", "status", "move", "delete"])
+    where = s.tasks.c.id == task
+    if change == "insert" or task is None:
+        if project is not None:
+            connection.execute(
+                s.tasks.insert().values(
+                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    project_id=project,
+                    title=_text(rng, "task"),
+                    status="todo",
+                    priority=rng.randrange(1, 5),
+                    created_at=_now(rng),
+                    updated_at=_now(rng),
+                )
+            )
+    elif change == "status":  # the projects' filtered count changes
+        values = {"status": rng.choice(["todo", "done"]), "updated_at": _now(rng)}
+        connection.execute(s.tasks.update().where(where).values(**values))
+    elif change == "move":
+        connection.execute(s.tasks.update().where(where).values(project_id=project))
+    else:
+        connection.execute(s.tasks.delete().where(where))
+
+
+def organization_changed(connection: sa.Connection, rng: random.Random) -> None:
+    org = _pick(connection, rng, s.organizations)
+    change = rng.choice(["insert", "rename", "delete"])
+    if change == "insert" or org is None:
+        connection.execute(
+            s.organizations.insert().values(
+                id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                name=_text(rng, "org"),
+                slug=_text(rng, "slug").replace(" ", "-"),
+                plan="free",
+                created_at=_now(rng),
+            )
+        )
+    elif change == "rename":  # copied into projects, tasks and users
+        values = {"name": _text(rng, "org")}
+        connection.execute(
+            s.organizations.update().where(s.organizations.c.id == org).values(**values)
+        )
+    else:  # one without projects or labels (those keep theirs); its members go with it
+        used = sa.union(sa.select(s.projects.c.org_id), sa.select(s.labels.c.org_id))
+        free = _pick(connection, rng, s.organizations, s.organizations.c.id.not_in(used))
+        if free is not None:
+            connection.execute(s.organizations.delete().where(s.organizations.c.id == free))
+
+
+def user_changed(connection: sa.Connection, rng: random.Random) -> None:
+    user = _pick(connection, rng, s.users)
+    change = rng.choice(["insert", "rename", "delete", "join", "leave"])
+    if change == "insert" or user is None:
+        connection.execute(
+            s.users.insert().values(
+                id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                email=_text(rng, "user").replace(" ", ".") + "@example.com",
+                full_name=_text(rng, "User"),
+                created_at=_now(rng),
+            )
+        )
+    elif change == "rename":  # copied into members, assignees, authors, created_by
+        values = {"full_name": _text(rng, "User")}
+        connection.execute(s.users.update().where(s.users.c.id == user).values(**values))
+    elif change == "delete":  # memberships and assignments go; references become NULL
+        connection.execute(s.users.delete().where(s.users.c.id == user))
+    else:
+        org = _pick(connection, rng, s.organizations)
+        pair = (s.org_members.c.org_id == org) & (s.org_members.c.user_id == user)
+        connection.execute(s.org_members.delete().where(pair))
+        if change == "join" and org is not None:
+            values = {"org_id": org, "user_id": user, "role": "member", "joined_at": _now(rng)}
+            connection.execute(s.org_members.insert().values(**values))
+
+
+STEPS: tuple[Step, ...] = (
+    comment_inserted,
+    comment_changed,
+    comment_changed,
+    label_changed,
+    assignee_changed,
+    project_changed,
+    task_changed,
+    task_changed,
+    organization_changed,
+    user_changed,
+)
+
+
+def write(engine: sa.Engine, rng: random.Random, transactions: int) -> None:
+    """`transactions` committed transactions of one to three random steps each."""
+    for _ in range(transactions):
+        with engine.begin() as connection:
+            for _ in range(rng.randint(1, 3)):
+                rng.choice(STEPS)(connection, rng)
