@@ -273,6 +273,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             setting="--target",
         )
     with _prepare(args) as prepared:
+        if (args.status or args.stop) and prepared.engine.dialect.name != "postgresql":
+            print("no sync slots: a sync --poll keeps none (stop it with Ctrl-C)")
+            return 0
         if args.status:
             for found in sync.status(prepared):
                 print(
@@ -285,15 +288,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
             dropped = sync.stop(prepared, target, args.slot)
             print("sync stopped: slot dropped" if dropped else "sync stopped: no slot was left")
             return 0
-        options = sync.SyncOptions(args.slot, args.until_caught_up, args.batch_size, args.workers)
+        options = sync.SyncOptions(
+            args.slot,
+            args.until_caught_up,
+            args.batch_size,
+            args.workers,
+            args.poll,
+            args.interval,
+            tuple(args.watermark),
+        )
         with _stop_on_interrupt() as stop_requested:
             followed = sync.sync(prepared, target, options, stop_requested)
     print(
         f"sync: {'loaded, then ' if followed.loaded else ''}{followed.changes} changes in "
         f"{followed.rounds} rounds: {followed.replaced} documents replaced, {followed.deleted} "
         f"deleted, {followed.rejected} rejected; "
-        f"{'caught up' if followed.caught_up else 'stopped'} at "
-        f"{sync.lsn_text(followed.position)}"
+        f"{'caught up' if followed.caught_up else 'stopped'}"
+        + ("" if args.poll else f" at {sync.lsn_text(followed.position)}")
     )
     return EXIT_DATA if followed.rejected else 0
 
@@ -634,15 +645,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync_parser = mapping_command(
         "sync",
-        "keep the target equal to a live PostgreSQL source (logical replication)",
+        "keep the target equal to a live source (logical replication, or --poll)",
         cmd_sync,
         "mapper sync mappings/ --target mongodb://localhost/tasks",
         "mapper sync mappings/ --target mongodb://localhost/tasks --until-caught-up",
         "mapper sync mappings/ --target mongodb://localhost/tasks --stop",
+        "mapper sync mappings/ --source sqlite:///app.db --target mongodb://localhost/app "
+        "--poll --watermark updated_at",
     )
     sync_parser.description = (
         "Load the target in the snapshot of a new logical replication slot, then apply every "
-        "change the slot streams by rebuilding the documents it touches: docs/sync.md."
+        "change the slot streams by rebuilding the documents it touches. With --poll, read "
+        "the source's tables again every --interval seconds instead and rebuild what "
+        "differs (any source; weaker): docs/sync.md."
     )
     sync_parser.add_argument("--target", help="mongodb://HOST/DB (default: $MAPPER_TARGET_URL)")
     sync_parser.add_argument(
@@ -656,6 +671,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument("--stop", action="store_true", help="drop the slot and publication")
     mode.add_argument("--status", action="store_true", help="list the sync slots and their lag")
+    sync_parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="no replication slot: compare the tables cycle after cycle (SQLite, MySQL)",
+    )
+    sync_parser.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="between the cycles of --poll (default %(default)s)",
+    )
+    sync_parser.add_argument(
+        "--watermark",
+        action="append",
+        default=[],
+        metavar="COLUMN|TABLE.COLUMN",
+        help="of --poll: a column every update changes (e.g. updated_at), read instead of "
+        "the whole row; repeatable",
+    )
     _batching(
         sync_parser, "changes per round", "processes of the initial load (as run's; default auto)"
     )

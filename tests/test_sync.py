@@ -4,6 +4,8 @@ fresh `run` of the same source (an independent oracle: the run's own snapshot re
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import struct
 import uuid
 from pathlib import Path
@@ -14,8 +16,9 @@ import pytest
 import mapper
 from mapper import pipeline, sync
 from mapper.errors import UsageError
-from mapper.sync import pgoutput
-from tests.conftest import mapper_cli
+from mapper.sync import pgoutput, poll, reach
+from tests import writer
+from tests.conftest import ROOT, mapper_cli
 
 FULL = ("comments", "labels", "projects", "tasks")  # reached by a column outside their key
 OPTIONS = mapper.DocumentOptions(decimal_as="string")  # FerretDB has no Decimal128
@@ -157,3 +160,95 @@ def test_a_target_loaded_before_is_caught_up_and_its_stale_documents_deleted(
             assert report.ok, mapper.render(report)
         finally:
             sync.stop(prepared, mongo_url)
+
+
+def test_a_poll_sees_a_foreign_key_set_null_that_leaves_the_watermark_alone(
+    tmp_path: Path, mongo_url: str, mongo_client: pymongo.MongoClient
+) -> None:
+    """A user deleted: the schema's ON DELETE SET NULL changes `tasks.created_by` without
+    touching `tasks.updated_at`; the column is tracked (it joins the task to the user), so
+    the task's `created_by` copy goes."""
+    source = f"sqlite:///{tmp_path / 'app.db'}"
+    mapper.create_demo(source, scale=0.05, seed=3)
+    engine = writer.engine(source)
+    with engine.connect() as connection:
+        task, user = connection.exec_driver_sql(
+            "SELECT id, created_by FROM tasks WHERE created_by IS NOT NULL ORDER BY id LIMIT 1"
+        ).one()
+    calls = itertools.count()
+
+    def stop_requested() -> bool:  # asked before each cycle: the user goes after the first
+        call = next(calls)
+        if call == 1:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"DELETE FROM users WHERE id = '{user}'")
+        return call == 2
+
+    options = sync.SyncOptions(poll=True, interval=0, watermarks=("updated_at",))
+    tasks = mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]].tasks
+    with (
+        contextlib.chdir(tmp_path),
+        mapper.prepare([ROOT / "mappings"], source, OPTIONS) as prepared,
+    ):
+        followed = sync.sync(prepared, mongo_url, options, stop_requested)
+    engine.dispose()
+    assert followed.loaded and followed.changes >= 2  # the user, the task
+    synced = tasks.find_one({"title": _title(source, task)})
+    assert synced is not None and synced.get("created_by") is None
+
+
+def _title(source: str, task: str) -> str:
+    engine = pipeline.create_engine(source)
+    with engine.connect() as connection:
+        title = connection.exec_driver_sql(f"SELECT title FROM tasks WHERE id = '{task}'")
+        found = title.scalar_one()
+    engine.dispose()
+    return str(found)
+
+
+def test_watermarks_name_the_tables_and_columns_they_are_for(small_demo_sqlite: str) -> None:
+    with mapper.prepare(["mappings/"], small_demo_sqlite, OPTIONS) as prepared:
+        by_table = reach.tables(prepared.plan)
+        watched = {w.table: w for w in poll.watches(prepared.catalog, by_table, ["updated_at"])}
+        assert watched["tasks"].watermark == "updated_at" and watched["users"].watermark is None
+        assert {"project_id", "created_by"} <= set(watched["tasks"].tracked)
+        assert watched["task_labels"].key == ("task_id", "label_id")
+        for wrong, named in (
+            (["comments.updated_at"], "`comments` has no column `updated_at`"),
+            (["sessions.updated_at"], "`sessions` is not a table the mappings read"),
+            (["modified"], "no table the mappings read has a column `modified`"),
+        ):
+            with pytest.raises(UsageError, match=named):
+                poll.watches(prepared.catalog, by_table, wrong)
+
+
+def test_the_cli_polls_a_sqlite_source_and_lists_what_it_rejects(
+    tmp_path: Path, mongo_url: str
+) -> None:
+    """A row that cannot be built (text that is not UTF-8) has no document, as in a run: a
+    sync lists it in its reject file and exits 1."""
+    source = f"sqlite:///{tmp_path / 'app.db'}"
+    mapper.create_demo(source, scale=0.05, seed=3)
+    engine = pipeline.create_engine(source)
+    with engine.begin() as connection:
+        task = connection.exec_driver_sql("SELECT task_id FROM comments LIMIT 1").scalar_one()
+        connection.exec_driver_sql(
+            f"UPDATE comments SET body = CAST(X'C328' AS TEXT) WHERE task_id = '{task}'"
+        )
+    engine.dispose()
+    common = (
+        ROOT / "mappings",
+        "--source",
+        source,
+        "--target",
+        mongo_url,
+        "--decimal-as",
+        "string",
+    )
+    done = mapper_cli("sync", *common, "--poll", "--until-caught-up", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "caught up" in done.stdout and "1 rejected" in done.stdout
+    (rejects,) = tmp_path.glob("mapper-mapper_*-rejects.jsonl")
+    assert str(task) in rejects.read_text() and "tasks" in rejects.read_text()
+    status = mapper_cli("sync", *common, "--status", cwd=tmp_path)
+    assert status.returncode == 0 and "a sync --poll keeps none" in status.stdout

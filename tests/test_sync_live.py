@@ -5,11 +5,14 @@ document for document (the run reads its own snapshot: an independent oracle).""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pymongo
@@ -18,7 +21,7 @@ import pytest
 import mapper
 from mapper import pipeline, sync
 from tests import writer
-from tests.conftest import ROOT, mapper_cli
+from tests.conftest import ROOT, fresh_mysql_database, mapper_cli
 from tests.test_sync import FULL, OPTIONS, _documents, _execute
 
 DEADLINE = 180.0  # against a hung sync only: every wait is for a condition
@@ -95,3 +98,59 @@ def test_a_sync_killed_at_random_points_ends_equal_to_a_fresh_run(
         finally:
             engine.dispose()
             sync.stop(prepared, mongo_url)
+
+
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+def polled_demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A small demo of its own in each kind of source `sync --poll` follows."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'live.db'}"
+        mapper.create_demo(url, scale=0.05, seed=5)
+        yield url
+    elif request.param == "mariadb":
+        with fresh_mysql_database(request.getfixturevalue("mysql_server")) as url:
+            mapper.create_demo(url, scale=0.05, seed=5)
+            yield url
+    else:
+        yield request.getfixturevalue("live_demo")
+
+
+def test_a_poll_follows_a_live_writer_on_any_source(
+    polled_demo: str, mongo_url: str, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
+    """Changes are found by comparing cycles (watermarks where the tables have one), while
+    the writer writes; a cycle begun after it stopped leaves the target equal to a run."""
+    rng = random.Random(21)
+    engine = writer.engine(polled_demo)
+    written = threading.Event()
+    cycles_after = itertools.count()
+    options = sync.SyncOptions(poll=True, interval=0, watermarks=("updated_at",), batch_size=50)
+    results: list[sync.Followed | BaseException] = []
+
+    def stop_requested() -> bool:  # asked once a cycle: stop after one begun after the writes
+        return written.is_set() and next(cycles_after) >= 1
+
+    with mapper.prepare([ROOT / "mappings"], polled_demo, OPTIONS) as prepared:
+
+        def follow() -> None:
+            try:
+                results.append(sync.sync(prepared, mongo_url, options, stop_requested))
+            except BaseException as error:  # noqa: BLE001 - re-raised by the test
+                results.append(error)
+
+        follower = threading.Thread(target=follow)
+        with contextlib.chdir(tmp_path):
+            follower.start()
+            try:
+                for _ in range(3):
+                    writer.write(engine, rng, 30)
+            finally:
+                written.set()
+                follower.join(timeout=DEADLINE)
+        engine.dispose()
+        assert not follower.is_alive(), "the poll did not stop"
+        followed = results[0]
+        if isinstance(followed, BaseException):
+            raise followed
+        assert followed.changes > 0 and followed.rejected == 0
+        _same_as_a_fresh_run(prepared, mongo_url, mongo_client, tmp_path)

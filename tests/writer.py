@@ -231,6 +231,23 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+def engine(url: str) -> sa.Engine:
+    """An engine to write with: SQLite's with its foreign keys enforced (their cascades),
+    in WAL mode (readers and the writer do not block each other), waiting for locks."""
+    from mapper import pipeline
+
+    if not url.startswith("sqlite"):
+        return pipeline.create_engine(url)
+    made = pipeline.create_engine(url, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(made, "connect")
+    def _enforced(connection: Any, _: Any) -> None:
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA journal_mode = WAL")
+
+    return made
+
+
 def write(engine: sa.Engine, rng: random.Random, transactions: int) -> None:
     """`transactions` committed transactions of one to three random steps each."""
     for _ in range(transactions):

@@ -22,7 +22,7 @@ __all__ = ["SyncOptions", "lsn_text", "slot_name", "status", "stop", "sync"]
 
 if TYPE_CHECKING:
     from mapper.api import Prepared
-    from mapper.sync.follow import Followed
+    from mapper.sync.follow import Followed, Follower
     from mapper.sync.slot import SlotStatus
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ class SyncOptions:
     until_caught_up: bool = False
     batch_size: int = 1000
     workers: int | str = "auto"  # of the initial load
+    poll: bool = False  # read the tables again each cycle instead of a replication slot
+    interval: float = 5.0  # seconds between the cycles of a poll
+    watermarks: tuple[str, ...] = ()  # of a poll: `COLUMN` or `TABLE.COLUMN`
 
 
 def slot_name(prepared: Prepared, target: str) -> str:
@@ -59,17 +62,16 @@ def sync(
 ) -> Followed:
     """Load the target in a replication slot's snapshot (unless a sync into it already
     did), then follow the slot until `stop_requested` (or, with `until_caught_up`, until
-    the target holds every change the source had committed when it began streaming)."""
-    from mapper import api
+    the target holds every change the source had committed when it began streaming).
+    With `options.poll`, cycle over the source's tables instead (`poll`)."""
     from mapper.compile import Compiler
     from mapper.engine.load.mongodb import MongoSink
-    from mapper.engine.state import fingerprint
-    from mapper.sync import follow, reach, slot
-    from mapper.sync.position import Position, Store
+    from mapper.engine.rejects import RejectFile
+    from mapper.sync import follow, poll, reach
 
     _target(target)
     engine, plan, catalog = prepared.engine, prepared.plan, prepared.catalog
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql" and not options.poll:
         raise UsageError(
             f"sync follows PostgreSQL's logical replication; this source is "
             f"{engine.dialect.name} (use --poll)",
@@ -77,7 +79,49 @@ def sync(
         )
     name = options.slot or slot_name(prepared, target)
     by_table = reach.tables(plan)
-    for table in by_table:
+    sink = MongoSink(target)
+    rejects = RejectFile(Path(f"mapper-{name}-rejects.jsonl"))  # after the load's
+    follower = follow.Follower(
+        plan,
+        engine,
+        Compiler(catalog),
+        sink,
+        by_table,
+        {(catalog.tables[t].schema or "public", catalog.tables[t].table_name): t for t in by_table},
+        options.batch_size,
+        rejects,
+        typed=options.poll,
+    )
+    try:
+        if options.poll:
+            watched = poll.watches(catalog, by_table, options.watermarks)
+            sink.preflight(list(plan.collections))
+            follower.summary.loaded = True  # its first cycle
+            return poll.poll(
+                follower, watched, options.interval, options.until_caught_up, stop_requested
+            )
+        return _stream(prepared, target, options, name, follower, stop_requested)
+    finally:
+        rejects.close()
+        sink.close()
+
+
+def _stream(
+    prepared: Prepared,
+    target: str,
+    options: SyncOptions,
+    name: str,
+    follower: Follower,
+    stop_requested: Callable[[], bool],
+) -> Followed:
+    """Load the target in the slot's snapshot (unless a sync did), then follow the slot."""
+    from mapper import api
+    from mapper.engine.state import fingerprint
+    from mapper.sync import follow, slot
+    from mapper.sync.position import Position, Store
+
+    plan, catalog, sink = prepared.plan, prepared.catalog, follower.sink
+    for table in follower.reaches:
         if catalog.tables[table].kind != "table":
             raise UsageError(
                 f"sync cannot follow `{table}`, a {catalog.tables[table].kind}: changes are "
@@ -90,23 +134,17 @@ def sync(
             slot.qualified(catalog, table),
             frozenset(c for r in reaches for c in r.columns),
         )
-        for table, reaches in sorted(by_table.items())
+        for table, reaches in sorted(follower.reaches.items())
     ]
-    compiler = Compiler(catalog)
-    sink = MongoSink(target)
     database = sink.database_name or plan.collections[0].database
     if database is None:
         raise UsageError("no target database: put it in the URL path", setting="--target")
     store = Store(sink, database, name)
     print_ = fingerprint(plan, redact(target))
-    tables = {
-        (catalog.tables[t].schema or "public", catalog.tables[t].table_name): t for t in by_table
-    }
-    follower = follow.Follower(plan, engine, compiler, sink, by_table, tables, options.batch_size)
     replication = None
     try:
         sink.preflight(list(plan.collections))  # before anything is made on the source
-        with slot.plain(engine) as connection:
+        with slot.plain(prepared.engine) as connection:
             slot.check_source(connection, needs)
         position = store.load()
         if position is not None and position.fingerprint != print_:
@@ -115,14 +153,14 @@ def sync(
                 "it, then sync again (the target is loaded again, writing what differs)",
                 setting="--slot",
             )
-        with slot.plain(engine) as connection:
+        with slot.plain(prepared.engine) as connection:
             exists = any(s.name == name for s in slot.slots(connection))
         if position is not None and position.phase == "streaming" and not exists:
             log.warning("sync `%s`: its slot is gone; loading the target again", name)
             position = None
-        replication = slot.Replication(engine)
+        replication = slot.Replication(prepared.engine)
         if position is None or position.phase == "loading":
-            with slot.plain(engine) as connection:
+            with slot.plain(prepared.engine) as connection:
                 slot.drop_slot(connection, name)
                 slot.publish(connection, name, [n.qualified for n in needs])
             start, exported = replication.create_slot(name)
@@ -134,7 +172,7 @@ def sync(
                     batch_size=options.batch_size,
                     workers=options.workers,  # type: ignore[arg-type]
                     state=Path(f".mapper-{name}.json"),  # not a run's checkpoints
-                    rejects=Path(f"mapper-{name}-rejects.jsonl"),
+                    rejects=follower.rejects.path,
                 ),
                 snapshot=exported,
             )
@@ -151,7 +189,6 @@ def sync(
     finally:
         if replication is not None:
             replication.close()
-        sink.close()
 
 
 def stop(prepared: Prepared, target: str, slot_override: str | None = None) -> bool:

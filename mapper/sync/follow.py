@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import select
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +32,13 @@ from mapper import plan as p
 from mapper.compile import KEYS, Compiler
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load.mongodb import MongoSink, id_key
+from mapper.engine.rejects import RejectFile
 from mapper.errors import UsageError
 from mapper.ids import key_text
 from mapper.sync import pgoutput, slot
 from mapper.sync.position import Position, Store
 from mapper.sync.reach import Reach
-from mapper.sync.rebuild import Key, Rebuilder
+from mapper.sync.rebuild import Key, Rebuilder, Rebuilt
 
 log = logging.getLogger(__name__)
 REPORT_SECONDS = 5.0  # a line on how far behind, this often
@@ -86,9 +87,14 @@ class Follower:
         reaches: dict[str, list[Reach]],
         tables: dict[tuple[str, str], str],
         batch_size: int,
+        rejects: RejectFile,
+        typed: bool = False,
     ):
+        """`typed`: the keys of changes are values as the source reads them (polled), not
+        the text of pgoutput's rows."""
         self.plan, self.engine, self.compiler, self.sink = plan, engine, compiler, sink
         self.reaches, self.tables, self.batch_size = reaches, tables, batch_size
+        self.rejects, self.typed = rejects, typed
         self.rebuilders = {c.name: Rebuilder(c, compiler) for c in plan.collections}
         self.relations: dict[int, pgoutput.Relation] = {}
         self.summary = Followed()
@@ -120,57 +126,76 @@ class Follower:
         into.changes += 1
         for reach in self._reaches_of(change.relation):
             for values in _values(relation, change, reach.columns):
-                if reach.query is None:
-                    into.keys.setdefault(reach.collection, {})[key_text(values)] = values
-                else:
-                    into.lookups.setdefault(reach, set()).add(
-                        values[0] if len(values) == 1 else values
-                    )
+                self.located(reach, values, into)
+
+    def touched(self, table: str, rows: Iterable[Mapping[str, Any]], into: Round) -> None:
+        """A change of a row of `table`, given by its values before and after (typed, as the
+        source reads them; the tracked columns at least)."""
+        into.changes += 1
+        for reach in self.reaches.get(table, []):
+            found: list[Key] = []
+            for row in rows:
+                values = tuple(row[column] for column in reach.columns)
+                if all(v is not None for v in values) and values not in found:
+                    found.append(values)
+                    self.located(reach, values, into)
+
+    def located(self, reach: Reach, values: Key, into: Round) -> None:
+        """A row's `values` of `reach.columns`: a root key, or what its query looks up."""
+        if reach.query is None:
+            into.keys.setdefault(reach.collection, {})[key_text(values)] = values
+        else:
+            into.lookups.setdefault(reach, set()).add(values[0] if len(values) == 1 else values)
 
     # --- applying -----------------------------------------------------------------------
 
     def apply(self, done: Round) -> None:
-        """Rebuild and write a round's documents, then record its position."""
+        """Rebuild and write a round's documents, in a snapshot that sees all of it."""
         with self._seeing(done.xids) as extractor:
-            keys = {name: dict(found) for name, found in done.keys.items()}
-            for reach, values in done.lookups.items():
-                assert reach.query is not None  # a direct reach gives keys, not lookups
-                rows = extractor.connection.execute(
-                    self.compiler.statement(reach.query)[0], {KEYS: list(values)}
-                ).all()
-                found = keys.setdefault(reach.collection, {})
-                for row in rows:
-                    found[key_text(tuple(row))] = tuple(row)
-            for name in done.whole:
-                keys[name] = {}
-            written = [
-                self._rebuilt(extractor, name, keys[name], name in done.whole) for name in keys
-            ]
-        for collection, rebuilt, stale in written:
-            self.sink.apply(collection, rebuilt.documents, rebuilt.deleted + stale)
-            self.summary.replaced += len(rebuilt.documents)
-            self.summary.deleted += len(rebuilt.deleted) + len(stale)
-            if rebuilt.rejected:
-                self.summary.rejected += len(rebuilt.rejected)
-                log.warning(
-                    "collection %s: %d rows could not be built; their documents are deleted "
-                    "(run `mapper validate` to see which)",
-                    collection.name,
-                    len(rebuilt.rejected),
-                )
+            self.applied(extractor, done)
+
+    def applied(self, extractor: Extractor, done: Round) -> None:
+        """Rebuild a round's documents in `extractor`'s snapshot and write them, a batch at a
+        time; every document is written when this returns."""
+        keys = {name: dict(found) for name, found in done.keys.items()}
+        for reach, values in done.lookups.items():
+            assert reach.query is not None  # a direct reach gives keys, not lookups
+            rows = extractor.connection.execute(
+                self.compiler.statement(reach.query)[0], {KEYS: list(values)}
+            ).all()
+            found = keys.setdefault(reach.collection, {})
+            for row in rows:
+                found[key_text(tuple(row))] = tuple(row)
+        for name in sorted(keys.keys() | done.whole):
+            collection = self.plan.collection(name)
+            wanted: Iterable[Key] = keys.get(name, {}).values()
+            if name in done.whole:  # every root the source holds now; the others are stale
+                wanted = list(root_keys(extractor, collection))
+                self._write(collection, Rebuilt([], self.stale(collection, wanted), []))
+            listed = list(wanted)
+            for start in range(0, len(listed), self.batch_size):
+                batch = listed[start : start + self.batch_size]
+                rebuilt = self.rebuilders[name].rebuild(extractor, batch, self.typed)
+                self._write(collection, rebuilt)
         self.summary.rounds += 1
         self.summary.changes += done.changes
 
-    def _rebuilt(
-        self, extractor: Extractor, name: str, keys: dict[str, Key], whole: bool
-    ) -> tuple[p.CollectionPlan, Any, list[object]]:
-        collection = self.plan.collection(name)
-        stale: list[object] = []
-        if whole:  # every root the source holds now; the target's others are stale
-            roots = list(root_keys(extractor, collection))
-            keys = {key_text(key): key for key in roots}
-            stale = self.stale(collection, roots)
-        return collection, self.rebuilders[name].rebuild(extractor, keys.values()), stale
+    def _write(self, collection: p.CollectionPlan, rebuilt: Rebuilt) -> None:
+        if rebuilt.documents or rebuilt.deleted:
+            self.sink.apply(collection, rebuilt.documents, rebuilt.deleted)
+        self.summary.replaced += len(rebuilt.documents)
+        self.summary.deleted += len(rebuilt.deleted)
+        for key, stage, reason in rebuilt.rejected:
+            self.rejects.add(collection.name, key, stage, reason)
+        if rebuilt.rejected:
+            self.summary.rejected += len(rebuilt.rejected)
+            log.warning(
+                "collection %s: %d rows could not be built; their documents are deleted "
+                "(listed in %s)",
+                collection.name,
+                len(rebuilt.rejected),
+                self.rejects.path,
+            )
 
     def stale(self, collection: p.CollectionPlan, roots: Iterable[Key]) -> list[object]:
         """The `_id`s in the target that none of the root keys `roots` (typed, as the
@@ -185,9 +210,7 @@ class Follower:
             extractor = Extractor(connection, self.compiler)
             for collection in self.plan.collections:
                 stale = self.stale(collection, root_keys(extractor, collection))
-                if stale:
-                    self.sink.apply(collection, [], stale)
-                    self.summary.deleted += len(stale)
+                self._write(collection, Rebuilt([], stale, []))
 
     @contextlib.contextmanager
     def _seeing(self, xids: set[int]) -> Iterator[Extractor]:

@@ -58,8 +58,10 @@ class Rebuilder:
             link=tuple(p.ColumnRef(query.alias, c) for c in collection.source_key_columns),
         )
 
-    def rebuild(self, extractor: Extractor, keys: Iterable[Key]) -> Rebuilt:
-        """The documents of `keys` (text or typed values alike: compared by their text)."""
+    def rebuild(self, extractor: Extractor, keys: Iterable[Key], typed: bool = False) -> Rebuilt:
+        """The documents of `keys` (text or typed values alike: compared by their text);
+        `typed`: they are all values as the source reads them (else the `_id`s of the keys
+        that are gone are made from their text)."""
         wanted = {key_text(key): key for key in keys}
         if not wanted:
             return Rebuilt([], [], [])
@@ -73,7 +75,8 @@ class Rebuilder:
         built = batches.encode_batch(collection, *builder.build_each(rows, None), (), None)
         found = {key_text(item.key) for item in built.documents}
         gone = [key for text, key in wanted.items() if text not in found]
-        return Rebuilt(built.documents, self.ids(extractor.connection, gone), built.rejected)
+        deleted = self.ids_of(gone) if typed else self.ids(extractor.connection, gone)
+        return Rebuilt(built.documents, deleted, built.rejected)
 
     def ids(self, connection: sa.Connection, keys: list[Key]) -> list[object]:
         """The `_id`s of root keys given as text (a change's values): each key read back as
