@@ -297,8 +297,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
             args.interval,
             tuple(args.watermark),
         )
-        with _stop_on_interrupt() as stop_requested:
-            followed = sync.sync(prepared, target, options, stop_requested)
+        reporting = logging.getLogger("mapper.sync")
+        if _level(args) == logging.WARNING:  # long-lived: how far behind, every few seconds
+            reporting.setLevel(logging.INFO)
+        try:
+            with _stop_on_interrupt() as stop_requested:
+                followed = sync.sync(prepared, target, options, stop_requested)
+        finally:
+            reporting.setLevel(logging.NOTSET)
     print(
         f"sync: {'loaded, then ' if followed.loaded else ''}{followed.changes} changes in "
         f"{followed.rounds} rounds: {followed.replaced} documents replaced, {followed.deleted} "

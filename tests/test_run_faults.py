@@ -16,6 +16,7 @@ from tcp_proxy import Proxy
 
 from mapper import api
 from mapper.demo import create_demo
+from mapper.engine.extract import snapshot
 from mapper.engine.load import mongodb
 from mapper.errors import EXIT_FAULT, SourceError, TargetError
 from mapper.ids import oid
@@ -250,3 +251,29 @@ def test_idle_in_transaction_timeout_is_named(postgres_server, tmp_path):
     assert "idle_in_transaction_session_timeout" in str(error.value)
     assert error.value.setting == "idle_in_transaction_session_timeout"
     assert error.value.table == "tasks"
+
+
+def test_a_sqlite_snapshot_sees_one_moment_and_writes_nothing(tmp_path: Path) -> None:
+    """pysqlite begins no transaction before a SELECT: without one of its own, each read of
+    a run saw the database as it was then (a write between two batches reached half of
+    them)."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode = WAL")  # a reader does not block
+        connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    writer = sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    count = "SELECT count(*) FROM t"
+    with snapshot(engine) as connection:
+        with writer.begin() as other:  # after the snapshot began, before its first read
+            other.exec_driver_sql("INSERT INTO t VALUES (2)")
+        assert connection.exec_driver_sql(count).scalar_one() == 1
+        with writer.begin() as other:
+            other.exec_driver_sql("INSERT INTO t VALUES (3)")
+        assert connection.exec_driver_sql(count).scalar_one() == 1
+        with pytest.raises(sa.exc.OperationalError, match="readonly"):
+            connection.exec_driver_sql("DELETE FROM t")
+    with engine.begin() as connection:  # the pooled connection writes again
+        connection.exec_driver_sql("DELETE FROM t WHERE id = 3")
+    writer.dispose()
+    engine.dispose()

@@ -103,6 +103,7 @@ def test_the_cli_reports_and_stops_a_slot(live_demo: str, mongo_url: str) -> Non
     done = mapper_cli("sync", *common, "--until-caught-up", "--workers", "1")
     assert done.returncode == 0, done.stderr
     assert "caught up" in done.stdout
+    assert "bytes (" in done.stderr and "behind the source" in done.stderr  # the lag
     status = mapper_cli("sync", *common, "--status")
     assert "mapper_" in status.stdout and "inactive" in status.stdout, status.stderr
     stopped = mapper_cli("sync", *common, "--stop")

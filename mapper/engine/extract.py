@@ -66,13 +66,28 @@ def snapshot(engine: sa.Engine, imported: str | None = None) -> Iterator[sa.Conn
                 if engine.dialect.driver == "mysqldb":
                     _mysqldb_converters(connection.connection.dbapi_connection)
                 if engine.dialect.name == "sqlite":
-                    # the stub's DBAPIConnection names no driver's own attributes
-                    sqlite = cast("sqlite3.Connection", connection.connection.dbapi_connection)
-                    sqlite.text_factory = _SQLITE_TEXT
-                    connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
+                    with _sqlite_snapshot(connection):
+                        yield connection
+                    return
                 yield connection
     except sa.exc.OperationalError as error:
         raise _source_error(f"source failed: {_describe(error)}") from None
+
+
+@contextlib.contextmanager
+def _sqlite_snapshot(connection: sa.Connection) -> Iterator[None]:
+    """One read transaction, begun here: pysqlite begins none before a SELECT (each read
+    would see the database as it is then), and read only for its length."""
+    # the stub's DBAPIConnection names no driver's own attributes
+    sqlite = cast("sqlite3.Connection", connection.connection.dbapi_connection)
+    sqlite.text_factory = _SQLITE_TEXT
+    connection.exec_driver_sql("PRAGMA query_only = ON")
+    try:
+        connection.exec_driver_sql("BEGIN")  # committed (ended) by the caller's transaction
+        connection.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")  # the snapshot
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA query_only = OFF")
 
 
 # SQLite text that is not valid UTF-8 keeps its bytes as surrogates (the driver would fail

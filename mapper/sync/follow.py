@@ -303,6 +303,9 @@ def stream(
     while not stop_requested():
         message = cursor.read_message()
         now = time.monotonic()
+        if now - last_report >= REPORT_SECONDS:  # busy or quiet
+            last_report = now
+            _report(follower, store, position, pending)
         if message is not None:
             last_message = now
             decoded = pgoutput.decode(message.payload)
@@ -324,15 +327,13 @@ def stream(
             position = Position("streaming", cursor.wal_end, position.fingerprint)
             store.save(position)  # nothing of ours in between: the slot may move on
             cursor.send_feedback(flush_lsn=position.lsn)
-        if now - last_report >= REPORT_SECONDS:
-            last_report = now
-            _report(follower, store, position, pending)
         if goal is not None and not pending and not in_transaction and position.lsn >= goal:
             summary.caught_up = True
             break
         if goal is not None:
             cursor.send_feedback(reply=True)  # a keepalive with the server's position, soon
         select.select([cursor], [], [], QUIET_SECONDS)
+    _report(follower, store, position, pending)  # where it stopped
     summary.position = position.lsn
     return summary
 
