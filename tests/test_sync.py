@@ -18,7 +18,7 @@ from mapper import pipeline, sync
 from mapper.errors import UsageError
 from mapper.sync import pgoutput, poll, reach
 from tests import writer
-from tests.conftest import ROOT, mapper_cli
+from tests.conftest import ROOT, mapper_cli, postgres_database
 
 FULL = ("comments", "labels", "projects", "tasks")  # reached by a column outside their key
 OPTIONS = mapper.DocumentOptions(decimal_as="string")  # FerretDB has no Decimal128
@@ -253,3 +253,62 @@ def test_the_cli_polls_a_sqlite_source_and_lists_what_it_rejects(
     assert str(task) in rejects.read_text() and "tasks" in rejects.read_text()
     status = mapper_cli("sync", *common, "--status", cwd=tmp_path)
     assert status.returncode == 0 and "a sync --poll keeps none" in status.stdout
+
+
+TREE = """
+CREATE TABLE categories (id int PRIMARY KEY, parent_id int REFERENCES categories ON DELETE
+    CASCADE, name text NOT NULL);
+ALTER TABLE categories REPLICA IDENTITY FULL;
+INSERT INTO categories VALUES (1, NULL, 'root'), (2, 1, 'food'), (3, 2, 'fruit'),
+    (4, 3, 'apples'), (5, 1, 'tools'), (6, NULL, 'other'), (7, 6, 'misc'), (8, NULL, 'loose');
+"""
+TREE_MAPPING = """
+version: 1
+collections:
+  categories:
+    table: categories
+    filter: {parent_id: {is_null: true}}
+    columns: [name]
+    fields:
+      children: {embed: categories, on: {id: parent_id}, _id: false, columns: [name],
+                 order_by: [name], max_depth: 4}
+"""
+
+
+def test_a_self_reference_is_followed_at_every_depth(
+    postgres_server: str, mongo_url: str, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
+    """A leaf three levels down moved to another tree (its old tree is reached only through
+    its old parent, two levels deep), a root becoming a child: each reaches the tree
+    documents it leaves and joins."""
+    mapping = tmp_path / "tree.yaml"
+    mapping.write_text(TREE_MAPPING)
+    categories = mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]].categories
+    with postgres_database(postgres_server, TREE) as url, mapper.prepare([mapping], url) as done:
+        try:
+            assert sync.sync(done, mongo_url, sync.SyncOptions(until_caught_up=True)).loaded
+            _execute(
+                url,
+                "UPDATE categories SET parent_id = 7 WHERE id = 4",  # apples: fruit → misc
+                "UPDATE categories SET parent_id = 7 WHERE id = 8",  # loose: a root no more
+            )
+            followed = sync.sync(done, mongo_url, sync.SyncOptions(until_caught_up=True))
+            assert followed.changes == 2 and followed.deleted == 1  # loose's document
+            trees = {tree["name"]: tree["children"] for tree in categories.find()}
+            leaf = {"children": []}
+            assert trees == {
+                "root": [
+                    {"name": "food", "children": [{"name": "fruit", "children": []}]},
+                    {"name": "tools", **leaf},
+                ],
+                "other": [
+                    {
+                        "name": "misc",
+                        "children": [{"name": "apples", **leaf}, {"name": "loose", **leaf}],
+                    }
+                ],
+            }
+            report = mapper.validate(done, mongo_url, mapper.ValidateOptions(sample=None))
+            assert report.ok, mapper.render(report)
+        finally:
+            sync.stop(done, mongo_url)

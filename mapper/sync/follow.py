@@ -182,9 +182,8 @@ class Follower:
 
     def _write(self, collection: p.CollectionPlan, rebuilt: Rebuilt) -> None:
         if rebuilt.documents or rebuilt.deleted:
-            self.sink.apply(collection, rebuilt.documents, rebuilt.deleted)
+            self.summary.deleted += self.sink.apply(collection, rebuilt.documents, rebuilt.deleted)
         self.summary.replaced += len(rebuilt.documents)
-        self.summary.deleted += len(rebuilt.deleted)
         for key, stage, reason in rebuilt.rejected:
             self.rejects.add(collection.name, key, stage, reason)
         if rebuilt.rejected:

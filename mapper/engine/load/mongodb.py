@@ -245,19 +245,24 @@ class MongoSink:
 
     def apply(
         self, collection: p.CollectionPlan, replace: list[Encoded], delete: list[object]
-    ) -> None:
+    ) -> int:
         """Replace documents whole (upserts) and delete others by `_id`, acknowledged before
         this returns; re-sent as they are when a failure is transient (`sync`'s writes: each
-        is the document as the source holds it now, so sending it twice is harmless)."""
+        is the document as the source holds it now, so sending it twice is harmless). The
+        number of documents deleted (of `delete`, those the target held)."""
         target = self._collection(collection)
         requests: list[Any] = [
             pymongo.ReplaceOne({"_id": item.id}, RawBSONDocument(item.data), upsert=True)
             for item in replace
         ] + [pymongo.DeleteOne({"_id": document_id}) for document_id in delete]
+        deleted = 0
         for start in range(0, len(requests), 1000):
             chunk = requests[start : start + 1000]
             try:
-                self._retry(partial(target.bulk_write, chunk, ordered=False), collection.name)
+                written = self._retry(
+                    partial(target.bulk_write, chunk, ordered=False), collection.name
+                )
+                deleted += written.deleted_count
             except mongo_errors.BulkWriteError as error:
                 failure = error.details["writeErrors"][0]
                 at = start + failure["index"]
@@ -266,6 +271,7 @@ class MongoSink:
                     f"the target refused a document of `{collection.name}`: "
                     f"{server_errors.write_error(failure, document)}"
                 ) from None
+        return deleted
 
     def ids(self, collection: p.CollectionPlan) -> list[object]:
         """Every `_id` the collection holds."""
