@@ -267,11 +267,16 @@ version: 1
 collections:
   categories:
     table: categories
-    filter: {parent_id: {is_null: true}}
     columns: [name]
     fields:
-      children: {embed: categories, on: {id: parent_id}, _id: false, columns: [name],
-                 order_by: [name], max_depth: 4}
+      children:
+        embed: categories
+        on: {id: parent_id}
+        max_depth: 4
+        _id: false
+        columns: [name]
+        order_by: [name]
+    filter: {parent_id: {is_null: true}}
 """
 
 
