@@ -30,6 +30,16 @@ def _now(rng: random.Random) -> dt.datetime:
     return base + dt.timedelta(seconds=rng.randrange(10**7), microseconds=rng.randrange(10**6))
 
 
+def _new(connection: sa.Connection, rng: random.Random, table: sa.Table, **values: Any) -> None:
+    """A row of `table` with a new random key."""
+    key = uuid.UUID(int=rng.getrandbits(128), version=4)
+    connection.execute(table.insert().values(id=key, **values))
+
+
+def _set(connection: sa.Connection, table: sa.Table, key: Any, **values: Any) -> None:
+    connection.execute(table.update().where(table.c.id == key).values(**values))
+
+
 def _text(rng: random.Random, prefix: str) -> str:
     return f"{prefix} {rng.randrange(10**9):09d}"
 
@@ -37,14 +47,14 @@ def _text(rng: random.Random, prefix: str) -> str:
 def comment_inserted(connection: sa.Connection, rng: random.Random) -> None:
     task = _pick(connection, rng, s.tasks)
     if task is not None:
-        connection.execute(
-            s.comments.insert().values(
-                id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                task_id=task,
-                user_id=_pick(connection, rng, s.users),
-                body=_text(rng, "comment"),
-                created_at=_now(rng),
-            )
+        _new(
+            connection,
+            rng,
+            s.comments,
+            task_id=task,
+            user_id=_pick(connection, rng, s.users),
+            body=_text(rng, "comment"),
+            created_at=_now(rng),
         )
 
 
@@ -73,17 +83,17 @@ def label_changed(connection: sa.Connection, rng: random.Random) -> None:
     if change == "insert" or label is None:
         org = _pick(connection, rng, s.organizations)
         if org is not None:
-            connection.execute(
-                s.labels.insert().values(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    org_id=org,
-                    name=_text(rng, "label"),
-                    color=rng.choice(["red", "green", "blue"]),
-                )
+            _new(
+                connection,
+                rng,
+                s.labels,
+                org_id=org,
+                name=_text(rng, "label"),
+                color=rng.choice(["red", "green", "blue"]),
             )
     elif change == "rename":
         values = {"name": _text(rng, "label"), "color": rng.choice(["cyan", "black"])}
-        connection.execute(s.labels.update().where(s.labels.c.id == label).values(**values))
+        _set(connection, s.labels, label, **values)
     elif change == "delete":  # its task_labels rows go with it
         connection.execute(s.labels.delete().where(s.labels.c.id == label))
     else:
@@ -111,73 +121,55 @@ def assignee_changed(connection: sa.Connection, rng: random.Random) -> None:
 
 def project_changed(connection: sa.Connection, rng: random.Random) -> None:
     project = _pick(connection, rng, s.projects)
-    change = rng.choice(["insert", "rename", "status", "move", "delete"])
     org = _pick(connection, rng, s.organizations)
-    where = s.projects.c.id == project
-    if change == "insert" or project is None:
-        if org is not None:
-            connection.execute(
-                s.projects.insert().values(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    org_id=org,
-                    name=_text(rng, "project"),
-                    status="active",
-                    created_by=_pick(connection, rng, s.users),
-                    created_at=_now(rng),
-                    updated_at=_now(rng),
-                )
-            )
+    change = rng.choice(["insert", "rename", "status", "move", "delete"])
+    stamp = _now(rng)  # the application keeps `updated_at` (a poll's watermark)
+    if (change == "insert" or project is None) and org is not None:
+        user = _pick(connection, rng, s.users)
+        name = _text(rng, "project")
+        _new(connection, rng, s.projects, org_id=org, name=name, status="active",
+             created_by=user, created_at=stamp, updated_at=stamp)  # fmt: skip
     elif change == "rename":
-        values = {"name": _text(rng, "project"), "updated_at": _now(rng)}
-        connection.execute(s.projects.update().where(where).values(**values))
+        _set(connection, s.projects, project, name=_text(rng, "project"), updated_at=stamp)
     elif change == "status":
-        values = {"status": rng.choice(["active", "archived"]), "updated_at": _now(rng)}
-        connection.execute(s.projects.update().where(where).values(**values))
+        status = rng.choice(["active", "archived"])
+        _set(connection, s.projects, project, status=status, updated_at=stamp)
     elif change == "move":  # to another organization: its tasks' copies change
-        connection.execute(s.projects.update().where(where).values(org_id=org))
-    else:  # its tasks, their comments, labels and assignees go with it
-        connection.execute(s.projects.delete().where(where))
+        _set(connection, s.projects, project, org_id=org, updated_at=stamp)
+    elif project is not None:  # its tasks, their comments, labels and assignees go with it
+        connection.execute(s.projects.delete().where(s.projects.c.id == project))
 
 
 def task_changed(connection: sa.Connection, rng: random.Random) -> None:
     task = _pick(connection, rng, s.tasks)
     project = _pick(connection, rng, s.projects)
     change = rng.choice(["insert", "status", "move", "delete"])
-    where = s.tasks.c.id == task
-    if change == "insert" or task is None:
-        if project is not None:
-            connection.execute(
-                s.tasks.insert().values(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    project_id=project,
-                    title=_text(rng, "task"),
-                    status="todo",
-                    priority=rng.randrange(1, 5),
-                    created_at=_now(rng),
-                    updated_at=_now(rng),
-                )
-            )
+    stamp = _now(rng)
+    if (change == "insert" or task is None) and project is not None:
+        title, priority = _text(rng, "task"), rng.randrange(1, 5)
+        _new(connection, rng, s.tasks, project_id=project, title=title, status="todo",
+             priority=priority, created_at=stamp, updated_at=stamp)  # fmt: skip
     elif change == "status":  # the projects' filtered count changes
-        values = {"status": rng.choice(["todo", "done"]), "updated_at": _now(rng)}
-        connection.execute(s.tasks.update().where(where).values(**values))
+        status = rng.choice(["todo", "done"])
+        _set(connection, s.tasks, task, status=status, updated_at=stamp)
     elif change == "move":
-        connection.execute(s.tasks.update().where(where).values(project_id=project))
-    else:
-        connection.execute(s.tasks.delete().where(where))
+        _set(connection, s.tasks, task, project_id=project, updated_at=stamp)
+    elif task is not None:
+        connection.execute(s.tasks.delete().where(s.tasks.c.id == task))
 
 
 def organization_changed(connection: sa.Connection, rng: random.Random) -> None:
     org = _pick(connection, rng, s.organizations)
     change = rng.choice(["insert", "rename", "delete"])
     if change == "insert" or org is None:
-        connection.execute(
-            s.organizations.insert().values(
-                id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                name=_text(rng, "org"),
-                slug=_text(rng, "slug").replace(" ", "-"),
-                plan="free",
-                created_at=_now(rng),
-            )
+        _new(
+            connection,
+            rng,
+            s.organizations,
+            name=_text(rng, "org"),
+            slug=_text(rng, "slug").replace(" ", "-"),
+            plan="free",
+            created_at=_now(rng),
         )
     elif change == "rename":  # copied into projects, tasks and users
         values = {"name": _text(rng, "org")}
@@ -195,17 +187,17 @@ def user_changed(connection: sa.Connection, rng: random.Random) -> None:
     user = _pick(connection, rng, s.users)
     change = rng.choice(["insert", "rename", "delete", "join", "leave"])
     if change == "insert" or user is None:
-        connection.execute(
-            s.users.insert().values(
-                id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                email=_text(rng, "user").replace(" ", ".") + "@example.com",
-                full_name=_text(rng, "User"),
-                created_at=_now(rng),
-            )
+        _new(
+            connection,
+            rng,
+            s.users,
+            email=_text(rng, "user").replace(" ", ".") + "@example.com",
+            full_name=_text(rng, "User"),
+            created_at=_now(rng),
         )
     elif change == "rename":  # copied into members, assignees, authors, created_by
         values = {"full_name": _text(rng, "User")}
-        connection.execute(s.users.update().where(s.users.c.id == user).values(**values))
+        _set(connection, s.users, user, **values)
     elif change == "delete":  # memberships and assignments go; references become NULL
         connection.execute(s.users.delete().where(s.users.c.id == user))
     else:
