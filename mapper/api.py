@@ -15,6 +15,7 @@ once, so that a run, its checkpoints and `validate` all see the same plan. Error
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import time
@@ -31,8 +32,6 @@ from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
 from mapper.config import redact
-from mapper.demo import DEMO_SCHEMAS, create_demo
-from mapper.engine import cluster
 from mapper.engine import executor as executors
 from mapper.engine.duplicates import unproven_id
 from mapper.engine.load import Sink, open_sink
@@ -45,11 +44,11 @@ from mapper.progress import Hook, Progress, progress_of
 from mapper.report import plan_data, plan_text, summary_data, summary_text
 from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
-from mapper.validation import Report, render
-from mapper.validation import validate as validate_target
 
-if TYPE_CHECKING:  # imported where used: a run needs neither
+if TYPE_CHECKING:  # imported where used (or when first asked for): a run needs none
     from mapper import proposal as proposal_stage
+    from mapper.demo import DEMO_SCHEMAS, create_demo
+    from mapper.validation import Report, render
 
 log = logging.getLogger(__name__)
 DecimalAs = Literal["decimal128", "string", "double"]
@@ -159,7 +158,9 @@ def _planned(
     name for its views, and the mappings resolved against it, with every problem found
     (`prepare` and `lint` decide what they mean)."""
     with _phase("reflected the source"):
-        catalog = catalog_module.reflect(engine, pipeline.schemas_of(mappings))
+        catalog = catalog_module.reflect(
+            engine, pipeline.schemas_of(mappings), pipeline.named_in(mappings)
+        )
     with _phase("planned the collections"):
         catalog, key_problems = keyed(mappings, catalog)
         planned, problems = resolve(mappings, catalog)
@@ -201,6 +202,8 @@ class MigrateOptions:
                     f"{setting} must be {minimum} or more, not {value}", setting=setting
                 )
         if self.executor is not None:
+            from mapper.engine import cluster  # Dask's, with --executor only
+
             cluster.cluster_of(self.executor)
             if self.workers != "auto" and self.workers > 1:
                 raise UsageError(
@@ -281,6 +284,8 @@ def _executor(
             f"snapshot, which this source ({prepared.engine.dialect.name}) has not",
             setting="--executor",
         )
+    from mapper.engine import cluster
+
     with cluster.connected(
         options.executor, prepared.engine.url, target, options.batch_size
     ) as on_cluster:
@@ -333,6 +338,8 @@ def validate(
 ) -> Report:
     """Check a `mongodb://` or `file:` target against the source (`mapper.validation`);
     `progress` has a task per collection."""
+    from mapper.validation import validate as validate_target
+
     only = prepared.collection_names(options.only) if options.only else ()
     return validate_target(
         prepared.plan,
@@ -442,6 +449,21 @@ def preview(
     nothing."""
     names = prepared.collection_names(only) if only else ()
     return preview_documents(prepared.plan, prepared.engine, prepared.catalog, count, names)
+
+
+DEMO_NAMES = ("tasks", "retail")  # of `DEMO_SCHEMAS`, for `mapper demo --schema` (cheap)
+_LAZY = {  # names of the API whose modules are imported when first asked for
+    "DEMO_SCHEMAS": "mapper.demo",
+    "create_demo": "mapper.demo",
+    "Report": "mapper.validation",
+    "render": "mapper.validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.dialects.postgresql.ranges import AbstractMultiRange, AbstractRange
+from sqlalchemy.engine import ObjectKind
 from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from mapper.errors import SourceError
@@ -106,6 +107,7 @@ class Catalog:
     dialect: str
     tables: Mapping[str, Table] = field(default_factory=dict)
     partitions: Mapping[str, str] = field(default_factory=dict)
+    unread: frozenset[str] = frozenset()  # relations left out by `reflect`'s `wanted`
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
@@ -210,9 +212,14 @@ def unknown_types_quiet() -> Iterator[None]:
         yield
 
 
-def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catalog:
-    """Read the tables, views and materialized views of the given schemas: columns, primary,
-    foreign and unique keys, indexes. A partitioned table also gets the foreign keys and
+def reflect(
+    engine: sa.Engine,
+    schemas: Iterable[str | None] = (None,),
+    wanted: Callable[[str], bool] | None = None,
+) -> Catalog:
+    """Read the tables, views and materialized views of the given schemas (those whose name
+    `wanted` accepts, or all): columns, primary, foreign and unique keys, indexes, several
+    tables a query where the dialect can. A partitioned table also gets the foreign keys and
     indexes that all its partitions have; the partitions are not tables of their own."""
     try:
         with unknown_types_quiet():
@@ -220,18 +227,16 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             tables: dict[str, Table] = {}
             leaves: dict[str, list[Table]] = {}  # partitioned table → its leaf partitions
             partitions: dict[str, str] = {}
+            unread: set[str] = set()
             for schema in dict.fromkeys(schemas):
-                json = _mariadb_json(engine, schema)
                 found = _partitions(engine, schema)
-                for kind, table_name in _relations(inspector, schema):
-                    table = _reflect_table(
-                        inspector,
-                        schema,
-                        table_name,
-                        _declared_types(engine, schema, table_name),
-                        json.get(table_name, set()),
-                        kind,
-                    )
+                relations = []
+                for kind, name in _relations(inspector, schema):
+                    if wanted is None or _wanted(wanted, schema, name, found):
+                        relations.append((kind, name))
+                    else:
+                        unread.add(_qualified(schema, name))
+                for table in _reflect_tables(engine, inspector, schema, relations):
                     if table.name not in found:
                         tables[table.name] = table
                         continue
@@ -247,7 +252,18 @@ def reflect(engine: sa.Engine, schemas: Iterable[str | None] = (None,)) -> Catal
             f"cannot read the source schema: {error.__class__.__name__}: "
             f"{getattr(error, 'orig', error)}"
         ) from None
-    return Catalog(dialect=engine.dialect.name, tables=tables, partitions=partitions)
+    return Catalog(engine.dialect.name, tables, partitions, frozenset(unread))
+
+
+def _wanted(
+    wanted: Callable[[str], bool],
+    schema: str | None,
+    name: str,
+    partitions: Mapping[str, tuple[str, bool]],
+) -> bool:
+    """Whether a relation is read: it is wanted, or it is a partition of a wanted table."""
+    root = partitions.get(_qualified(schema, name), ("", False))[0].rpartition(".")[2]
+    return wanted(name) or bool(root and wanted(root))
 
 
 def _relations(inspector: sa.Inspector, schema: str | None) -> list[tuple[TableKind, str]]:
@@ -346,36 +362,57 @@ def _named(columns: list[str | None]) -> tuple[str, ...] | None:
     return names if len(names) == len(columns) else None
 
 
-def _reflect_table(
+def _reflect_tables(
+    engine: sa.Engine,
     inspector: sa.Inspector,
     schema: str | None,
-    table_name: str,
-    declared: dict[str, str],
-    json: set[str],
-    kind: TableKind,
-) -> Table:
-    columns = tuple(
-        _column(info, declared.get(info["name"]), info["name"] in json)
-        for info in inspector.get_columns(table_name, schema=schema)
-    )
-    primary_key = tuple(
-        inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns") or ()
-    )
-    foreign_keys = tuple(
-        ForeignKey(
-            columns=tuple(fk["constrained_columns"]),
-            referred_table=_qualified(fk.get("referred_schema"), fk["referred_table"]),
-            referred_columns=tuple(fk["referred_columns"]),
+    relations: list[tuple[TableKind, str]],
+) -> Iterator[Table]:
+    """The relations of one schema, each kind of information read for all of them at once
+    (SQLAlchemy's `get_multi_*`: one query each on PostgreSQL)."""
+    if not relations:
+        return
+    names = [name for _, name in relations]
+    every = ObjectKind.ANY
+    columns = inspector.get_multi_columns(schema, filter_names=names, kind=every)
+    primary_keys = inspector.get_multi_pk_constraint(schema, filter_names=names, kind=every)
+    foreign_keys = inspector.get_multi_foreign_keys(schema, filter_names=names, kind=every)
+    unique = inspector.get_multi_unique_constraints(schema, filter_names=names, kind=every)
+    indexes = inspector.get_multi_indexes(schema, filter_names=names, kind=every)
+    json = _mariadb_json(engine, schema)
+    for kind, table_name in relations:
+        key = (schema, table_name)
+        declared = _declared_types(engine, schema, table_name)
+        yield _table(
+            schema,
+            table_name,
+            kind,
+            tuple(
+                _column(info, declared.get(info["name"]), info["name"] in json.get(table_name, ()))
+                for info in columns.get(key, [])
+            ),
+            tuple(primary_keys[key]["constrained_columns"] if key in primary_keys else ()),
+            foreign_keys.get(key, []),
+            unique.get(key, []),
+            indexes.get(key, []),
         )
-        for fk in inspector.get_foreign_keys(table_name, schema=schema)
-    )
-    unique = tuple(
-        tuple(constraint["column_names"])
-        for constraint in inspector.get_unique_constraints(table_name, schema=schema)
-    )
+
+
+def _table(
+    schema: str | None,
+    table_name: str,
+    kind: TableKind,
+    columns: tuple[Column, ...],
+    primary_key: tuple[str, ...],
+    foreign_keys: list[Any],
+    unique_constraints: list[Any],
+    index_list: list[Any],
+) -> Table:
+    """A reflected relation, from what the inspector said of it."""
+    unique = tuple(tuple(constraint["column_names"]) for constraint in unique_constraints)
     indexes = [
         (bool(index.get("unique")), named)
-        for index in inspector.get_indexes(table_name, schema=schema)
+        for index in index_list
         if (named := _named(index["column_names"])) is not None
     ]
     unique += tuple(named for is_unique, named in indexes if is_unique)
@@ -385,7 +422,14 @@ def _reflect_table(
         table_name=table_name,
         columns=columns,
         primary_key=primary_key,
-        foreign_keys=foreign_keys,
+        foreign_keys=tuple(
+            ForeignKey(
+                columns=tuple(fk["constrained_columns"]),
+                referred_table=_qualified(fk.get("referred_schema"), fk["referred_table"]),
+                referred_columns=tuple(fk["referred_columns"]),
+            )
+            for fk in foreign_keys
+        ),
         unique=unique,
         kind=kind,
         indexes=tuple(named for _, named in indexes),

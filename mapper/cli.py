@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--schema",
-        choices=api.DEMO_SCHEMAS,
+        choices=api.DEMO_NAMES,
         default="tasks",
         help="which demo: tasks (the default, the shipped mappings' source) or retail "
         "(docs/demo-retail.md)",

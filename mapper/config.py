@@ -14,8 +14,6 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import sqlalchemy as sa
 from dotenv import dotenv_values, find_dotenv
-from pymongo import errors as mongo_errors
-from pymongo import uri_parser
 
 from mapper.errors import UsageError
 
@@ -91,7 +89,7 @@ def _redacted_url(url: str) -> str:
         if scheme in ("mongodb", "mongodb+srv"):
             return _redacted_mongodb(url, scheme)
         return _redacted_sqlalchemy(url)
-    except (sa.exc.ArgumentError, mongo_errors.PyMongoError, ValueError):
+    except (sa.exc.ArgumentError, ValueError):
         return _without_userinfo(url)
 
 
@@ -106,11 +104,15 @@ def _redacted_sqlalchemy(url: str) -> str:
 
 
 def _redacted_mongodb(url: str, scheme: str) -> str:
+    from pymongo import errors, uri_parser  # for mongodb:// URLs only: a run needs none
+
     rest = url.partition("://")[2]
-    # the plain scheme: the same parsing without the DNS lookup of an SRV name
-    parsed = uri_parser.parse_uri(
-        f"mongodb://{rest}", default_port=None, validate=False, normalize=False
-    )
+    try:  # the plain scheme: the same parsing without the DNS lookup of an SRV name
+        parsed = uri_parser.parse_uri(
+            f"mongodb://{rest}", default_port=None, validate=False, normalize=False
+        )
+    except errors.PyMongoError as error:
+        raise ValueError(str(error)) from None
     _remember(parsed["password"], rest.partition("?")[0].rpartition("@")[0].partition(":")[2])
     user = _shown(parsed["username"]) + (f":{_HIDDEN}" if parsed["password"] else "")
     user += "@" if user else ""

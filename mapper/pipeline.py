@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,6 +89,25 @@ def schemas_of(mappings: Sequence[MappingFile]) -> set[str | None]:
     for mapping in mappings:
         schemas.update(_schemas(mapping.data))
     return schemas
+
+
+def named_in(mappings: Sequence[MappingFile]) -> Callable[[str], bool]:
+    """Whether a table's name occurs anywhere in the mappings (as a key or a value, in any
+    case): a superset of the tables they read, which are all that need reflecting."""
+    text = "\n".join(_strings([mapping.data for mapping in mappings])).casefold()
+    return lambda name: name.casefold() in text
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, str):
+        yield node
 
 
 _TABLE_KEYS = ("table", "embed", "reference", "count")

@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 
 LOG_SECONDS = 5.0  # without a terminal: a line per task at most this often
 NAME_WIDTH = 16
@@ -104,6 +105,8 @@ class Display(Progress):
 
     def __enter__(self) -> Display:
         if self.terminal:  # log records printed above the bars, not through them
+            from tqdm.contrib.logging import logging_redirect_tqdm  # on a terminal only
+
             self._exit.enter_context(logging_redirect_tqdm())
         return self
 
@@ -119,6 +122,8 @@ class Display(Progress):
         if not self.terminal:
             self._lines[task] = _Line(total, done)
             return
+        from tqdm import tqdm
+
         self._bars[task] = tqdm(
             desc=f"{task:<{NAME_WIDTH}}",
             total=total,

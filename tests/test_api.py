@@ -66,7 +66,8 @@ def test_import_mapper_exposes_the_api() -> None:
     assert mapper.prepare is api.prepare and mapper.MapperError is MapperError
     assert mapper.validate is api.validate and mapper.lint is api.lint  # not submodules
     checks = importlib.import_module("mapper.validation.checks")  # submodules: by full name
-    assert checks.validate is api.validate_target
+    assert checks.validate is mapper.validation.validate and checks.validate is not api.validate
+    assert tuple(mapper.DEMO_SCHEMAS) == api.DEMO_NAMES  # the CLI's choices, without the demo
 
     with pytest.raises(AttributeError):
         mapper.no_such_name  # noqa: B018

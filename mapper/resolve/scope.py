@@ -87,7 +87,7 @@ class Context:
                 f"name `{parent}`, with a `filter` for this partition's rows",
             )
         if table is None:
-            hint = did_you_mean(name, self.catalog.tables)
+            hint = did_you_mean(name, [*self.catalog.tables, *self.catalog.unread])
             if not hint and self.catalog.dialect in MYSQL:
                 hint = _HIDDEN_TABLES
             raise self.fail(path, f"unknown table `{name}`", hint)

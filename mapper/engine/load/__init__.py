@@ -7,7 +7,6 @@ from pathlib import Path
 
 from mapper.config import redact
 from mapper.engine.load.files import FileSink
-from mapper.engine.load.mongodb import MongoSink
 from mapper.engine.load.null import NullSink
 from mapper.engine.load.sink import (
     CODEC,
@@ -24,6 +23,8 @@ from mapper.errors import UsageError
 def open_sink(url: str, default_database: str | None = None) -> Sink:
     """The sink for a target URL: mongodb://, mongodb+srv://, file:DIR or null:."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
+        from mapper.engine.load.mongodb import MongoSink  # pymongo, for this target only
+
         return MongoSink(url, default_database)
     if url.startswith("file:"):
         return FileSink(Path(url.removeprefix("file:").removeprefix("//") or "out"))
@@ -37,7 +38,6 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "Encoded",
     "FileSink",
-    "MongoSink",
     "NullSink",
     "Render",
     "Sink",

@@ -1,4 +1,4 @@
-"""Computed fields: jinja2 templates in a sandbox, with undefined names as errors.
+"""Computed fields' templates, in jinja2's sandbox, with undefined names as errors.
 
 NULL rule: a NULL column is bound as `NULL`, an undefined value that cannot be turned into
 text or computed with. A template that prints, concatenates, filters (but for `default`) or
@@ -16,9 +16,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-
-class TemplateProblem(ValueError):
-    """A template that cannot be parsed."""
+from mapper.computed import TemplateProblem
 
 
 class NullInTemplate(Exception):
