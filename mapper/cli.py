@@ -205,8 +205,9 @@ def _display(args: argparse.Namespace, unit: str) -> Display:
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
-    """First Ctrl-C: stop after the batch in flight (checkpoint consistent). Second: now."""
+def _stop_on_interrupt(*signals: signal.Signals) -> Iterator[Callable[[], bool]]:
+    """First Ctrl-C (or one of `signals`): stop after the batch in flight (checkpoint
+    consistent). Second: now."""
     requested: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -215,11 +216,12 @@ def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
         requested.append(signum)
         print("\nstopping after the batch in flight (Ctrl-C again to abort)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {caught: signal.signal(caught, handler) for caught in (signal.SIGINT, *signals)}
     try:
         yield lambda: bool(requested)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for caught, handling in previous.items():
+            signal.signal(caught, handling)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -301,7 +303,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if _level(args) == logging.WARNING:  # long-lived: how far behind, every few seconds
             reporting.setLevel(logging.INFO)
         try:
-            with _stop_on_interrupt() as stop_requested:
+            # a service manager stops it with SIGTERM: after the round in flight, as Ctrl-C
+            with _stop_on_interrupt(signal.SIGTERM) as stop_requested:
                 followed = sync.sync(prepared, target, options, stop_requested)
         finally:
             reporting.setLevel(logging.NOTSET)

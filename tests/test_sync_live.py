@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -96,6 +97,46 @@ def test_a_sync_killed_at_random_points_ends_equal_to_a_fresh_run(
             assert caught_up.returncode == 0, caught_up.stderr
             _same_as_a_fresh_run(prepared, mongo_url, mongo_client, tmp_path)
         finally:
+            engine.dispose()
+            sync.stop(prepared, mongo_url)
+
+
+def test_a_running_sync_keeps_up_with_a_live_writer_and_stops_on_sigterm(
+    live_demo: str, mongo_url: str, mongo_client: pymongo.MongoClient, tmp_path: Path
+) -> None:
+    """The same writer while one sync process runs throughout: once its stored position
+    passes the source's WAL insert position, the target is equal to a fresh run while it
+    still runs; SIGTERM (a service manager's stop) ends it cleanly, exit 0."""
+    _execute(live_demo, *(f"ALTER TABLE {t} REPLICA IDENTITY FULL" for t in FULL))
+    rng = random.Random(31)
+    engine = pipeline.create_engine(live_demo)
+    positions = mongo_client[pymongo.uri_parser.parse_uri(mongo_url)["database"]].mapper_sync
+    with mapper.prepare([ROOT / "mappings"], live_demo, OPTIONS) as prepared:
+        name = sync.slot_name(prepared, mongo_url)
+
+        def at(goal: int | None = None) -> bool:
+            found = positions.find_one({"_id": name})
+            if found is None or found["phase"] != "streaming":
+                return False
+            return goal is None or int(found["lsn"]) >= goal
+
+        process = _sync(live_demo, mongo_url, tmp_path)
+        try:
+            _wait_for(lambda: at() or _ended(process), "streaming")
+            for _ in range(3):
+                writer.write(engine, rng, 30)
+            with engine.connect() as connection:
+                goal = connection.exec_driver_sql("SELECT pg_current_wal_insert_lsn()")
+                lsn = sync.pgoutput.lsn_value(goal.scalar_one())
+            _wait_for(lambda: at(lsn) or _ended(process), "caught up")
+            assert not _ended(process), process.stderr and process.stderr.read()
+            _same_as_a_fresh_run(prepared, mongo_url, mongo_client, tmp_path)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=DEADLINE) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=60)
             engine.dispose()
             sync.stop(prepared, mongo_url)
 

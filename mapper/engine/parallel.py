@@ -162,7 +162,9 @@ def _start(
 
 def _die_with(leader: int) -> None:
     """A worker whose leader is killed (SIGKILL, out of memory) ends too, rather than hold
-    its snapshot transaction open: Linux's parent-death signal."""
+    its snapshot transaction open: Linux's parent-death signal, with its default action
+    (a leader's handler for it, `sync`'s, is not the worker's)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != leader:  # the leader died before the signal was set up
