@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from mapper import plan as p
 from mapper.compile import KEYS, Compiler
 from mapper.engine import batches, convert
-from mapper.engine.build import Builder
+from mapper.engine.build import Builder, Row
 from mapper.engine.extract import Extractor
 from mapper.engine.load import Encoded
 from mapper.errors import UsageError
@@ -57,6 +57,8 @@ class Rebuilder:
             query,
             link=tuple(p.ColumnRef(query.alias, c) for c in collection.source_key_columns),
         )
+        self._extractor: Extractor | None = None  # the round's, which the builder reads through
+        self._builder: Builder | None = None  # made (its code generated) once
 
     def rebuild(self, extractor: Extractor, keys: Iterable[Key], typed: bool = False) -> Rebuilt:
         """The documents of `keys` (text or typed values alike: compared by their text);
@@ -66,7 +68,10 @@ class Rebuilder:
         if not wanted:
             return Rebuilt([], [], [])
         collection = self.collection
-        builder = Builder(collection, extractor.children, by_range=lambda *_: False)
+        self._extractor = extractor
+        if self._builder is None:
+            self._builder = Builder(collection, self._children, by_range=lambda *_: False)
+        builder = self._builder
         statement, _ = self.compiler.statement(self.query)
         parameters = list(wanted.values())
         if len(collection.source_key_columns) == 1:
@@ -77,6 +82,10 @@ class Rebuilder:
         gone = [key for text, key in wanted.items() if text not in found]
         deleted = self.ids_of(gone) if typed else self.ids(extractor.connection, gone)
         return Rebuilt(built.documents, deleted, built.rejected)
+
+    def _children(self, children: p.Children, parents: list[Any] | p.Span) -> list[Row]:
+        assert self._extractor is not None  # set by `rebuild` before the builder runs
+        return self._extractor.children(children, parents)
 
     def ids(self, connection: sa.Connection, keys: list[Key]) -> list[object]:
         """The `_id`s of root keys given as text (a change's values): each key read back as
