@@ -40,6 +40,10 @@ def _set(connection: sa.Connection, table: sa.Table, key: Any, **values: Any) ->
     connection.execute(table.update().where(table.c.id == key).values(**values))
 
 
+def _delete(connection: sa.Connection, table: sa.Table, key: Any) -> None:
+    connection.execute(table.delete().where(table.c.id == key))
+
+
 def _text(rng: random.Random, prefix: str) -> str:
     return f"{prefix} {rng.randrange(10**9):09d}"
 
@@ -63,18 +67,14 @@ def comment_changed(connection: sa.Connection, rng: random.Random) -> None:
     if comment is None:
         return
     change = rng.choice(["edit", "move", "delete", "author"])
-    where = s.comments.c.id == comment
     if change == "edit":
-        values = {"body": _text(rng, "edited"), "edited_at": _now(rng)}
-        connection.execute(s.comments.update().where(where).values(**values))
+        _set(connection, s.comments, comment, body=_text(rng, "edited"), edited_at=_now(rng))
     elif change == "move":  # to another task: both documents change
-        task = _pick(connection, rng, s.tasks)
-        connection.execute(s.comments.update().where(where).values(task_id=task))
+        _set(connection, s.comments, comment, task_id=_pick(connection, rng, s.tasks))
     elif change == "author":
-        user = _pick(connection, rng, s.users)
-        connection.execute(s.comments.update().where(where).values(user_id=user))
+        _set(connection, s.comments, comment, user_id=_pick(connection, rng, s.users))
     else:
-        connection.execute(s.comments.delete().where(where))
+        _delete(connection, s.comments, comment)
 
 
 def label_changed(connection: sa.Connection, rng: random.Random) -> None:
@@ -95,7 +95,7 @@ def label_changed(connection: sa.Connection, rng: random.Random) -> None:
         values = {"name": _text(rng, "label"), "color": rng.choice(["cyan", "black"])}
         _set(connection, s.labels, label, **values)
     elif change == "delete":  # its task_labels rows go with it
-        connection.execute(s.labels.delete().where(s.labels.c.id == label))
+        _delete(connection, s.labels, label)
     else:
         task = _pick(connection, rng, s.tasks)
         pair = (s.task_labels.c.task_id == task) & (s.task_labels.c.label_id == label)
@@ -137,7 +137,7 @@ def project_changed(connection: sa.Connection, rng: random.Random) -> None:
     elif change == "move":  # to another organization: its tasks' copies change
         _set(connection, s.projects, project, org_id=org, updated_at=stamp)
     elif project is not None:  # its tasks, their comments, labels and assignees go with it
-        connection.execute(s.projects.delete().where(s.projects.c.id == project))
+        _delete(connection, s.projects, project)
 
 
 def task_changed(connection: sa.Connection, rng: random.Random) -> None:
@@ -155,7 +155,7 @@ def task_changed(connection: sa.Connection, rng: random.Random) -> None:
     elif change == "move":
         _set(connection, s.tasks, task, project_id=project, updated_at=stamp)
     elif task is not None:
-        connection.execute(s.tasks.delete().where(s.tasks.c.id == task))
+        _delete(connection, s.tasks, task)
 
 
 def organization_changed(connection: sa.Connection, rng: random.Random) -> None:
@@ -172,15 +172,12 @@ def organization_changed(connection: sa.Connection, rng: random.Random) -> None:
             created_at=_now(rng),
         )
     elif change == "rename":  # copied into projects, tasks and users
-        values = {"name": _text(rng, "org")}
-        connection.execute(
-            s.organizations.update().where(s.organizations.c.id == org).values(**values)
-        )
+        _set(connection, s.organizations, org, name=_text(rng, "org"))
     else:  # one without projects or labels (those keep theirs); its members go with it
         used = sa.union(sa.select(s.projects.c.org_id), sa.select(s.labels.c.org_id))
         free = _pick(connection, rng, s.organizations, s.organizations.c.id.not_in(used))
         if free is not None:
-            connection.execute(s.organizations.delete().where(s.organizations.c.id == free))
+            _delete(connection, s.organizations, free)
 
 
 def user_changed(connection: sa.Connection, rng: random.Random) -> None:
@@ -199,7 +196,7 @@ def user_changed(connection: sa.Connection, rng: random.Random) -> None:
         values = {"full_name": _text(rng, "User")}
         _set(connection, s.users, user, **values)
     elif change == "delete":  # memberships and assignments go; references become NULL
-        connection.execute(s.users.delete().where(s.users.c.id == user))
+        _delete(connection, s.users, user)
     else:
         org = _pick(connection, rng, s.organizations)
         pair = (s.org_members.c.org_id == org) & (s.org_members.c.user_id == user)
