@@ -125,27 +125,27 @@ class Follower:
         relation = self.relations[change.relation]
         into.changes += 1
         for reach in self._reaches_of(change.relation):
-            for values in _values(relation, change, reach.columns):
-                self.located(reach, values, into)
+            self._located(reach, _values(relation, change, reach.columns), into)
 
     def touched(self, table: str, rows: Iterable[Mapping[str, Any]], into: Round) -> None:
         """A change of a row of `table`, given by its values before and after (typed, as the
         source reads them; the tracked columns at least)."""
         into.changes += 1
         for reach in self.reaches.get(table, []):
-            found: list[Key] = []
-            for row in rows:
-                values = tuple(row[column] for column in reach.columns)
-                if all(v is not None for v in values) and values not in found:
-                    found.append(values)
-                    self.located(reach, values, into)
+            self._located(reach, [tuple(row[c] for c in reach.columns) for row in rows], into)
 
-    def located(self, reach: Reach, values: Key, into: Round) -> None:
-        """A row's `values` of `reach.columns`: a root key, or what its query looks up."""
-        if reach.query is None:
-            into.keys.setdefault(reach.collection, {})[key_text(values)] = values
-        else:
-            into.lookups.setdefault(reach, set()).add(values[0] if len(values) == 1 else values)
+    def _located(self, reach: Reach, found: Iterable[Key], into: Round) -> None:
+        """A changed row's old and new `values` of `reach.columns`, each set once and none
+        with a NULL (no parent): a root key, or what the reach's query looks up."""
+        seen: list[Key] = []
+        for values in found:
+            if any(v is None or v is pgoutput.UNCHANGED for v in values) or values in seen:
+                continue
+            seen.append(values)
+            if reach.query is None:
+                into.keys.setdefault(reach.collection, {})[key_text(values)] = values
+            else:
+                into.lookups.setdefault(reach, set()).add(values[0] if len(values) == 1 else values)
 
     # --- applying -----------------------------------------------------------------------
 
@@ -248,23 +248,17 @@ def _all_visible(connection: sa.Connection, xids: set[int]) -> bool:
 
 def _values(
     relation: pgoutput.Relation, change: pgoutput.Change, columns: tuple[str, ...]
-) -> list[tuple[Any, ...]]:
-    """The values of `columns` in a change's old and new rows (one set when they are the
-    same; none where one is NULL: no parent)."""
+) -> Iterator[Key]:
+    """The values of `columns` in a change's old and new rows (an unchanged TOAST value
+    taken from the other row)."""
     positions = [relation.columns.index(column) for column in columns]
-    found: list[tuple[Any, ...]] = []
     rows = [change.old, change.new]
     for row, other in ((rows[0], rows[1]), (rows[1], rows[0])):
-        if row is None:
-            continue
-        values = tuple(
-            other[i] if row[i] is pgoutput.UNCHANGED and other is not None else row[i]
-            for i in positions
-        )
-        if any(v is None or v is pgoutput.UNCHANGED for v in values) or values in found:
-            continue
-        found.append(values)
-    return found
+        if row is not None:
+            yield tuple(
+                other[i] if row[i] is pgoutput.UNCHANGED and other is not None else row[i]
+                for i in positions
+            )
 
 
 def root_keys(extractor: Extractor, collection: p.CollectionPlan) -> Iterator[Key]:
