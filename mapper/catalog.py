@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.ranges import AbstractMultiRange, AbstractRange
 from sqlalchemy.engine import ObjectKind
 from sqlalchemy.engine.interfaces import ReflectedColumn
@@ -138,8 +139,6 @@ _KINDS: tuple[tuple[type, str], ...] = (
     (sa.VARBINARY, "binary"),
     (sa.BINARY, "binary"),
     (sa.String, "text"),
-    (mysql.BIT, "int64"),
-    (mysql.YEAR, "int32"),
 )
 
 
@@ -147,21 +146,15 @@ def column_kind(sql_type: sa.types.TypeEngine[Any]) -> str:
     """The value family of a SQL type (a domain's: its base type's): decides the default BSON
     conversion (`types.DEFAULT_CONVERSION`)."""
     sql_type = _base_type(sql_type)
-    if _mysql_flag(sql_type):
-        return "bool"
-    if isinstance(sql_type, mysql.INTEGER) and sql_type.unsigned:
-        return "int64"  # past 2**31: the whole column, not only its large values
+    if "sqlalchemy.dialects.mysql" in sys.modules:  # else no MySQL type exists here
+        from mapper import mysql_types
+
+        if kind := mysql_types.kind(sql_type):
+            return kind
     for type_class, kind in _KINDS:
         if isinstance(sql_type, type_class):
             return kind
     return "other"
-
-
-def _mysql_flag(sql_type: sa.types.TypeEngine[Any]) -> bool:
-    """MySQL's boolean: TINYINT(1) (what BOOLEAN declares) or BIT(1)."""
-    if isinstance(sql_type, mysql.TINYINT):
-        return sql_type.display_width == 1
-    return isinstance(sql_type, mysql.BIT) and sql_type.length == 1
 
 
 def _base_type(sql_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:

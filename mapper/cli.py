@@ -52,7 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_cache() -> Path:
-    return Path.home() / ".cache" / "mapper" / "demo-scale1.sqlite"
+    return config.cache_dir() / "demo-scale1.sqlite"
 
 
 def _source(args: argparse.Namespace) -> str:

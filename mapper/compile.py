@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -111,42 +110,14 @@ _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 
 
-class BitFlag(sa.types.TypeDecorator[bool]):
-    """MySQL's BIT(1), read as a bool (the driver gives its byte, `b"\\x00"` for false)."""
-
-    impl = mysql.BIT
-    cache_ok = True
-
-    def process_result_value(self, value: int | None, dialect: sa.engine.Dialect) -> bool | None:
-        return None if value is None else bool(value)
-
-
-class TimeOfDay(sa.types.TypeDecorator[dt.time]):
-    """MySQL's TIME, a duration from -838:59:59 to 838:59:59 that the driver gives as a
-    timedelta: a time of day, or ValueError outside one day (`Guarded` makes it a marker;
-    SQLAlchemy's own reading would give 01:00 for 25:00)."""
-
-    impl = mysql.TIME
-    cache_ok = True
-
-    def result_processor(
-        self, dialect: sa.engine.Dialect, coltype: object
-    ) -> Callable[[dt.timedelta | None], dt.time | None]:
-        def read(value: dt.timedelta | None) -> dt.time | None:
-            if value is None:
-                return None
-            if not dt.timedelta(0) <= value < dt.timedelta(days=1):
-                raise ValueError("not a time of day")
-            return (dt.datetime.min + value).time()
-
-        return read
-
-
 def _column_type(column: Column, dialect: str) -> sa.types.TypeEngine[Any]:
-    if dialect in MYSQL and column.sql_type.startswith("BIT"):  # bytes, read as a number
-        return BitFlag() if column.kind == "bool" else mysql.BIT()
-    if dialect in MYSQL and column.kind == "time":
-        return Guarded(TimeOfDay(), "time")
+    if dialect in MYSQL:
+        from mapper import mysql_types
+
+        if column.sql_type.startswith("BIT"):  # bytes, read as a number
+            return mysql_types.bits(column.kind)
+        if column.kind == "time":
+            return Guarded(mysql_types.TimeOfDay(), "time")
     if column.kind == "decimal" and column.scale is None:
         return AsStored(asdecimal=True)
     if column.kind == "decimal":
@@ -315,7 +286,7 @@ class Compiler:
         columns as they are."""
         text = isinstance(column.type, sa.Text | EnumText)
         if self.catalog.dialect in MYSQL and text:
-            return sa.cast(column, mysql.BINARY())
+            return sa.cast(column, sa.BINARY())
         if self.catalog.dialect != "postgresql":
             return column
         if isinstance(column.type, EnumText):

@@ -19,6 +19,7 @@ from mapper.errors import UsageError
 
 SOURCE_VARIABLE = "MAPPER_SOURCE_URL"
 TARGET_VARIABLE = "MAPPER_TARGET_URL"
+CACHE_VARIABLE = "MAPPER_CACHE_DIR"
 _DRIVERLESS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
 # finds URLs in text (without the punctuation after one); parsing them is left to the drivers
 _URL = re.compile(r"""[a-z][a-z0-9+.-]*://\S+?(?=[)\]'",;:.]*(?:\s|$))""", re.IGNORECASE)
@@ -36,6 +37,15 @@ def env_file() -> Path | None:
     (as git finds its repository): a command run in a project's subfolder sees its settings."""
     found = find_dotenv(usecwd=True)
     return Path(found) if found else None
+
+
+def cache_dir() -> Path:
+    """Where mapper keeps what it can always make again (the demo database, the mapping files
+    known to pass the schema): `MAPPER_CACHE_DIR`, else `$XDG_CACHE_HOME/mapper`, else
+    `~/.cache/mapper`."""
+    if chosen := os.environ.get(CACHE_VARIABLE):
+        return Path(chosen)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mapper"
 
 
 def setting(name: str, flag: str | None = None) -> str | None:

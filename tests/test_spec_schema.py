@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -18,6 +20,7 @@ from mapper.spec import check_schema, check_secrets, load_offline, read_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "version: 1\ncollections:\n  tasks:\n    table: tasks\n"
+_SCHEMA = ROOT / "schemas" / "mapping.schema.json"
 
 
 def _fields(text: str) -> str:
@@ -462,3 +465,63 @@ def test_lint_reports_and_never_raises(tmp_path_factory, document: Any) -> None:
     if not problems:
         assert not (isinstance(document, dict) and document.get("version") != 1)
     assert load_offline([path])[1] == sorted(problems)
+
+
+def _passes_kept(cache: Path) -> list[Path]:
+    folder = cache / "schema-passed"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_a_pass_is_remembered_and_not_checked_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    good = read_mapping(_write(tmp_path, HEAD))
+    assert list(check_schema(good)) == [] and len(_passes_kept(tmp_path / "cache")) == 1
+
+    def no_validator() -> None:
+        raise AssertionError("the schema was checked again")
+
+    monkeypatch.setattr("mapper.spec.schema._validator", no_validator)
+    assert list(check_schema(read_mapping(_write(tmp_path, HEAD)))) == []
+    other = read_mapping(_write(tmp_path, HEAD + "    columns: all\n"))
+    with pytest.raises(AssertionError, match="checked again"):
+        list(check_schema(other))
+
+
+def test_failures_are_never_remembered(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    bad = read_mapping(_write(tmp_path, HEAD + "    colums: [a]\n"))
+    first, second = list(check_schema(bad)), list(check_schema(bad))
+    assert first == second and first and _passes_kept(tmp_path / "cache") == []
+
+
+def test_a_pass_does_not_cover_the_same_text_of_another_type(tmp_path, monkeypatch) -> None:
+    """`version: 1` passes; `version: '1'` (a string) must still fail once the first is kept."""
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    assert list(check_schema(read_mapping(_write(tmp_path, HEAD)))) == []
+    quoted = read_mapping(_write(tmp_path, HEAD.replace("version: 1", "version: '1'")))
+    assert [problem.path for problem in check_schema(quoted)] == [("version",)]
+
+
+def test_an_unusable_cache_folder_only_costs_the_check(tmp_path, monkeypatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(tmp_path / "a-file"))
+    assert list(check_schema(read_mapping(_write(tmp_path, HEAD)))) == []
+    assert list(check_schema(read_mapping(_write(tmp_path, HEAD + "    colums: [a]\n"))))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents=st.lists(DOCUMENTS, min_size=2, max_size=4))
+def test_remembered_passes_agree_with_jsonschema(tmp_path_factory, documents: list[Any]) -> None:
+    """Oracle: jsonschema's own verdict on each file's data, with passes of the files before
+    it (and of itself, checked twice) in the cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    validator = Draft202012Validator(json.loads(_SCHEMA.read_text(encoding="utf-8")))
+    with mock.patch.dict(os.environ, {"MAPPER_CACHE_DIR": str(folder)}):
+        for document in [yaml.safe_load(HEAD), *documents, *documents]:
+            path = folder.parent / "mapping.yaml"
+            path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+            try:
+                mapping = read_mapping(path)
+            except SpecError:
+                continue
+            assert (list(check_schema(mapping)) == []) == validator.is_valid(mapping.data)

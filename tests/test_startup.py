@@ -5,13 +5,24 @@ the tables its mappings name are reflected (issue 17's start-up; its time is mea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import mapper
 from tests.conftest import ROOT
 
-UNUSED_BY_A_RUN = ("pymongo", "jinja2", "tqdm", "dask", "distributed", "mapper.demo")
+UNUSED_BY_A_RUN = (
+    "pymongo",
+    "jinja2",
+    "tqdm",
+    "dask",
+    "distributed",
+    "mapper.demo",
+    "sqlalchemy.dialects.mysql",  # for a MySQL source only
+    "ctypes",  # in a worker only
+)
 PROBE = """
 import json, sys
 from mapper import cli
@@ -20,12 +31,21 @@ print(json.dumps([code, sorted(sys.modules)]))
 """
 
 
-def test_a_run_into_null_imports_only_what_it_uses(small_demo_sqlite: str, tmp_path) -> None:
+def _run_modules(source: str, cache: Path) -> list[str]:
+    """The modules a `run` of the shipped tasks mapping into `null:` had loaded at its end."""
     command = [sys.executable, "-c", PROBE, "run", str(ROOT / "mappings" / "tasks.yaml")]
-    command += ["--source", small_demo_sqlite, "--target", "null:", "-q"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+    command += ["--source", source, "--target", "null:", "-q"]
+    environment = {**os.environ, "MAPPER_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=cache.parent, env=environment, check=False
+    )
     code, modules = json.loads(done.stdout.splitlines()[-1])
     assert code == 0, done.stderr
+    return list(modules)
+
+
+def test_a_run_into_null_imports_only_what_it_uses(small_demo_sqlite: str, tmp_path) -> None:
+    modules = _run_modules(small_demo_sqlite, tmp_path / "cache")
     loaded = sorted(
         {
             m
@@ -36,6 +56,12 @@ def test_a_run_into_null_imports_only_what_it_uses(small_demo_sqlite: str, tmp_p
     )
     assert loaded == []
     assert "mapper.validation.checks" not in modules and "bson" in modules
+
+
+def test_a_mapping_that_passed_is_not_checked_again(small_demo_sqlite: str, tmp_path) -> None:
+    """The second run of an unchanged mapping does not even import the schema's validator."""
+    assert "jsonschema" in _run_modules(small_demo_sqlite, tmp_path / "cache")
+    assert "jsonschema" not in _run_modules(small_demo_sqlite, tmp_path / "cache")
 
 
 def test_only_the_tables_the_mappings_name_are_reflected(small_demo_sqlite: str) -> None:

@@ -7,20 +7,26 @@ Messages never repeat a value of the file, only its keys, so a secret cannot lea
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from importlib.resources import files
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-
+from mapper import config
 from mapper.errors import Problem
 from mapper.spec.read import JsonPath, MappingFile
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 Schema = dict[str, Any]  # a JSON Schema, or a part of one, as parsed
 KINDS = (
@@ -64,26 +70,68 @@ _NAME_MAPS = {"collections", "fields", "on", "keys", "filter"}  # keys there are
 
 
 @functools.cache
+def _schema_text() -> str:
+    return (files("mapper") / "schemas" / "mapping.schema.json").read_text(encoding="utf-8")
+
+
+@functools.cache
 def mapping_schema() -> Schema:
     """The JSON Schema of the mapping language, as shipped in the package."""
-    resource = files("mapper") / "schemas" / "mapping.schema.json"
-    schema: Schema = json.loads(resource.read_text(encoding="utf-8"))
+    schema: Schema = json.loads(_schema_text())
     return schema
 
 
 @functools.cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # only when a mapping is checked: 0.1 s
+
     return Draft202012Validator(mapping_schema())
 
 
 def check_schema(mapping: MappingFile) -> Iterator[Problem]:
-    """Yield every violation of the mapping schema in `mapping`, once each."""
-    reported: set[tuple[JsonPath, str]] = set()
+    """Yield every violation of the mapping schema in `mapping`, once each.
+
+    A mapping that passed before is not checked again: a pass is remembered in the cache
+    folder under the hash of the mapping's data, the schema and jsonschema's version (all
+    that decides it); failures are never remembered.
+    """
+    passed = _passed(mapping)
+    if passed is not None and passed.exists():
+        return
+    reported: dict[tuple[JsonPath, str], Problem] = {}
     for error in _validator().iter_errors(mapping.data):
         for problem in _problems(mapping, error):
-            if (problem.path, problem.message) not in reported:
-                reported.add((problem.path, problem.message))
-                yield problem
+            reported.setdefault((problem.path, problem.message), problem)
+    yield from reported.values()
+    if not reported and passed is not None:
+        _remember(passed)
+
+
+def _passed(mapping: MappingFile) -> Path | None:
+    """The file that marks `mapping` as passing the schema; None without a cache folder.
+
+    Mapping data holds only plain values (mappings, lists, strings, numbers, booleans, null),
+    whose `repr` tells any two of them apart (`1`, `1.0`, `'1'` and `True` included).
+    """
+    key = hashlib.sha256()
+    for part in (*_deciders(), repr(mapping.data)):
+        key.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    try:
+        return config.cache_dir() / "schema-passed" / key.hexdigest()
+    except RuntimeError:  # no home folder to find a cache in
+        return None
+
+
+@functools.cache
+def _deciders() -> tuple[str, str]:
+    """What decides a pass besides the mapping: the schema, and the validator's version."""
+    return _schema_text(), metadata.version("jsonschema")
+
+
+def _remember(passed: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache: the next run checks it again
+        passed.parent.mkdir(parents=True, exist_ok=True)
+        passed.touch()
 
 
 def _problem(mapping: MappingFile, path: JsonPath, message: str, hint: str = "") -> Problem:
@@ -97,6 +145,8 @@ def _problems(mapping: MappingFile, error: ValidationError) -> Iterator[Problem]
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance, validator = error.instance, error.validator
     if validator in ("anyOf", "oneOf") and "errorMessage" not in schema and error.context:
+        from jsonschema.exceptions import best_match
+
         yield from _problems(mapping, best_match(error.context))
     elif validator == "additionalProperties" and isinstance(instance, dict):
         yield from _unknown_keys(mapping, path, schema, instance)

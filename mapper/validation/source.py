@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
+from mapper import mysql_types
 from mapper.catalog import MYSQL, Catalog, unknown_types_quiet
-from mapper.compile import Statement, TimeOfDay
+from mapper.compile import Statement
 from mapper.types import unrepresentable
 
 Row = dict[str, Any]
@@ -167,10 +167,10 @@ _MARKER_KINDS = {"datetime": "timestamp"}
 def _reflected_type(sql_type: sa.types.TypeEngine[Any], kind: str) -> sa.types.TypeEngine[Any]:
     """The type that reads a column's values: as reflected, but JSON for a column that the
     catalog knows holds JSON (MariaDB's JSON, which SQLAlchemy reflects as LONGTEXT), and
-    MySQL's TIME as the run reads it (`compile.TimeOfDay`)."""
+    MySQL's TIME as the run reads it (`mysql_types.TimeOfDay`)."""
     if kind == "json" and not isinstance(sql_type, sa.JSON):
         return sa.JSON()
-    return TimeOfDay() if isinstance(sql_type, mysql.TIME) else sql_type
+    return mysql_types.reading_type(sql_type)
 
 
 def _guarded(process: Reader, kind: str) -> Reader:
