@@ -224,6 +224,27 @@ def test_permission_denied_names_the_table_and_the_grant(role, tmp_path: Path) -
     assert denied.value.exit_code == 2
 
 
+def test_of_several_tables_only_the_unreadable_are_named(role, tmp_path: Path) -> None:
+    """The tables are tried all at once first: a denial is then traced to its own tables."""
+    source, _, name, owner = role
+    with owner.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE pets (id int PRIMARY KEY, owner int)")
+        connection.exec_driver_sql("CREATE TABLE toys (id int PRIMARY KEY, pet int)")
+        connection.exec_driver_sql(f"GRANT SELECT ON pets, toys TO {name}")
+    (tmp_path / "map.yaml").write_text(
+        MAPPING + "  pets:\n    table: pets\n    columns: [owner]\n"
+        "  toys:\n    table: toys\n    columns: [pet]\n"
+    )
+    with api.prepare([tmp_path / "map.yaml"], source):
+        pass  # every table readable
+    with owner.begin() as connection:
+        connection.exec_driver_sql(f"REVOKE SELECT ON people, toys FROM {name}")
+    with pytest.raises(PermissionDenied) as denied:
+        api.prepare([tmp_path / "map.yaml"], source)
+    assert denied.value.tables == ("people", "toys")
+    assert denied.value.grant == f"GRANT SELECT ON people, toys TO {name}"
+
+
 def test_a_rejected_write_keeps_the_code_and_the_path_not_the_values() -> None:
     from bson import encode
 
