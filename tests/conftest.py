@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from hypothesis import settings
 
 import testbed
-from mapper.config import sqlalchemy_url
+from mapper.config import CACHE_VARIABLE, sqlalchemy_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -76,6 +76,16 @@ def mapper_cli(*args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = Non
         logging.getLogger().handlers.clear()  # the command's handler wrote to `err`
         logging.getLogger("mapper").setLevel(logging.NOTSET)  # as before the command
     return Finished(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """mapper's cache folder (the schema passes it keeps, the demo database) is the session's
+    own, in this process and the commands it starts: the suite's thousands of mappings never
+    reach the user's `~/.cache/mapper`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_VARIABLE, str(tmp_path_factory.mktemp("mapper-cache")))
+        yield
 
 
 @pytest.fixture(autouse=True)
