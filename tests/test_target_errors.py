@@ -4,6 +4,9 @@ is needed: the errors are made here."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from conftest import sqlite_database
 from pymongo import errors as mongo_errors
@@ -75,8 +78,20 @@ def _failing(*errors: Exception):
 
 @pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
+    """The retry waits of this thread, recorded instead of slept. `time.sleep` is patched for
+    the whole process, so other threads (pymongo's monitors of a client another test left
+    open, which wait 0.5 s between checks) still sleep for real, unrecorded: recording theirs
+    made them spin and fill the list."""
     slept: list[float] = []
-    monkeypatch.setattr(mongodb.time, "sleep", slept.append)
+    sleep, test_thread = time.sleep, threading.get_ident()
+
+    def record(seconds: float) -> None:
+        if threading.get_ident() == test_thread:
+            slept.append(seconds)
+        else:
+            sleep(seconds)
+
+    monkeypatch.setattr(mongodb.time, "sleep", record)
     return slept
 
 
