@@ -121,8 +121,11 @@ def alive(pid: int) -> bool:
 @contextlib.contextmanager
 def _run_dir(name: str) -> Iterator[Path]:
     sweep_leftovers()
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{name}-"))
-    (run_dir / "owner.pid").write_text(str(os.getpid()))
+    # made under a name that sweeps do not match, and given that name only once its owner is
+    # written: another process's sweep never takes it for a leftover of a dead owner
+    staging = Path(tempfile.mkdtemp(prefix=f".{RUN_PREFIX}{name}-"))
+    (staging / "owner.pid").write_text(str(os.getpid()))
+    run_dir = staging.rename(staging.with_name(staging.name.removeprefix(".")))
     try:
         yield run_dir
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import importlib
 import os
 import socket
 import subprocess
@@ -82,6 +83,24 @@ def test_mariadb_dies_with_the_process_that_started_it() -> None:
     while alive(server) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(server)
+
+
+def test_a_run_dir_is_never_swept_while_it_is_being_made(monkeypatch) -> None:
+    """Another process's sweep, run right after the directory is made (before its owner is
+    written), leaves it alone: two xdist workers starting servers at once lost MariaDB's."""
+    servers = importlib.import_module("testbed.servers")  # `testbed.servers` is also a function
+    make = tempfile.mkdtemp
+
+    def made_then_swept(*args, **kwargs) -> str:
+        path = make(*args, **kwargs)
+        servers.sweep_leftovers()  # as another process would, at the worst moment
+        return path
+
+    monkeypatch.setattr(servers.tempfile, "mkdtemp", made_then_swept)
+    with servers._run_dir("probe") as run_dir:
+        assert run_dir.name.startswith(servers.RUN_PREFIX + "probe-")
+        assert (run_dir / "owner.pid").read_text() == str(os.getpid())
+    assert not run_dir.exists()
 
 
 def test_mongodb_wire_server_answers(mongo_client) -> None:
