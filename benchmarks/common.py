@@ -7,24 +7,18 @@ import hashlib
 
 import psycopg2
 import psycopg2.extensions
-import sqlalchemy as sa
 from bson import Decimal128, ObjectId
 
 UTC = dt.UTC
 
 
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL as the libpq URI that psycopg2.connect takes."""
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def connect(url: str, fast_types: bool = False):
+def connect(dsn: str, fast_types: bool = False):
     """A psycopg2 connection in one REPEATABLE READ, read-only snapshot (like mapper's).
 
     With `fast_types`, numeric arrives as Decimal128 and date as a UTC midnight datetime,
     straight from the wire text (no Decimal in between).
     """
-    connection = psycopg2.connect(libpq_url(url))
+    connection = psycopg2.connect(dsn)
     connection.set_session(
         isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
     )
@@ -77,7 +71,7 @@ class Baseline:
         self.batches = 0
 
     def setup(self) -> None:
-        self.connection = connect(self.job["url"], fast_types=self.fast_types)
+        self.connection = connect(self.job["dsn"], fast_types=self.fast_types)
 
     def stream(self, query: str):
         """The rows of `query` in batches of the job's size, from a server-side cursor,

@@ -61,6 +61,12 @@ class Config:
     stamp: str = ""  # the run's UTC timestamp, naming its result files
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as the libpq URI that psycopg2.connect takes: the
+    baselines' (a single-purpose script imports no SQLAlchemy)."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def say(config: Config, message: str) -> None:
     if not config.quiet:
         print(message, file=sys.stderr, flush=True)
@@ -286,6 +292,7 @@ def bench_scale(
         with delayed(url, config.latency_ms) as worker_url:
             job = {
                 "url": worker_url,
+                "dsn": libpq_url(worker_url),
                 "mongo_uri": mongo_uri,
                 "batch_size": config.batch_size,
                 "workers": config.workers,

@@ -14,13 +14,13 @@ import os
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def postmaster(url: str) -> int | None:
     """The process id of the server's main process, if the server runs on this machine."""
+    import sqlalchemy as sa  # the harness's, not the measured variants' import
+
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import importlib
 import importlib.util
 import json
@@ -38,8 +39,12 @@ SPAWNED_AT = "BENCH_SPAWNED_AT"  # the harness's time.time() when it started thi
 
 
 def variant_class(name: str) -> type:
+    """The variant's class, imported as `python -m mapper` imports (mapper/__main__.py):
+    with the cyclic collector off (`main`), on again for what is made after."""
     module, name = VARIANT_CLASSES[name]
     found: type = getattr(importlib.import_module(module), name)
+    gc.freeze()
+    gc.enable()
     return found
 
 
@@ -179,4 +184,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    gc.disable()  # every variant alike, until its imports are done (`variant_class`)
     sys.exit(main())

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from mapper import api as _api  # noqa: E402
-from mapper.api import __all__ as __all__  # noqa: E402
+from mapper import collector as _collector  # noqa: E402
+
+with _collector.paused():  # its modules' objects, made in a burst, hold no garbage
+    from mapper import api as _api
+    from mapper.api import __all__ as __all__
 
 if TYPE_CHECKING:
     from mapper.api import *  # noqa: F403 - the package is the API

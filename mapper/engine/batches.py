@@ -9,7 +9,6 @@ caller writes this one; `mapper.engine.parallel` makes the same batches in worke
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from mapper.engine.build import Builder, Fetched, Row, RowRejected
 from mapper.engine.extract import Extractor
 from mapper.engine.load import MAX_DOCUMENT_BYTES, Encoded, Render, encode
 
-YOUNG_OBJECTS = 200_000  # collect the young generations past this many (cyclic GC paused)
 Key = tuple[Any, ...]  # a root row's source key
 Rejected = tuple[Key, str, str]  # a rejected row: its key, the stage, the reason
 Columns = tuple[list[Key], list[object], list[bytes], list[str | None]]  # of Encoded, pickled
@@ -225,23 +223,3 @@ def _read_ahead(
 
     with ThreadPoolExecutor(1, thread_name_prefix="mapper-read") as pool:
         yield ahead(pool)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while batches are built (it cost a fifth of the run
-    traversing documents that hold no cycles); `collect_young` keeps cyclic garbage from
-    accumulating."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def collect_young() -> None:
-    """Between batches: collect the young generations once enough objects have survived."""
-    if gc.get_count()[0] > YOUNG_OBJECTS:
-        gc.collect(1)

@@ -30,8 +30,9 @@ import sqlalchemy as sa
 
 from mapper import plan as p
 from mapper.catalog import Catalog
+from mapper.collector import collect_young
 from mapper.compile import Compiler
-from mapper.engine.batches import EncodedBatch, Key, collect_young, encode_range, spans
+from mapper.engine.batches import EncodedBatch, Key, encode_range, spans
 from mapper.engine.build import Builder
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Render

@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from mapper import collector
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
-from mapper.engine import accounting, batches
+from mapper.engine import accounting
 from mapper.engine.accounting import Written
 from mapper.engine.batches import EncodedBatch
 from mapper.engine.duplicates import SeenIds
@@ -223,7 +224,7 @@ def _collection(
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
     seen = SeenIds()
     again = _advice(checkpoints)
-    with contextlib.closing(source), batches.collector_paused():
+    with contextlib.closing(source), collector.paused():
         while True:
             try:
                 batch = next(source, None)
@@ -242,7 +243,7 @@ def _collection(
             _write(collection, batch, sink, rejects, result, seen)
             last_key, rows = batch.last_key, batch.passed
             del batch  # the next batch is built without this one alive
-            batches.collect_young()
+            collector.collect_young()
             result.seconds = time.perf_counter() - started  # also what a stop reports
             if checkpoints is not None:
                 checkpoints.save(collection.name, result.counts(), last_key, rejects.mark())
