@@ -7,22 +7,39 @@ submodules of the same names are imported by their full names (`mapper.validatio
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from mapper import collector as _collector  # noqa: E402
-
-with _collector.paused():  # its modules' objects, made in a burst, hold no garbage
-    from mapper import api as _api
-    from mapper.api import __all__ as __all__
-
 if TYPE_CHECKING:
     from mapper.api import *  # noqa: F403 - the package is the API
+    from mapper.api import __all__ as __all__
+
+
+def _api() -> ModuleType:
+    """`mapper.api`, imported on first use (so that `python -m mapper`, which imports this
+    package first, imports it as its command line does: mapper/__main__.py), with the cyclic
+    collector paused: its modules' objects, made in a burst, hold no garbage."""
+    collector = importlib.import_module("mapper.collector")  # a from-import would come here
+
+    with collector.paused():
+        return importlib.import_module("mapper.api")
 
 
 def __getattr__(name: str) -> Any:
-    """The API's names, those it imports on first use included (the demo, validation)."""
-    if name in __all__:
-        return getattr(_api, name)
+    """The API's names (its `__all__`), those it imports on first use included (the demo,
+    validation). A submodule's name is not one, nor does it import the API: `from mapper
+    import plan` asks for `plan` here before it imports `mapper.plan`."""
+    if (name.startswith("__") and name != "__all__") or importlib.util.find_spec(
+        f"{__name__}.{name}"
+    ):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    api = _api()
+    if name == "__all__":
+        return api.__all__
+    if name in api.__all__:
+        return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
