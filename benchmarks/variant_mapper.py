@@ -6,14 +6,12 @@ from pathlib import Path
 
 import bson
 import sqlalchemy as sa
-from bson import json_util
 
 from mapper import api
 from mapper.engine.load import CODEC, open_sink
 
 REPO = Path(__file__).resolve().parent.parent
 MAPPING = REPO / "mappings" / "tasks.yaml"
-_READ_BACK = json_util.JSONOptions(tz_aware=True, uuid_representation=CODEC.uuid_representation)
 
 
 class SamplingSink:
@@ -107,10 +105,15 @@ class MapperFile(Mapper):
 
     def read_back(self, wanted: set) -> dict:
         """The sampled documents as written to the JSON Lines file, re-encoded to BSON."""
+        from bson import json_util  # after the measured part: no start of mapper's imports it
+
+        options = json_util.JSONOptions(
+            tz_aware=True, uuid_representation=CODEC.uuid_representation
+        )
         kept = {}
         with open(self.workdir / "out" / "tasks.jsonl", encoding="utf-8") as lines:
             for line in lines:
-                document = json_util.loads(line, json_options=_READ_BACK)
+                document = json_util.loads(line, json_options=options)
                 if document["_id"] in wanted:
                     kept[document["_id"]] = bson.encode(document, codec_options=CODEC)
         return kept
