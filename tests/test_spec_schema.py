@@ -525,3 +525,24 @@ def test_remembered_passes_agree_with_jsonschema(tmp_path_factory, documents: li
             except SpecError:
                 continue
             assert (list(check_schema(mapping)) == []) == validator.is_valid(mapping.data)
+
+
+def test_the_passes_kept_are_bounded_and_the_last_used_stay(tmp_path, monkeypatch) -> None:
+    """Past `PASSES_KEPT` passes, those used longest ago are forgotten; a pass recalled is
+    used again, and a new one is kept."""
+    monkeypatch.setenv("MAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("mapper.spec.schema.PASSES_KEPT", 10)
+    recalled = read_mapping(_write(tmp_path, HEAD))
+    assert list(check_schema(recalled)) == []
+    [recalled_mark] = _passes_kept(tmp_path / "cache")
+    for age, name in enumerate(f"{n:064x}" for n in range(10)):
+        stale = tmp_path / "cache" / "schema-passed" / name
+        stale.touch()
+        os.utime(stale, (1_000_000 + age, 1_000_000 + age))
+    os.utime(recalled_mark, (0, 0))  # the oldest of all, until recalled
+    assert list(check_schema(recalled)) == []  # recalled: used now
+    newest = read_mapping(_write(tmp_path, HEAD + "    columns: all\n"))
+    assert list(check_schema(newest)) == []  # the eleventh pass: five are kept
+    kept = _passes_kept(tmp_path / "cache")
+    assert len(kept) == 5 and recalled_mark in kept
+    assert {path.name for path in kept} >= {f"{n:064x}" for n in (7, 8, 9)}

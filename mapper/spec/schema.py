@@ -12,6 +12,7 @@ import difflib
 import functools
 import hashlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,7 @@ _SECRET_VALUE = re.compile(r"^(?=\S*[A-Za-z])(?=\S*\d)[A-Za-z0-9_\-+/=.]{24,}$")
 _SILENCED = "not_secret"  # on a `value` field: a constant that only looks like a secret
 _REDACTED = "<URL with a password>"
 _NAME_MAPS = {"collections", "fields", "on", "keys", "filter"}  # keys there are names
+PASSES_KEPT = 1_000  # schema passes kept in the cache folder (empty files: names only)
 
 
 @functools.cache
@@ -96,7 +98,7 @@ def check_schema(mapping: MappingFile) -> Iterator[Problem]:
     that decides it); failures are never remembered.
     """
     passed = _passed(mapping)
-    if passed is not None and passed.exists():
+    if passed is not None and _recall(passed):
         return
     reported: dict[tuple[JsonPath, str], Problem] = {}
     for error in _validator().iter_errors(mapping.data):
@@ -128,10 +130,36 @@ def _deciders() -> tuple[str, str]:
     return _schema_text(), metadata.version("jsonschema")
 
 
+def _recall(passed: Path) -> bool:
+    """Whether `passed` is kept, marked as used now: the passes forgotten first are those
+    used longest ago (`_remember`)."""
+    try:
+        os.utime(passed)
+    except FileNotFoundError:
+        return False
+    except OSError:  # a read-only cache still answers
+        return passed.exists()
+    return True
+
+
 def _remember(passed: Path) -> None:
+    """Keep a pass; past `PASSES_KEPT` in the folder, those used longest ago are forgotten
+    (their mappings are checked again when next read)."""
     with contextlib.suppress(OSError):  # a read-only cache: the next run checks it again
         passed.parent.mkdir(parents=True, exist_ok=True)
         passed.touch()
+        kept = list(passed.parent.iterdir())
+        if len(kept) > PASSES_KEPT:
+            kept.sort(key=_last_used)
+            for forgotten in kept[: len(kept) - PASSES_KEPT // 2]:
+                forgotten.unlink(missing_ok=True)
+
+
+def _last_used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # forgotten meanwhile by another process
+        return 0.0
 
 
 def _problem(mapping: MappingFile, path: JsonPath, message: str, hint: str = "") -> Problem:
