@@ -33,6 +33,8 @@ def __getattr__(name: str) -> Any:
     """The API's names (its `__all__`), those it imports on first use included (the demo,
     validation). A submodule's name is not one, nor does it import the API: `from mapper
     import plan` asks for `plan` here before it imports `mapper.plan`."""
+    if name == "api":  # `from mapper import api`, paused too
+        return _api()
     if (name.startswith("__") and name != "__all__") or importlib.util.find_spec(
         f"{__name__}.{name}"
     ):

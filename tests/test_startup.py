@@ -119,3 +119,19 @@ def test_the_package_imports_its_api_on_first_use_only() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "mapper.api", "True"]
+
+
+def test_a_library_imports_the_api_with_the_collector_paused() -> None:
+    """`from mapper import api` (or a first `mapper.prepare`) imports it with the collector
+    off, then on again as it was: one collection as the pause ends, not a hundred."""
+    probe = (
+        "import gc, sys\n"
+        "collections = []\n"
+        "gc.callbacks.append(lambda phase, _: phase == 'start' and collections.append(1))\n"
+        "from mapper import api\n"
+        "print(len(collections), gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    collections, enabled, frozen = done.stdout.split()
+    assert int(collections) <= 2 and enabled == "True" and frozen == "0"
