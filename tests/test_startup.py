@@ -31,10 +31,11 @@ print(json.dumps([code, sorted(sys.modules)]))
 """
 
 
-def _run_modules(source: str, cache: Path) -> list[str]:
-    """The modules a `run` of the shipped tasks mapping into `null:` had loaded at its end."""
+def _run_modules(source: str, cache: Path, *target: str) -> list[str]:
+    """The modules a `run` of the shipped tasks mapping (into `null:`, or `target`'s
+    options) had loaded at its end."""
     command = [sys.executable, "-c", PROBE, "run", str(ROOT / "mappings" / "tasks.yaml")]
-    command += ["--source", source, "--target", "null:", "-q"]
+    command += ["--source", source, *(target or ("--target", "null:")), "-q"]
     environment = {**os.environ, "MAPPER_CACHE_DIR": str(cache)}
     done = subprocess.run(
         command, capture_output=True, text=True, cwd=cache.parent, env=environment, check=False
@@ -56,6 +57,15 @@ def test_a_run_into_null_imports_only_what_it_uses(small_demo_sqlite: str, tmp_p
     )
     assert loaded == []
     assert "mapper.validation.checks" not in modules and "bson" in modules
+
+
+def test_validating_a_run_from_another_source_than_mysql_loads_no_mysql_type(
+    small_demo_sqlite: str, tmp_path
+) -> None:
+    target = ("--target", f"file:{tmp_path / 'out'}", "--validate")
+    modules = _run_modules(small_demo_sqlite, tmp_path / "cache", *target)
+    assert "mapper.validation.checks" in modules
+    assert "sqlalchemy.dialects.mysql" not in modules and "mapper.mysql_types" not in modules
 
 
 def test_a_mapping_that_passed_is_not_checked_again(small_demo_sqlite: str, tmp_path) -> None:
