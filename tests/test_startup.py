@@ -103,13 +103,17 @@ print(json.dumps([len(during_import), gc.isenabled(), gc.get_freeze_count()]))
 """
 
 
+def _printed(probe: str) -> str:
+    """The last line a Python process running `probe` printed (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-1]
+
+
 def test_python_m_mapper_imports_without_the_cyclic_collector() -> None:
     """`python -m mapper` imports with the collector off (it walked the new modules' objects
     over and over), then runs the command with it on and those objects frozen out of it."""
-    done = subprocess.run(
-        [sys.executable, "-c", COLLECTOR_PROBE], capture_output=True, text=True, check=True
-    )
-    collections, enabled, frozen = json.loads(done.stdout.splitlines()[-1])
+    collections, enabled, frozen = json.loads(_printed(COLLECTOR_PROBE))
     # at most one, as the package's first module is compiled where no bytecode is kept;
     # about 110 without the pause
     assert collections <= 1
@@ -126,9 +130,7 @@ def test_the_package_imports_its_api_on_first_use_only() -> None:
         "before = 'mapper.api' in sys.modules\n"
         "print(before, mapper.prepare.__module__, 'prepare' in mapper.__all__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "mapper.api", "True"]
+    assert _printed(probe).split() == ["False", "mapper.api", "True"]
 
 
 def test_a_library_imports_the_api_with_the_collector_paused() -> None:
@@ -141,7 +143,5 @@ def test_a_library_imports_the_api_with_the_collector_paused() -> None:
         "from mapper import api\n"
         "print(len(collections), gc.isenabled(), gc.get_freeze_count())\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    collections, enabled, frozen = done.stdout.split()
+    collections, enabled, frozen = _printed(probe).split()
     assert int(collections) <= 2 and enabled == "True" and frozen == "0"
