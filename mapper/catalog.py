@@ -142,11 +142,17 @@ _KINDS: tuple[tuple[type, str], ...] = (
 )
 
 
+def mysql_loaded() -> bool:
+    """Whether SQLAlchemy's MySQL dialect is loaded: where it is not, no MySQL type exists in
+    this process, and `mapper.mysql_types` (which imports the dialect) need not be imported."""
+    return "sqlalchemy.dialects.mysql" in sys.modules
+
+
 def column_kind(sql_type: sa.types.TypeEngine[Any]) -> str:
     """The value family of a SQL type (a domain's: its base type's): decides the default BSON
     conversion (`types.DEFAULT_CONVERSION`)."""
     sql_type = _base_type(sql_type)
-    if "sqlalchemy.dialects.mysql" in sys.modules:  # else no MySQL type exists here
+    if mysql_loaded():
         from mapper import mysql_types
 
         if kind := mysql_types.kind(sql_type):

@@ -12,14 +12,13 @@ by several fields is read once per batch.
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
-from mapper.catalog import MYSQL, Catalog, unknown_types_quiet
+from mapper.catalog import MYSQL, Catalog, mysql_loaded, unknown_types_quiet
 from mapper.compile import Statement
 from mapper.types import unrepresentable
 
@@ -170,7 +169,7 @@ def _reflected_type(sql_type: sa.types.TypeEngine[Any], kind: str) -> sa.types.T
     MySQL's TIME as the run reads it (`mysql_types.TimeOfDay`)."""
     if kind == "json" and not isinstance(sql_type, sa.JSON):
         return sa.JSON()
-    if "sqlalchemy.dialects.mysql" not in sys.modules:  # else no MySQL type exists here
+    if not mysql_loaded():
         return sql_type
     from mapper import mysql_types
 
