@@ -40,8 +40,7 @@ def __getattr__(name: str) -> Any:
     ):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     api = _api()
-    if name == "__all__":
-        return api.__all__
-    if name in api.__all__:
-        return getattr(api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name != "__all__" and name not in api.__all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = globals()[name] = getattr(api, name)  # looked up here once
+    return found
