@@ -39,12 +39,16 @@ SPAWNED_AT = "BENCH_SPAWNED_AT"  # the harness's time.time() when it started thi
 
 
 def variant_class(name: str) -> type:
-    """The variant's class, imported as `python -m mapper` imports (mapper/__main__.py):
-    with the cyclic collector off (`main`), on again for what is made after."""
+    """The variant's class, every variant's modules imported as `python -m mapper` imports
+    its own (`mapper.collector.frozen_after`, not imported here: the baselines import no
+    mapper): the cyclic collector off, then what they made frozen and the collector on."""
     module, name = VARIANT_CLASSES[name]
-    found: type = getattr(importlib.import_module(module), name)
-    gc.freeze()
-    gc.enable()
+    gc.disable()
+    try:
+        found: type = getattr(importlib.import_module(module), name)
+    finally:
+        gc.freeze()
+        gc.enable()
     return found
 
 
@@ -184,5 +188,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    gc.disable()  # every variant alike, until its imports are done (`variant_class`)
     sys.exit(main())
