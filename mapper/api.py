@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from mapper import catalog as catalog_module
-from mapper import data_lint, pipeline
+from mapper import collector, data_lint, pipeline
 from mapper import plan as p
 from mapper.catalog import Catalog
 from mapper.compile import Compiler
@@ -113,22 +113,24 @@ def prepare(
     """Read and check `files`, connect to `source` (a URL or an engine), reflect it and plan.
     Raises `SpecError` with every problem when any is an error; warnings are kept in
     `Prepared.warnings`. With `check_access`, tables the source's role may not read are
-    refused (`PermissionDenied`) before anything else happens."""
-    with _phase("read the mapping files"):
-        mappings = _read(files)
-    with _phase("connected to the source"):
-        engine = pipeline.connect(source) if isinstance(source, str) else source
-    try:
-        catalog, planned, problems = _planned(mappings, engine)
-        if any(problem.severity == "error" for problem in problems):
-            raise SpecError(problems)
-        if check_access:
-            with _phase("checked read access"):
-                pipeline.check_access(engine, catalog, planned)
-    except BaseException:
-        if isinstance(source, str):
-            engine.dispose()
-        raise
+    refused (`PermissionDenied`) before anything else happens. The cyclic collector is
+    paused meanwhile: what it makes lives as long as the run (`mapper.collector`)."""
+    with collector.paused():
+        with _phase("read the mapping files"):
+            mappings = _read(files)
+        with _phase("connected to the source"):
+            engine = pipeline.connect(source) if isinstance(source, str) else source
+        try:
+            catalog, planned, problems = _planned(mappings, engine)
+            if any(problem.severity == "error" for problem in problems):
+                raise SpecError(problems)
+            if check_access:
+                with _phase("checked read access"):
+                    pipeline.check_access(engine, catalog, planned)
+        except BaseException:
+            if isinstance(source, str):
+                engine.dispose()
+            raise
     prepared = Prepared(
         tuple(mappings),
         engine,

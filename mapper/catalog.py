@@ -221,21 +221,21 @@ def reflect(
     tables a query where the dialect can. A partitioned table also gets the foreign keys and
     indexes that all its partitions have; the partitions are not tables of their own."""
     try:
-        with unknown_types_quiet():
-            inspector = sa.inspect(engine)
+        with unknown_types_quiet(), engine.connect() as connection:
+            inspector = sa.inspect(connection)
             tables: dict[str, Table] = {}
             leaves: dict[str, list[Table]] = {}  # partitioned table → its leaf partitions
             partitions: dict[str, str] = {}
             unread: set[str] = set()
             for schema in dict.fromkeys(schemas):
-                found = _partitions(engine, schema)
+                listed, found = _relations(connection, inspector, schema)
                 relations = []
-                for kind, name in _relations(inspector, schema):
+                for kind, name in listed:
                     if wanted is None or _wanted(wanted, schema, name, found):
                         relations.append((kind, name))
                     else:
                         unread.add(_qualified(schema, name))
-                for table in _reflect_tables(engine, inspector, schema, relations):
+                for table in _reflect_tables(connection, inspector, schema, relations):
                     if table.name not in found:
                         tables[table.name] = table
                         continue
@@ -265,39 +265,48 @@ def _wanted(
     return wanted(name) or bool(root and wanted(root))
 
 
-def _relations(inspector: sa.Inspector, schema: str | None) -> list[tuple[TableKind, str]]:
-    """The tables, views and materialized views (where the dialect has them) of a schema."""
+def _relations(
+    connection: sa.Connection, inspector: sa.Inspector, schema: str | None
+) -> tuple[list[tuple[TableKind, str]], dict[str, tuple[str, bool]]]:
+    """The tables, views and materialized views (where the dialect has them) of a schema,
+    and its partitions (`_PG_RELATIONS`: PostgreSQL's in one statement)."""
+    if connection.dialect.name == "postgresql":
+        relations: list[tuple[TableKind, str]] = []
+        partitions: dict[str, tuple[str, bool]] = {}
+        for name, kind, root_schema, root in connection.execute(_PG_RELATIONS, {"schema": schema}):
+            relations.append((_PG_KINDS.get(kind, "table"), name))
+            if root is not None:
+                root_name = _qualified(root_schema if schema else None, root)
+                partitions[_qualified(schema, name)] = (root_name, kind == "r")
+        return relations, partitions
     try:
         materialized = inspector.get_materialized_view_names(schema=schema)
     except NotImplementedError:
         materialized = []
-    return [
+    relations = [
         *(("table", name) for name in inspector.get_table_names(schema=schema)),
         *(("view", name) for name in inspector.get_view_names(schema=schema)),
         *(("materialized view", name) for name in materialized),
     ]
+    return relations, {}
 
 
-def _partitions(engine: sa.Engine, schema: str | None) -> dict[str, tuple[str, bool]]:
-    """PostgreSQL: each partition of the schema, with the partitioned table at the root of
-    its tree and whether it is a leaf (holds rows: not partitioned itself); elsewhere none."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "SELECT c.relname, rn.nspname, r.relname, c.relkind = 'r' FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_class r ON r.oid = pg_partition_root(c.oid) "
-                "JOIN pg_namespace rn ON rn.oid = r.relnamespace "
-                "WHERE c.relispartition AND n.nspname = coalesce(:schema, current_schema())"
-            ),
-            {"schema": schema},
-        )
-        return {
-            _qualified(schema, name): (_qualified(root_schema if schema else None, root), leaf)
-            for name, root_schema, root, leaf in rows
-        }
+_PG_KINDS: dict[str, TableKind] = {"v": "view", "m": "materialized view"}
+# what SQLAlchemy's get_table_names, get_view_names and get_materialized_view_names list
+# (no temporary relation; without a schema, those the search path shows, outside
+# pg_catalog), tables first; each partition with the partitioned table at the root of its
+# tree, and whether it is a leaf (holds rows: is not partitioned itself)
+_PG_RELATIONS = sa.text("""
+SELECT c.relname, c.relkind, rn.nspname, r.relname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_class r ON c.relispartition AND r.oid = pg_catalog.pg_partition_root(c.oid)
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
+  AND CASE WHEN CAST(:schema AS text) IS NULL
+      THEN pg_catalog.pg_table_is_visible(c.oid) AND n.nspname <> 'pg_catalog'
+      ELSE n.nspname = :schema END
+ORDER BY c.relkind IN ('v', 'm'), c.relkind = 'm', c.oid""")
 
 
 def _with_partition_keys(table: Table, partitions: list[Table]) -> Table:
@@ -326,15 +335,16 @@ def _qualified(schema: str | None, table_name: str) -> str:
     return f"{schema}.{table_name}" if schema else table_name
 
 
-def _declared_types(engine: sa.Engine, schema: str | None, table_name: str) -> dict[str, str]:
+def _declared_types(
+    connection: sa.Connection, schema: str | None, table_name: str
+) -> dict[str, str]:
     """SQLite: each column's type as declared (`PRAGMA table_info`); other sources: none."""
-    if engine.dialect.name != "sqlite":
+    if connection.dialect.name != "sqlite":
         return {}
-    quote = engine.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote
     prefix = f"{quote(schema)}." if schema else ""
-    with engine.connect() as connection:
-        rows = connection.exec_driver_sql(f"PRAGMA {prefix}table_info({quote(table_name)})")
-        return {row[1]: row[2] for row in rows}
+    rows = connection.exec_driver_sql(f"PRAGMA {prefix}table_info({quote(table_name)})")
+    return {row[1]: row[2] for row in rows}
 
 
 # MariaDB's JSON is LONGTEXT with this check, which SQLAlchemy does not reflect
@@ -344,14 +354,13 @@ WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE())
   AND CHECK_CLAUSE = CONCAT('json_valid(`', CONSTRAINT_NAME, '`)')""")
 
 
-def _mariadb_json(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
+def _mariadb_json(connection: sa.Connection, schema: str | None) -> dict[str, set[str]]:
     """MariaDB: the JSON columns of a schema's tables, by table; other sources: none."""
-    if not getattr(engine.dialect, "is_mariadb", False):
+    if not getattr(connection.dialect, "is_mariadb", False):
         return {}
     found: dict[str, set[str]] = {}
-    with engine.connect() as connection:
-        for table_name, column in connection.execute(_MARIADB_JSON, {"schema": schema}):
-            found.setdefault(table_name, set()).add(column)
+    for table_name, column in connection.execute(_MARIADB_JSON, {"schema": schema}):
+        found.setdefault(table_name, set()).add(column)
     return found
 
 
@@ -362,7 +371,7 @@ def _named(columns: list[str | None]) -> tuple[str, ...] | None:
 
 
 def _reflect_tables(
-    engine: sa.Engine,
+    connection: sa.Connection,
     inspector: sa.Inspector,
     schema: str | None,
     relations: list[tuple[TableKind, str]],
@@ -378,10 +387,10 @@ def _reflect_tables(
     foreign_keys = inspector.get_multi_foreign_keys(schema, filter_names=names, kind=every)
     unique = inspector.get_multi_unique_constraints(schema, filter_names=names, kind=every)
     indexes = inspector.get_multi_indexes(schema, filter_names=names, kind=every)
-    json = _mariadb_json(engine, schema)
+    json = _mariadb_json(connection, schema)
     for kind, table_name in relations:
         key = (schema, table_name)
-        declared = _declared_types(engine, schema, table_name)
+        declared = _declared_types(connection, schema, table_name)
         yield _table(
             schema,
             table_name,

@@ -13,7 +13,6 @@ from typing import TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import sqlalchemy as sa
-from dotenv import dotenv_values, find_dotenv
 
 from mapper.errors import UsageError
 
@@ -35,6 +34,8 @@ Option = TypeVar("Option")  # a query parameter's value: text, or a list of text
 def env_file() -> Path | None:
     """The `.env` of the current directory, or of the nearest folder above it that has one
     (as git finds its repository): a command run in a project's subfolder sees its settings."""
+    from dotenv import find_dotenv  # only where a setting is looked for there
+
     found = find_dotenv(usecwd=True)
     return Path(found) if found else None
 
@@ -52,16 +53,23 @@ def setting(name: str, flag: str | None = None) -> str | None:
     """The value of a setting: the flag if given, else the environment, else `.env`."""
     value = flag or os.environ.get(name) or None
     if value is None and (dotenv := env_file()) is not None:
-        value = dotenv_values(dotenv).get(name) or None
+        value = _dotenv_values(dotenv).get(name) or None
     if value:
         redact(value)  # its password is known from now on, wherever a driver quotes it
     return value
 
 
+def _dotenv_values(path: Path) -> dict[str, str | None]:
+    """The variables a `.env` file sets (python-dotenv is imported where one is read)."""
+    from dotenv import dotenv_values
+
+    return dotenv_values(path)
+
+
 def misspelt(name: str) -> list[str]:
     """The variables set in the environment or `.env` whose names look like `name`."""
     found = env_file()
-    names = set(os.environ) | set(dotenv_values(found) if found else ())
+    names = set(os.environ) | set(_dotenv_values(found) if found else ())
     return difflib.get_close_matches(name, sorted(names - {name}), n=3, cutoff=0.8)
 
 

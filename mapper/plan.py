@@ -44,6 +44,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class BoolOp:
+    """`and` or `or` of filters."""
+
     op: Literal["and", "or"]
     items: tuple[Filter, ...]
 
@@ -214,6 +216,8 @@ Shape = Value | Constant | Template | DocumentId | SubDocument | Children | Leng
 
 @dataclass(frozen=True)
 class Index:
+    """A target index: its keys and directions, and its options."""
+
     keys: tuple[tuple[str, Any], ...]
     unique: bool = False
     sparse: bool = False
@@ -239,6 +243,8 @@ class CollectionPlan:
 
 @dataclass(frozen=True)
 class Plan:
+    """The plans of every target collection of a run."""
+
     collections: tuple[CollectionPlan, ...]
 
     def collection(self, name: str) -> CollectionPlan:

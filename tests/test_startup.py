@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
 import mapper
+from mapper import pipeline
 from tests.conftest import ROOT
 
 UNUSED_BY_A_RUN = (
@@ -22,6 +25,7 @@ UNUSED_BY_A_RUN = (
     "mapper.demo",
     "sqlalchemy.dialects.mysql",  # for a MySQL source only
     "ctypes",  # in a worker only
+    "dotenv",  # where no setting is looked for in a `.env` (all given as flags here)
 )
 PROBE = """
 import json, sys
@@ -80,6 +84,26 @@ def test_only_the_tables_the_mappings_name_are_reflected(small_demo_sqlite: str)
         unread = set(done.catalog.unread)
     assert read == {"organizations", "org_members", "users", "labels", "projects"}
     assert unread == {"tasks", "comments", "task_labels", "task_assignees"}
+
+
+def test_postgresql_is_reflected_on_one_connection(small_demo_pg: str) -> None:
+    """`prepare` checks out two connections, one to reflect (each checkout pinged the server
+    and rolled back on return: reflecting took ten) and one to check read access; it lists a
+    schema's relations and partitions in one statement, where SQLAlchemy's inspector took
+    four."""
+    engine = pipeline.connect(small_demo_pg)
+    checkouts: list[int] = []
+    statements: list[str] = []
+    sa.event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        with mapper.prepare([ROOT / "mappings" / "tasks.yaml"], engine) as done:
+            assert "org_members" in done.catalog.unread
+    finally:
+        engine.dispose()
+    assert len(checkouts) == 2
+    assert sum("pg_partition_root" in statement for statement in statements) == 1
+    assert len(statements) <= 10  # the relations, SQLAlchemy's get_multi_* reads, the access
 
 
 COLLECTOR_PROBE = """

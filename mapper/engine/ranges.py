@@ -19,6 +19,8 @@ Span = tuple[Key | None, Key | None]  # keys (after, through]; None: from the fi
 
 @dataclass
 class _Cut:
+    """A range this run has cut, and whether it is written."""
+
     span: Span
     done: bool
 

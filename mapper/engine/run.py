@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunOptions:
+    """The error policy, whether the targets are dropped first, which collections run."""
+
     on_error: Literal["stop", "skip"] = "skip"
     max_errors: int | None = None
     drop: bool = False
@@ -89,6 +91,8 @@ class CollectionSummary:
 
 @dataclass
 class RunSummary:
+    """What a run did, collection by collection, and why it stopped, if it did."""
+
     collections: list[CollectionSummary] = field(default_factory=list)
     stopped: str | None = None
 

@@ -33,6 +33,8 @@ class Encoded:
 
 @dataclass
 class WriteResult:
+    """What one `write` did with its batch, and the documents the target refused."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
