@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Finished, both_targets, mapper_cli
+from conftest import Finished, both_targets, mapper_cli, sqlite_database
 
 from mapper import api
 from mapper.engine.executor import InProcess
@@ -16,6 +16,7 @@ from mapper.engine.load import open_sink
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunOptions, run
 from mapper.engine.state import Checkpoints, fingerprint
+from mapper.errors import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW_CANARY = "CANARY-ROW-VALUE-7f3a"
@@ -314,3 +315,36 @@ def test_unwritable_reject_or_checkpoint_file_stops_before_any_row(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot write the" in result.stderr and "Traceback" not in result.stderr
     assert mongo_db.list_collection_names() == []
+
+
+FAILING_VIEW = """
+CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL REFERENCES posts (id),
+    body TEXT NOT NULL);
+CREATE VIEW checked_comments AS SELECT id, post_id,
+    CASE WHEN id > 1 THEN json_extract(body, '$') ELSE body END AS body FROM comments;
+INSERT INTO posts VALUES (1, 'one');
+INSERT INTO comments VALUES (1, 1, 'a'), (2, 1, 'not json'), (3, 1, 'c');
+"""
+EMBEDDED_VIEW = """
+version: 1
+collections:
+  posts:
+    table: posts
+    fields:
+      comments: {embed: checked_comments, on: {id: post_id}, key: [id], _id: false}
+"""
+
+
+def test_a_row_the_source_fails_to_give_midway_is_a_source_error(tmp_path: Path) -> None:
+    """SQLite computes a view's rows as they are fetched: the second child row's error comes
+    after the statement began, and must still name what was being read (the engine takes
+    the driver's rows itself where no type converts them)."""
+    source = sqlite_database(tmp_path / "posts.db", FAILING_VIEW)
+    mapping = tmp_path / "posts.yaml"
+    mapping.write_text(EMBEDDED_VIEW)
+    with api.prepare([mapping], source) as prepared, pytest.raises(SourceError) as raised:
+        api.migrate(prepared, "null:", api.MigrateOptions(rejects=tmp_path / "r.jsonl"))
+    assert str(raised.value).startswith(
+        "reading `checked_comments` for `comments` failed: malformed JSON"
+    )

@@ -353,7 +353,7 @@ class Extractor:
         """All rows of a query that holds one batch at most (a worker's key range): one
         plain statement, without the round trips of a server-side cursor."""
         with self._reading(f"`{table}`"):
-            return list(self.connection.execute(*self.compiler.statement(query)).all())
+            return _all(self.connection.execute(*self.compiler.statement(query)))
 
     def by_range(self, collection: p.CollectionPlan, children: p.Children) -> bool:
         """Whether an array is read by a batch's key range (`plan.read_by_range`): only when
@@ -379,7 +379,7 @@ class Extractor:
         rows: list[Row] = []
         with self._reading(f"`{children.query.table}` for `{'.'.join(children.path)}`"):
             for statement, parameters in chunks:
-                rows += self.connection.execute(statement, parameters).all()
+                rows += _all(self.connection.execute(statement, parameters))
         return rows
 
     @contextlib.contextmanager
@@ -391,3 +391,20 @@ class Extractor:
             raise _source_error(f"reading {what} failed: {self._explain(error)}") from None
         finally:
             self._last_activity = time.monotonic()
+
+
+def _all(result: sa.CursorResult[Any]) -> list[Row]:
+    """Every row of a result read whole (not streamed): the driver's own tuples where no
+    column's type processes what the driver gives, since SQLAlchemy's `Row`s cost about
+    1.2 µs each (some 8 µs of a document's 200); else SQLAlchemy's rows. The metadata's
+    processors and the cursor are SQLAlchemy's internals (2.0 and 2.1 alike)."""
+    if result._metadata._effective_processors is not None:
+        return list(result.all())
+    dbapi_error = result.context.dialect.loaded_dbapi.Error
+    try:
+        rows: list[Row] = list(result.cursor.fetchall())
+    except dbapi_error as error:  # a value the driver cannot read: as SQLAlchemy raises it
+        raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error) from None
+    finally:
+        result.close()
+    return rows
