@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import Finished, both_targets, mapper_cli, sqlite_database
+from test_views import SQLITE_SCHEMA as POSTS_SCHEMA
 
 from mapper import api
 from mapper.engine.executor import InProcess
@@ -317,15 +318,12 @@ def test_unwritable_reject_or_checkpoint_file_stops_before_any_row(
     assert mongo_db.list_collection_names() == []
 
 
-FAILING_VIEW = """
-CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
-CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL REFERENCES posts (id),
-    body TEXT NOT NULL);
-CREATE VIEW checked_comments AS SELECT id, post_id,
-    CASE WHEN id > 1 THEN json_extract(body, '$') ELSE body END AS body FROM comments;
-INSERT INTO posts VALUES (1, 'one');
-INSERT INTO comments VALUES (1, 1, 'a'), (2, 1, 'not json'), (3, 1, 'c');
-"""
+# the posts of `test_views`, with a view that fails on the comments after the first
+FAILING_VIEW = (
+    POSTS_SCHEMA
+    + """CREATE VIEW checked_comments AS SELECT id, post_id,
+    CASE WHEN id > 1 THEN json_extract(body, '$') ELSE body END AS body FROM comments;"""
+)
 EMBEDDED_VIEW = """
 version: 1
 collections:
