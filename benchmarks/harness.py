@@ -373,6 +373,7 @@ def _measure(
             {
                 k: r.get(k)
                 for k in (
+                    "startup_seconds",
                     "seconds",
                     "cpu_seconds",
                     "server_cpu_seconds",
