@@ -395,8 +395,8 @@ class Extractor:
 
 def _all(result: sa.CursorResult[Any]) -> list[Row]:
     """Every row of a result read whole (not streamed): the driver's own tuples where no
-    column's type processes what the driver gives, since SQLAlchemy's `Row`s cost about
-    1.2 µs each (some 8 µs of a document's 200); else SQLAlchemy's rows. The metadata's
+    column's type processes what the driver gives, since SQLAlchemy's `Row`s cost 1.5 to
+    3 µs of CPU each (benchmarks/README.md); else SQLAlchemy's rows. The metadata's
     processors and the cursor are SQLAlchemy's internals (2.0 and 2.1 alike)."""
     if result._metadata._effective_processors is not None:
         return list(result.all())
