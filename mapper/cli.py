@@ -10,10 +10,8 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any, Literal
-
-import shtab
 
 from mapper import __version__, api, config
 from mapper.errors import (
@@ -374,7 +372,11 @@ def _print_problems(problems: list[Problem], form: str, limit: int = 200) -> Non
         print("no problems")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(completion: ModuleType | None = None) -> argparse.ArgumentParser:
+    """The command line. `completion`: shtab, when the parser is built for its completion
+    script (`cmd_completion`; shtab is imported there only): the arguments that take paths
+    complete file names, and `mapper completion` offers the shells shtab writes."""
+    file_completer = completion.FILE if completion else None
     parser = argparse.ArgumentParser(
         prog="mapper",
         description="Migrate a relational database into MongoDB, declaratively.",
@@ -456,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         files = sub.add_argument(
             "files", nargs="+", metavar="FILE", help="mapping files or folders of them"
         )
-        files.complete = shtab.FILE  # type: ignore[attr-defined]
+        files.complete = file_completer  # type: ignore[attr-defined]
         sub.add_argument(
             "--source",
             help="SQLAlchemy URL of the source (default: "
@@ -503,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         "flowchart of each collection's document tree and references; html: that diagram "
         "drawn as a self-contained page (SVG, no script)",
     )
-    _output(plan, "the plan")
+    _output(plan, "the plan", file_completer)
 
     preview_parser = mapping_command(
         "preview",
@@ -634,7 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text: a table of checks and the first differences; json: all of it as data; "
         "html: a page with a roll-up per collection and the run's details",
     )
-    _output(validate, "the report")
+    _output(validate, "the report", file_completer)
     validate.add_argument(
         "--decimal-as",
         choices=("decimal128", "string", "double"),
@@ -710,14 +712,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="how decimals are stored (as run's --decimal-as)",
     )
 
-    completion = command(
+    completing = command(
         "completion",
         "print the shell completion script",
         cmd_completion,
         "mapper completion bash > ~/.local/share/bash-completion/completions/mapper",
         "mapper completion zsh > ~/.zfunc/_mapper",
     )
-    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS, help="the shell")
+    shells = completion.SUPPORTED_SHELLS if completion else None
+    completing.add_argument("shell", choices=shells, help="the shell (bash, zsh, tcsh...)")
     return parser
 
 
@@ -749,15 +752,22 @@ def _only(parser: argparse.ArgumentParser, verb: str) -> None:
     )
 
 
-def _output(parser: argparse.ArgumentParser, what: str) -> None:
+def _output(parser: argparse.ArgumentParser, what: str, file_completer: object) -> None:
     option = parser.add_argument(
         "--output", metavar="PATH", help=f"write {what} into this file (default: stdout)"
     )
-    option.complete = shtab.FILE  # type: ignore[attr-defined]
+    option.complete = file_completer  # type: ignore[attr-defined]
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    print(shtab.complete(build_parser(), shell=args.shell))
+    import shtab  # here only: some 8 ms of every other command's start
+
+    if args.shell not in shtab.SUPPORTED_SHELLS:
+        raise UsageError(
+            f"no completion script for `{args.shell}`: shtab writes "
+            + ", ".join(shtab.SUPPORTED_SHELLS)
+        )
+    print(shtab.complete(build_parser(shtab), shell=args.shell))
     return 0
 
 

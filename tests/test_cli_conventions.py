@@ -130,6 +130,13 @@ def test_zsh_completion_names_the_commands() -> None:
         assert f"{command}:" in result.stdout
 
 
+def test_a_shell_without_completion_is_a_usage_error_naming_those_with() -> None:
+    """The shells are shtab's (imported by `mapper completion` only), checked when asked."""
+    result = mapper_cli("completion", "csh")
+    assert result.returncode == 2
+    assert "no completion script for `csh`: shtab writes bash, zsh, tcsh" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["preview", "validate", "run"])
 def test_a_wrong_only_lists_the_valid_names(command: str, demo_sqlite: str, tmp_path: Path) -> None:
     target = ("--target", f"file:{tmp_path}") if command != "preview" else ()

@@ -25,6 +25,7 @@ UNUSED_BY_A_RUN = (
     "mapper.demo",
     "sqlalchemy.dialects.mysql",  # for a MySQL source only
     "ctypes",  # in a worker only
+    "shtab",  # for `mapper completion` only
     "dotenv",  # where no setting is looked for in a `.env` (all given as flags here)
 )
 PROBE = """
