@@ -364,6 +364,12 @@ def _mariadb_json(connection: sa.Connection, schema: str | None) -> dict[str, se
     return found
 
 
+def _partial(index: Mapping[str, Any]) -> bool:
+    """An index of the rows a WHERE clause keeps (PostgreSQL's, SQLite's): it proves no key
+    unique in the table, and serves no join that does not repeat its clause."""
+    return any(option.endswith("_where") for option in index.get("dialect_options", {}))
+
+
 def _named(columns: list[str | None]) -> tuple[str, ...] | None:
     """An index's columns, or None for an index on an expression (whose column is None)."""
     names = tuple(name for name in columns if name is not None)
@@ -432,24 +438,26 @@ def _pg_keys(connection: sa.Connection, schema: str | None, names: list[str]) ->
     foreign: dict[tuple[str | None, str], list[Any]] = {}
     unique: dict[tuple[str | None, str], list[Any]] = {}
     indexes: dict[tuple[str | None, str], list[Any]] = {}
-    rows = connection.execute(_PG_KEYS, {"schema": schema, "names": names})
-    for table_name, kind, columns, is_unique, referred_schema, referred, referred_columns in rows:
-        key = (schema, table_name)
-        if kind == "p":
-            primary[key] = {"constrained_columns": columns}
-        elif kind == "f":
+    for row in connection.execute(_PG_KEYS, {"schema": schema, "names": names}):
+        key = (schema, row.relname)
+        if row.kind == "p":
+            primary[key] = {"constrained_columns": row.columns}
+        elif row.kind == "f":
             foreign.setdefault(key, []).append(
                 {
-                    "constrained_columns": columns,
-                    "referred_schema": referred_schema,
-                    "referred_table": referred,
-                    "referred_columns": referred_columns,
+                    "constrained_columns": row.columns,
+                    "referred_schema": row.referred_schema,
+                    "referred_table": row.referred_table,
+                    "referred_columns": row.referred_columns,
                 }
             )
-        elif kind == "u":
-            unique.setdefault(key, []).append({"column_names": columns})
+        elif row.kind == "u":
+            unique.setdefault(key, []).append({"column_names": row.columns})
         else:
-            indexes.setdefault(key, []).append({"column_names": columns, "unique": is_unique})
+            where = {"postgresql_where": row.predicate} if row.predicate is not None else {}
+            indexes.setdefault(key, []).append(
+                {"column_names": row.columns, "unique": row.is_unique, "dialect_options": where}
+            )
     return primary, foreign, unique, indexes
 
 
@@ -457,10 +465,11 @@ def _pg_keys(connection: sa.Connection, schema: str | None, names: list[str]) ->
 # search path shows), as SQLAlchemy's PostgreSQL inspector reads them: constraints' columns
 # in key order; a foreign key's referred schema where the search path does not show its
 # table, or where it is the schema asked for (else NULL); an index's key columns (not its
-# INCLUDE ones), NULL for an expression; no primary key's index; each kind by name
+# INCLUDE ones), NULL for an expression, and the predicate of a partial one; no primary
+# key's index; each kind by name
 _PG_KEYS = sa.text("""
 SELECT c.relname, k.kind, k.columns, k.is_unique, k.referred_schema, k.referred_table,
-       k.referred_columns
+       k.referred_columns, k.predicate
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (
@@ -480,7 +489,8 @@ CROSS JOIN LATERAL (
                  FROM unnest(con.confkey) WITH ORDINALITY AS e(attnum, ord)
                  JOIN pg_catalog.pg_attribute a
                    ON a.attrelid = con.confrelid AND a.attnum = e.attnum
-                 ORDER BY e.ord) END AS referred_columns
+                 ORDER BY e.ord) END AS referred_columns,
+           NULL AS predicate
     FROM pg_catalog.pg_constraint con
     LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
     LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
@@ -493,7 +503,7 @@ CROSS JOIN LATERAL (
                    ON a.attrelid = i.indrelid AND a.attnum = e.attnum AND e.attnum <> 0
                  WHERE e.ord <= i.indnkeyatts
                  ORDER BY e.ord),
-           i.indisunique, NULL, NULL, NULL
+           i.indisunique, NULL, NULL, NULL, pg_catalog.pg_get_expr(i.indpred, i.indrelid)
     FROM pg_catalog.pg_index i
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     WHERE i.indrelid = c.oid AND NOT i.indisprimary
@@ -521,7 +531,7 @@ def _table(
     indexes = [
         (bool(index.get("unique")), named)
         for index in index_list
-        if (named := _named(index["column_names"])) is not None
+        if (named := _named(index["column_names"])) is not None and not _partial(index)
     ]
     unique += tuple(named for is_unique, named in indexes if is_unique)
     return Table(

@@ -8,14 +8,16 @@ names themselves."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+import mapper
 from mapper import catalog
 from mapper.pipeline import create_engine
-from tests.conftest import postgres_database
+from tests.conftest import postgres_database, sqlite_database
 
 SCHEMA = """
 CREATE SCHEMA other;
@@ -76,7 +78,14 @@ def _read(keys: catalog.Keys) -> tuple[dict[Any, Any], ...]:
             if v
         },
         {t: [u["column_names"] for u in v] for t, v in unique.items() if v},
-        {t: [(i["column_names"], bool(i["unique"])) for i in v] for t, v in indexes.items() if v},
+        {
+            t: [
+                (i["column_names"], bool(i["unique"]), "postgresql_where" in i["dialect_options"])
+                for i in v
+            ]
+            for t, v in indexes.items()
+            if v
+        },
     )
 
 
@@ -115,8 +124,37 @@ def test_keys_read_in_one_statement_are_the_inspectors(
         assert foreign[(None, "uses")] == [(["y", "x"], None, "parts", ["a", "b"])]
         assert (["account_id"], "other", "accounts", ["id"]) in foreign[(None, "Odd, Table")]
         assert unique[(None, "parts")] == [["c"]]
-        assert ([None], True) in indexes[(None, "uses")]  # lower(z)
-        assert (["y"], False) in indexes[(None, "uses")]  # INCLUDE (z) left out
-        assert indexes[(None, "part_counts")] == [(["a"], True)]
+        assert ([None], True, False) in indexes[(None, "uses")]  # lower(z)
+        assert (["y"], False, False) in indexes[(None, "uses")]  # INCLUDE (z) left out
+        assert (["x"], False, True) in indexes[(None, "uses")]  # WHERE y > 0
+        assert indexes[(None, "part_counts")] == [(["a"], True, False)]
     else:
         assert foreign[("other", "ledgers")] == [(["account_id"], "other", "accounts", ["id"])]
+
+
+PARTIAL = """
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, deleted boolean NOT NULL);
+CREATE UNIQUE INDEX live_emails ON users (email) WHERE NOT deleted;
+CREATE INDEX live_ids ON users (id, deleted) WHERE NOT deleted;
+"""
+
+
+def _users(url: str, folder: Path) -> catalog.Table:
+    """The users table as a run's catalog has it."""
+    mapping = folder / "users.yaml"
+    mapping.write_text("version: 1\ncollections:\n  users:\n    table: users\n    _id: oid\n")
+    with mapper.prepare([mapping], url) as prepared:
+        return prepared.catalog.tables["users"]
+
+
+def test_a_partial_unique_index_is_no_key(postgres_server: str, tmp_path: Path) -> None:
+    """Emails unique among the rows not deleted are not unique in the table: a join on them
+    may find several rows (the catalog counted it a key, as SQLAlchemy reports it unique)."""
+    with postgres_database(postgres_server, PARTIAL) as url:
+        in_postgres = _users(url, tmp_path)
+    sqlite = sqlite_database(tmp_path / "partial.db", PARTIAL.replace("boolean", "int"))
+    in_sqlite = _users(sqlite, tmp_path)
+    for users in (in_postgres, in_sqlite):
+        assert not users.is_unique(["email"])
+        assert not users.is_indexed(["email"])
+        assert users.unique == () and users.indexes == ()
