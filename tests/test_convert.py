@@ -62,6 +62,9 @@ def test_every_conversion_named_anywhere_is_registered() -> None:
         ),
         ("string", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
         ("json", {"a": [1, {"b": None}]}, {"a": [1, {"b": None}]}),
+        # a JSON value or an array as text: its JSON, not Python's repr ({'ok': True})
+        ("string", {"ok": True, "é": [1.5, None]}, '{"ok": true, "é": [1.5, null]}'),
+        ("string", ["a", 2], '["a", 2]'),
     ],
 )
 def test_conversion_policy(name: str, value, expected) -> None:
@@ -80,6 +83,8 @@ def test_conversion_policy(name: str, value, expected) -> None:
         ("json", {"a.b": 1}, "`.`"),
         ("json", {"$where": 1}, "`$`"),
         ("uuid", "not-a-uuid", "UUID"),
+        ("string", [dt.date(2024, 1, 2)], "JSON has no text for"),
+        ("string", [float("nan")], "JSON has no text for"),
     ],
 )
 def test_conversion_refuses_without_echoing_the_value(name: str, value, words: str) -> None:

@@ -18,6 +18,7 @@ from bson import Decimal128, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
 from conftest import mysql_database, postgres_database, run_to_files, sqlite_database
 
+from mapper import api
 from mapper.api import lint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -525,3 +526,47 @@ def test_every_template_type_parses_its_text(tmp_path) -> None:
     rejects = [json.loads(line) for line in (tmp_path / "rejects").read_text().splitlines()]
     assert [(r["key"], r["stage"]) for r in rejects] == [("2", "convert")]
     assert "`t_int`" in rejects[0]["reason"] and "seven" not in rejects[0]["reason"]
+
+
+AS_TEXT = """
+CREATE TABLE notes (id integer PRIMARY KEY, body jsonb, tags text[], due date[]);
+INSERT INTO notes VALUES (1, '{"é": [1.5, null], "ok": true}', ARRAY['a', 'b'], NULL);
+INSERT INTO notes VALUES (2, '"plain"', NULL, ARRAY[DATE '2024-01-02']);
+"""
+AS_TEXT_MAPPING = """
+version: 1
+collections:
+  notes:
+    table: notes
+    _id: key
+    columns: []
+    fields:
+      body: {column: body, type: string}
+      tags: {column: tags, type: string}
+      due: {column: due, type: string}
+"""
+
+
+def test_json_and_arrays_as_text_are_their_json(postgres_server: str, tmp_path: Path) -> None:
+    """`type: string` on a jsonb or array column writes its JSON text (PostgreSQL's own for
+    jsonb), where it wrote Python's repr (`{'ok': True}`), and validate agrees; an array of
+    dates has no JSON text: its row is rejected, naming the field."""
+    path, out = tmp_path / "notes.yaml", tmp_path / "out"
+    path.write_text(AS_TEXT_MAPPING)
+    with (
+        postgres_database(postgres_server, AS_TEXT) as url,
+        api.prepare([path], url) as prepared,
+    ):
+        with prepared.engine.connect() as connection:
+            body = connection.exec_driver_sql("SELECT body::text FROM notes WHERE id = 1").scalar()
+        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
+        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
+        assert report.ok, api.render(report, "text")
+    assert summary.rejected == 1
+    documents = [json_util.loads(line) for line in (out / "notes.jsonl").read_text().splitlines()]
+    assert documents == [{"_id": 1, "body": body, "tags": '["a", "b"]'}]
+    assert body == '{"ok": true, "é": [1.5, null]}'
+    reject = json.loads((tmp_path / "r").read_text())
+    assert (
+        int(reject["key"]) == 2 and "`notes.due`" in reject["reason"] and "JSON" in reject["reason"]
+    )

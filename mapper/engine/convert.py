@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -269,11 +270,26 @@ def to_binary(value: Any) -> bytes:
 def to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, dict | list):  # a JSON value, an array: its JSON text
+        return _json_text(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes | memoryview | Unrepresentable):
         raise _refused(value, "binary is not text")
     return str(value)
+
+
+def _json_text(value: dict[str, Any] | list[Any]) -> str:
+    """A JSON value or an array as JSON text (PostgreSQL's spacing, characters as they are),
+    where Python's `str` would write its own repr (`{'a': True}`); an array of values JSON
+    has no text for (dates, decimals, binary, NaN) is refused."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ConversionFailed(
+            "holds values JSON has no text for (dates, decimals, binary, NaN): "
+            "leave the array as it is (no `type: string`)"
+        ) from None
 
 
 def _json(value: Any, depth: int = 0) -> Any:
