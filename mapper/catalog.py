@@ -433,7 +433,7 @@ def _inspected_keys(inspector: sa.Inspector, schema: str | None, names: list[str
 
 def _pg_keys(connection: sa.Connection, schema: str | None, names: list[str]) -> Keys:
     """`_inspected_keys` of PostgreSQL in one statement (`_PG_KEYS`), where the inspector
-    builds and compiles four, and sends seven: some 30 ms of each start."""
+    builds and compiles four, and sends seven: some 40 ms of each start."""
     primary: dict[tuple[str | None, str], Any] = {}
     foreign: dict[tuple[str | None, str], list[Any]] = {}
     unique: dict[tuple[str | None, str], list[Any]] = {}
