@@ -291,21 +291,24 @@ def _relations(
     return relations, {}
 
 
+# the relations `c` (in namespace `n`) that SQLAlchemy's inspector lists for `:schema`: no
+# temporary relation; without a schema, those the search path shows, outside pg_catalog
+_PG_SCOPE = """c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
+  AND CASE WHEN CAST(:schema AS text) IS NULL
+      THEN pg_catalog.pg_table_is_visible(c.oid) AND n.nspname <> 'pg_catalog'
+      ELSE n.nspname = :schema END"""
+
 _PG_KINDS: dict[str, TableKind] = {"v": "view", "m": "materialized view"}
 # what SQLAlchemy's get_table_names, get_view_names and get_materialized_view_names list
-# (no temporary relation; without a schema, those the search path shows, outside
-# pg_catalog), tables first; each partition with the partitioned table at the root of its
+# (`_PG_SCOPE`), tables first; each partition with the partitioned table at the root of its
 # tree, and whether it is a leaf (holds rows: is not partitioned itself)
-_PG_RELATIONS = sa.text("""
+_PG_RELATIONS = sa.text(f"""
 SELECT c.relname, c.relkind, rn.nspname, r.relname
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class r ON c.relispartition AND r.oid = pg_catalog.pg_partition_root(c.oid)
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't'
-  AND CASE WHEN CAST(:schema AS text) IS NULL
-      THEN pg_catalog.pg_table_is_visible(c.oid) AND n.nspname <> 'pg_catalog'
-      ELSE n.nspname = :schema END
+WHERE {_PG_SCOPE}
 ORDER BY c.relkind IN ('v', 'm'), c.relkind = 'm', c.oid""")
 
 
@@ -467,7 +470,7 @@ def _pg_keys(connection: sa.Connection, schema: str | None, names: list[str]) ->
 # table, or where it is the schema asked for (else NULL); an index's key columns (not its
 # INCLUDE ones), NULL for an expression, and the predicate of a partial one; no primary
 # key's index; each kind by name
-_PG_KEYS = sa.text("""
+_PG_KEYS = sa.text(f"""
 SELECT c.relname, k.kind, k.columns, k.is_unique, k.referred_schema, k.referred_table,
        k.referred_columns, k.predicate
 FROM pg_catalog.pg_class c
@@ -508,11 +511,7 @@ CROSS JOIN LATERAL (
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     WHERE i.indrelid = c.oid AND NOT i.indisprimary
 ) AS k
-WHERE c.relname = ANY(:names) AND c.relkind IN ('r', 'p', 'v', 'm')
-  AND c.relpersistence <> 't'
-  AND CASE WHEN CAST(:schema AS text) IS NULL
-      THEN pg_catalog.pg_table_is_visible(c.oid) AND n.nspname <> 'pg_catalog'
-      ELSE n.nspname = :schema END
+WHERE c.relname = ANY(:names) AND {_PG_SCOPE}
 ORDER BY c.relname, k.kind, k.name""")
 
 
