@@ -63,20 +63,15 @@ CREATE TABLE keyless (v text);
 """
 
 
+FOREIGN_KEY = ("constrained_columns", "referred_schema", "referred_table", "referred_columns")
+
+
 def _read(keys: catalog.Keys) -> tuple[dict[Any, Any], ...]:
     """What `catalog._table` takes of each kind, tables without any left out."""
     primary, foreign, unique, indexes = keys
     return (
         {t: v["constrained_columns"] for t, v in primary.items() if v.get("constrained_columns")},
-        {
-            t: [
-                (f["constrained_columns"], f["referred_schema"], f["referred_table"])
-                + (f["referred_columns"],)
-                for f in v
-            ]
-            for t, v in foreign.items()
-            if v
-        },
+        {t: [tuple(f[k] for k in FOREIGN_KEY) for f in v] for t, v in foreign.items() if v},
         {t: [u["column_names"] for u in v] for t, v in unique.items() if v},
         {
             t: [
