@@ -41,13 +41,13 @@ from mapper.engine.run import RunOptions, RunSummary, run
 from mapper.engine.state import Checkpoints, fingerprint
 from mapper.errors import MapperError, Problem, SpecError, UsageError
 from mapper.progress import Hook, Progress, progress_of
-from mapper.report import plan_data, plan_text, summary_data, summary_text
 from mapper.resolve import keyed, resolve
 from mapper.spec import MappingFile, load_offline
 
 if TYPE_CHECKING:  # imported where used (or when first asked for): a run needs none
     from mapper import proposal as proposal_stage
     from mapper.demo import DEMO_SCHEMAS, create_demo
+    from mapper.report import summary_data, summary_text
     from mapper.validation import Report, render
 
 log = logging.getLogger(__name__)
@@ -438,6 +438,8 @@ def explain(prepared: Prepared, form: PlanFormat = "text") -> str:
         from mapper import diagram
 
         return diagram.mermaid(prepared.plan) if form == "mermaid" else diagram.html(prepared.plan)
+    from mapper.report import plan_data, plan_text
+
     compiler, dialect = Compiler(prepared.catalog), prepared.engine.dialect
     if form == "json":
         return json.dumps(plan_data(prepared.plan, compiler, dialect), indent=2, default=str)
@@ -459,6 +461,8 @@ _LAZY = {  # names of the API whose modules are imported when first asked for
     "create_demo": "mapper.demo",
     "Report": "mapper.validation",
     "render": "mapper.validation",
+    "summary_data": "mapper.report",  # a run's summary, written after its first row
+    "summary_text": "mapper.report",
 }
 
 

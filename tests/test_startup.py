@@ -171,3 +171,15 @@ def test_a_library_imports_the_api_with_the_collector_paused() -> None:
     )
     collections, enabled, frozen = _printed(probe).split()
     assert int(collections) <= 2 and enabled == "True" and frozen == "0"
+
+
+def test_the_api_imports_the_reports_when_first_asked_for() -> None:
+    """A run's summary and the plan's text are written after its rows: `mapper.report` (and
+    the document outline it draws from) is imported when one of its names is first used."""
+    probe = (
+        "import sys\n"
+        "from mapper import api\n"
+        "before = 'mapper.report' in sys.modules or 'mapper.outline' in sys.modules\n"
+        "print(before, api.summary_text.__module__, 'summary_text' in api.__all__)\n"
+    )
+    assert _printed(probe).split() == ["False", "mapper.report", "True"]
