@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 import mapper
@@ -147,16 +148,31 @@ def test_python_m_mapper_imports_without_the_cyclic_collector() -> None:
     assert frozen > 10_000
 
 
-def test_the_package_imports_its_api_on_first_use_only() -> None:
-    """`import mapper` and its submodules (a Dask worker's plugin imports the sinks alone)
-    leave `mapper.api` unimported until one of its names is used."""
+@pytest.mark.parametrize(
+    ("imports", "unimported", "name", "module"),
+    [
+        # `import mapper` and its submodules (a Dask worker's plugin imports the sinks alone)
+        # leave the API unimported until one of its names is used
+        ("import mapper\nfrom mapper.engine import load", ("mapper.api",), "prepare", "mapper.api"),
+        # a run's summary and the plan's text are written after its rows: the reports (and
+        # the document outline they draw from) wait until one of their names is used
+        (
+            "from mapper import api as mapper",
+            ("mapper.report", "mapper.outline"),
+            "summary_text",
+            "mapper.report",
+        ),
+    ],
+)
+def test_modules_are_imported_on_first_use_only(
+    imports: str, unimported: tuple[str, ...], name: str, module: str
+) -> None:
     probe = (
-        "import sys, mapper\n"
-        "from mapper.engine import load\n"
-        "before = 'mapper.api' in sys.modules\n"
-        "print(before, mapper.prepare.__module__, 'prepare' in mapper.__all__)\n"
+        f"import sys\n{imports}\n"
+        f"before = any(m in sys.modules for m in {unimported!r})\n"
+        f"print(before, mapper.{name}.__module__, {name!r} in mapper.__all__)\n"
     )
-    assert _printed(probe).split() == ["False", "mapper.api", "True"]
+    assert _printed(probe).split() == ["False", module, "True"]
 
 
 def test_a_library_imports_the_api_with_the_collector_paused() -> None:
@@ -171,15 +187,3 @@ def test_a_library_imports_the_api_with_the_collector_paused() -> None:
     )
     collections, enabled, frozen = _printed(probe).split()
     assert int(collections) <= 2 and enabled == "True" and frozen == "0"
-
-
-def test_the_api_imports_the_reports_when_first_asked_for() -> None:
-    """A run's summary and the plan's text are written after its rows: `mapper.report` (and
-    the document outline it draws from) is imported when one of its names is first used."""
-    probe = (
-        "import sys\n"
-        "from mapper import api\n"
-        "before = 'mapper.report' in sys.modules or 'mapper.outline' in sys.modules\n"
-        "print(before, api.summary_text.__module__, 'summary_text' in api.__all__)\n"
-    )
-    assert _printed(probe).split() == ["False", "mapper.report", "True"]
