@@ -24,7 +24,7 @@ from mapper.compile import Compiler
 from mapper.engine import accounting
 from mapper.engine.accounting import Written
 from mapper.engine.batches import EncodedBatch
-from mapper.engine.duplicates import SeenIds
+from mapper.engine.duplicates import SeenIds, unproven_id
 from mapper.engine.executor import Executor, InProcess, KeyRange, RangeExecutor
 from mapper.engine.extract import Extractor, snapshot
 from mapper.engine.load import Sink
@@ -226,7 +226,8 @@ def _collection(
     last_key = checkpoints.last_key(collection.name) if checkpoints else None
     started = context.open(collection, last_key is None, result)
     source = executor.batches(KeyRange(collection, last_key, result.read, sink.render), extractor)
-    seen = SeenIds()
+    table = extractor.compiler.catalog.table(collection.table)
+    seen = SeenIds(proven=unproven_id(collection, table) is None)
     again = _advice(checkpoints)
     with contextlib.closing(source), collector.paused():
         while True:
