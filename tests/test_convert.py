@@ -65,6 +65,12 @@ def test_every_conversion_named_anywhere_is_registered() -> None:
         # a JSON value or an array as text: its JSON, not Python's repr ({'ok': True})
         ("string", {"ok": True, "é": [1.5, None]}, '{"ok": true, "é": [1.5, null]}'),
         ("string", ["a", 2], '["a", 2]'),
+        # booleans and decimals as SQL writes them, not Python's `True` and `1E-7`
+        ("string", True, "true"),
+        ("string", False, "false"),
+        ("string", decimal.Decimal("1E-7"), "0.0000001"),
+        ("string", decimal.Decimal("0.0000100"), "0.0000100"),
+        ("string", decimal.Decimal("NaN"), "NaN"),
     ],
 )
 def test_conversion_policy(name: str, value, expected) -> None:

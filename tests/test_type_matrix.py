@@ -570,3 +570,55 @@ def test_json_and_arrays_as_text_are_their_json(postgres_server: str, tmp_path: 
     assert (
         int(reject["key"]) == 2 and "`notes.due`" in reject["reason"] and "JSON" in reject["reason"]
     )
+
+
+SCALARS_AS_TEXT = """
+CREATE TABLE readings (id integer PRIMARY KEY, ok boolean, amount numeric, ratio numeric(12, 7));
+INSERT INTO readings VALUES
+  (1, true, 0.0000001, 0.0000100), (2, false, 100000000000000000000, 1), (3, NULL, 'NaN', -0.5);
+"""
+SCALARS_AS_TEXT_MAPPING = """
+version: 1
+collections:
+  readings:
+    table: readings
+    _id: key
+    columns: []
+    fields:
+      ok: {column: ok, type: string}
+      amount: {column: amount, type: string}
+      ratio: {column: ratio, type: string}
+"""
+
+
+def test_booleans_and_decimals_as_text_are_postgresqls(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """`type: string` on a boolean or numeric column writes PostgreSQL's own text of it
+    (`::text`, the oracle), where it wrote Python's (`True`, `1E-7`, `1E+20`), and validate
+    agrees."""
+    path, out = tmp_path / "readings.yaml", tmp_path / "out"
+    path.write_text(SCALARS_AS_TEXT_MAPPING)
+    with (
+        postgres_database(postgres_server, SCALARS_AS_TEXT) as url,
+        api.prepare([path], url) as prepared,
+    ):
+        with prepared.engine.connect() as connection:
+            texts = connection.exec_driver_sql(
+                "SELECT id, ok::text, amount::text, ratio::text FROM readings ORDER BY id"
+            ).all()
+        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
+        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
+        assert report.ok, api.render(report, "text")
+    assert summary.rejected == 0
+    lines = (out / "readings.jsonl").read_text().splitlines()
+    documents = sorted((json_util.loads(line) for line in lines), key=lambda d: d["_id"])
+    expected = [
+        {
+            "_id": id_,
+            **{k: v for k, v in zip(("ok", "amount", "ratio"), row, strict=True) if v is not None},
+        }
+        for id_, *row in texts
+    ]
+    assert documents == expected
+    assert expected[0] == {"_id": 1, "ok": "true", "amount": "0.0000001", "ratio": "0.0000100"}

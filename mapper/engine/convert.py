@@ -274,6 +274,10 @@ def to_string(value: Any) -> str:
         return _json_text(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, bool):  # as SQL and JSON write it, not Python's `True`
+        return "true" if value else "false"
+    if isinstance(value, decimal.Decimal):  # positional, as SQL writes it, not `1E-7`
+        return format(value, "f")
     if isinstance(value, bytes | memoryview | Unrepresentable):
         raise _refused(value, "binary is not text")
     return str(value)
