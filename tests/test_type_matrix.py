@@ -547,23 +547,40 @@ collections:
 """
 
 
+def _as_text(
+    postgres_server: str, tmp_path: Path, schema: str, mapping: str, oracle: str
+) -> tuple[list, api.RunSummary, list[dict]]:
+    """The rows of `oracle` (PostgreSQL's own text of the columns), the summary of a run of
+    `mapping` on `schema` into files (validated: it must agree), and the documents by `_id`."""
+    path, out = tmp_path / "as-text.yaml", tmp_path / "out"
+    path.write_text(mapping)
+    with (
+        postgres_database(postgres_server, schema) as url,
+        api.prepare([path], url) as prepared,
+    ):
+        with prepared.engine.connect() as connection:
+            texts = connection.exec_driver_sql(oracle).all()
+        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
+        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
+        assert report.ok, api.render(report, "text")
+    (written,) = out.glob("*.jsonl")
+    documents = [json_util.loads(line) for line in written.read_text().splitlines()]
+    return texts, summary, sorted(documents, key=lambda d: d["_id"])
+
+
 def test_json_and_arrays_as_text_are_their_json(postgres_server: str, tmp_path: Path) -> None:
     """`type: string` on a jsonb or array column writes its JSON text (PostgreSQL's own for
     jsonb), where it wrote Python's repr (`{'ok': True}`), and validate agrees; an array of
     dates has no JSON text: its row is rejected, naming the field."""
-    path, out = tmp_path / "notes.yaml", tmp_path / "out"
-    path.write_text(AS_TEXT_MAPPING)
-    with (
-        postgres_database(postgres_server, AS_TEXT) as url,
-        api.prepare([path], url) as prepared,
-    ):
-        with prepared.engine.connect() as connection:
-            body = connection.exec_driver_sql("SELECT body::text FROM notes WHERE id = 1").scalar()
-        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
-        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
-        assert report.ok, api.render(report, "text")
+    texts, summary, documents = _as_text(
+        postgres_server,
+        tmp_path,
+        AS_TEXT,
+        AS_TEXT_MAPPING,
+        "SELECT body::text FROM notes WHERE id = 1",
+    )
+    ((body,),) = texts
     assert summary.rejected == 1
-    documents = [json_util.loads(line) for line in (out / "notes.jsonl").read_text().splitlines()]
     assert documents == [{"_id": 1, "body": body, "tags": '["a", "b"]'}]
     assert body == '{"ok": true, "é": [1.5, null]}'
     reject = json.loads((tmp_path / "r").read_text())
@@ -597,27 +614,17 @@ def test_booleans_and_decimals_as_text_are_postgresqls(
     """`type: string` on a boolean or numeric column writes PostgreSQL's own text of it
     (`::text`, the oracle), where it wrote Python's (`True`, `1E-7`, `1E+20`), and validate
     agrees."""
-    path, out = tmp_path / "readings.yaml", tmp_path / "out"
-    path.write_text(SCALARS_AS_TEXT_MAPPING)
-    with (
-        postgres_database(postgres_server, SCALARS_AS_TEXT) as url,
-        api.prepare([path], url) as prepared,
-    ):
-        with prepared.engine.connect() as connection:
-            texts = connection.exec_driver_sql(
-                "SELECT id, ok::text, amount::text, ratio::text FROM readings ORDER BY id"
-            ).all()
-        summary = api.migrate(prepared, f"file:{out}", api.MigrateOptions(rejects=tmp_path / "r"))
-        report = api.validate(prepared, f"file:{out}", api.ValidateOptions(sample=None))
-        assert report.ok, api.render(report, "text")
+    texts, summary, documents = _as_text(
+        postgres_server,
+        tmp_path,
+        SCALARS_AS_TEXT,
+        SCALARS_AS_TEXT_MAPPING,
+        "SELECT id, ok::text, amount::text, ratio::text FROM readings ORDER BY id",
+    )
     assert summary.rejected == 0
-    lines = (out / "readings.jsonl").read_text().splitlines()
-    documents = sorted((json_util.loads(line) for line in lines), key=lambda d: d["_id"])
+    fields = ("ok", "amount", "ratio")
     expected = [
-        {
-            "_id": id_,
-            **{k: v for k, v in zip(("ok", "amount", "ratio"), row, strict=True) if v is not None},
-        }
+        {"_id": id_, **{k: v for k, v in zip(fields, row, strict=True) if v is not None}}
         for id_, *row in texts
     ]
     assert documents == expected
