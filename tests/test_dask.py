@@ -20,6 +20,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import mapper_cli
 from distributed import Client, WorkerPlugin
+from hypothesis import given
+from hypothesis import strategies as st
 from tcp_proxy import Proxy
 from test_parallel import _children, _wait_for
 
@@ -31,7 +33,7 @@ from mapper.config import sqlalchemy_url
 from mapper.engine import cluster
 from mapper.engine.duplicates import unproven_id
 from mapper.engine.load import Encoded, FileSink
-from mapper.engine.ranges import Ledger
+from mapper.engine.ranges import Key, Ledger, Span
 from mapper.engine.rejects import RejectFile
 from mapper.engine.run import RunSummary
 from mapper.errors import SourceError, UsageError
@@ -94,6 +96,51 @@ def test_a_resumed_ledger_cuts_only_the_gaps():
     ledger.complete(later)
     assert ledger.done() == [(None, (12,))]
     assert next(gaps, None) is None
+
+
+def _merged(cuts: list[tuple[Span, bool]]) -> list[Span]:
+    """The oracle: the spans of the cuts done, merged where they touch, in key order."""
+    spans: list[Span] = []
+    for position, (span, done) in enumerate(cuts):
+        if done and position and cuts[position - 1][1]:
+            spans[-1] = (spans[-1][0], span[1])
+        elif done:
+            spans.append(span)
+    return spans
+
+
+@given(st.lists(st.booleans(), max_size=30), st.randoms(use_true_random=False))
+def test_the_ledger_merges_as_the_oracle_in_any_order(completed: list[bool], random) -> None:
+    """Ranges completed in any order (each `True` one of them): the spans done are those of
+    a merge of all the cuts, after each completion."""
+    ledger = Ledger([])
+    next(ledger.gaps())
+    spans = [((n,) if n else None, (n + 1,)) for n in range(len(completed))]
+    indexes = [ledger.add(span) for span in spans]
+    order = [n for n, done in enumerate(completed) if done]
+    random.shuffle(order)
+    state = [(span, False) for span in spans]
+    for n in order:
+        ledger.complete(indexes[n])
+        state[n] = (spans[n], True)
+        assert ledger.done() == _merged(state)
+
+
+def test_the_ledger_keeps_the_ranges_in_flight_not_all_it_cut() -> None:
+    """Twenty thousand ranges (ten million rows in batches of 500) completed roughly in key
+    order, two in flight: each checkpoint's `done` walks a few cuts, not every one."""
+    ledger = Ledger([])
+    next(ledger.gaps())
+    previous: Key | None = None
+    in_flight: list[int] = []
+    for n in range(20_000):
+        in_flight.append(ledger.add((previous, (n,))))
+        previous = (n,)
+        if len(in_flight) == 2:
+            ledger.complete(in_flight.pop())  # the later first: out of order
+            ledger.complete(in_flight.pop())
+            assert len(ledger._cut) <= 2  # noqa: SLF001 - what a checkpoint walks
+    assert ledger.done() == [(None, (19_999,))]
 
 
 def test_an_executor_is_a_dask_scheduler_or_a_local_cluster():

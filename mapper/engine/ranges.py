@@ -35,7 +35,8 @@ class Ledger:
 
     def __init__(self, done: list[Span]):
         self._ahead = list(done)  # earlier runs' spans the walk has not reached
-        self._cut: list[_Cut] = []
+        self._cut: list[_Cut] = []  # from the first not folded (`_fold`)
+        self._folded = 0  # cuts folded into the first: indexes of `add` start after them
 
     def gaps(self) -> Iterator[Span]:
         after: Key | None = None
@@ -49,15 +50,31 @@ class Ledger:
     def _reach(self) -> Key | None:
         span = self._ahead.pop(0)
         self._cut.append(_Cut(span, True))
+        self._fold()
         return span[1]
 
     def add(self, span: Span, done: bool = False) -> int:
         """A range of the current gap, after those added before; its index."""
         self._cut.append(_Cut(span, done))
-        return len(self._cut) - 1
+        index = self._folded + len(self._cut) - 1
+        self._fold()
+        return index
 
     def complete(self, index: int) -> None:
-        self._cut[index].done = True
+        self._cut[index - self._folded].done = True
+        self._fold()
+
+    def _fold(self) -> None:
+        """The leading cuts done, folded into one span: the ranges behind the run's progress
+        are not walked again at each checkpoint (`done`), so a table of many ranges costs
+        the in-flight ones, not all it has cut."""
+        cuts = self._cut
+        last = 0
+        while last + 1 < len(cuts) and cuts[last].done and cuts[last + 1].done:
+            last += 1
+        if last:
+            cuts[: last + 1] = [_Cut((cuts[0].span[0], cuts[last].span[1]), True)]
+            self._folded += last
 
     def done(self) -> list[Span]:
         """The spans done, merged where they touch, in key order."""
