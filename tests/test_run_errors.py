@@ -322,7 +322,7 @@ def test_a_proven_id_keeps_nothing_of_the_ids_written(small_demo_sqlite) -> None
     it wrote (about 230 bytes a document, 2.3 GB for ten million rows), where an unproven one
     is remembered to reject the repeats (above). The shipped mappings' `_id`s are proven."""
     assert _ids_kept(proven=False, documents=10_000) > 200_000
-    assert _ids_kept(proven=True, documents=10_000) == 0
+    assert _ids_kept(proven=True, documents=10_000) < 1_000  # at most an object left on a free list
     with api.prepare([ROOT / "mappings"], small_demo_sqlite) as prepared:
         for collection in prepared.plan.collections:
             table = prepared.catalog.table(collection.table)
